@@ -1,0 +1,14 @@
+"""Command-line interface: each module registers its commands on the shared Typer app.
+
+The CLI only parses arguments, calls the pipeline stages and prints results.
+"""
+
+from newsletter.cli import core  # noqa: F401  (each import registers its commands)
+from newsletter.cli import extract  # noqa: F401
+from newsletter.cli import count  # noqa: F401
+from newsletter.cli.app import app
+
+
+def main() -> None:
+    """Run the `newsletter` command."""
+    app()

@@ -1,0 +1,11 @@
+"""The Typer application every command module registers on."""
+
+import typer
+
+app = typer.Typer(
+    name="newsletter",
+    help="Turn public-programme announcements into scheduled email digests and social posts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

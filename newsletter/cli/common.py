@@ -1,0 +1,79 @@
+"""Helpers shared by command modules: config/store loading, options and error reporting."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from newsletter.config import Config, default_config_path, load_config
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.store import Store
+
+console = Console()
+error_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $NEWSLETTER_CONFIG, else config/newsletter.yaml)."),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Pretend it is this ISO date-time (reproducible output)."),
+]
+
+
+def reports_errors(function: F) -> F:
+    """Print NewsletterErrors as plain lines on stderr (exit 2 for config, 1 otherwise), no traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            for line in error.problems:
+                print(line, file=sys.stderr)
+            raise typer.Exit(2) from None
+        except NewsletterError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load(config_path: Path | None) -> Config:
+    """The validated config from `--config`, `$NEWSLETTER_CONFIG` or the default path."""
+    configure_logging()
+    return load_config(config_path or default_config_path())
+
+
+def open_store(config: Config) -> Store:
+    """The config's store; an embedded SQLite database is created on first use, others must be upgraded."""
+    url = config.database_url()
+    return Store.open(url, create=url.startswith("sqlite"))
+
+
+def parse_now(value: str | None, config: Config) -> datetime:
+    """`--now` as an aware datetime in the config's timezone, else the current time."""
+    if not value:
+        return datetime.now(ZoneInfo(config.timezone))
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError([f"--now: {value!r} is not an ISO date-time (e.g. 2025-03-24T09:00)"]) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(config.timezone))
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Human-readable log lines on stderr (once)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -1,0 +1,1 @@
+"""`newsletter extract`: run extraction on files and print the result (no config needed)."""

@@ -1,0 +1,1 @@
+"""Composers: digests and social posts built from announcements and templates."""

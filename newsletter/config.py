@@ -1,0 +1,320 @@
+"""Configuration: pydantic models and `load_config(path)`.
+
+Every problem in a config file is reported as one line naming the file, the key path
+(e.g. `digests[0].schedule`) and what is wrong. Secrets never live in the file: keys ending
+in `_env` name the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from newsletter.errors import ConfigError
+from newsletter.publish.base import ChannelConfig
+from newsletter.registry import UnknownTypeError, publisher_class, source_class
+from newsletter.schedule_grammar import ScheduleSpec
+from newsletter.sources.base import SourceConfig
+
+DEFAULT_CONFIG_PATH = Path("config/newsletter.yaml")
+CONFIG_ENV_VAR = "NEWSLETTER_CONFIG"
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(Strict):
+    """Where the state store lives: a SQLite file by default, or a URL from an env var."""
+
+    url: str | None = None
+    url_env: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_file(cls, url: str | None) -> str | None:
+        if url and "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError("a URL with credentials must come from an env var (use url_env)")
+        return url
+
+
+class BrandingConfig(Strict):
+    """How digests and cards look: the organisation's name, logo, colours and address."""
+
+    organisation: str = "Newsletter"
+    name: str | None = None
+    logo_url: str | None = None
+    logo_alt: str | None = None
+    primary_color: str = "#000091"
+    accent_color: str = "#e1000f"
+    background_color: str = "#f6f6f6"
+    text_color: str = "#161616"
+    postal_address: str = ""
+    contact_line: str = ""
+    website_url: str | None = None
+
+
+class SmtpConfig(Strict):
+    """How email leaves: an SMTP server, its security and credentials (from env vars)."""
+
+    host: str = "127.0.0.1"
+    port: PositiveInt = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: PositiveFloat = 30.0
+    connections: PositiveInt = 4
+    rate_per_second: PositiveFloat | None = None
+    rate_per_hour: PositiveInt | None = None
+    max_attempts: PositiveInt = 5
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: Path | None = None
+    dkim_key_env: str | None = None
+    verp: bool = False
+
+
+class DigestConfig(Strict):
+    """One email digest: what it selects, when it goes out and to whom."""
+
+    name: str = Field(min_length=1)
+    schedule: ScheduleSpec
+    list: str = Field(min_length=1)
+    subject: str = "{{ organisation }} : {{ count }} nouvelle(s) annonce(s)"
+    template: str = "email/digest"
+    intro: str = ""
+    tags: builtins.list[str] = Field(default_factory=builtins.list)
+    max_items: PositiveInt = 10
+    min_items: NonNegativeInt = 1
+    from_address: str = "newsletter@example.org"
+    from_name: str | None = None
+    reply_to: str | None = None
+    require_approval: bool = False
+    utm: dict[str, str] = Field(default_factory=dict)
+    locale: str | None = None
+
+
+class UnsubscribeConfig(Strict):
+    """How subscribers leave: signed links (secret from an env var) and a mailto address."""
+
+    secret_env: str = "NEWSLETTER_SECRET"
+    mailto: str | None = None
+
+
+class Config(Strict):
+    """The whole configuration, with relative paths resolved against the file's folder."""
+
+    timezone: str = "Europe/Paris"
+    locale: Literal["fr", "en"] = "fr"
+    public_base_url: str = "http://127.0.0.1:8080"
+    data_dir: Path = Path("data")
+    outbox_dir: Path = Path("outbox")
+    templates_dir: Path | None = None
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    branding: BrandingConfig = Field(default_factory=BrandingConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    digests: list[DigestConfig] = Field(default_factory=list)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {name!r}") from None
+        return name
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for section in ("sources", "digests", "channels"):
+            names = [item.name for item in getattr(self, section)]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{section}: duplicate name(s) {', '.join(duplicates)}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured timezone."""
+        return ZoneInfo(self.timezone)
+
+    def resolve(self, path: Path | str) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def database_url(self) -> str:
+        """The store URL: from the env var if named, else the file's URL, else SQLite in data_dir."""
+        if self.database.url_env:
+            url = os.environ.get(self.database.url_env)
+            if not url:
+                raise ConfigError([f"database.url_env: environment variable {self.database.url_env} is not set"])
+            return url
+        if self.database.url:
+            return _resolve_sqlite_url(self.database.url, self)
+        return f"sqlite:///{self.resolve(self.data_dir) / 'newsletter.db'}"
+
+    def digest(self, name: str | None) -> DigestConfig:
+        """The digest called `name`, or the first one."""
+        if not self.digests:
+            raise ConfigError(["digests: no digest is configured"])
+        if name is None:
+            return self.digests[0]
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        valid = ", ".join(d.name for d in self.digests)
+        raise ConfigError([f"digests: no digest named {name!r} (configured: {valid})"])
+
+
+def _resolve_sqlite_url(url: str, config: Config) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(config.resolve(url[len(prefix):]))
+    return url
+
+
+def default_config_path() -> Path:
+    """`$NEWSLETTER_CONFIG`, else `config/newsletter.yaml`."""
+    return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file; raise ConfigError with one line per problem."""
+    path = Path(path)
+    data = _read_yaml(path)
+    problems: list[str] = []
+    data = _typed_plugins(data, problems)
+    try:
+        config = Config.model_validate({**data, "base_dir": path.resolve().parent})
+    except ValidationError as error:
+        failed_items = tuple(problem.split("]", 1)[0] + "]" for problem in problems)
+        problems.extend(line for line in _format_errors(error) if not line.startswith(failed_items))
+        config = None
+    if problems or config is None:
+        raise ConfigError([f"{path}: {problem}" for problem in problems])
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read config file ({error.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{path}: {where}invalid YAML ({problem})"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of keys"])
+    return data
+
+
+def _typed_plugins(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Validate each source and channel with its own type's model, keeping key paths."""
+    data = dict(data)
+    for section, lookup in (("sources", source_class), ("channels", publisher_class)):
+        items = data.get(section)
+        if not isinstance(items, list):
+            continue
+        validated: list[Any] = []
+        for index, item in enumerate(items):
+            validated.append(_validate_plugin(section, index, item, lookup, problems))
+        data[section] = validated
+    return data
+
+
+def _validate_plugin(section: str, index: int, item: Any, lookup: Any, problems: list[str]) -> Any:
+    where = f"{section}[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a mapping")
+        return item
+    type_name = item.get("type")
+    if not isinstance(type_name, str):
+        problems.append(f"{where}.type: field required")
+        return item
+    try:
+        model = lookup(type_name).Config
+    except UnknownTypeError as error:
+        problems.append(f"{where}.type: {error}")
+        return item
+    try:
+        return model.model_validate(item)
+    except ValidationError as error:
+        problems.extend(_format_errors(error, prefix=where))
+        return item
+
+
+def _format_errors(error: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for problem in error.errors():
+        path = prefix
+        for part in problem["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif part not in ("function-after", "function-before"):
+                path += f".{part}" if path else str(part)
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path or '(top level)'}: {message}")
+    return lines
+
+
+def secret_env_names(config: Config) -> list[str]:
+    """Every environment variable the config names for a secret (keys ending in `_env`)."""
+    names: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, BaseModel):
+            for key in type(value).model_fields:
+                item = getattr(value, key)
+                if key.endswith("_env") and isinstance(item, str):
+                    names.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(config)
+    return list(dict.fromkeys(names))
+
+
+def missing_secrets(config: Config) -> list[str]:
+    """The named secret env vars that are not set in this environment."""
+    return [name for name in secret_env_names(config) if not os.environ.get(name)]

@@ -1,0 +1,191 @@
+"""Markdown or plain text to clean blocks: markup stripped, boilerplate dropped, footnotes repaired."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from newsletter.extract.acronyms import find_defined_acronyms
+from newsletter.extract.footnotes import repair_footnotes
+
+
+@dataclass
+class Block:
+    """One paragraph or heading of clean text."""
+
+    text: str
+    heading: bool = False
+
+
+@dataclass
+class CleanDocument:
+    """Clean text split into blocks, its title and the acronym glossary found on the way."""
+
+    title: str
+    blocks: list[Block]
+    acronyms: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        """The clean body: blocks separated by blank lines."""
+        return "\n\n".join(block.text for block in self.blocks)
+
+
+_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_RULE = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•▪►]|\d{1,3}[.)])[ \t]+")
+_BLOCKQUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_REF_DEF = re.compile(r"^ {0,3}\[[^\]\n]{1,200}\]:[ \t]+\S+.*$")
+_IMAGE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,2000}\)")
+_LINK = re.compile(r"\[([^\]\n]{1,500})\]\((?:[^()\n]|\([^()\n]{0,500}\)){0,2000}\)")
+_REF_LINK = re.compile(r"\[([^\]\n]{1,500})\]\[[^\]\n]{0,200}\]")
+_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^>\s]{1,2000})>")
+_INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s[^<>\n]{0,500})?/?>")
+_EMPHASIS = re.compile(r"(?<![\w*])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*])")
+_CODE = re.compile(r"`{1,3}([^`\n]{0,1000})`{1,3}")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]{3,}$")
+_SPACES = re.compile(r"[ \t]+")
+_TERMINAL = re.compile(r"[.!?:;,»\"”)]$")
+_CONTACT = re.compile(
+    r"^(?:contacts?[\s-]*(?:presse|press|médias?|media)|press\s+contacts?|media\s+(?:contacts?|"
+    r"enquiries|inquiries)|relations?\s+(?:presse|médias)|service\s+de\s+presse|press\s+office|"
+    r"notes?\s+to\s+editors|pour\s+(?:plus\s+d'|en\s+savoir\s+plus)|for\s+more\s+information)\b",
+    re.IGNORECASE,
+)
+_SHARE_WORDS = frozenset(
+    "partager share facebook twitter x linkedin email e-mail mail imprimer print copier copy "
+    "le la lien link whatsapp bluesky mastodon tweet sur on this page cette article envoyer "
+    "send par by to à un ami friend ce cet".split()
+)
+_SHARE_REQUIRED = frozenset("partager share imprimer print tweet copier copy facebook linkedin".split())
+_SEE_ALSO = re.compile(r"^(?:lire aussi|voir aussi|à lire aussi|read more|see also|related)\b", re.I)
+
+
+def clean_markdown(text: str, plain: bool) -> CleanDocument:
+    """Strip Markdown markup and boilerplate; `plain` text treats short lone lines as headings."""
+    if "&" in text:
+        text = html.unescape(text)
+    text, acronyms = repair_footnotes(text)
+    blocks = _drop_boilerplate(_split_blocks(text, plain))
+    title, blocks = _take_title(blocks)
+    for block in blocks:
+        for short, long in find_defined_acronyms(block.text).items():
+            acronyms.setdefault(short, long)
+    return CleanDocument(title=title, blocks=blocks, acronyms=acronyms)
+
+
+def strip_inline(text: str) -> str:
+    """Remove inline Markdown/HTML markup from one line of text."""
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    if "<" in text:
+        text = _INLINE_TAG.sub("", text)
+    if "`" in text:
+        text = _CODE.sub(r"\1", text)
+    text = _EMPHASIS.sub("", text)
+    if "\\" in text:
+        text = _ESCAPE.sub(r"\1", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _split_blocks(text: str, plain: bool) -> list[Block]:
+    """Group lines into blocks: blank lines, headings and list items start a new block."""
+    blocks: list[Block] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            joined = strip_inline(" ".join(current))
+            if joined:
+                blocks.append(Block(joined, plain and _looks_like_heading(joined)))
+            current.clear()
+
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or _RULE.match(line) or _REF_DEF.match(line) or _TABLE_RULE.match(line):
+            flush()
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading:
+            flush()
+            _add_heading(blocks, heading.group(2))
+            continue
+        if index + 1 < len(lines) and current == [] and _SETEXT.match(lines[index + 1]):
+            _add_heading(blocks, stripped)
+            continue
+        if _SETEXT.match(line) and blocks and blocks[-1].heading:
+            continue
+        item = _LIST_ITEM.match(line)
+        if item:
+            flush()
+            line = line[item.end() :]
+        line = _BLOCKQUOTE.sub("", line).strip().strip("|").replace("|", " ")
+        if current and _ends_paragraph(current[-1], line, plain):
+            flush()
+        current.append(line)
+        if item:
+            flush()
+    flush()
+    return blocks
+
+
+def _add_heading(blocks: list[Block], raw: str) -> None:
+    """Append a heading block if it has any text left once markup is gone."""
+    text = strip_inline(raw)
+    if text:
+        blocks.append(Block(text, heading=True))
+
+
+def _ends_paragraph(previous: str, line: str, plain: bool) -> bool:
+    """In plain text a line break ends a paragraph unless the previous line looks hard-wrapped."""
+    if not plain:
+        return False
+    return len(previous) < 60 or bool(_TERMINAL.search(previous.rstrip()))
+
+
+def _looks_like_heading(text: str) -> bool:
+    """A short line without sentence punctuation, standing alone, reads as a heading."""
+    words = text.split()
+    return 0 < len(words) <= 12 and len(text) < 100 and not _TERMINAL.search(text)
+
+
+def _drop_boilerplate(blocks: list[Block]) -> list[Block]:
+    """Drop contact-press sections, share buttons and "see also" lines."""
+    kept: list[Block] = []
+    in_contact = False
+    for block in blocks:
+        if _CONTACT.match(block.text):
+            in_contact = True
+            continue
+        if in_contact and not block.heading:
+            continue
+        in_contact = False
+        if _is_share_line(block.text) or (_SEE_ALSO.match(block.text) and len(block.text) < 120):
+            continue
+        kept.append(block)
+    return kept
+
+
+def _is_share_line(text: str) -> bool:
+    """Tell whether a block is only share/print buttons."""
+    words = re.findall(r"[\w-]+", text.lower())
+    return 0 < len(words) <= 12 and set(words) <= _SHARE_WORDS and bool(set(words) & _SHARE_REQUIRED)
+
+
+def _take_title(blocks: list[Block]) -> tuple[str, list[Block]]:
+    """Take the first heading or first line as the title and remove it from the body."""
+    if blocks and (blocks[0].heading or len(blocks[0].text) <= 250):
+        return _tidy_title(blocks[0].text), blocks[1:]
+    return "", blocks
+
+
+def _tidy_title(text: str) -> str:
+    """Drop a trailing full stop from a title."""
+    text = text.strip()
+    return text[:-1].rstrip() if text.endswith(".") and not text.endswith("..") else text

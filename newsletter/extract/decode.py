@@ -1,0 +1,74 @@
+"""Turn raw bytes or text into clean Unicode: BOM, UTF-8, cp1252/Latin-1 fallback, mojibake repair."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import ftfy
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_MOJIBAKE = re.compile("[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+_BINARY_SAMPLE = 4096
+_BINARY_RATIO = 0.1
+
+
+def decode_content(content: str | bytes | None, warnings: list[str]) -> str:
+    """Return the content as clean text, appending a warning for each repair made."""
+    if content is None:
+        return ""
+    if isinstance(content, bytes | bytearray):
+        text = _decode_bytes(bytes(content), warnings)
+    else:
+        text = str(content)
+    return _repair_text(text, warnings)
+
+
+def _decode_bytes(data: bytes, warnings: list[str]) -> str:
+    """Decode bytes by BOM, then strict UTF-8, then cp1252, then Latin-1."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    sample = data[:_BINARY_SAMPLE]
+    if sample and sum(byte < 9 or 13 < byte < 32 for byte in sample) / len(sample) > _BINARY_RATIO:
+        warnings.append("content looks binary; control bytes were dropped")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+        warnings.append("content is not UTF-8; decoded as Windows-1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        warnings.append("content is not UTF-8; decoded as Latin-1")
+    return text
+
+
+def _repair_text(text: str, warnings: list[str]) -> str:
+    """Drop a BOM and control characters, normalise newlines and fix mojibake if present."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    if "\ufffd" in text:
+        warnings.append("content has undecodable bytes (replaced by U+FFFD)")
+    if _MOJIBAKE.search(text):
+        fixed = ftfy.fix_text(
+            text,
+            uncurl_quotes=False,
+            fix_latin_ligatures=False,
+            fix_character_width=False,
+            normalization=None,
+            explain=False,
+        )
+        if fixed != text:
+            warnings.append("mojibake repaired")
+            text = fixed
+    return text

@@ -1,0 +1,228 @@
+"""People in French and English text: person names, their roles, speech verbs and references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UP = "A-ZÀ-ÖØ-Þ"
+_LOW = "a-zß-öø-ÿ"
+_NAME_WORD = rf"[{_UP}][{_LOW}]+(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
+_CAPS_WORD = rf"[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*"
+_INITIAL = rf"[{_UP}]\."
+_PARTICLE = r"(?:(?:de|du|des|van|von|der|den|da|di|del|della|dos|le|la|bin|ben|al|ter|zu)\s+|d['’])"
+_HONORIFIC = r"(?:M\.|Mme|Mmes|MM\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Sir|Dame|Lord|Lady|Baroness|Professor)"
+PERSON = re.compile(
+    rf"(?:(?<=\s)|(?<=^)|(?<=[(«“\"'’*]))"
+    rf"(?:{_HONORIFIC}\s+)?"
+    rf"(?:{_NAME_WORD}|{_INITIAL})(?:\s+{_INITIAL})?"
+    rf"(?:\s+{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,3}}"
+    rf"(?![\w'’])",
+)
+HONORIFIC_ONLY = re.compile(rf"\b{_HONORIFIC}\s+({_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD}))")
+_HONORIFIC_PREFIX = re.compile(rf"^{_HONORIFIC}\s+")
+
+_NOT_NAME_WORDS = frozenset(
+    """
+    le la les l un une des du de pour selon alors dans en au aux avec par sur depuis ce cette ces
+    il elle ils elles nous vous on madame monsieur mesdames messieurs cher chère chers
+    the this that these those for in on at as of by to from with a an and or but according
+    he she they we it our their his her its mr mrs ms dr
+    ministère ministry ministre minister ministers secrétaire secretary président présidente
+    president premier première prime state état etat états gouvernement government république
+    republic union mission missions locale locales france travail emploi santé solidarités
+    familles jeunesse jeunes jeune service services direction délégation agence agency
+    department office bureau conseil council association fondation foundation fonds fund
+    institut institute université university centre center commission committee comité
+    bank banque group groupe kingdom royaume nations national nationale nationales europe
+    européenne european régional régionale regional federal fédéral fédérale county city ville
+    street rue avenue boulevard road place plan programme program loi act bill code campus
+    lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday
+    friday saturday sunday janvier février mars avril mai juin juillet août septembre octobre
+    novembre décembre january february march april may june july august september october
+    november december twitch youtube facebook linkedin instagram tiktok twitter google
+    apple microsoft amazon meta paris london londres lyon marseille brussels bruxelles
+    chambre assemblée sénat senate parliament parlement house cour court tribunal police
+    église church école school lycée collège college hôpital hospital caisse pôle cap
+    chamber trust partnership alliance network réseau federation fédération confédération
+    cabinet treasury downing whitehall elysée élysée matignon hôtel musée museum
+    contrat engagement accord agreement pacte pact charte charter rapport report
+    """.split()
+)
+_ORG_TAILS = frozenset("sa sas sarl inc ltd llc plc gmbh ag group groupe".split())
+
+ROLE_HEADS = frozenset(
+    """
+    ministre secrétaire sous-secrétaire délégué déléguée directeur directrice président
+    présidente vice-président vice-présidente préfet préfète maire adjoint adjointe député
+    députée sénateur sénatrice porte-parole haut-commissaire haute-commissaire commissaire chef
+    cheffe responsable fondateur fondatrice cofondateur cofondatrice co-fondateur co-fondatrice
+    dg pdg ceo conseiller conseillère coordinateur coordinatrice administrateur administratrice
+    gérant gérante chargé chargée ambassadeur ambassadrice recteur rectrice doyen doyenne
+    professeur professeure chercheur chercheuse économiste sociologue expert experte membre
+    représentant représentante élu élue trésorier trésorière manager directeur-général
+    directrice-générale patron patronne dirigeant dirigeante
+    minister secretary director chair chairman chairwoman chairperson vice-president
+    chief executive officer commissioner mayor spokesperson spokesman spokeswoman leader
+    governor founder co-founder cfo coo cto mp mep senator deputy ambassador adviser advisor
+    professor coordinator principal dean chancellor undersecretary under-secretary
+    representative economist researcher head inspector lead partner trustee
+    """.split()
+)
+
+SPEECH_VERBS = frozenset(
+    """
+    déclare déclarent déclaré déclarée déclarés affirme affirment affirmé affirmée souligne
+    soulignent souligné soulignée soulignés soulignées explique expliquent expliqué expliquée
+    indique indiquent indiqué indiquée précise précisent précisé précisée ajoute ajoutent ajouté
+    ajoutée estime estiment estimé estimée rappelle rappellent rappelé rappelée salue saluent
+    salué saluée félicite félicitent félicité félicitée félicités réjouit réjouissent réjoui
+    réjouie annonce annoncent annoncé annoncée insiste insistent insisté conclut concluent conclu
+    conclue assure assurent assuré assurée confie confient confié confiée martèle martelé
+    martelée poursuit poursuivi poursuivie commente commenté commentée note noté notée observe
+    observé observée résume résumé résumée témoigne témoigné témoignée reconnaît reconnait
+    reconnu reconnue lance lancé lancée dit disent relève relevé relevée détaille détaillé
+    détaillée plaide plaidé plaidée juge jugé jugée considère considéré considérée promet promis
+    promise espère espéré espérée alerte alerté alertée prévient prévenu prévenue réagit réagi
+    réagie complète complété complétée répond répondu répondue confirme confirmé confirmée
+    regrette regretté regrettée avertit averti avertie nuance nuancé nuancée interpelle
+    interpellé enthousiasme enthousiasmé enthousiasmée insistait déclarait expliquait
+    soulignait affirmait
+    said says say added adds explained explains stated states commented comments noted notes
+    announced announces remarked told tells continued continues emphasised emphasized
+    emphasises emphasizes highlighted highlights welcomed welcomes declared declares insisted
+    insists argued argues warned warns urged urges acknowledged acknowledges confirmed confirms
+    observed observes concluded concludes wrote writes replied replies responded responds
+    underlined underlines stressed stresses reflected praised praises recalled recalls
+    """.split()
+)
+_SPEECH_VERB_RE = "|".join(sorted((re.escape(v) for v in SPEECH_VERBS), key=len, reverse=True))
+SPEECH_VERB = re.compile(rf"(?<![\w-])(?:{_SPEECH_VERB_RE})(?![\w])", re.IGNORECASE)
+PRONOUN = re.compile(r"(?<![\w])(?:-t-)?(il|elle|he|she)(?![\w'’-])", re.IGNORECASE)
+SOURCE_PREPOSITION = re.compile(
+    r"(?:^|[\s(])(?:pour|selon|d['’]après|aux yeux de|according to|for|in the words of)\s*$",
+    re.IGNORECASE,
+)
+ROLE_REFERENCE = re.compile(
+    r"(?<![\w])(?:la|le|l['’]|the|notre|our)\s*((?:[\w-]+\s+){0,2}?(?:"
+    + "|".join(sorted((re.escape(h) for h in ROLE_HEADS), key=len, reverse=True))
+    + r"))(?![\w])",
+    re.IGNORECASE,
+)
+DOCUMENT_SUBJECT = re.compile(
+    r"(?<![\w])(?:le|la|l['’]|les|the|this|ce|cette|son|sa|their|its)\s*(?:[\w-]+\s+)?"
+    r"(?:communiqué|texte|rapport|accord|convention|ministère|gouvernement|document|étude|enquête|"
+    r"bilan|note|circulaire|décret|arrêté|loi|statement|report|department|government|ministry|"
+    r"release|study|survey|agreement|announcement|press release|organisation|organization|"
+    r"association|agence|agency|fédération|federation|syndicat|union|réseau|network|"
+    r"entreprise|company|groupe|group|conseil|council|commission|office|service)(?![\w])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person name found in the text, with its offsets."""
+
+    name: str
+    start: int
+    end: int
+
+
+def find_people(text: str, offset: int = 0) -> list[Mention]:
+    """Every person-like name in `text`, offsets shifted by `offset`."""
+    mentions: list[Mention] = []
+    for match in PERSON.finditer(text):
+        cleaned = _clean_name(match.group(0))
+        if cleaned is None:
+            continue
+        shift = match.group(0).find(cleaned)
+        start = offset + match.start() + max(shift, 0)
+        mentions.append(Mention(cleaned, start, start + len(cleaned)))
+    return mentions
+
+
+def _clean_name(candidate: str) -> str | None:
+    """Drop honorifics and leading non-name words; reject organisations and places."""
+    candidate = _HONORIFIC_PREFIX.sub("", candidate)
+    words = candidate.split()
+    while words and words[0].lower().strip("'’") in _NOT_NAME_WORDS:
+        words.pop(0)
+    if len(words) < 2:
+        return None
+    lowered = [w.lower() for w in words]
+    if any(w in _NOT_NAME_WORDS for w in lowered[1:] if w[:1] != "d") or lowered[-1] in _ORG_TAILS:
+        return None
+    if all(w.isupper() for w in words) or any(w.endswith(".") for w in words[1:]):
+        return None
+    return " ".join(words)
+
+
+def role_after(text: str, end: int) -> str | None:
+    """The role written right after a name (`, ministre du Travail, de la Santé :`)."""
+    window = text[end : end + 300]
+    if not window.startswith(","):
+        return None
+    segments = re.split(r"\s*,\s*", _cut_at_terminator(window[1:]))
+    if not segments or not _starts_like_role(segments[0]):
+        return None
+    kept = [segments[0]]
+    for segment in segments[1:]:
+        if not _CONTINUATION.match(segment):
+            break
+        kept.append(segment)
+    role = ", ".join(kept).strip(" ,;")
+    return _strip_article(role) or None
+
+
+_CONTINUATION = re.compile(
+    r"(?:de|du|des|d['’]|of|for|à|au|aux|en charge|chargée?|chargés?|in charge|on)\b",
+    re.IGNORECASE,
+)
+_TERMINATOR = re.compile(r"\s*(?::|;|«|“|\"|\(|\.(?:\s|$)|\n| - | – | — )")
+
+
+def _cut_at_terminator(window: str) -> str:
+    """Cut a role window at the first colon, quotation mark, full stop or line break."""
+    match = _TERMINATOR.search(window)
+    return window[: match.start()] if match else window
+
+
+def _starts_like_role(segment: str) -> bool:
+    """A role starts with (or soon reaches) a role head noun and is not a verb phrase."""
+    words = [w.lower() for w in re.findall(r"[\w'’-]+", segment)[:5]]
+    if not words or words[0] in SPEECH_VERBS or words[0] in {"se", "s", "a", "has", "is", "est"}:
+        return False
+    return any(w in ROLE_HEADS or w.split("'")[-1] in ROLE_HEADS for w in words[:4])
+
+
+def role_before(text: str, start: int, floor: int) -> str | None:
+    """The role written just before a name (`la ministre du Travail, Catherine Vautrin`)."""
+    window_start = max(floor, start - 160)
+    window = text[window_start:start]
+    sentence = list(re.finditer(r"[.!?»”]\s+|\n", window))
+    if sentence:
+        window = window[sentence[-1].end() :]
+    heads = list(re.finditer(r"[\w'’-]+", window))
+    for index in range(len(heads) - 1, -1, -1):
+        word = heads[index].group(0).lower().split("'")[-1].split("’")[-1]
+        if word in ROLE_HEADS:
+            first = index
+            while (
+                first > 0
+                and heads[first - 1].group(0)[:1].isupper()
+                and not window[heads[first - 1].end() : heads[first].start()].strip()
+            ):
+                first -= 1
+            role = window[heads[first].start() :].strip(" ,")
+            if re.search(r"\b(?:et|and|ou|or)$", role):
+                return None
+            if len(role.split()) <= 16 and not SPEECH_VERB.search(role):
+                return _strip_article(role) or None
+            return None
+    return None
+
+
+def _strip_article(role: str) -> str:
+    """Drop a leading article from a role."""
+    return re.sub(r"^(?:the|le|la|l['’])\s*", "", role.strip(), flags=re.IGNORECASE)

@@ -1,0 +1,350 @@
+"""The delivery ledger: the only place that decides whether a message or post was already sent.
+
+One row per email per recipient or per post per channel, keyed by an idempotency key. A sender
+claims a row (atomically: pending and due -> claimed), talks to the provider, then marks it sent,
+retry, failed or skipped, each in its own committed transaction. `attempts` counts claims, so an
+attempt interrupted by a crash still counts towards `max_attempts`. Dry runs never touch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Row, case, func, select, update
+
+from newsletter.errors import StoreError
+from newsletter.models import Delivery, DeliveryStatus
+from newsletter.store import Store
+from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.tables import deliveries, utcnow
+
+S = DeliveryStatus
+BATCH_SIZE = 1000
+DEFAULT_MAX_ATTEMPTS = 5
+
+PendingRow = tuple[str, str, str, dict[str, Any] | None]
+
+
+class DeliveryKind(StrEnum):
+    """What a ledger row delivers; decides what crash recovery may retry."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+def delivery_from_row(row: Row[Any]) -> Delivery:
+    """The domain view of one ledger row."""
+    return Delivery(
+        key=row.key,
+        kind=row.kind,
+        target=row.target,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        provider_id=row.provider_id,
+        provider_url=row.provider_url,
+        error=row.error,
+        next_attempt_at=row.next_attempt_at,
+        issue_id=row.issue_id,
+        payload=row.payload or {},
+    )
+
+
+def _batches(rows: Iterable[PendingRow], size: int) -> Iterator[list[PendingRow]]:
+    """Split `rows` into lists of at most `size`."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _statuses(*statuses: DeliveryStatus) -> list[str]:
+    """Status values for an IN clause."""
+    return [str(s) for s in statuses]
+
+
+class Ledger:
+    """The deliveries ledger of one store."""
+
+    def __init__(self, store: Store, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+        self.store = store
+        self.engine = store.engine
+        self.max_attempts = max_attempts
+
+    def ensure_pending(
+        self,
+        rows: Iterable[PendingRow],
+        *,
+        issue_id: str | None = None,
+        status: DeliveryStatus = S.PENDING,
+        now: datetime | None = None,
+    ) -> int:
+        """Insert the (key, kind, target, payload) rows whose key is new, in batches;
+        existing keys are left exactly as they are. Returns how many rows were created."""
+        if status not in (S.PENDING, S.AWAITING_APPROVAL):
+            raise ValueError(f"new deliveries are pending or awaiting_approval, not {status}")
+        now = now or utcnow()
+        created = 0
+        for batch in _batches(rows, BATCH_SIZE):
+            values = [
+                {
+                    "key": key,
+                    "kind": str(DeliveryKind(kind)),
+                    "issue_id": issue_id,
+                    "target": target,
+                    "status": str(status),
+                    "attempts": 0,
+                    "payload": payload,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key, kind, target, payload in batch
+            ]
+            with self.engine.begin() as conn:
+                statement = insert_ignoring_conflicts(conn, deliveries).values(values)
+                created += conn.execute(statement).rowcount
+        return created
+
+    def claim(self, key: str, now: datetime | None = None) -> bool:
+        """Claim one row for sending: True only for the one caller that moved it from
+        pending (and due) to claimed."""
+        now = now or utcnow()
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, *self._claimable(now))
+                .values(
+                    status=str(S.CLAIMED),
+                    claimed_at=now,
+                    attempts=t.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+        return result.rowcount == 1
+
+    def claim_batch(
+        self,
+        kind: str,
+        limit: int,
+        now: datetime | None = None,
+        issue_id: str | None = None,
+    ) -> list[Delivery]:
+        """Claim up to `limit` due pending rows of `kind` (and issue), oldest first; rows
+        another process is claiming at the same moment are skipped, never shared."""
+        now = now or utcnow()
+        t = deliveries
+        candidates = (
+            select(t.c.id)
+            .where(t.c.kind == str(DeliveryKind(kind)), *self._claimable(now))
+            .order_by(t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if issue_id is not None:
+            candidates = candidates.where(t.c.issue_id == issue_id)
+        statement = (
+            update(t)
+            .where(t.c.id.in_(candidates.scalar_subquery()), *self._claimable(now))
+            .values(
+                status=str(S.CLAIMED),
+                claimed_at=now,
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*t.c)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        return [delivery_from_row(row) for row in sorted(rows, key=lambda row: row.id)]
+
+    def mark_sent(
+        self,
+        key: str,
+        provider_id: str | None = None,
+        provider_url: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record that the provider accepted the claimed row `key` (committed at once)."""
+        now = now or utcnow()
+        self._transition(
+            key,
+            (S.CLAIMED,),
+            status=str(S.SENT),
+            sent_at=now,
+            provider_id=provider_id,
+            provider_url=provider_url,
+            error=None,
+            updated_at=now,
+        )
+
+    def mark_failed(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Give up on `key` for good (e.g. a permanent provider error)."""
+        self._transition(
+            key,
+            (S.PENDING, S.AWAITING_APPROVAL, S.CLAIMED, S.UNCERTAIN),
+            status=str(S.FAILED),
+            error=error,
+            updated_at=now or utcnow(),
+        )
+
+    def mark_retry(
+        self,
+        key: str,
+        error: str,
+        next_attempt_at: datetime,
+        now: datetime | None = None,
+    ) -> DeliveryStatus:
+        """Put a claimed row back to pending, due at `next_attempt_at`; once it has been
+        attempted `max_attempts` times it becomes failed instead. Returns the new status."""
+        now = now or utcnow()
+        t = deliveries
+        exhausted = t.c.attempts >= self.max_attempts
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status == str(S.CLAIMED))
+                .values(
+                    status=case((exhausted, str(S.FAILED)), else_=str(S.PENDING)),
+                    next_attempt_at=next_attempt_at,
+                    claimed_at=None,
+                    error=error,
+                    updated_at=now,
+                )
+                .returning(t.c.status)
+            ).first()
+        if row is None:
+            raise self._not_in(key, (S.CLAIMED,))
+        return DeliveryStatus(row.status)
+
+    def mark_skipped(
+        self, key: str, reason: str | None = None, now: datetime | None = None
+    ) -> None:
+        """Decide not to send `key` (unsubscribed, suppressed, channel paused…)."""
+        self._transition(
+            key,
+            (S.PENDING, S.AWAITING_APPROVAL, S.CLAIMED, S.FAILED, S.UNCERTAIN),
+            status=str(S.SKIPPED),
+            error=reason,
+            updated_at=now or utcnow(),
+        )
+
+    def mark_uncertain(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Record that a claimed row may or may not have gone out (e.g. a timeout after
+        the request was sent); it is never retried automatically."""
+        self._transition(
+            key, (S.CLAIMED,), status=str(S.UNCERTAIN), error=error, updated_at=now or utcnow()
+        )
+
+    def resolve_uncertain(self, key: str, *, sent: bool, now: datetime | None = None) -> None:
+        """An operator's verdict on an uncertain row: sent, or pending to send again."""
+        now = now or utcnow()
+        if sent:
+            self._transition(key, (S.UNCERTAIN,), status=str(S.SENT), sent_at=now, updated_at=now)
+        else:
+            self._transition(
+                key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now
+            )
+
+    def approve(self, issue_id: str, now: datetime | None = None) -> int:
+        """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.issue_id == issue_id, t.c.status == str(S.AWAITING_APPROVAL))
+                .values(status=str(S.PENDING), updated_at=now or utcnow())
+            )
+        return result.rowcount
+
+    def recover_after_crash(
+        self, now: datetime | None = None, *, claimed_before: datetime | None = None
+    ) -> dict[str, int]:
+        """Settle rows left claimed (by a process that died) before `claimed_before`
+        (default: now): emails go back to pending (at most one message per interrupted
+        connection may then be sent twice), posts become uncertain and are never re-posted
+        automatically. Returns {"pending": n, "uncertain": m}."""
+        now = now or utcnow()
+        cutoff = claimed_before or now
+        t = deliveries
+        stale = (t.c.status == str(S.CLAIMED), t.c.claimed_at <= cutoff)
+        note = "interrupted: the process stopped while sending"
+        with self.engine.begin() as conn:
+            emails = conn.execute(
+                update(t)
+                .where(*stale, t.c.kind == str(DeliveryKind.EMAIL))
+                .values(status=str(S.PENDING), claimed_at=None, error=note, updated_at=now)
+            ).rowcount
+            posts = conn.execute(
+                update(t)
+                .where(*stale, t.c.kind != str(DeliveryKind.EMAIL))
+                .values(status=str(S.UNCERTAIN), error=note, updated_at=now)
+            ).rowcount
+        return {str(S.PENDING): emails, str(S.UNCERTAIN): posts}
+
+    def counts(self, issue_id: str | None = None) -> dict[str, int]:
+        """How many rows are in each status (every status present, zeros included)."""
+        t = deliveries
+        query = select(t.c.status, func.count()).group_by(t.c.status)
+        if issue_id is not None:
+            query = query.where(t.c.issue_id == issue_id)
+        found = {str(s): 0 for s in DeliveryStatus}
+        with self.engine.connect() as conn:
+            for status, count in conn.execute(query):
+                found[status] = int(count)
+        return found
+
+    def get(self, key: str) -> Delivery | None:
+        """The ledger row with this key, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.key == key)).first()
+        return delivery_from_row(row) if row else None
+
+    def list_deliveries(
+        self,
+        *,
+        status: DeliveryStatus | None = None,
+        issue_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Ledger rows, oldest first, filtered by status, issue and kind."""
+        t = deliveries
+        query = select(t).order_by(t.c.id).limit(limit)
+        if status is not None:
+            query = query.where(t.c.status == str(status))
+        if issue_id is not None:
+            query = query.where(t.c.issue_id == issue_id)
+        if kind is not None:
+            query = query.where(t.c.kind == str(DeliveryKind(kind)))
+        with self.engine.connect() as conn:
+            return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def _claimable(self, now: datetime) -> tuple[Any, ...]:
+        """Conditions of a row that may be claimed now."""
+        t = deliveries
+        return (
+            t.c.status == str(S.PENDING),
+            (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now),
+        )
+
+    def _transition(self, key: str, allowed: tuple[DeliveryStatus, ...], **values: Any) -> None:
+        """Update row `key` if it is in one of the `allowed` statuses, else raise StoreError."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status.in_(_statuses(*allowed)))
+                .values(**values)
+            )
+        if result.rowcount != 1:
+            raise self._not_in(key, allowed)
+
+    def _not_in(self, key: str, allowed: tuple[DeliveryStatus, ...]) -> StoreError:
+        """The error for a row that is missing or not in an allowed status."""
+        current = self.get(key)
+        where = "does not exist" if current is None else f"is {current.status}"
+        expected = " or ".join(str(s) for s in allowed)
+        return StoreError(f"delivery {key} {where}, expected {expected}")

@@ -1,0 +1,172 @@
+"""Domain dataclasses shared by every stage of the pipeline.
+
+Sources yield `RawDocument`s, extraction turns them into `Announcement`s, composers build
+`Digest`s and `Post`s from those, and publishers record each send as a `Delivery`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One document as a source found it, before extraction.
+
+    `identity` is the source's stable key for the document (front-matter id, canonical URL,
+    feed guid or path); `metadata` carries what the source knows for sure (title, date,
+    tags, lang, url, publish_at, draft) and wins over what extraction guesses.
+    """
+
+    source: str
+    identity: str
+    content: str | bytes
+    content_type: str = "text/plain"
+    url: str | None = None
+    path: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Quote:
+    """A passage someone said, without its quotation marks."""
+
+    text: str
+    speaker: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class Figure:
+    """A numeric statistic as written (`raw`) and normalised (`value`, `unit`, `kind`)."""
+
+    raw: str
+    value: float
+    value_max: float | None = None
+    unit: str | None = None
+    kind: str = "count"
+    qualifier: str | None = None
+    about: str | None = None
+    sentence: str = ""
+
+
+@dataclass
+class Announcement:
+    """A clean, structured announcement: what digests and posts are built from."""
+
+    identity: str
+    source: str
+    title: str
+    body: str = ""
+    url: str | None = None
+    published: date | None = None
+    language: str = "fr"
+    lede: str = ""
+    tags: list[str] = field(default_factory=list)
+    acronyms: dict[str, str] = field(default_factory=dict)
+    quotes: list[Quote] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    key_quote: int | None = None
+    key_figures: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    content_hash: str = ""
+    id: str = ""
+
+    @property
+    def main_quote(self) -> Quote | None:
+        """The ranked key quote, if any."""
+        return self.quotes[self.key_quote] if self.key_quote is not None else None
+
+    @property
+    def main_figures(self) -> list[Figure]:
+        """The key figures, best first."""
+        return [self.figures[i] for i in self.key_figures]
+
+    def extracted(self) -> dict[str, Any]:
+        """The extracted part as plain JSON-ready data, for storage."""
+        return {
+            "tags": self.tags,
+            "acronyms": self.acronyms,
+            "quotes": [asdict(q) for q in self.quotes],
+            "figures": [asdict(f) for f in self.figures],
+            "key_quote": self.key_quote,
+            "key_figures": self.key_figures,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class Digest:
+    """One frozen digest issue: its announcements and the compiled parts with placeholders."""
+
+    name: str
+    issue_id: str
+    subject: str
+    list_name: str
+    announcement_ids: list[str]
+    html: str
+    text: str
+    preheader: str = ""
+    scheduled_for: datetime | None = None
+
+
+@dataclass
+class Media:
+    """An image attached to a post."""
+
+    path: str
+    alt_text: str
+    mime_type: str = "image/png"
+
+
+@dataclass
+class Post:
+    """One social post (or thread) for one channel, fitted to the platform's length rule."""
+
+    channel: str
+    platform: str
+    announcement_id: str
+    variant: str
+    text: str
+    length: int
+    limit: int
+    thread: list[str] = field(default_factory=list)
+    media: list[Media] = field(default_factory=list)
+    slot: datetime | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """The ledger key: one post per announcement, variant and channel."""
+        return f"post:{self.announcement_id}:{self.variant}:{self.channel}"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a ledger row stands; only `sent` means the provider accepted it."""
+
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass
+class Delivery:
+    """One ledger row: one message to one recipient, or one post to one channel."""
+
+    key: str
+    kind: str
+    target: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    provider_id: str | None = None
+    provider_url: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    issue_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,55 @@
+"""The Publisher seam: one module per service, chosen by a channel's `type:`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from newsletter.models import Post
+from newsletter.schedule_grammar import ScheduleSpec
+
+Variant = Literal["quote", "figure", "link"]
+
+
+class ChannelConfig(BaseModel):
+    """Settings every social channel has; each service extends it with its own keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    type: str
+    account: str = ""
+    slots: list[ScheduleSpec] = Field(default_factory=list)
+    template: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    variants: list[Variant] = Field(default_factory=lambda: ["quote"])
+    require_approval: bool = False
+    thread: bool = False
+    card: bool = True
+    limit: PositiveInt | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a service returned for an accepted post."""
+
+    provider_id: str
+    url: str | None = None
+
+
+class Publisher(Protocol):
+    """Sends a post to one service; the ledger decides whether it should."""
+
+    type: ClassVar[str]
+    platform: ClassVar[str]
+    Config: ClassVar[type[ChannelConfig]]
+
+    def publish(self, post: Post, *, idempotency_key: str) -> Published:
+        """Send `post` (and its thread and media); raise PublishError on failure."""
+        ...
+
+    def describe(self) -> str:
+        """One line describing the channel's settings, secrets redacted."""
+        ...

@@ -1,0 +1,1 @@
+"""Sources: where announcements come from (one module per kind, see registry.py)."""

@@ -1,0 +1,91 @@
+"""Folder source: a directory tree of Markdown, text and HTML announcements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import frontmatter
+import yaml
+from pydantic import Field
+
+from newsletter.errors import SourceError
+from newsletter.models import RawDocument
+from newsletter.sources.base import SourceConfig
+
+CONTENT_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+FRONT_MATTER_KEYS = ("title", "date", "url", "tags", "lang", "id", "draft", "publish_at")
+
+
+class FolderConfig(SourceConfig):
+    """A folder of announcement files, searched recursively."""
+
+    path: Path
+    include: list[str] = Field(default_factory=lambda: ["**/*.md", "**/*.txt", "**/*.html"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+class FolderSource:
+    """Yields one RawDocument per matching file; front matter becomes metadata."""
+
+    type: ClassVar[str] = "folder"
+    Config: ClassVar[type[FolderConfig]] = FolderConfig
+
+    def __init__(self, config: FolderConfig, base_dir: Path):
+        self.config = config
+        self.root = config.path if config.path.is_absolute() else (base_dir / config.path)
+
+    def describe(self) -> str:
+        """Name, kind and folder of this source."""
+        return f"{self.config.name} (folder {self.root})"
+
+    def files(self) -> list[Path]:
+        """The matching files, sorted, excluding the exclude globs."""
+        if not self.root.is_dir():
+            raise SourceError(f"source {self.config.name}: folder {self.root} does not exist")
+        found: set[Path] = set()
+        for pattern in self.config.include:
+            found.update(p for p in self.root.glob(pattern) if p.is_file())
+        excluded = {p for pattern in self.config.exclude for p in self.root.glob(pattern)}
+        return sorted(p for p in found - excluded if p.suffix.lower() in CONTENT_TYPES)
+
+    def fetch(self) -> Iterator[RawDocument]:
+        """Every announcement file currently in the folder."""
+        for path in self.files():
+            yield self.read(path)
+
+    def read(self, path: Path) -> RawDocument:
+        """One file as a RawDocument, with its front matter split off for Markdown."""
+        data = path.read_bytes()
+        relative = path.relative_to(self.root).as_posix()
+        content_type = CONTENT_TYPES[path.suffix.lower()]
+        metadata: dict[str, object] = {}
+        content: str | bytes = data
+        if content_type == "text/markdown" and data.lstrip().startswith(b"---"):
+            metadata, content = _split_front_matter(data, path)
+        identity = str(metadata.get("id") or metadata.get("url") or f"{self.config.name}:{relative}")
+        return RawDocument(
+            source=self.config.name,
+            identity=identity,
+            content=content,
+            content_type=content_type,
+            url=metadata.get("url") if isinstance(metadata.get("url"), str) else None,
+            path=str(path),
+            metadata=metadata,
+        )
+
+
+def _split_front_matter(data: bytes, path: Path) -> tuple[dict[str, object], str]:
+    try:
+        post = frontmatter.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
+        raise SourceError(f"{path}: unreadable front matter ({error})") from None
+    metadata = {k: v for k, v in post.metadata.items() if k in FRONT_MATTER_KEYS}
+    return metadata, post.content

@@ -1,0 +1,66 @@
+"""What `newsletter status` shows: jobs, their schedules in words, next and last runs, failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from newsletter.config import Config
+from newsletter.schedule_grammar import Schedule, combined_trigger, describe
+from newsletter.store import Store
+
+
+def job_schedules(config: Config) -> dict[str, list[Schedule]]:
+    """Every job the daemon runs, by fixed id, with its schedules."""
+    jobs: dict[str, list[Schedule]] = {}
+    for source in config.sources:
+        jobs[f"ingest:{source.name}"] = [source.schedule] if source.schedule else []
+    for digest in config.digests:
+        jobs[f"digest:{digest.name}"] = [digest.schedule]
+    for channel in config.channels:
+        jobs[f"post:{channel.name}"] = list(channel.slots)
+    return jobs
+
+
+def _iso(moment: datetime | None, config: Config) -> str | None:
+    return moment.astimezone(config.tz).isoformat() if moment else None
+
+
+def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any]:
+    """The daemon's state as JSON-ready data for `status` and the health endpoint."""
+    jobs = []
+    for job_id, schedules in job_schedules(config).items():
+        runs = store.last_runs(job_id, limit=5)
+        next_run = combined_trigger(schedules, config.tz).get_next_fire_time(None, now) if schedules else None
+        jobs.append({
+            "id": job_id,
+            "schedule": "; ".join(describe(s, config.locale) for s in schedules) or "—",
+            "next_run": _iso(next_run, config),
+            "last_run": _run_summary(runs[0], config) if runs else None,
+            "recent_runs": [_run_summary(run, config) for run in runs],
+        })
+    return {
+        "now": _iso(now, config),
+        "jobs": jobs,
+        "sources_in_error": _sources_in_error(config, store),
+        "paused_channels": [],
+    }
+
+
+def _run_summary(run: Any, config: Config) -> dict[str, Any]:
+    return {
+        "outcome": str(run.outcome),
+        "started_at": _iso(run.started_at, config),
+        "finished_at": _iso(run.finished_at, config),
+        "counts": run.counts,
+        "message": run.message,
+    }
+
+
+def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
+    failing = []
+    for source in config.sources:
+        runs = store.last_runs(f"ingest:{source.name}", limit=1)
+        if runs and str(runs[0].outcome) == "failed":
+            failing.append({"name": source.name, "error": runs[0].message, "since": _iso(runs[0].started_at, config)})
+    return failing

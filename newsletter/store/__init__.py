@@ -1,0 +1,139 @@
+"""The state store: announcements, subscribers, digest issues, deliveries, runs and leases.
+
+`Store.open(url)` connects to SQLite (WAL, busy timeout) or PostgreSQL (`postgresql+psycopg://`)
+and refuses a database whose schema is not at the migrations' head; `Store.upgrade(url)`
+applies the migrations. The delivery ledger lives in `newsletter.ledger`.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import URL, Engine
+from sqlalchemy.exc import OperationalError
+
+from newsletter.errors import StoreError
+from newsletter.store import db
+from newsletter.store.announcements import AnnouncementQueries, AnnouncementStatus, UpsertResult
+from newsletter.store.audit import ActionRecord, AuditQueries
+from newsletter.store.digests import DigestIssue, DigestIssueQueries, DigestIssueStatus
+from newsletter.store.lease import LeaseQueries
+from newsletter.store.runs import RunOutcome, RunQueries, RunRecord
+from newsletter.store.sources import SourceStateQueries
+from newsletter.store.subscribers import Subscriber, SubscriberQueries, SubscriberStatus
+from newsletter.store.tables import utcnow
+
+__all__ = [
+    "ActionRecord",
+    "AnnouncementStatus",
+    "DigestIssue",
+    "DigestIssueStatus",
+    "RunOutcome",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "Subscriber",
+    "SubscriberStatus",
+    "UpsertResult",
+    "utcnow",
+]
+
+
+class Store(
+    AnnouncementQueries,
+    SourceStateQueries,
+    RunQueries,
+    LeaseQueries,
+    DigestIssueQueries,
+    SubscriberQueries,
+    AuditQueries,
+):
+    """A connection to the state store; every method runs in its own short transaction."""
+
+    def __init__(self, engine: Engine, url: URL):
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:
+        """Connect to the database at `url`; with `create`, migrate it to the head first;
+        with `check_schema`, refuse a database that is not at the head revision."""
+        parsed = db.parse_url(url)
+        store = cls(db.create_store_engine(parsed), parsed)
+        try:
+            if create:
+                store._upgrade()
+            if check_schema:
+                store.check_schema()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def upgrade(cls, url: str) -> tuple[str | None, str]:
+        """Apply the pending migrations to the database at `url`; returns (from, to) revisions."""
+        store = cls.open(url, check_schema=False)
+        try:
+            before = store.current_revision()
+            store._upgrade()
+            return before, store.head_revision()
+        finally:
+            store.close()
+
+    @staticmethod
+    def head_revision() -> str:
+        """The revision the shipped migrations lead to."""
+        return db.head_revision()
+
+    def current_revision(self) -> str | None:
+        """The revision the database is at (None if never migrated)."""
+        try:
+            with self.engine.connect() as conn:
+                return db.current_revision(conn)
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open the database at {self.display_url}: {exc.orig}"
+            ) from None
+
+    def check_schema(self) -> None:
+        """Raise StoreError unless the database is at the head revision."""
+        current, head = self.current_revision(), self.head_revision()
+        if current is None:
+            raise StoreError(
+                f"database at {self.display_url} is not initialised: run `newsletter db upgrade`"
+            )
+        if current != head:
+            raise StoreError(
+                f"database at {self.display_url} is at revision {current}, expected {head}: "
+                "run `newsletter db upgrade`"
+            )
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with any password hidden."""
+        return db.display_url(self.url)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _upgrade(self) -> None:
+        """Migrate this database to the head revision."""
+        try:
+            db.upgrade_to_head(self.engine)
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot upgrade the database at {self.display_url}: {exc.orig}"
+            ) from None

@@ -1,0 +1,212 @@
+"""Stored announcements: insert-or-update by stable id, lookups and the digest selection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Row, or_, select, update
+
+from newsletter.models import Announcement, Figure, Quote
+from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.tables import announcements, utcnow
+
+UpsertResult = Literal["new", "updated", "unchanged"]
+
+
+class AnnouncementStatus(StrEnum):
+    """Whether a stored announcement may be used."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    DRAFT = "draft"
+
+
+def announcement_from_row(row: Row[Any]) -> Announcement:
+    """Rebuild the domain announcement from its stored columns and extracted JSON."""
+    extracted: dict[str, Any] = row.extracted or {}
+    return Announcement(
+        id=row.id,
+        identity=row.identity,
+        source=row.source,
+        title=row.title,
+        body=row.body,
+        url=row.url,
+        published=row.published,
+        language=row.language,
+        lede=row.lede,
+        tags=list(extracted.get("tags", [])),
+        acronyms=dict(extracted.get("acronyms", {})),
+        quotes=[Quote(**q) for q in extracted.get("quotes", [])],
+        figures=[Figure(**f) for f in extracted.get("figures", [])],
+        key_quote=extracted.get("key_quote"),
+        key_figures=list(extracted.get("key_figures", [])),
+        warnings=list(extracted.get("warnings", [])),
+        content_hash=row.content_hash,
+    )
+
+
+def _content_columns(
+    ann: Announcement, status: AnnouncementStatus, publish_at: datetime | None
+) -> dict[str, Any]:
+    """The columns that come from the announcement itself (not bookkeeping)."""
+    return {
+        "source": ann.source,
+        "identity": ann.identity,
+        "url": ann.url,
+        "title": ann.title,
+        "published": ann.published,
+        "language": ann.language,
+        "lede": ann.lede,
+        "body": ann.body,
+        "extracted": ann.extracted(),
+        "content_hash": ann.content_hash,
+        "status": str(status),
+        "publish_at": publish_at,
+    }
+
+
+class AnnouncementQueries:
+    """Announcement methods of `Store`."""
+
+    engine: Engine
+
+    def upsert_announcement(
+        self,
+        ann: Announcement,
+        *,
+        announce: bool,
+        now: datetime | None = None,
+        status: AnnouncementStatus | str = AnnouncementStatus.ACTIVE,
+        publish_at: datetime | None = None,
+    ) -> UpsertResult:
+        """Store `ann` under its stable id: "new", "updated" (content hash, status or
+        publish_at changed) or "unchanged". `announce` is kept from the first insert."""
+        if not ann.id:
+            raise ValueError(f"announcement {ann.source}:{ann.identity} has no stable id")
+        now = now or utcnow()
+        status = AnnouncementStatus(status)
+        columns = _content_columns(ann, status, publish_at)
+        t = announcements
+        with self.engine.begin() as conn:
+            insert_stmt = insert_ignoring_conflicts(conn, t).values(
+                id=ann.id, first_seen=now, updated=now, announce=announce, **columns
+            )
+            if conn.execute(insert_stmt).rowcount == 1:
+                return "new"
+            changed = or_(
+                t.c.content_hash != ann.content_hash,
+                t.c.status != str(status),
+                _differs(t.c.publish_at, publish_at),
+            )
+            result = conn.execute(
+                update(t).where(t.c.id == ann.id, changed).values(updated=now, **columns)
+            )
+        return "updated" if result.rowcount == 1 else "unchanged"
+
+    def get_announcement(self, announcement_id: str) -> Announcement | None:
+        """The stored announcement with this stable id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(announcements).where(announcements.c.id == announcement_id)
+            ).first()
+        return announcement_from_row(row) if row else None
+
+    def get_announcements(self, ids: list[str]) -> list[Announcement]:
+        """The stored announcements with these ids, in the order given (missing ids left out)."""
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(announcements).where(announcements.c.id.in_(ids))).all()
+        by_id = {row.id: announcement_from_row(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def list_announcements(
+        self,
+        *,
+        since: datetime | None = None,
+        source: str | None = None,
+        announce_only: bool = False,
+        include_inactive: bool = False,
+    ) -> list[Announcement]:
+        """Announcements first seen at or after `since`, oldest first; active ones unless
+        `include_inactive`."""
+        t = announcements
+        query = select(t).order_by(t.c.first_seen, t.c.id)
+        if since is not None:
+            query = query.where(t.c.first_seen >= since)
+        if source is not None:
+            query = query.where(t.c.source == source)
+        if announce_only:
+            query = query.where(t.c.announce.is_(True))
+        if not include_inactive:
+            query = query.where(t.c.status == str(AnnouncementStatus.ACTIVE))
+        with self.engine.connect() as conn:
+            return [announcement_from_row(row) for row in conn.execute(query)]
+
+    def announcements_first_seen_since(
+        self,
+        ts: datetime,
+        tags: list[str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[Announcement]:
+        """Active, announceable announcements first seen after `ts` whose embargo
+        (publish_at) has passed; with `tags`, only those sharing one (case-insensitive)."""
+        now = now or utcnow()
+        t = announcements
+        query = (
+            select(t)
+            .where(
+                t.c.first_seen > ts,
+                t.c.announce.is_(True),
+                t.c.status == str(AnnouncementStatus.ACTIVE),
+                or_(t.c.publish_at.is_(None), t.c.publish_at <= now),
+            )
+            .order_by(t.c.first_seen, t.c.id)
+        )
+        with self.engine.connect() as conn:
+            found = [announcement_from_row(row) for row in conn.execute(query)]
+        if not tags:
+            return found
+        wanted = {tag.casefold() for tag in tags}
+        return [a for a in found if wanted & {tag.casefold() for tag in a.tags}]
+
+    def find_by_content_hash(self, source: str, content_hash: str) -> Announcement | None:
+        """An announcement of `source` with this content hash (the oldest), or None."""
+        t = announcements
+        query = (
+            select(t)
+            .where(t.c.source == source, t.c.content_hash == content_hash)
+            .order_by(t.c.first_seen, t.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return announcement_from_row(row) if row else None
+
+    def mark_withdrawn(self, announcement_id: str, *, now: datetime | None = None) -> bool:
+        """Withdraw an announcement so it is no longer selected; False if unknown or
+        already withdrawn."""
+        t = announcements
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.id == announcement_id, t.c.status != str(AnnouncementStatus.WITHDRAWN))
+                .values(status=str(AnnouncementStatus.WITHDRAWN), updated=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def announcement_ids(self, source: str) -> set[str]:
+        """The stable ids stored for `source` (to spot documents that disappeared)."""
+        t = announcements
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(t.c.id).where(t.c.source == source)))
+
+
+def _differs(column: Any, value: datetime | None) -> Any:
+    """A NULL-safe `column <> value` condition."""
+    if value is None:
+        return column.is_not(None)
+    return or_(column.is_(None), column != value)

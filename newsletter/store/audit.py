@@ -1,0 +1,86 @@
+"""The audit log of operator actions, and per-channel pause state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.tables import actions, channel_state, utcnow
+
+
+@dataclass
+class ActionRecord:
+    """One audit log entry."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditQueries:
+    """Audit log and channel pause methods of `Store`."""
+
+    engine: Engine
+
+    def record_action(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Append an entry to the audit log; returns its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(actions)
+                .values(
+                    at=now or utcnow(), actor=actor, action=action, target=target, detail=detail
+                )
+                .returning(actions.c.id)
+            )
+            return int(result.scalar_one())
+
+    def list_actions(self, limit: int = 50) -> list[ActionRecord]:
+        """The latest audit log entries, newest first."""
+        query = select(actions).order_by(actions.c.at.desc(), actions.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                ActionRecord(row.id, row.at, row.actor, row.action, row.target, row.detail)
+                for row in conn.execute(query)
+            ]
+
+    def set_channel_paused(
+        self, channel: str, paused: bool, reason: str | None = None, now: datetime | None = None
+    ) -> None:
+        """Pause or resume posting to a channel."""
+        values = {
+            "paused": paused,
+            "reason": reason,
+            "paused_at": (now or utcnow()) if paused else None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert_ignoring_conflicts(conn, channel_state).values(channel=channel, **values)
+            )
+            conn.execute(
+                update(channel_state).where(channel_state.c.channel == channel).values(**values)
+            )
+
+    def channel_pause(self, channel: str) -> tuple[bool, str | None]:
+        """Whether a channel is paused, and why."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(channel_state.c.paused, channel_state.c.reason).where(
+                    channel_state.c.channel == channel
+                )
+            ).first()
+        return (bool(row.paused), row.reason) if row else (False, None)

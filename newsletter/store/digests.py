@@ -1,0 +1,166 @@
+"""Digest issues, frozen when a digest run starts: approval and resume act on what was rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.errors import StoreError
+from newsletter.models import Digest
+from newsletter.store.tables import digest_issues, utcnow
+
+
+class DigestIssueStatus(StrEnum):
+    """Where a digest issue stands."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
+
+
+@dataclass
+class DigestIssue:
+    """A stored digest issue: the frozen digest and its approval/sending state."""
+
+    digest: Digest
+    status: DigestIssueStatus
+    created_at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    finished_at: datetime | None = None
+    skip_reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The issue id (same as `digest.issue_id`)."""
+        return self.digest.issue_id
+
+
+def _issue_from_row(row: Row[Any]) -> DigestIssue:
+    """Rebuild a stored digest issue."""
+    digest = Digest(
+        name=row.digest,
+        issue_id=row.id,
+        subject=row.subject,
+        list_name=row.list_name,
+        announcement_ids=list(row.announcement_ids),
+        html=row.html,
+        text=row.text,
+        preheader=row.preheader,
+        scheduled_for=row.scheduled_for,
+    )
+    return DigestIssue(
+        digest=digest,
+        status=DigestIssueStatus(row.status),
+        created_at=row.created_at,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        finished_at=row.finished_at,
+        skip_reason=row.skip_reason,
+    )
+
+
+class DigestIssueQueries:
+    """Digest issue methods of `Store`."""
+
+    engine: Engine
+
+    def create_digest_issue(
+        self,
+        digest: Digest,
+        *,
+        status: DigestIssueStatus | str = DigestIssueStatus.AWAITING_APPROVAL,
+        now: datetime | None = None,
+    ) -> DigestIssue:
+        """Freeze `digest` (ids, subject, compiled HTML and text) as a new issue."""
+        status = DigestIssueStatus(status)
+        now = now or utcnow()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(digest_issues).values(
+                        id=digest.issue_id,
+                        digest=digest.name,
+                        list_name=digest.list_name,
+                        created_at=now,
+                        scheduled_for=digest.scheduled_for,
+                        subject=digest.subject,
+                        preheader=digest.preheader,
+                        announcement_ids=list(digest.announcement_ids),
+                        html=digest.html,
+                        text=digest.text,
+                        status=str(status),
+                    )
+                )
+        except IntegrityError:
+            raise StoreError(f"digest issue {digest.issue_id} already exists") from None
+        return DigestIssue(digest=digest, status=status, created_at=now)
+
+    def get_digest_issue(self, issue_id: str) -> DigestIssue | None:
+        """The stored issue with this id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(digest_issues).where(digest_issues.c.id == issue_id)).first()
+        return _issue_from_row(row) if row else None
+
+    def list_digest_issues(
+        self,
+        *,
+        digest: str | None = None,
+        statuses: Iterable[DigestIssueStatus | str] | None = None,
+        limit: int = 20,
+    ) -> list[DigestIssue]:
+        """The latest issues, newest first, optionally of one digest and in some statuses."""
+        t = digest_issues
+        query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        if digest is not None:
+            query = query.where(t.c.digest == digest)
+        if statuses is not None:
+            query = query.where(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
+        with self.engine.connect() as conn:
+            return [_issue_from_row(row) for row in conn.execute(query)]
+
+    def set_digest_issue_status(
+        self,
+        issue_id: str,
+        status: DigestIssueStatus | str,
+        *,
+        expected: Iterable[DigestIssueStatus | str] | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Move an issue to `status` (only from one of `expected`, if given; atomic).
+
+        `approved` records `actor` and the time; `sent`/`skipped` the finish time and
+        (skipped) `reason`. Returns False when the issue was not in an expected status.
+        """
+        status = DigestIssueStatus(status)
+        now = now or utcnow()
+        values: dict[str, Any] = {"status": str(status)}
+        if status is DigestIssueStatus.APPROVED:
+            values |= {"approved_by": actor, "approved_at": now}
+        if status in FINISHED_STATUSES:
+            values["finished_at"] = now
+        if status is DigestIssueStatus.SKIPPED:
+            values["skip_reason"] = reason
+        t = digest_issues
+        query = update(t).where(t.c.id == issue_id).values(**values)
+        if expected is not None:
+            query = query.where(t.c.status.in_([str(DigestIssueStatus(s)) for s in expected]))
+        with self.engine.begin() as conn:
+            result = conn.execute(query)
+        if result.rowcount == 0 and self.get_digest_issue(issue_id) is None:
+            raise StoreError(f"no digest issue {issue_id}")
+        return result.rowcount == 1

@@ -1,0 +1,106 @@
+"""Job runs: when each scheduled job started and finished, its outcome and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from newsletter.errors import StoreError
+from newsletter.store.tables import runs, utcnow
+
+
+class RunOutcome(StrEnum):
+    """How a job run ended (`running` until it does)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+
+
+@dataclass
+class RunRecord:
+    """One stored job run."""
+
+    id: int
+    job: str
+    started_at: datetime
+    outcome: RunOutcome
+    scheduled_for: datetime | None = None
+    finished_at: datetime | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+
+class RunQueries:
+    """Run history methods of `Store`."""
+
+    engine: Engine
+
+    def start_run(
+        self, job: str, scheduled_for: datetime | None = None, *, now: datetime | None = None
+    ) -> int:
+        """Record that `job` started; returns the run id for `finish_run`."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(runs)
+                .values(
+                    job=job,
+                    scheduled_for=scheduled_for,
+                    started_at=now or utcnow(),
+                    outcome=str(RunOutcome.RUNNING),
+                    counts={},
+                )
+                .returning(runs.c.id)
+            )
+            return int(result.scalar_one())
+
+    def finish_run(
+        self,
+        run_id: int,
+        outcome: RunOutcome | str,
+        counts: dict[str, Any],
+        message: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Record how run `run_id` ended."""
+        outcome = RunOutcome(outcome)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    outcome=str(outcome),
+                    counts=counts,
+                    message=message,
+                    finished_at=now or utcnow(),
+                )
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no run with id {run_id}")
+
+    def last_runs(self, job: str | None = None, limit: int = 10) -> list[RunRecord]:
+        """The latest runs, newest first, of one job or of all."""
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+        if job is not None:
+            query = query.where(runs.c.job == job)
+        with self.engine.connect() as conn:
+            return [
+                RunRecord(
+                    id=row.id,
+                    job=row.job,
+                    started_at=row.started_at,
+                    outcome=RunOutcome(row.outcome),
+                    scheduled_for=row.scheduled_for,
+                    finished_at=row.finished_at,
+                    counts=row.counts or {},
+                    message=row.message,
+                )
+                for row in conn.execute(query)
+            ]

@@ -1,0 +1,198 @@
+"""Subscribers, lists and the suppression list (hashed addresses that must never be mailed)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import Connection
+
+from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.tables import list_members, lists, subscribers, suppressions, utcnow
+
+
+class SubscriberStatus(StrEnum):
+    """Whether a subscriber may be mailed."""
+
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+@dataclass
+class Subscriber:
+    """One stored subscriber."""
+
+    id: int
+    email: str
+    status: SubscriberStatus
+    name: str | None = None
+    locale: str | None = None
+    consent_source: str | None = None
+    consent_at: datetime | None = None
+    lists: list[str] = field(default_factory=list)
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def email_hash(email: str) -> str:
+    """The SHA-256 of the normalised address, as kept in the suppression list."""
+    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+
+
+def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
+    """Create the lists that do not exist yet."""
+    rows = [{"name": name} for name in dict.fromkeys(names)]
+    if rows:
+        conn.execute(insert_ignoring_conflicts(conn, lists), rows)
+
+
+class SubscriberQueries:
+    """Subscriber methods of `Store`."""
+
+    engine: Engine
+
+    def add_subscriber(
+        self,
+        email: str,
+        name: str | None = None,
+        locale: str | None = None,
+        lists: Iterable[str] = (),
+        consent_source: str | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Add a subscriber (or add an existing one to more lists) and return their id.
+
+        An existing subscriber's status is never changed here: someone who unsubscribed
+        stays unsubscribed.
+        """
+        now = now or utcnow()
+        address = normalise_email(email)
+        list_names = list(lists)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert_ignoring_conflicts(conn, subscribers).values(
+                    email=address,
+                    name=name,
+                    locale=locale,
+                    status=str(SubscriberStatus.ACTIVE),
+                    consent_source=consent_source,
+                    consent_at=now if consent_source else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            subscriber_id = int(
+                conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address))
+            )
+            _ensure_lists(conn, list_names)
+            if list_names:
+                conn.execute(
+                    insert_ignoring_conflicts(conn, list_members),
+                    [
+                        {"subscriber_id": subscriber_id, "list_name": n, "added_at": now}
+                        for n in dict.fromkeys(list_names)
+                    ],
+                )
+        return subscriber_id
+
+    def get_subscriber(self, email: str) -> Subscriber | None:
+        """The subscriber with this address, or None."""
+        found = self._subscribers(subscribers.c.email == normalise_email(email))
+        return found[0] if found else None
+
+    def list_subscribers(
+        self, list_name: str | None = None, status: SubscriberStatus | str | None = "active"
+    ) -> list[Subscriber]:
+        """Subscribers (of one list, in one status unless None), by id."""
+        conditions = []
+        if status is not None:
+            conditions.append(subscribers.c.status == str(SubscriberStatus(status)))
+        if list_name is not None:
+            conditions.append(subscribers.c.id.in_(_member_ids(list_name)))
+        return self._subscribers(*conditions)
+
+    def count_subscribers(
+        self, list_name: str | None = None, status: SubscriberStatus | str | None = "active"
+    ) -> int:
+        """How many subscribers `list_subscribers` would return."""
+        query = select(func.count()).select_from(subscribers)
+        if status is not None:
+            query = query.where(subscribers.c.status == str(SubscriberStatus(status)))
+        if list_name is not None:
+            query = query.where(subscribers.c.id.in_(_member_ids(list_name)))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def set_subscriber_status(
+        self, email: str, status: SubscriberStatus | str, now: datetime | None = None
+    ) -> bool:
+        """Change a subscriber's status; False if the address is unknown."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(subscribers)
+                .where(subscribers.c.email == normalise_email(email))
+                .values(status=str(SubscriberStatus(status)), updated_at=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def add_suppression(self, email: str, reason: str, now: datetime | None = None) -> bool:
+        """Suppress an address (kept only as a hash); False if it already was."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert_ignoring_conflicts(conn, suppressions).values(
+                    email_hash=email_hash(email), reason=reason, created_at=now or utcnow()
+                )
+            )
+        return result.rowcount == 1
+
+    def is_suppressed(self, email: str) -> bool:
+        """Whether the address is on the suppression list."""
+        with self.engine.connect() as conn:
+            found = conn.scalar(
+                select(suppressions.c.email_hash).where(
+                    suppressions.c.email_hash == email_hash(email)
+                )
+            )
+        return found is not None
+
+    def _subscribers(self, *conditions: Any) -> list[Subscriber]:
+        """Subscribers matching all `conditions`, with their lists."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(subscribers).where(*conditions).order_by(subscribers.c.id))
+            found = [
+                Subscriber(
+                    id=row.id,
+                    email=row.email,
+                    status=SubscriberStatus(row.status),
+                    name=row.name,
+                    locale=row.locale,
+                    consent_source=row.consent_source,
+                    consent_at=row.consent_at,
+                )
+                for row in rows
+            ]
+            matching_ids = select(subscribers.c.id).where(*conditions)
+            memberships = conn.execute(
+                select(list_members.c.subscriber_id, list_members.c.list_name)
+                .where(list_members.c.subscriber_id.in_(matching_ids))
+                .order_by(list_members.c.list_name)
+            )
+            by_id = {s.id: s for s in found}
+            for subscriber_id, list_name in memberships:
+                by_id[subscriber_id].lists.append(list_name)
+        return found
+
+
+def _member_ids(list_name: str) -> Any:
+    """A subquery of the subscriber ids in a list."""
+    return select(list_members.c.subscriber_id).where(list_members.c.list_name == list_name)
