@@ -119,6 +119,34 @@ class UnsubscribeConfig(Strict):
     mailto: str | None = None
 
 
+class AlertsConfig(Strict):
+    """Who hears about job failures, paused channels and sources failing for a day."""
+
+    email: list[str] = Field(default_factory=list)
+    webhook_url: str | None = None
+    from_address: str = "newsletter@localhost"
+    source_failing_hours: PositiveInt = 24
+
+
+class SchedulerConfig(Strict):
+    """How the daemon runs jobs: catch-up window, runner lease, shutdown."""
+
+    misfire_grace_seconds: PositiveInt = 900
+    lease_ttl_seconds: PositiveInt = 30
+    stop_timeout_seconds: PositiveFloat = 10.0
+
+
+class ReviewConfig(Strict):
+    """The review web app (`newsletter serve`): where it listens and the team's login token env var.
+
+    On any host but loopback the server refuses to start unless the token variable is set.
+    """
+
+    host: str = "127.0.0.1"
+    port: PositiveInt = 8080
+    token_env: str = "NEWSLETTER_REVIEW_TOKEN"
+
+
 class Config(Strict):
     """The whole configuration, with relative paths resolved against the file's folder."""
 
@@ -132,6 +160,9 @@ class Config(Strict):
     branding: BrandingConfig = Field(default_factory=BrandingConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)

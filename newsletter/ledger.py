@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Row, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import StoreError
 from newsletter.models import Delivery, DeliveryStatus
@@ -102,9 +103,12 @@ class Ledger:
                 }
                 for key, kind, target, payload in batch
             ]
-            with self.engine.begin() as conn:
-                statement = insert_ignoring_conflicts(conn, deliveries).values(values)
-                created += conn.execute(statement).rowcount
+            try:
+                with self.engine.begin() as conn:
+                    statement = insert_ignoring_conflicts(conn, deliveries).returning(deliveries.c.id)
+                    created += len(conn.execute(statement, values).all())
+            except IntegrityError:
+                raise StoreError(f"no digest issue {issue_id} to record deliveries for") from None
         return created
 
     def claim(self, key: str, now: datetime | None = None) -> bool:
@@ -219,9 +223,7 @@ class Ledger:
             raise self._not_in(key, (S.CLAIMED,))
         return DeliveryStatus(row.status)
 
-    def mark_skipped(
-        self, key: str, reason: str | None = None, now: datetime | None = None
-    ) -> None:
+    def mark_skipped(self, key: str, reason: str | None = None, now: datetime | None = None) -> None:
         """Decide not to send `key` (unsubscribed, suppressed, channel paused…)."""
         self._transition(
             key,
@@ -234,9 +236,7 @@ class Ledger:
     def mark_uncertain(self, key: str, error: str, now: datetime | None = None) -> None:
         """Record that a claimed row may or may not have gone out (e.g. a timeout after
         the request was sent); it is never retried automatically."""
-        self._transition(
-            key, (S.CLAIMED,), status=str(S.UNCERTAIN), error=error, updated_at=now or utcnow()
-        )
+        self._transition(key, (S.CLAIMED,), status=str(S.UNCERTAIN), error=error, updated_at=now or utcnow())
 
     def resolve_uncertain(self, key: str, *, sent: bool, now: datetime | None = None) -> None:
         """An operator's verdict on an uncertain row: sent, or pending to send again."""
@@ -244,9 +244,7 @@ class Ledger:
         if sent:
             self._transition(key, (S.UNCERTAIN,), status=str(S.SENT), sent_at=now, updated_at=now)
         else:
-            self._transition(
-                key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now
-            )
+            self._transition(key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now)
 
     def approve(self, issue_id: str, now: datetime | None = None) -> int:
         """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
@@ -334,11 +332,7 @@ class Ledger:
         """Update row `key` if it is in one of the `allowed` statuses, else raise StoreError."""
         t = deliveries
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(t)
-                .where(t.c.key == key, t.c.status.in_(_statuses(*allowed)))
-                .values(**values)
-            )
+            result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(_statuses(*allowed))).values(**values))
         if result.rowcount != 1:
             raise self._not_in(key, allowed)
 

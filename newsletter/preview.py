@@ -21,7 +21,7 @@ from newsletter.digests import select_announcements
 from newsletter.ingest import SourceReport, ingest
 from newsletter.mime import placeholder_message
 from newsletter.models import Announcement, Post
-from newsletter.schedule_grammar import combined_trigger, next_fire_times
+from newsletter.schedule_grammar import combined_trigger
 from newsletter.store import Store
 
 SUMMARY_VERSION = 1

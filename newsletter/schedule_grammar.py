@@ -167,9 +167,7 @@ class Schedule:
         """The APScheduler trigger; `start` is an interval's first run (default: now + interval)."""
         zone = _zone(tz)
         if self.interval is not None:
-            return IntervalTrigger(
-                seconds=int(self.interval.total_seconds()), start_date=start, timezone=zone
-            )
+            return IntervalTrigger(seconds=int(self.interval.total_seconds()), start_date=start, timezone=zone)
         triggers = [entry.trigger(zone) for entry in self.entries]
         return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
 
@@ -206,15 +204,10 @@ class CrontabTrigger(BaseTrigger):
         self.fixed_time = fixed_time
         self.text = text
 
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         """The first fire time after `previous_fire_time` (or at/after `now`), DST rules applied."""
         tz = self.timezone
-        if previous_fire_time is not None:
-            start = previous_fire_time.astimezone(UTC) + _TICK
-        else:
-            start = now.astimezone(UTC)
+        start = now.astimezone(UTC) if previous_fire_time is None else previous_fire_time.astimezone(UTC) + _TICK
         offset = min(_offset(start - _TICK, tz), _offset(start, tz))
         for _ in range(_MAX_DST_STEPS):
             wall = self._next_wall(start + offset)
@@ -264,9 +257,7 @@ def parse_schedule(value: str | Mapping[str, object]) -> Schedule:
     if isinstance(value, Mapping):
         return _parse_mapping(value)
     if not isinstance(value, str):
-        raise ScheduleError(
-            f"expected a crontab string or {{every: ...}}, got {type(value).__name__}"
-        )
+        raise ScheduleError(f"expected a crontab string or {{every: ...}}, got {type(value).__name__}")
     text = " ".join(value.split())
     if not text:
         raise ScheduleError("empty schedule")
@@ -316,21 +307,24 @@ def slot_schedules(slots: list[str | Mapping[str, object]]) -> list[Schedule]:
     return schedules
 
 
-def combined_trigger(schedules: list[Schedule], tz: str | ZoneInfo) -> BaseTrigger:
-    """One trigger firing at every time of any of `schedules` (a single interval is allowed)."""
+def merge_schedules(schedules: list[Schedule]) -> Schedule:
+    """One schedule firing at every time of any of `schedules` (a lone interval is returned as is)."""
     if not schedules:
         raise ScheduleError("no schedule to combine")
     if len(schedules) == 1:
-        return schedules[0].trigger(tz)
+        return schedules[0]
     if any(schedule.kind == "interval" for schedule in schedules):
         raise ScheduleError("an interval cannot be combined with other slots")
     entries = tuple(entry for schedule in schedules for entry in schedule.entries)
-    return Schedule("cron", "; ".join(e.text for e in entries), entries).trigger(tz)
+    return Schedule("cron", "; ".join(entry.text for entry in entries), entries)
 
 
-def next_fire_times(
-    schedule: Schedule, after: datetime, tz: str | ZoneInfo, count: int
-) -> list[datetime]:
+def combined_trigger(schedules: list[Schedule], tz: str | ZoneInfo) -> BaseTrigger:
+    """One trigger firing at every time of any of `schedules` (a single interval is allowed)."""
+    return merge_schedules(schedules).trigger(tz)
+
+
+def next_fire_times(schedule: Schedule, after: datetime, tz: str | ZoneInfo, count: int) -> list[datetime]:
     """The next `count` fire times strictly after `after` (intervals count from `after`)."""
     _require_aware(after, "after")
     zone = _zone(tz)
@@ -373,13 +367,11 @@ def _anchored_trigger(schedule: Schedule, zone: ZoneInfo, anchor: datetime) -> B
 
 
 def describe(schedule: Schedule, locale: str = "fr") -> str:
-    """The schedule in words, in French or English (cron-descriptor for crontab lines)."""
-    language = locale.replace("-", "_").split("_")[0].lower()
+    """The schedule in words: French for `fr`/`fr_FR`, English otherwise (crontab via cron-descriptor)."""
+    language = "fr" if locale.replace("-", "_").split("_")[0].lower() == "fr" else "en"
     if schedule.interval is not None:
         return _describe_interval(schedule.interval, language)
-    options = Options(
-        locale_code="fr_FR" if language == "fr" else "en_US", use_24hour_time_format=True
-    )
+    options = Options(locale_code="fr_FR" if language == "fr" else "en_US", use_24hour_time_format=True)
     texts = [
         _localise_names(ExpressionDescriptor(entry.text, options).get_description(), language)
         for entry in schedule.entries
@@ -410,9 +402,7 @@ def _interval_schedule(spec: str) -> Schedule:
         seconds += int(match[1]) * _UNIT_SECONDS[unit]
         position = match.end()
     if not compact or position != len(compact):
-        raise ScheduleError(
-            f'interval "{spec}": expected a number followed by s, m, h or d (e.g. 30s, 10m, 1h30m)'
-        )
+        raise ScheduleError(f'interval "{spec}": expected a number followed by s, m, h or d (e.g. 30s, 10m, 1h30m)')
     if seconds == 0:
         raise ScheduleError(f'interval "{spec}": must be longer than zero')
     interval = timedelta(seconds=seconds)
@@ -441,8 +431,7 @@ def _parse_crontab(text: str) -> CronEntry:
     fields = text.split()
     if len(fields) != 5:
         raise ScheduleError(
-            f"expected 5 fields (minute hour day-of-month month day-of-week), "
-            f'got {len(fields)}: "{text}"'
+            f'expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}: "{text}"'
         )
     minute, hour, day, month, weekday = fields
     return _entry(minute, hour, day, month, weekday)
@@ -451,9 +440,7 @@ def _parse_crontab(text: str) -> CronEntry:
 def _parse_slot(text: str) -> list[CronEntry]:
     match = _SLOT_RE.fullmatch(text)
     if match is None:
-        raise ScheduleError(
-            f'time slot "{text}": expected [days] HH:MM[, HH:MM...], e.g. "weekdays 09:30"'
-        )
+        raise ScheduleError(f'time slot "{text}": expected [days] HH:MM[, HH:MM...], e.g. "weekdays 09:30"')
     days = match["days"] or "daily"
     weekday_field = _SLOT_DAYS.get(days.lower(), days.replace(" ", ""))
     hours_by_minute: dict[int, list[int]] = {}
@@ -539,7 +526,7 @@ def _field_value(text: str, spec: _FieldSpec) -> int:
 
 
 def _check_day_exists(days: frozenset[int], months: frozenset[int], day: str, month: str) -> None:
-    longest = max(calendar.monthrange(2024, m)[1] for m in months)
+    longest = max(calendar.monthrange(2024, m)[1] for m in months)  # a leap year: 29 FEB exists
     if min(days) > longest:
         raise ScheduleError(f'day-of-month "{day}" never occurs in month "{month}"')
 
@@ -583,7 +570,7 @@ def _is_repeat(moment: datetime, tz: ZoneInfo) -> bool:
 
 
 def _offset_change(low: datetime, high: datetime, offset: timedelta, tz: ZoneInfo) -> datetime:
-    """The first whole second after `low` (offset `offset`) where the offset differs (by `high`)."""
+    """The first whole second in (low, high] whose UTC offset in `tz` is no longer `offset`."""
     low_second = math.floor(low.timestamp())
     high_second = math.ceil(high.timestamp())
     while high_second - low_second > 1:

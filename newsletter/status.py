@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from newsletter.config import Config
-from newsletter.schedule_grammar import Schedule, combined_trigger, describe
+from newsletter.schedule_grammar import Schedule, combined_trigger, describe, parse_schedule
 from newsletter.store import Store
+
+DEFAULT_INGEST_SCHEDULE = parse_schedule({"every": "10m"})
 
 
 def job_schedules(config: Config) -> dict[str, list[Schedule]]:
     """Every job the daemon runs, by fixed id, with its schedules."""
     jobs: dict[str, list[Schedule]] = {}
     for source in config.sources:
-        jobs[f"ingest:{source.name}"] = [source.schedule] if source.schedule else []
+        jobs[f"ingest:{source.name}"] = [source.schedule or DEFAULT_INGEST_SCHEDULE]
     for digest in config.digests:
         jobs[f"digest:{digest.name}"] = [digest.schedule]
     for channel in config.channels:
@@ -43,7 +45,7 @@ def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any
         "now": _iso(now, config),
         "jobs": jobs,
         "sources_in_error": _sources_in_error(config, store),
-        "paused_channels": [],
+        "paused_channels": _paused_channels(config, store),
     }
 
 
@@ -64,3 +66,12 @@ def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
         if runs and str(runs[0].outcome) == "failed":
             failing.append({"name": source.name, "error": runs[0].message, "since": _iso(runs[0].started_at, config)})
     return failing
+
+
+def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:
+    paused = []
+    for channel in config.channels:
+        is_paused, reason = store.channel_pause(channel.name)
+        if is_paused:
+            paused.append({"name": channel.name, "reason": reason})
+    return paused

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = [
+    "tests.fakes.golden",
+    "tests.fakes.browser",
     "tests.fakes.postgres",
+    "tests.fakes.http_site",
+    "tests.fakes.ingest_env",
+    "tests.fakes.smtp",
+    "tests.fakes.social_apis",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

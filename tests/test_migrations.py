@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from newsletter.errors import StoreError
-from newsletter.store import Store
+from newsletter.store import Store, db
 from newsletter.store.db import alembic_config, create_store_engine
 from newsletter.store.tables import metadata
 
@@ -28,6 +29,16 @@ def test_migrations_have_a_single_linear_head() -> None:
 def test_open_refuses_a_new_database(database_url: str) -> None:
     with pytest.raises(StoreError, match=r"not initialised: run `newsletter db upgrade`"):
         Store.open(database_url)
+    Store.open(database_url, check_schema=False).close()
+    with pytest.raises(StoreError, match=r"not initialised: run `newsletter db upgrade`"):
+        Store.open(database_url)
+
+
+def test_open_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "state.db"
+    with pytest.raises(StoreError, match="not initialised"):
+        Store.open(f"sqlite:///{path}")
+    assert not path.parent.exists()
 
 
 def test_upgrade_initialises_then_open_works(database_url: str) -> None:
@@ -44,15 +55,56 @@ def test_open_with_create_upgrades_the_database(database_url: str) -> None:
         assert store.current_revision() == Store.head_revision()
 
 
-def test_open_refuses_an_out_of_date_database(database_url: str) -> None:
+PROBE_MIGRATION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_probe"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("probe", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():
+    op.drop_table("probe")
+"""
+
+
+def install_newer_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The shipped migrations plus one more, as a later release would ship them."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = PROBE_MIGRATION.format(head=Store.head_revision())
+    (migrations / "versions" / "0002_probe.py").write_text(probe)
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", migrations)
+    return "0002_probe"
+
+
+def test_open_refuses_an_out_of_date_database_until_upgraded(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first = Store.head_revision()
     Store.upgrade(database_url)
-    with Store.open(database_url, check_schema=False) as store, store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    newer_head = install_newer_release(tmp_path, monkeypatch)
     with pytest.raises(StoreError) as error:
         Store.open(database_url)
-    message = str(error.value)
-    assert "is at revision 0000_older, expected " + Store.head_revision() in message
-    assert "run `newsletter db upgrade`" in message
+    expected = f"is at revision {first}, expected {newer_head}: run `newsletter db upgrade`"
+    assert str(error.value).endswith(expected)
+    assert Store.upgrade(database_url) == (first, newer_head)
+    with Store.open(database_url) as store:
+        assert "probe" in inspect(store.engine).get_table_names()
+
+
+def test_open_refuses_a_database_from_a_newer_release(database_url: str) -> None:
+    Store.upgrade(database_url)
+    with Store.open(database_url, check_schema=False) as store, store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    with pytest.raises(StoreError, match="at revision ffff_future, which this version"):
+        Store.open(database_url)
 
 
 def test_tables_match_the_migrations(database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""The state store on SQLite and PostgreSQL: announcements, sources, runs, lease, digests, people."""
+"""The state store on SQLite and PostgreSQL: announcements, sources, runs, lease, digests…"""
 
 from __future__ import annotations
 
@@ -37,9 +37,7 @@ def make_announcement(number: int = 1, **changes: object) -> Announcement:
         tags=["Mobilité", "vélo"],
         acronyms={"PTZ": "prêt à taux zéro"},
         quotes=[Quote("Nous tenons nos engagements", "Marie Dupont", "ministre")],
-        figures=[
-            Figure(raw="près de 900 000", value=900000.0, qualifier="près de", sentence="x")
-        ],
+        figures=[Figure(raw="près de 900 000", value=900000.0, qualifier="près de", sentence="x")],
         key_quote=0,
         key_figures=[0],
         warnings=[],
@@ -80,9 +78,7 @@ def test_backlog_stays_unannounced_after_an_update(store: Store) -> None:
 
 def test_selection_since_respects_tags_embargo_and_withdrawal(store: Store) -> None:
     store.upsert_announcement(make_announcement(1), announce=True, now=T0)
-    store.upsert_announcement(
-        make_announcement(2, tags=["Santé"]), announce=True, now=T0 + timedelta(minutes=1)
-    )
+    store.upsert_announcement(make_announcement(2, tags=["Santé"]), announce=True, now=T0 + timedelta(minutes=1))
     store.upsert_announcement(
         make_announcement(3),
         announce=True,
@@ -223,9 +219,7 @@ def test_digest_issue_is_frozen_and_approved_once(store: Store) -> None:
         store.create_digest_issue(make_digest(), now=T0)
     awaiting = [DigestIssueStatus.AWAITING_APPROVAL]
     assert store.set_digest_issue_status("hebdo-2026-10", "approved", expected=awaiting, actor="ana")
-    assert not store.set_digest_issue_status(
-        "hebdo-2026-10", "approved", expected=awaiting, actor="bob"
-    )
+    assert not store.set_digest_issue_status("hebdo-2026-10", "approved", expected=awaiting, actor="bob")
     approved = store.get_digest_issue("hebdo-2026-10")
     assert approved is not None
     assert (approved.status, approved.approved_by) == (DigestIssueStatus.APPROVED, "ana")
@@ -248,9 +242,7 @@ def test_skipped_digest_issue_keeps_its_reason(store: Store) -> None:
 
 
 def test_subscribers_lists_and_suppressions(store: Store) -> None:
-    first = store.add_subscriber(
-        " Marie.Dupont@Example.FR ", "Marie", "fr", ["general", "presse"], "form", now=T0
-    )
+    first = store.add_subscriber(" Marie.Dupont@Example.FR ", "Marie", "fr", ["general", "presse"], "form", now=T0)
     store.add_subscriber("john@example.org", "John", "en", ["general"], now=T0)
     assert store.add_subscriber("marie.dupont@example.fr", lists=["sante"], now=T0) == first
     marie = store.get_subscriber("MARIE.DUPONT@example.fr")

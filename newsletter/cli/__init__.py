@@ -3,9 +3,14 @@
 The CLI only parses arguments, calls the pipeline stages and prints results.
 """
 
-from newsletter.cli import core  # noqa: F401  (each import registers its commands)
-from newsletter.cli import extract  # noqa: F401
-from newsletter.cli import count  # noqa: F401
+from newsletter.cli import (
+    core,  # noqa: F401  (each import registers its commands)
+    count,  # noqa: F401
+    daemon,  # noqa: F401
+    extract,  # noqa: F401
+    ingest,  # noqa: F401
+    posts,  # noqa: F401
+)
 from newsletter.cli.app import app
 
 

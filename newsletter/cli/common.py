@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -16,7 +16,10 @@ from rich.console import Console
 
 from newsletter.config import Config, default_config_path, load_config
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.store import Store
+from newsletter.logs import configure_logging
+
+if TYPE_CHECKING:
+    from newsletter.store import Store
 
 console = Console()
 error_console = Console(stderr=True)
@@ -52,12 +55,15 @@ def reports_errors(function: F) -> F:
 
 def load(config_path: Path | None) -> Config:
     """The validated config from `--config`, `$NEWSLETTER_CONFIG` or the default path."""
-    configure_logging()
+    if not logging.getLogger().handlers:
+        configure_logging()
     return load_config(config_path or default_config_path())
 
 
 def open_store(config: Config) -> Store:
     """The config's store; an embedded SQLite database is created on first use, others must be upgraded."""
+    from newsletter.store import Store
+
     url = config.database_url()
     return Store.open(url, create=url.startswith("sqlite"))
 
@@ -73,7 +79,3 @@ def parse_now(value: str | None, config: Config) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(config.timezone))
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Human-readable log lines on stderr (once)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -9,14 +9,10 @@ from typing import Annotated
 
 import typer
 
-from newsletter.checks import check_config
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
 from newsletter.compose.templates import PACKAGE_DIR, default_templates_dir
 from newsletter.config import default_config_path
-from newsletter.preview import preview as run_preview
-from newsletter.status import collect_status
-from newsletter.store import Store
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -57,6 +53,8 @@ def init(
 @reports_errors
 def check(config_path: ConfigOption = None) -> None:
     """Validate the config, compile every template and list missing secrets by env-var name."""
+    from newsletter.checks import check_config  # stages are imported when used: quick start-up
+
     config = load(config_path)
     report = check_config(config)
     for line in report.problems:
@@ -77,6 +75,8 @@ def preview(
     now: NowOption = None,
 ) -> None:
     """Dry run: write exactly what the next digest and posts would be, sending nothing."""
+    from newsletter.preview import preview as run_preview
+
     config = load(config_path)
     with open_store(config) as store:
         result = run_preview(config, store, out, now=parse_now(now, config), digest_name=digest)
@@ -104,6 +104,8 @@ def status(
     now: NowOption = None,
 ) -> None:
     """Jobs with their schedule in words and next run, last runs, sources in error, paused channels."""
+    from newsletter.status import collect_status
+
     config = load(config_path)
     with open_store(config) as store:
         data = collect_status(config, store, parse_now(now, config))
@@ -124,6 +126,8 @@ def status(
 @reports_errors
 def db_upgrade(config_path: ConfigOption = None) -> None:
     """Apply the database migrations up to the current schema."""
+    from newsletter.store import Store
+
     config = load(config_path)
     before, after = Store.upgrade(config.database_url())
     typer.echo(f"database upgraded from {before or 'empty'} to {after}" if before != after else f"database at {after}")

@@ -45,11 +45,13 @@ _LATIN_ACCENTS = (
 _CYRILLIC = r"\u0400-\u04FF"
 
 _DOMAIN_CHAR = rf"[^{_PUNCT}{_SPACES}{_INVALID_CHARS}{_DIRECTIONAL_MARKERS}]"
-_SUBDOMAIN = rf"(?:(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
-_DOMAIN_NAME = rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
+# Labels are matched atomically and bounded by DNS limits (63 chars a label, 127 labels) so
+# that hostile input cannot make the matcher backtrack for minutes; valid hosts are unaffected.
+_SUBDOMAIN = rf"(?:(?>{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR}){{0,62}})(?<![_-])\.)"
+_DOMAIN_NAME = rf"(?:(?>{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR}){{0,62}})(?<!-)\.)"
 _TLD = r"(?:\L<tlds>)(?=[^0-9a-z@+-]|$)"
 _PUNYCODE = r"(?:xn--[\-0-9a-z]+)"
-_DOMAIN = rf"(?:{_SUBDOMAIN}*{_DOMAIN_NAME}(?:{_TLD}|{_PUNYCODE}))"
+_DOMAIN = rf"(?:{_SUBDOMAIN}{{0,126}}{_DOMAIN_NAME}(?:{_TLD}|{_PUNYCODE}))"
 _ASCII_DOMAIN = rf"(?:(?:[\-a-z0-9{_LATIN_ACCENTS}]+)\.)+(?:{_TLD}|{_PUNYCODE})"
 
 _PRECEDING = rf"(?:[^A-Za-z0-9@＠$#＃{_INVALID_CHARS}]|[{_DIRECTIONAL_MARKERS}]|^)"

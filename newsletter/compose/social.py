@@ -1,22 +1,48 @@
-"""Social composer: announcements -> per-platform posts fitted to each platform's length rule."""
+"""Social composer: announcements -> per-platform posts fitted to each platform's length rule.
+
+Fitting, in order, until the post is within the limit (`measure` counts as the platform does):
+1. the full post;
+2. the key quote cut at a sentence boundary, the cut marked « […] » (never inside a URL,
+   hashtag, mention or figure: cuts fall only between sentences);
+3. a quote post that still does not fit becomes the figure post, unless the channel already
+   has a figure variant;
+4. a thread, when the channel allows it (`thread: true`), split between paragraphs, then
+   sentences, then words;
+5. the optional parts dropped in `DROP_ORDER`: hashtags (last first), the speaker's role,
+   the figures after the first, the lede, the title.
+A post that still does not fit is not composed: nothing over the limit is ever posted.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import regex
 from jinja2 import Environment
 
-from newsletter.compose.digest import LABELS, announcement_url, figure_display, figure_label, render_template
-from newsletter.compose.length import measure
-from newsletter.compose.templates import build_environment
+from newsletter.compose.cards import CardBranding, render_card
+from newsletter.compose.digest import LABELS, announcement_url, figure_display, render_template
+from newsletter.compose.length import find_urls, measure
+from newsletter.compose.templates import build_environment, format_day
 from newsletter.config import Config
-from newsletter.models import Announcement, Post
+from newsletter.models import Announcement, Figure, Media, Post, Quote
 from newsletter.publish.base import ChannelConfig
 from newsletter.registry import publisher_class
 
+log = logging.getLogger(__name__)
+
 ELLIPSIS = " […]"
-SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+DROP_ORDER = ("hashtags", "role", "extra_figures", "lede", "title")
+ABBREVIATIONS = frozenset(
+    {"m", "mme", "mmes", "mm", "dr", "pr", "st", "ste", "art", "etc", "cf", "n°", "no", "p", "vol", "mr", "mrs", "ms"}
+)
+SENTENCE_GAP = re.compile(r"(?<=[.!?…])[\u00a0\u202f]?[»”\"]?\s+")
+PROTECTED = regex.compile(r"(?<![\w@#])[#@][\w.@-]*\w|\d[\d\s\u00a0\u202f.,]*\d")
+PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def platform_of(channel: ChannelConfig) -> str:
@@ -26,61 +52,244 @@ def platform_of(channel: ChannelConfig) -> str:
 
 def post_context(announcement: Announcement, channel: ChannelConfig, config: Config, variant: str) -> dict[str, Any]:
     """Template variables for one post: the announcement, its key quote and figures, URL, tags."""
-    locale = announcement.language if announcement.language in LABELS else config.locale
-    quote = announcement.main_quote
+    locale = post_locale(announcement, config)
     return {
         "variant": variant,
+        "announcement": announcement,
         "title": announcement.title,
         "lede": announcement.lede,
         "url": announcement_url(announcement, config),
-        "quote": quote,
-        "figures": [
-            {"display": figure_display(f, locale), "label": figure_label(f)} for f in announcement.main_figures[:3]
-        ],
+        "quote": announcement.main_quote,
+        "figures": [figure_view(f, locale) for f in announcement.main_figures[:3]],
         "hashtags": [tag if tag.startswith("#") else f"#{tag}" for tag in channel.hashtags],
         "open_quote": LABELS[locale]["open_quote"],
         "close_quote": LABELS[locale]["close_quote"],
     }
 
 
+def figure_view(figure: Figure, locale: str) -> dict[str, str]:
+    """A key figure for a post: `display` (`900 000`), `label` and the whole phrase `text`
+    (`près de 900 000 jeunes accompagnés`)."""
+    display = figure_display(figure, locale)
+    label = figure.about or ""
+    words = [figure.qualifier or "", display, label]
+    return {"display": display, "label": label, "text": " ".join(w for w in words if w)}
+
+
+def post_locale(announcement: Announcement, config: Config) -> str:
+    """The announcement's language when we have labels for it, else the config's locale."""
+    return announcement.language if announcement.language in LABELS else config.locale
+
+
+def sentences(text: str) -> list[str]:
+    """`text` split between sentences; a gap after an abbreviation (M., Mme, art.) or inside a
+    URL, hashtag, mention or figure is not a boundary."""
+    protected = [(s, e) for s, e, _ in find_urls(text)] + [m.span() for m in PROTECTED.finditer(text)]
+    pieces: list[str] = []
+    start = 0
+    for gap in SENTENCE_GAP.finditer(text):
+        cut = gap.start()
+        word = text[:cut].rstrip("»”\"\u00a0\u202f").rsplit(None, 1)[-1].rstrip(".").lower()
+        if word in ABBREVIATIONS or len(word) == 1 or any(s < cut < e for s, e in protected):
+            continue
+        following = text[gap.end():gap.end() + 1]
+        if not (following.isupper() or following.isdigit() or following in "«“\"("):
+            continue
+        pieces.append(text[start:gap.end()].rstrip())
+        start = gap.end()
+    pieces.append(text[start:].strip())
+    return [p for p in pieces if p]
+
+
 def shorten_quote(quote_text: str, keep_sentences: int) -> str:
     """The first `keep_sentences` sentences of a quote, marked « […] » when cut."""
-    sentences = SENTENCE_END.split(quote_text.strip())
-    if keep_sentences >= len(sentences):
+    parts = sentences(quote_text)
+    if keep_sentences >= len(parts):
         return quote_text
-    return " ".join(sentences[:keep_sentences]) + ELLIPSIS
+    return " ".join(parts[:keep_sentences]) + ELLIPSIS
 
 
-def compose_post(
-    environment: Environment, announcement: Announcement, channel: ChannelConfig, config: Config, variant: str
-) -> Post | None:
-    """One post for one variant, shortened at a sentence boundary if needed; None if it cannot fit."""
-    platform = platform_of(channel)
-    template = channel.template or f"social/{platform}.txt.j2"
-    context = post_context(announcement, channel, config, variant)
-    quote = context["quote"]
-    sentence_count = len(SENTENCE_END.split(quote.text.strip())) if quote else 1
-    for keep in range(sentence_count, 0, -1):
-        if quote:
-            context["quote"] = type(quote)(shorten_quote(quote.text, keep), quote.speaker, quote.role)
-        text = render_template(environment, template, context).strip()
-        measured = measure(text, platform, channel.limit)
-        if measured.valid:
-            return Post(channel.name, platform, announcement.id, variant, text, measured.length, measured.limit)
-    return None
+class PostComposer:
+    """Renders and fits the posts of one channel."""
+
+    def __init__(self, config: Config, channel: ChannelConfig, environment: Environment | None = None):
+        self.config = config
+        self.channel = channel
+        self.platform = platform_of(channel)
+        self.template = channel.template or f"social/{self.platform}.txt.j2"
+        self.environment = environment or build_environment(
+            config.resolve(config.templates_dir) if config.templates_dir else None, config.locale
+        )
+
+    def compose(self, announcement: Announcement, variant: str) -> Post | None:
+        """One fitted post for `variant`, or None (logged) when nothing fits."""
+        context = post_context(announcement, self.channel, self.config, variant)
+        post = self._fit_single(announcement, variant, context)
+        if post is None and variant == "quote" and announcement.main_figures and "figure" not in self.channel.variants:
+            figure_context = post_context(announcement, self.channel, self.config, "figure")
+            post = self._fit_single(announcement, "figure", figure_context)
+        if post is None and self.channel.thread:
+            post = self._thread(announcement, variant, context)
+        if post is None:
+            post = self._drop_optional(announcement, variant, context)
+        if post is None:
+            log.warning("channel %s: no %s post for %s fits in %s", self.channel.name, variant, announcement.id,
+                        self.channel.limit or self.platform)
+        return post
+
+    def render(self, context: dict[str, Any]) -> str:
+        """The template rendered with `context`, blank lines collapsed, ends trimmed."""
+        text = render_template(self.environment, self.template, context)
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
+
+    def _post(self, announcement: Announcement, variant: str, text: str, thread: list[str] | None = None) -> Post:
+        measured = measure(text, self.platform, self.channel.limit)
+        return Post(self.channel.name, self.platform, announcement.id, variant, text, measured.length,
+                    measured.limit, thread=thread or [])
+
+    def _fits(self, text: str) -> bool:
+        return measure(text, self.platform, self.channel.limit).valid
+
+    def _fit_single(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
+        """The full post, else the quote shortened one sentence at a time."""
+        for candidate in self._quote_versions(context):
+            text = self.render(candidate)
+            if self._fits(text):
+                return self._post(announcement, variant, text)
+        return None
+
+    def _quote_versions(self, context: dict[str, Any]) -> list[dict[str, Any]]:
+        """`context` with the full quote, then with fewer and fewer sentences of it."""
+        quote: Quote | None = context["quote"]
+        if quote is None or context["variant"] != "quote":
+            return [context]
+        count = len(sentences(quote.text))
+        return [
+            {**context, "quote": replace(quote, text=shorten_quote(quote.text, keep))}
+            for keep in range(count, 0, -1)
+        ]
+
+    def _thread(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
+        """The full post split into a thread of parts that each fit, or None."""
+        parts = split_to_fit(self.render(context), self._fits)
+        if not parts or len(parts) < 2:
+            return None
+        return self._post(announcement, variant, parts[0], parts[1:])
+
+    def _drop_optional(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
+        """Drop optional parts one at a time (DROP_ORDER) with the shortest quote, until it fits."""
+        current = self._quote_versions(context)[-1]
+        for part in DROP_ORDER:
+            for reduced in _without(current, part):
+                current = reduced
+                text = self.render(current)
+                if self._fits(text):
+                    return self._post(announcement, variant, text)
+        return None
 
 
-def compose_posts(announcement: Announcement, channel: ChannelConfig, config: Config) -> list[Post]:
-    """Every variant the channel asks for that the announcement can fill and that fits."""
-    environment = build_environment(config.resolve(config.templates_dir) if config.templates_dir else None,
-                                    config.locale)
-    posts = []
+def _without(context: dict[str, Any], part: str) -> list[dict[str, Any]]:
+    """Successive contexts with `part` removed (hashtags one at a time, last first)."""
+    if part == "hashtags":
+        tags = context["hashtags"]
+        return [{**context, "hashtags": tags[:keep]} for keep in range(len(tags) - 1, -1, -1)]
+    if part == "role":
+        quote = context["quote"]
+        return [{**context, "quote": replace(quote, role=None)}] if quote and quote.role else []
+    if part == "extra_figures":
+        return [{**context, "figures": context["figures"][:1]}] if len(context["figures"]) > 1 else []
+    return [{**context, part: ""}] if context[part] else []
+
+
+def split_to_fit(text: str, fits: Any) -> list[str] | None:
+    """`text` packed greedily into parts that each fit: between paragraphs, then sentences,
+    then words (a URL or hashtag is one word, never split). None if a single word is too long."""
+    units: list[tuple[str, str]] = []
+    for paragraph in PARAGRAPH.split(text):
+        for unit in _units(paragraph.strip(), fits):
+            if unit is None:
+                return None
+            units.append(unit)
+        if units:
+            units[-1] = (units[-1][0], "\n\n")
+    parts: list[str] = []
+    current = ""
+    glue = ""
+    for unit, joiner in units:
+        candidate = f"{current}{glue}{unit}" if current else unit
+        if fits(candidate):
+            current = candidate
+        else:
+            parts.append(current)
+            current = unit
+        glue = joiner
+    if current:
+        parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _units(paragraph: str, fits: Any) -> list[tuple[str, str] | None]:
+    """A paragraph's pieces that each fit, with the joiner to the next piece."""
+    if fits(paragraph):
+        return [(paragraph, " ")]
+    pieces: list[tuple[str, str] | None] = []
+    for sentence in sentences(paragraph):
+        if fits(sentence):
+            pieces.append((sentence, " "))
+            continue
+        for word in sentence.split():
+            pieces.append((word, " ") if fits(word) else None)
+    return pieces
+
+
+def render_post_card(announcement: Announcement, post: Post, config: Config, cards_dir: Path) -> Media | None:
+    """The PNG card for a quote or figure post (None for other variants or without content)."""
+    locale = post_locale(announcement, config)
+    quote = announcement.main_quote
+    branding = config.branding
+    card_branding = CardBranding(
+        name=branding.name or branding.organisation,
+        primary_color=branding.primary_color,
+        background_color=branding.background_color,
+        text_color=branding.text_color,
+        accent_color=branding.accent_color,
+    )
+    if post.variant == "quote" and quote is not None:
+        headline, attribution, kind = quote.text, _speaker(quote), "quote"
+    elif post.variant == "figure" and announcement.main_figures:
+        headline = figure_view(announcement.main_figures[0], locale)["text"]
+        attribution, kind = announcement.title, "figure"
+    else:
+        return None
+    out_path = cards_dir / post.channel / f"{announcement.id}-{post.variant}.png"
+    date_text = format_day(announcement.published, locale) if announcement.published else None
+    return render_card(headline=headline, attribution=attribution, date_text=date_text, branding=card_branding,
+                       out_path=out_path, kind=kind, language=locale)
+
+
+def _speaker(quote: Quote) -> str | None:
+    if quote.speaker and quote.role:
+        return f"{quote.speaker}, {quote.role}"
+    return quote.speaker
+
+
+def compose_posts(
+    announcement: Announcement, channel: ChannelConfig, config: Config, *, cards_dir: Path | None = None
+) -> list[Post]:
+    """Every variant the channel asks for that the announcement can fill and that fits; with
+    `cards_dir` and `card: true`, quote and figure posts get their card attached."""
+    composer = PostComposer(config, channel)
+    posts: list[Post] = []
     for variant in channel.variants:
         if variant == "quote" and announcement.main_quote is None:
             continue
         if variant == "figure" and not announcement.main_figures:
             continue
-        post = compose_post(environment, announcement, channel, config, variant)
-        if post is not None:
-            posts.append(post)
+        post = composer.compose(announcement, variant)
+        if post is None or any(p.variant == post.variant for p in posts):
+            continue
+        if cards_dir is not None and channel.card:
+            card = render_post_card(announcement, post, config, cards_dir)
+            post.media = [card] if card else []
+        posts.append(post)
     return posts

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
+from newsletter.extract.text import words
+
 _PAREN_ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9&]{1,9})\)")
 _ACRONYM_PAREN = re.compile(r"\b([A-Z][A-Z0-9&]{1,9})\s+\(([^()\n]{5,160})\)")
 _WORD = re.compile(r"[\w'’-]+")
-_MINOR = frozenset(
-    "de du des d l la le les et à au aux en pour sur par of the and for in on to a an".split()
+_MINOR = words(
+    """
+    de du des d l la le les et à au aux en pour sur par of the and for in on to a an
+    """
 )
 _MAX_SKIPS = 2
 _WINDOW = 200

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from newsletter.extract.acronyms import find_defined_acronyms
 from newsletter.extract.footnotes import repair_footnotes
+from newsletter.extract.text import words
 
 
 @dataclass
@@ -55,12 +56,18 @@ _CONTACT = re.compile(
     r"notes?\s+to\s+editors|pour\s+(?:plus\s+d'|en\s+savoir\s+plus)|for\s+more\s+information)\b",
     re.IGNORECASE,
 )
-_SHARE_WORDS = frozenset(
-    "partager share facebook twitter x linkedin email e-mail mail imprimer print copier copy "
-    "le la lien link whatsapp bluesky mastodon tweet sur on this page cette article envoyer "
-    "send par by to à un ami friend ce cet".split()
+_SHARE_WORDS = words(
+    """
+    partager share facebook twitter x linkedin email e-mail mail imprimer print copier copy
+    le la lien link whatsapp bluesky mastodon tweet sur on this page cette article envoyer
+    send par by to à un ami friend ce cet
+    """
 )
-_SHARE_REQUIRED = frozenset("partager share imprimer print tweet copier copy facebook linkedin".split())
+_SHARE_REQUIRED = words(
+    """
+    partager share imprimer print tweet copier copy facebook linkedin
+    """
+)
 _SEE_ALSO = re.compile(r"^(?:lire aussi|voir aussi|à lire aussi|read more|see also|related)\b", re.I)
 
 

@@ -14,7 +14,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_MOJIBAKE = re.compile("[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_MOJIBAKE = re.compile(
+    "[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _BINARY_SAMPLE = 4096
 _BINARY_RATIO = 0.1
@@ -24,10 +26,8 @@ def decode_content(content: str | bytes | None, warnings: list[str]) -> str:
     """Return the content as clean text, appending a warning for each repair made."""
     if content is None:
         return ""
-    if isinstance(content, bytes | bytearray):
-        text = _decode_bytes(bytes(content), warnings)
-    else:
-        text = str(content)
+    is_bytes = isinstance(content, bytes | bytearray)
+    text = _decode_bytes(bytes(content), warnings) if is_bytes else str(content)
     return _repair_text(text, warnings)
 
 

@@ -36,11 +36,10 @@ def _keep_note(notes: dict[str, str], key: str, value: str) -> str:
 
 def _cut_notes_block(text: str, notes: dict[str, str]) -> str:
     """Remove a trailing "Notes [ + ]" block, recording its numbered notes."""
-    header = None
-    for header in _NOTES_HEADER.finditer(text):
-        pass
-    if header is None:
+    headers = list(_NOTES_HEADER.finditer(text))
+    if not headers:
         return text
+    header = headers[-1]
     lines = text[header.end() :].split("\n")
     consumed = 0
     for consumed, line in enumerate(lines):  # noqa: B007  (index used after the loop)

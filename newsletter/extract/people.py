@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from newsletter.extract.text import words
+
 _UP = "A-ZÀ-ÖØ-Þ"
 _LOW = "a-zß-öø-ÿ"
 _NAME_WORD = rf"[{_UP}][{_LOW}]+(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
@@ -22,79 +24,84 @@ PERSON = re.compile(
 HONORIFIC_ONLY = re.compile(rf"\b{_HONORIFIC}\s+({_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD}))")
 _HONORIFIC_PREFIX = re.compile(rf"^{_HONORIFIC}\s+")
 
-_NOT_NAME_WORDS = frozenset(
+_NOT_NAME_WORDS = words(
     """
-    le la les l un une des du de pour selon alors dans en au aux avec par sur depuis ce cette ces
-    il elle ils elles nous vous on madame monsieur mesdames messieurs cher chère chers
-    the this that these those for in on at as of by to from with a an and or but according
-    he she they we it our their his her its mr mrs ms dr
-    ministère ministry ministre minister ministers secrétaire secretary président présidente
-    president premier première prime state état etat états gouvernement government république
-    republic union mission missions locale locales france travail emploi santé solidarités
-    familles jeunesse jeunes jeune service services direction délégation agence agency
-    department office bureau conseil council association fondation foundation fonds fund
-    institut institute université university centre center commission committee comité
-    bank banque group groupe kingdom royaume nations national nationale nationales europe
-    européenne european régional régionale regional federal fédéral fédérale county city ville
-    street rue avenue boulevard road place plan programme program loi act bill code campus
-    lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday
-    friday saturday sunday janvier février mars avril mai juin juillet août septembre octobre
+    le la les l un une des du de pour selon alors dans en au aux avec par sur depuis ce
+    cette ces il elle ils elles nous vous on madame monsieur mesdames messieurs cher chère
+    chers the this that these those for in on at as of by to from with a an and or but
+    according he she they we it our their his her its mr mrs ms dr ministère ministry
+    ministre minister ministers secrétaire secretary président présidente president premier
+    première prime state état etat états gouvernement government république republic union
+    mission missions locale locales france travail emploi santé solidarités familles
+    jeunesse jeunes jeune service services direction délégation agence agency department
+    office bureau conseil council association fondation foundation fonds fund institut
+    institute université university centre center commission committee comité bank banque
+    group groupe kingdom royaume nations national nationale nationales europe européenne
+    european régional régionale regional federal fédéral fédérale county city ville street
+    rue avenue boulevard road place plan programme program loi act bill code campus lundi
+    mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday
+    saturday sunday janvier février mars avril mai juin juillet août septembre octobre
     novembre décembre january february march april may june july august september october
-    november december twitch youtube facebook linkedin instagram tiktok twitter google
-    apple microsoft amazon meta paris london londres lyon marseille brussels bruxelles
-    chambre assemblée sénat senate parliament parlement house cour court tribunal police
-    église church école school lycée collège college hôpital hospital caisse pôle cap
-    chamber trust partnership alliance network réseau federation fédération confédération
-    cabinet treasury downing whitehall elysée élysée matignon hôtel musée museum
-    contrat engagement accord agreement pacte pact charte charter rapport report
-    """.split()
+    november december twitch youtube facebook linkedin instagram tiktok twitter google apple
+    microsoft amazon meta paris london londres lyon marseille brussels bruxelles chambre
+    assemblée sénat senate parliament parlement house cour court tribunal police église
+    church école school lycée collège college hôpital hospital caisse pôle cap chamber trust
+    partnership alliance network réseau federation fédération confédération cabinet treasury
+    downing whitehall elysée élysée matignon hôtel musée museum contrat engagement accord
+    agreement pacte pact charte charter rapport report
+    """
 )
-_ORG_TAILS = frozenset("sa sas sarl inc ltd llc plc gmbh ag group groupe".split())
+_ORG_TAILS = words(
+    """
+    sa sas sarl inc ltd llc plc gmbh ag group groupe
+    """
+)
 
-ROLE_HEADS = frozenset(
+ROLE_HEADS = words(
     """
     ministre secrétaire sous-secrétaire délégué déléguée directeur directrice président
     présidente vice-président vice-présidente préfet préfète maire adjoint adjointe député
-    députée sénateur sénatrice porte-parole haut-commissaire haute-commissaire commissaire chef
-    cheffe responsable fondateur fondatrice cofondateur cofondatrice co-fondateur co-fondatrice
-    dg pdg ceo conseiller conseillère coordinateur coordinatrice administrateur administratrice
-    gérant gérante chargé chargée ambassadeur ambassadrice recteur rectrice doyen doyenne
-    professeur professeure chercheur chercheuse économiste sociologue expert experte membre
-    représentant représentante élu élue trésorier trésorière manager directeur-général
-    directrice-générale patron patronne dirigeant dirigeante
-    minister secretary director chair chairman chairwoman chairperson vice-president
-    chief executive officer commissioner mayor spokesperson spokesman spokeswoman leader
-    governor founder co-founder cfo coo cto mp mep senator deputy ambassador adviser advisor
-    professor coordinator principal dean chancellor undersecretary under-secretary
-    representative economist researcher head inspector lead partner trustee
-    """.split()
+    députée sénateur sénatrice porte-parole haut-commissaire haute-commissaire commissaire
+    chef cheffe responsable fondateur fondatrice cofondateur cofondatrice co-fondateur
+    co-fondatrice dg pdg ceo conseiller conseillère coordinateur coordinatrice
+    administrateur administratrice gérant gérante chargé chargée ambassadeur ambassadrice
+    recteur rectrice doyen doyenne professeur professeure chercheur chercheuse économiste
+    sociologue expert experte membre représentant représentante élu élue trésorier
+    trésorière manager directeur-général directrice-générale patron patronne dirigeant
+    dirigeante minister secretary director chair chairman chairwoman chairperson
+    vice-president chief executive officer commissioner mayor spokesperson spokesman
+    spokeswoman leader governor founder co-founder cfo coo cto mp mep senator deputy
+    ambassador adviser advisor professor coordinator principal dean chancellor
+    undersecretary under-secretary representative economist researcher head inspector lead
+    partner trustee
+    """
 )
 
-SPEECH_VERBS = frozenset(
+SPEECH_VERBS = words(
     """
     déclare déclarent déclaré déclarée déclarés affirme affirment affirmé affirmée souligne
-    soulignent souligné soulignée soulignés soulignées explique expliquent expliqué expliquée
-    indique indiquent indiqué indiquée précise précisent précisé précisée ajoute ajoutent ajouté
-    ajoutée estime estiment estimé estimée rappelle rappellent rappelé rappelée salue saluent
-    salué saluée félicite félicitent félicité félicitée félicités réjouit réjouissent réjoui
-    réjouie annonce annoncent annoncé annoncée insiste insistent insisté conclut concluent conclu
-    conclue assure assurent assuré assurée confie confient confié confiée martèle martelé
-    martelée poursuit poursuivi poursuivie commente commenté commentée note noté notée observe
-    observé observée résume résumé résumée témoigne témoigné témoignée reconnaît reconnait
-    reconnu reconnue lance lancé lancée dit disent relève relevé relevée détaille détaillé
-    détaillée plaide plaidé plaidée juge jugé jugée considère considéré considérée promet promis
-    promise espère espéré espérée alerte alerté alertée prévient prévenu prévenue réagit réagi
-    réagie complète complété complétée répond répondu répondue confirme confirmé confirmée
-    regrette regretté regrettée avertit averti avertie nuance nuancé nuancée interpelle
-    interpellé enthousiasme enthousiasmé enthousiasmée insistait déclarait expliquait
-    soulignait affirmait
-    said says say added adds explained explains stated states commented comments noted notes
-    announced announces remarked told tells continued continues emphasised emphasized
-    emphasises emphasizes highlighted highlights welcomed welcomes declared declares insisted
-    insists argued argues warned warns urged urges acknowledged acknowledges confirmed confirms
-    observed observes concluded concludes wrote writes replied replies responded responds
-    underlined underlines stressed stresses reflected praised praises recalled recalls
-    """.split()
+    soulignent souligné soulignée soulignés soulignées explique expliquent expliqué
+    expliquée indique indiquent indiqué indiquée précise précisent précisé précisée ajoute
+    ajoutent ajouté ajoutée estime estiment estimé estimée rappelle rappellent rappelé
+    rappelée salue saluent salué saluée félicite félicitent félicité félicitée félicités
+    réjouit réjouissent réjoui réjouie annonce annoncent annoncé annoncée insiste insistent
+    insisté conclut concluent conclu conclue assure assurent assuré assurée confie confient
+    confié confiée martèle martelé martelée poursuit poursuivi poursuivie commente commenté
+    commentée note noté notée observe observé observée résume résumé résumée témoigne
+    témoigné témoignée reconnaît reconnait reconnu reconnue lance lancé lancée dit disent
+    relève relevé relevée détaille détaillé détaillée plaide plaidé plaidée juge jugé jugée
+    considère considéré considérée promet promis promise espère espéré espérée alerte alerté
+    alertée prévient prévenu prévenue réagit réagi réagie complète complété complétée répond
+    répondu répondue confirme confirmé confirmée regrette regretté regrettée avertit averti
+    avertie nuance nuancé nuancée interpelle interpellé enthousiasme enthousiasmé
+    enthousiasmée insistait déclarait expliquait soulignait affirmait said says say added
+    adds explained explains stated states commented comments noted notes announced announces
+    remarked told tells continued continues emphasised emphasized emphasises emphasizes
+    highlighted highlights welcomed welcomes declared declares insisted insists argued
+    argues warned warns urged urges acknowledged acknowledges confirmed confirms observed
+    observes concluded concludes wrote writes replied replies responded responds underlined
+    underlines stressed stresses reflected praised praises recalled recalls
+    """
 )
 _SPEECH_VERB_RE = "|".join(sorted((re.escape(v) for v in SPEECH_VERBS), key=len, reverse=True))
 SPEECH_VERB = re.compile(rf"(?<![\w-])(?:{_SPEECH_VERB_RE})(?![\w])", re.IGNORECASE)

@@ -31,7 +31,8 @@ class FetchState:
     """What a fetch reads from and leaves for the next run: HTTP validators, item failures.
 
     `complete` sources (a folder) list everything they hold, so a stored document missing from
-    a complete fetch was removed; `not_modified` means the source answered 304.
+    a complete fetch was removed; `not_modified` means the source answered 304. Each failure is
+    (key, reason) where key is the item's identity or file path.
     """
 
     etag: str | None = None

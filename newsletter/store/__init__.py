@@ -59,6 +59,9 @@ class Store(
         """Connect to the database at `url`; with `create`, migrate it to the head first;
         with `check_schema`, refuse a database that is not at the head revision."""
         parsed = db.parse_url(url)
+        path = db.sqlite_file(parsed)
+        if check_schema and not create and path is not None and not path.exists():
+            raise StoreError(f"database at {db.display_url(parsed)} is not initialised: run `newsletter db upgrade`")
         store = cls(db.create_store_engine(parsed), parsed)
         try:
             if create:
@@ -92,21 +95,21 @@ class Store(
             with self.engine.connect() as conn:
                 return db.current_revision(conn)
         except OperationalError as exc:
-            raise StoreError(
-                f"cannot open the database at {self.display_url}: {exc.orig}"
-            ) from None
+            raise StoreError(f"cannot open the database at {self.display_url}: {exc.orig}") from None
 
     def check_schema(self) -> None:
         """Raise StoreError unless the database is at the head revision."""
         current, head = self.current_revision(), self.head_revision()
         if current is None:
+            raise StoreError(f"database at {self.display_url} is not initialised: run `newsletter db upgrade`")
+        if current != head and not db.is_known_revision(current):
             raise StoreError(
-                f"database at {self.display_url} is not initialised: run `newsletter db upgrade`"
+                f"database at {self.display_url} is at revision {current}, which this version "
+                "of newsletter does not know: it was upgraded by a newer release"
             )
         if current != head:
             raise StoreError(
-                f"database at {self.display_url} is at revision {current}, expected {head}: "
-                "run `newsletter db upgrade`"
+                f"database at {self.display_url} is at revision {current}, expected {head}: run `newsletter db upgrade`"
             )
 
     @property
@@ -134,6 +137,4 @@ class Store(
         try:
             db.upgrade_to_head(self.engine)
         except OperationalError as exc:
-            raise StoreError(
-                f"cannot upgrade the database at {self.display_url}: {exc.orig}"
-            ) from None
+            raise StoreError(f"cannot upgrade the database at {self.display_url}: {exc.orig}") from None

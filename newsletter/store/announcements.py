@@ -47,9 +47,7 @@ def announcement_from_row(row: Row[Any]) -> Announcement:
     )
 
 
-def _content_columns(
-    ann: Announcement, status: AnnouncementStatus, publish_at: datetime | None
-) -> dict[str, Any]:
+def _content_columns(ann: Announcement, status: AnnouncementStatus, publish_at: datetime | None) -> dict[str, Any]:
     """The columns that come from the announcement itself (not bookkeeping)."""
     return {
         "source": ann.source,
@@ -100,17 +98,13 @@ class AnnouncementQueries:
                 t.c.status != str(status),
                 _differs(t.c.publish_at, publish_at),
             )
-            result = conn.execute(
-                update(t).where(t.c.id == ann.id, changed).values(updated=now, **columns)
-            )
+            result = conn.execute(update(t).where(t.c.id == ann.id, changed).values(updated=now, **columns))
         return "updated" if result.rowcount == 1 else "unchanged"
 
     def get_announcement(self, announcement_id: str) -> Announcement | None:
         """The stored announcement with this stable id, or None."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(announcements).where(announcements.c.id == announcement_id)
-            ).first()
+            row = conn.execute(select(announcements).where(announcements.c.id == announcement_id)).first()
         return announcement_from_row(row) if row else None
 
     def get_announcements(self, ids: list[str]) -> list[Announcement]:

@@ -42,9 +42,7 @@ class AuditQueries:
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(actions)
-                .values(
-                    at=now or utcnow(), actor=actor, action=action, target=target, detail=detail
-                )
+                .values(at=now or utcnow(), actor=actor, action=action, target=target, detail=detail)
                 .returning(actions.c.id)
             )
             return int(result.scalar_one())
@@ -68,19 +66,13 @@ class AuditQueries:
             "paused_at": (now or utcnow()) if paused else None,
         }
         with self.engine.begin() as conn:
-            conn.execute(
-                insert_ignoring_conflicts(conn, channel_state).values(channel=channel, **values)
-            )
-            conn.execute(
-                update(channel_state).where(channel_state.c.channel == channel).values(**values)
-            )
+            conn.execute(insert_ignoring_conflicts(conn, channel_state).values(channel=channel, **values))
+            conn.execute(update(channel_state).where(channel_state.c.channel == channel).values(**values))
 
     def channel_pause(self, channel: str) -> tuple[bool, str | None]:
         """Whether a channel is paused, and why."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(channel_state.c.paused, channel_state.c.reason).where(
-                    channel_state.c.channel == channel
-                )
+                select(channel_state.c.paused, channel_state.c.reason).where(channel_state.c.channel == channel)
             ).first()
         return (bool(row.paused), row.reason) if row else (False, None)

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
@@ -32,9 +33,7 @@ def parse_url(url: str) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
-        raise StoreError(
-            f"unsupported database {display_url(parsed)}: use sqlite:/// or postgresql+psycopg://"
-        )
+        raise StoreError(f"unsupported database {display_url(parsed)}: use sqlite:/// or postgresql+psycopg://")
     return parsed
 
 
@@ -82,8 +81,7 @@ def create_store_engine(url: str | URL) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise StoreError(
-            f"the driver for {display_url(parsed)} is not installed ({exc.name}); "
-            "install newsletter[postgres]"
+            f"the driver for {display_url(parsed)} is not installed ({exc.name}); install newsletter[postgres]"
         ) from None
 
 
@@ -100,6 +98,14 @@ def head_revision() -> str:
     if len(heads) != 1:
         raise StoreError(f"the migrations have {len(heads)} heads ({', '.join(heads)}); expected 1")
     return heads[0]
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether the shipped migrations contain `revision`."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -15,9 +15,7 @@ class LeaseQueries:
 
     engine: Engine
 
-    def acquire_lease(
-        self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None
-    ) -> bool:
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None) -> bool:
         """Take lease `name` for `holder` if free, expired or already theirs."""
         now = now or utcnow()
         expires_at = now + timedelta(seconds=ttl_seconds)
@@ -41,9 +39,7 @@ class LeaseQueries:
             )
         return taken.rowcount == 1
 
-    def renew_lease(
-        self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None
-    ) -> bool:
+    def renew_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None) -> bool:
         """Extend `holder`'s lease; False if they lost it (another process took it over)."""
         now = now or utcnow()
         t = runner_lease
@@ -66,6 +62,4 @@ class LeaseQueries:
         """Who holds lease `name` now, or None if it is free or expired."""
         t = runner_lease
         with self.engine.connect() as conn:
-            return conn.scalar(
-                select(t.c.holder).where(t.c.name == name, t.c.expires_at > (now or utcnow()))
-            )
+            return conn.scalar(select(t.c.holder).where(t.c.name == name, t.c.expires_at > (now or utcnow())))

@@ -42,9 +42,7 @@ class RunQueries:
 
     engine: Engine
 
-    def start_run(
-        self, job: str, scheduled_for: datetime | None = None, *, now: datetime | None = None
-    ) -> int:
+    def start_run(self, job: str, scheduled_for: datetime | None = None, *, now: datetime | None = None) -> int:
         """Record that `job` started; returns the run id for `finish_run`."""
         with self.engine.begin() as conn:
             result = conn.execute(

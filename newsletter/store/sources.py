@@ -36,6 +36,4 @@ class SourceStateQueries:
         with self.engine.begin() as conn:
             conn.execute(insert_ignoring_conflicts(conn, source_state).values(source=name))
             if fields:
-                conn.execute(
-                    update(source_state).where(source_state.c.source == name).values(**fields)
-                )
+                conn.execute(update(source_state).where(source_state.c.source == name).values(**fields))

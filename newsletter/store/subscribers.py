@@ -91,9 +91,7 @@ class SubscriberQueries:
                     updated_at=now,
                 )
             )
-            subscriber_id = int(
-                conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address))
-            )
+            subscriber_id = int(conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address)))
             _ensure_lists(conn, list_names)
             if list_names:
                 conn.execute(
@@ -121,9 +119,7 @@ class SubscriberQueries:
             conditions.append(subscribers.c.id.in_(_member_ids(list_name)))
         return self._subscribers(*conditions)
 
-    def count_subscribers(
-        self, list_name: str | None = None, status: SubscriberStatus | str | None = "active"
-    ) -> int:
+    def count_subscribers(self, list_name: str | None = None, status: SubscriberStatus | str | None = "active") -> int:
         """How many subscribers `list_subscribers` would return."""
         query = select(func.count()).select_from(subscribers)
         if status is not None:
@@ -133,9 +129,7 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
-    def set_subscriber_status(
-        self, email: str, status: SubscriberStatus | str, now: datetime | None = None
-    ) -> bool:
+    def set_subscriber_status(self, email: str, status: SubscriberStatus | str, now: datetime | None = None) -> bool:
         """Change a subscriber's status; False if the address is unknown."""
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -158,11 +152,7 @@ class SubscriberQueries:
     def is_suppressed(self, email: str) -> bool:
         """Whether the address is on the suppression list."""
         with self.engine.connect() as conn:
-            found = conn.scalar(
-                select(suppressions.c.email_hash).where(
-                    suppressions.c.email_hash == email_hash(email)
-                )
-            )
+            found = conn.scalar(select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash(email)))
         return found is not None
 
     def _subscribers(self, *conditions: Any) -> list[Subscriber]:

@@ -37,6 +37,7 @@ class PostgresServer:
     admin_url: str
     data_dir: Path | None = None
     run_as: str | None = None
+    major_version: int = 0
 
     def database_url(self, name: str) -> str:
         """The SQLAlchemy URL of database `name` on this server."""
@@ -50,6 +51,7 @@ class PostgresServer:
         url = make_url(self.admin_url).set(drivername="postgresql")
         with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
             conn.execute(sql)
+            self.major_version = conn.info.server_version // 10000
 
 
 def _require_or_skip(reason: str) -> None:
@@ -108,8 +110,17 @@ def _start_server(bindir: Path) -> PostgresServer:
         os.chown(base, user.pw_uid, user.pw_gid)
     data_dir = base / "data"
     init = _run(
-        [str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
-         "--encoding=UTF8", "--locale=C", "--no-sync"],
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
         run_as,
     )
     if init.returncode != 0:
@@ -121,8 +132,19 @@ def _start_server(bindir: Path) -> PostgresServer:
     )
     log = base / "server.log"
     start = _run(
-        [str(bindir / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-o", options, "-w",
-         "-t", "30", "start"],
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        ],
         run_as,
     )
     if start.returncode != 0:
@@ -134,8 +156,10 @@ def _start_server(bindir: Path) -> PostgresServer:
 def _stop_server(server: PostgresServer, bindir: Path) -> None:
     """Stop the session's server and delete its files."""
     assert server.data_dir is not None
-    _run([str(bindir / "pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "-w", "stop"],
-         server.run_as)
+    _run(
+        [str(bindir / "pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "-w", "stop"],
+        server.run_as,
+    )
     shutil.rmtree(server.data_dir.parent, ignore_errors=True)
 
 
@@ -175,7 +199,10 @@ def _user_exists(name: str) -> bool:
 def _database(server: PostgresServer, template: str | None = None) -> Iterator[str]:
     """A new database on `server` (optionally copied from `template`), dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    suffix = f" TEMPLATE {template}" if template else ""
+    suffix = ""
+    if template:
+        fast_copy = " STRATEGY FILE_COPY" if server.major_version >= 15 else ""
+        suffix = f" TEMPLATE {template}{fast_copy}"
     server.execute(f"CREATE DATABASE {name}{suffix}")
     try:
         yield server.database_url(name)
@@ -203,9 +230,7 @@ def migrated_postgres_template(postgres_server: PostgresServer) -> Iterator[str]
 
 
 @pytest.fixture
-def migrated_postgres_url(
-    postgres_server: PostgresServer, migrated_postgres_template: str
-) -> Iterator[str]:
+def migrated_postgres_url(postgres_server: PostgresServer, migrated_postgres_template: str) -> Iterator[str]:
     """The URL of a fresh PostgreSQL database already at the head revision."""
     with _database(postgres_server, migrated_postgres_template) as url:
         yield url

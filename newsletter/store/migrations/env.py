@@ -31,9 +31,7 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
-        "NEWSLETTER_DATABASE_URL"
-    )
+    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("NEWSLETTER_DATABASE_URL")
     if not url:
         raise SystemExit("give the database URL with -x url=... or NEWSLETTER_DATABASE_URL")
     engine = create_store_engine(url)

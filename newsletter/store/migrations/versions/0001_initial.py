@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("publish_at", UTC_DATETIME),
         sa.PrimaryKeyConstraint("id", name="pk_announcements"),
     )
-    op.create_index(
-        "ix_announcements_source_content_hash", "announcements", ["source", "content_hash"]
-    )
+    op.create_index("ix_announcements_source_content_hash", "announcements", ["source", "content_hash"])
     op.create_index("ix_announcements_first_seen", "announcements", ["first_seen"])
 
     op.create_table(
@@ -148,15 +146,11 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON()),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["issue_id"], ["digest_issues.id"], name="fk_deliveries_issue_id_digest_issues"
-        ),
+        sa.ForeignKeyConstraint(["issue_id"], ["digest_issues.id"], name="fk_deliveries_issue_id_digest_issues"),
         sa.PrimaryKeyConstraint("id", name="pk_deliveries"),
         sa.UniqueConstraint("key", name="uq_deliveries_key"),
     )
-    op.create_index(
-        "ix_deliveries_status_next_attempt_at", "deliveries", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_deliveries_status_next_attempt_at", "deliveries", ["status", "next_attempt_at"])
     op.create_index("ix_deliveries_issue_id", "deliveries", ["issue_id"])
 
     op.create_table(

@@ -1,0 +1,43 @@
+"""`newsletter run`: the scheduler daemon, or one job now with `--once`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from newsletter.cli.app import app
+from newsletter.cli.common import ConfigOption, console, load, open_store, reports_errors
+from newsletter.logs import configure_logging
+
+
+@app.command()
+@reports_errors
+def run(
+    config_path: ConfigOption = None,
+    once: Annotated[str | None, typer.Option("--once", help="Run this job now (e.g. digest:hebdo) and exit.")] = None,
+    log_format: Annotated[Literal["text", "json"], typer.Option("--log-format", help="Log lines as text or JSON.")]
+    = "text",
+) -> None:
+    """Run the scheduler: ingestion, digests and posting slots from the config, until SIGTERM."""
+    from newsletter.checks import check_config  # stages are imported when used: quick start-up
+    from newsletter.jobs import run_job
+    from newsletter.schedule import Daemon
+    from newsletter.store import utcnow
+
+    configure_logging(log_format)
+    config = load(config_path)
+    report = check_config(config)
+    if report.problems:
+        for line in report.problems:
+            typer.echo(line, err=True)
+        typer.echo("refusing to start: fix the config first (newsletter check)", err=True)
+        raise typer.Exit(2)
+    with open_store(config) as store:
+        if once:
+            result = run_job(config, store, once, utcnow())
+            console.print(f"{once}: {result.outcome} {result.counts} {result.message or ''}")
+            raise typer.Exit(0 if result.outcome in ("ok", "skipped") else 1)
+        daemon = Daemon(config, store)
+        daemon.install_signal_handlers()
+        raise typer.Exit(daemon.run())

@@ -1,0 +1,138 @@
+"""`newsletter post`, `newsletter channels resume` and `newsletter posts list/delete/settle/approve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from newsletter.cli.app import app
+from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.ledger import Ledger
+from newsletter.models import DeliveryStatus
+from newsletter.posting import (
+    POSTS_PER_SLOT,
+    approve_post,
+    channel_config,
+    delete_post,
+    list_posts,
+    post_due,
+    queue_posts,
+    resume_channel,
+    settle_post,
+)
+from newsletter.store import Store
+
+channels_app = typer.Typer(help="Social channels: lift a pause.", no_args_is_help=True)
+posts_app = typer.Typer(help="Social posts in the ledger: list, settle, approve, delete.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+app.add_typer(posts_app, name="posts")
+
+
+@app.command("post")
+@reports_errors
+def post(
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write posts and cards to the outbox folder.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Posts per channel in this run.")] = POSTS_PER_SLOT,
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Post what is due on each channel (one slot's share), or write it to the outbox with --dry-run."""
+    config = load(config_path)
+    moment = parse_now(now, config)
+    names = [channel_config(config, channel).name] if channel else [c.name for c in config.channels]
+    exit_code = 0
+    with open_store(config) as store:
+        if not dry_run:
+            queue_posts(config, store, moment)
+        for name in names:
+            report = post_due(config, store, name, moment, dry_run=dry_run, limit=limit)
+            for path in report.written:
+                console.print(f"{name}: wrote {path}")
+            for key in report.sent:
+                row_url = _url(store, key)
+                console.print(f"{name}: posted {key}{f' {row_url}' if row_url else ''}")
+            for key in report.rescheduled:
+                console.print(f"{name}: will retry {key}")
+            for line in report.errors:
+                typer.echo(f"{name}: {line}", err=True)
+            if report.paused:
+                typer.echo(f"{name}: paused: {report.paused} (newsletter channels resume {name})", err=True)
+            if report.failed or report.uncertain or report.paused:
+                exit_code = 1
+            if not (report.written or report.sent or report.rescheduled or report.errors or report.paused):
+                console.print(f"{name}: nothing due")
+    raise typer.Exit(exit_code)
+
+
+def _url(store: Store, key: str) -> str | None:
+    row = Ledger(store).get(key)
+    return row.provider_url if row else None
+
+
+@channels_app.command("resume")
+@reports_errors
+def resume(name: str, config_path: ConfigOption = None, now: NowOption = None) -> None:
+    """Lift the pause on channel NAME (after fixing its credentials)."""
+    config = load(config_path)
+    channel_config(config, name)
+    with open_store(config) as store:
+        reason = resume_channel(store, name, parse_now(now, config))
+        store.record_action("cli", "channel.resume", name, {"reason": reason})
+    console.print(f"{name}: resumed" + (f" (was paused: {reason})" if reason else " (was not paused)"))
+
+
+@posts_app.command("list")
+@reports_errors
+def list_command(
+    status: Annotated[DeliveryStatus | None, typer.Option("--status", help="Only posts in this status.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """List posts with their status, provider URL and last error."""
+    config = load(config_path)
+    with open_store(config) as store:
+        rows = list_posts(store, status=status, channel=channel)
+    if not rows:
+        console.print("no posts")
+    for row in rows:
+        detail = row.provider_url or row.error or ""
+        typer.echo(f"{row.key}\t{row.status}\t{row.attempts}\t{detail}")
+
+
+@posts_app.command("delete")
+@reports_errors
+def delete(key: str, config_path: ConfigOption = None) -> None:
+    """Retract published post KEY through its service's API."""
+    config = load(config_path)
+    with open_store(config) as store:
+        row = delete_post(config, store, key)
+    console.print(f"deleted {key} ({row.provider_url or row.provider_id})")
+
+
+@posts_app.command("settle")
+@reports_errors
+def settle(
+    key: str,
+    sent: Annotated[bool, typer.Option("--sent/--not-sent", help="Whether the uncertain post did go out.")],
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Settle uncertain post KEY: --sent records it as posted, --not-sent lets it be posted again."""
+    config = load(config_path)
+    with open_store(config) as store:
+        settle_post(store, key, sent=sent, now=parse_now(now, config))
+    console.print(f"{key}: {'sent' if sent else 'pending again'}")
+
+
+@posts_app.command("approve")
+@reports_errors
+def approve(key: str, config_path: ConfigOption = None, now: NowOption = None) -> None:
+    """Release post KEY that is awaiting approval."""
+    config = load(config_path)
+    with open_store(config) as store:
+        if not approve_post(store, key, parse_now(now, config)):
+            typer.echo(f"error: post {key} is not awaiting approval", err=True)
+            raise typer.Exit(1)
+    console.print(f"{key}: approved")

@@ -1,0 +1,85 @@
+"""The extraction pipeline: decode, clean, then find metadata, quotes and figures, then rank."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from newsletter.extract import metadata, rank
+from newsletter.extract.clean import clean_markdown, strip_inline
+from newsletter.extract.decode import decode_content
+from newsletter.extract.figures import find_figures
+from newsletter.extract.frontmatter import split_front_matter
+from newsletter.extract.html import html_to_text, looks_like_html
+from newsletter.extract.quotes import find_quotes
+from newsletter.models import Announcement, RawDocument
+
+log = logging.getLogger(__name__)
+
+
+def extract(raw: RawDocument) -> Announcement:
+    """Extract a structured announcement from a raw document; never raises."""
+    warnings: list[str] = []
+    try:
+        announcement = _extract(raw, warnings)
+    except Exception as exc:
+        log.exception("extraction failed for %s", getattr(raw, "identity", "?"))
+        warnings.append(f"extraction failed: {type(exc).__name__}: {exc}")
+        announcement = Announcement(
+            identity=str(getattr(raw, "identity", "")),
+            source=str(getattr(raw, "source", "")),
+            title="",
+            url=getattr(raw, "url", None),
+        )
+    announcement.warnings = warnings
+    for warning in warnings:
+        log.warning("%s: %s", announcement.identity or "document", warning)
+    return announcement
+
+
+def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
+    """The pipeline proper; may raise on a bug, which `extract` turns into a warning."""
+    text = decode_content(raw.content, warnings)
+    content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    given: dict[str, Any] = dict(raw.metadata) if isinstance(raw.metadata, dict) else {}
+    text, front = split_front_matter(text, warnings)
+    meta = {**front, **given}
+    content_type = (raw.content_type or "text/plain").split(";")[0].strip().lower()
+    hints: dict[str, str] = {}
+    if content_type == "text/html" or looks_like_html(text):
+        converted = html_to_text(text)
+        text, hints = converted.text, converted.hints
+        content_type = "text/html"
+    document = clean_markdown(text, plain=content_type == "text/plain")
+    body = document.body
+    if not body.strip() and not document.title:
+        warnings.append("no text content")
+    title = strip_inline(str(meta.get("title") or "")) or document.title or hints.get("title", "")
+    if not title:
+        warnings.append("no title found")
+    language = metadata.detect_language(body or title, meta.get("lang") or hints.get("lang"))
+    quoted = find_quotes(body, warnings)
+    figures = find_figures(body, language)
+    return Announcement(
+        identity=raw.identity,
+        source=raw.source,
+        title=title,
+        body=body,
+        url=raw.url or _str_or_none(meta.get("url")),
+        published=metadata.published_date(document.blocks, meta.get("date"), meta.get("published"), hints.get("date")),
+        language=language,
+        lede=metadata.lede(document.blocks),
+        tags=metadata.programme_tags(quoted.names, meta.get("tags")),
+        acronyms=document.acronyms,
+        quotes=quoted.quotes,
+        figures=figures,
+        key_quote=rank.key_quote(quoted.quotes),
+        key_figures=rank.key_figures(figures),
+        content_hash=content_hash,
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    """A non-empty string, or None."""
+    return str(value) if isinstance(value, str) and value.strip() else None

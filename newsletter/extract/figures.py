@@ -1,0 +1,367 @@
+"""Numeric statistics: counts, amounts, percentages and durations, written in digits or words."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from text_to_num import text2num
+
+from newsletter.extract.dates import find_dates
+from newsletter.extract.text import words
+from newsletter.models import Figure
+
+_SP = "[ \u00a0\u202f]"
+_NUMBER = (
+    rf"\d{{1,3}}(?:{_SP}\d{{3}})+(?:,\d+)?(?!\d)"
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)"
+    r"|\d{1,3}(?:\.\d{3})+(?:,\d+)?(?![\d,])"
+    r"|\d+(?:[.,]\d+)?"
+)
+_FR_WORDS = (
+    "deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize "
+    "vingt vingts trente quarante cinquante soixante cent cents mille"
+)
+_EN_WORDS = (
+    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand"
+)
+_WORD_NUMBER = "|".join(sorted(set((_FR_WORDS + " " + _EN_WORDS).split()), key=len, reverse=True))
+_NUMBER_WORDS = rf"(?:{_WORD_NUMBER})(?:(?:[-\s]+(?:et[-\s]+|and[-\s]+)?)(?:{_WORD_NUMBER}))*(?![\w])"
+_SCALE_WORDS = {
+    "million": 1e6, "millions": 1e6, "milliard": 1e9, "milliards": 1e9, "billion": 1e9,
+    "billions": 1e9, "trillion": 1e12, "trillions": 1e12, "mille": 1e3, "thousand": 1e3,
+    "md": 1e9, "mds": 1e9, "mrd": 1e9, "bn": 1e9, "m": 1e6, "k": 1e3,
+}  # fmt: skip
+_SCALE = r"millions?|milliards?|billions?|trillions?|thousand|mille"
+_SHORT_SCALE = r"Mds?|Mrd|bn|[mMkK]"
+_CURRENCY_SIGN = {"€": "EUR", "£": "GBP", "$": "USD", "us$": "USD", "eur": "EUR", "gbp": "GBP", "usd": "USD"}
+_CURRENCY_AFTER = r"€|euros?|EUR|£|GBP|\$|USD|dollars?|livres?(?:\s+sterling)?|pounds?(?:\s+sterling)?"
+_PERCENT = r"%|pour\s?cent|per\s?cent|percent|points?\s+de\s+pourcentage|percentage\s+points?"
+_DURATION = (
+    r"ans|années?|an|mois|semaines?|jours?|heures?|décennies?|siècles?|"
+    r"years?|months?|weeks?|days?|hours?|decades?|centur(?:y|ies)"
+)
+_OTHER_UNIT = (
+    r"km|kilomètres?|kilometres?|kilometers?|miles?|m²|m2|hectares?|ha|tonnes?|tons?|kg|kWh|MWh|"
+    r"GWh|TWh|MW|GW|kW|litres?|liters?|fois|times"
+)
+_QUALIFIER = re.compile(
+    r"(?:un peu plus d['’]|un peu plus de|un peu moins de|pas moins de|près d['’]|près de|"
+    r"presque|environ|plus d['’]|plus de|moins d['’]|moins de|au moins|au plus|jusqu['’]à|"
+    r"quelque|autour de|approximativement|seulement|déjà|entre|"
+    r"a little over|just over|just under|well over|more than|nearly|almost|about|around|"
+    r"approximately|up to|at least|fewer than|less than|some|roughly|close to|over|under|"
+    r"above|below|between|an estimated|estimated|only|already)\s*$",
+    re.IGNORECASE,
+)
+_FIGURE = re.compile(
+    rf"(?<![\w.,/\-–@#:+])"
+    rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD){_SP}?)?"
+    rf"(?:(?P<num>{_NUMBER})|(?P<words>{_NUMBER_WORDS})|(?P<art>le|la|un|une|the|a|one){_SP}+(?=(?:million|milliard|billion)))"
+    rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])|(?<=\d)(?:{_SHORT_SCALE})(?![\w])|(?<=[\d\s])(?:{_SHORT_SCALE})(?=€)))?"
+    rf"(?:{_SP}?(?:(?:d['’]|de{_SP}+|of{_SP}+)?(?P<cur2>{_CURRENCY_AFTER})(?![\w])"
+    rf"|(?P<pct>{_PERCENT})(?![\w])"
+    rf"|(?P<dur>{_DURATION})(?![\w])"
+    rf"|(?P<unit>{_OTHER_UNIT})(?![\w])))?",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(
+    rf"{_SP}*(?:à|a|-|–|—|to|et|and){_SP}*(?:(?P<cur>€|£|\$){_SP}?)?(?P<num>{_NUMBER})"
+    rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])))?"
+    rf"(?:{_SP}?(?:(?:d['’]|de{_SP}+|of{_SP}+)?(?P<cur2>{_CURRENCY_AFTER})(?![\w])|(?P<pct>{_PERCENT})(?![\w])"
+    rf"|(?P<dur>{_DURATION})(?![\w])|(?P<unit>{_OTHER_UNIT})(?![\w])))?",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?:\+\d{1,3}[\s.]?(?:\(0\)[\s.]?)?\d{1,4}(?:[\s.-]\d{2,4}){2,5}"
+    r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d))"
+)
+_TIME = re.compile(r"(?<!\d)\d{1,2}(?:\s?h\s?\d{0,2}|:\d{2}|\s?(?:am|pm|a\.m\.|p\.m\.))(?![\w])", re.I)
+_LINK = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
+_REFERENCE_WORD = re.compile(
+    r"(?:n°|no\.|nº|numéro|number|article|art\.|articles|loi|décret|arrêté|page|pages|p\.|"
+    r"chapitre|chapter|section|alinéa|point|étape|step|phase|version|tome|volume|vol\.|niveau|"
+    r"level|rang|rank|saison|season|édition|edition|promotion|classe|class|acte|bac\s?\+|"
+    r"semaine|week|jour|day|lot|zone|ligne|line|route|road|rue|avenue|bd|boulevard|salle|room|"
+    r"bâtiment|building|porte|gate|tél\.?|tel\.?|téléphone|phone|fax|code|cedex|bp)\s*$",
+    re.IGNORECASE,
+)
+_YEAR_CONTEXT = re.compile(
+    r"(?:en|in|since|depuis|de|d['’]|l['’]an|année|year|fin|début|mi-|from|to|à|et|and|entre|"
+    r"between|by|until|jusqu['’]en|of|été|printemps|automne|hiver|summer|spring|autumn|winter|"
+    r"campagne|rentrée|horizon|pour|for|avant|after|après|before|dès|au|the|le|la|"
+    r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_ABOUT_STOP = words(
+    """
+    en à au aux dans pour par sur avec depuis chaque qui que qu dont ont sont a est été sera
+    seront et ou mais entre contre ce cette ces leur leurs son sa ses y ne se sur sous vers
+    chez après avant lors selon soit ainsi également aussi déjà encore plus moins très de du
+    des d le la les l un une in for by with on at to since who which that have has had were
+    was are is and or but will would from into over under after before per each this these
+    those their its his her as than it be been being not also already more less
+    """
+)
+_LEADING_ARTICLE = re.compile(
+    r"^[\s\u00a0\u202f]*(?:(?:des|du|de la|de l['’]|de|d['’]|les|la|le|l['’]|of the|of|the)"
+    r"[\s\u00a0\u202f]*)?",
+    re.IGNORECASE,
+)
+_ABOUT_WORD = re.compile(r"[\w’'-]+|\S")
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
+
+
+@dataclass
+class _Parsed:
+    value: float
+    unit: str | None
+    kind: str
+
+
+def find_figures(text: str, language: str = "fr") -> list[Figure]:
+    """Every numeric statistic in clean text, in document order."""
+    excluded = _excluded_spans(text)
+    starts = [start for start, _ in excluded]
+    figures: list[Figure] = []
+    covered = 0
+    for match in _FIGURE.finditer(text):
+        if match.start() < covered or _overlaps(excluded, starts, match.start(), match.end()):
+            continue
+        found = _figure(text, match, language)
+        if found is not None:
+            figure, covered = found
+            figures.append(figure)
+    return figures
+
+
+def _excluded_spans(text: str) -> list[tuple[int, int]]:
+    """Spans where digits are not statistics: dates, times, phone numbers, links."""
+    spans = [(d.start, d.end) for d in find_dates(text)]
+    for pattern in (_PHONE, _TIME, _LINK):
+        spans.extend((m.start(), m.end()) for m in pattern.finditer(text))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of the merged, sorted excluded spans."""
+    index = bisect.bisect_right(starts, end - 1) - 1
+    return index >= 0 and spans[index][1] > start
+
+
+def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int] | None:
+    """Build a Figure (and where it ends) from a match, or None when it is not a statistic."""
+    groups = match.groupdict()
+    has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "dur", "unit", "scale"))
+    before = text[max(0, match.start() - 40) : match.start()]
+    if _REFERENCE_WORD.search(before) and not has_unit:
+        return None
+    base = _base_value(groups, language)
+    if base is None:
+        return None
+    parsed = _parse_unit(groups, base)
+    qualifier_match = _QUALIFIER.search(before)
+    qualifier = qualifier_match.group(0).strip().lower() if qualifier_match else None
+    if not has_unit and not _is_count(text, match, base, qualifier, groups):
+        return None
+    end = match.end()
+    value_max = None
+    if groups["num"] or groups["words"]:
+        ranged = _RANGE.match(text, end)
+        if ranged and _is_range(ranged, qualifier, before):
+            second = _parse_number(ranged.group("num"), language)
+            if second is not None:
+                upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second)
+                if parsed.unit is None and upper.unit is not None:
+                    parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
+                value_max, end = upper.value, ranged.end()
+    raw = text[match.start() : end].strip()
+    if groups["art"] and groups["art"].lower() in {"le", "la", "the"}:
+        raw = raw[len(groups["art"]) :].strip()
+    figure = Figure(
+        raw=raw,
+        value=parsed.value,
+        value_max=value_max,
+        unit=parsed.unit,
+        kind=parsed.kind,
+        qualifier=None if qualifier in {"entre", "between"} and value_max is None else qualifier,
+        about=_about(text, end, match.start(), parsed.kind),
+        sentence=_sentence(text, match.start()),
+    )
+    return figure, end
+
+
+def _is_range(ranged: re.Match[str], qualifier: str | None, before: str) -> bool:
+    """`15 à 20`, `15-20` and `between 15 and 20` are ranges; `15 et 20` alone is not."""
+    connector = ranged.group(0).split()[0].lower() if ranged.group(0).split() else ""
+    if connector in {"et", "and"}:
+        return qualifier in {"entre", "between"}
+    return connector != "a"
+
+
+def _base_value(groups: dict[str, str | None], language: str) -> float | None:
+    """The number itself, before any scale: digits, number words or an article before million."""
+    if groups["num"]:
+        return _parse_number(groups["num"], language)
+    if groups["words"]:
+        return _parse_words(groups["words"])
+    if groups["art"]:
+        return 1.0
+    return None
+
+
+def _parse_number(raw: str, language: str) -> float | None:
+    """Parse `900 000`, `7,4`, `1,000.5`, `1.000` into a float."""
+    compact = re.sub(r"[ \u00a0\u202f]", "", raw)
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", compact) and (language == "en" or "." in compact):
+        compact = compact.replace(",", "")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", compact) and language != "en":
+        compact = compact.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+", compact):
+        compact = compact.replace(",", "")
+    else:
+        compact = compact.replace(",", ".")
+    try:
+        return float(compact)
+    except ValueError:
+        return None
+
+
+def _parse_words(words: str) -> float | None:
+    """Parse French or English number words with text2num."""
+    cleaned = " ".join(words.lower().replace("-", " ").split())
+    for lang in ("fr", "en"):
+        try:
+            return float(text2num(cleaned, lang))
+        except (ValueError, IndexError, KeyError, TypeError):
+            continue
+    return None
+
+
+def _parse_unit(groups: dict[str, str | None], base: float) -> _Parsed:
+    """Apply the scale and read the unit and kind."""
+    value = base
+    scale = groups.get("scale")
+    if scale:
+        value *= _SCALE_WORDS.get(scale.lower(), 1.0)
+    currency = groups.get("cur") or groups.get("cur2")
+    if currency:
+        return _Parsed(value, _currency_code(currency), "money")
+    if groups.get("pct"):
+        return _Parsed(value, "percent", "percent")
+    if groups.get("dur"):
+        return _Parsed(value, _duration_unit(groups["dur"] or ""), "duration")
+    if groups.get("unit"):
+        return _Parsed(value, (groups["unit"] or "").lower(), "other")
+    return _Parsed(value, None, "count")
+
+
+def _currency_code(currency: str) -> str:
+    """ISO code for a currency sign or word."""
+    lowered = currency.lower()
+    if lowered in _CURRENCY_SIGN:
+        return _CURRENCY_SIGN[lowered]
+    if lowered.startswith("euro"):
+        return "EUR"
+    if lowered.startswith(("livre", "pound")):
+        return "GBP"
+    return "USD"
+
+
+def _duration_unit(word: str) -> str:
+    """Normalised duration unit name."""
+    lowered = word.lower()
+    table = (
+        (("an", "ans", "année", "années", "year", "years"), "years"),
+        (("mois", "month", "months"), "months"),
+        (("semaine", "semaines", "week", "weeks"), "weeks"),
+        (("jour", "jours", "day", "days"), "days"),
+        (("heure", "heures", "hour", "hours"), "hours"),
+        (("décennie", "décennies", "decade", "decades"), "decades"),
+    )
+    for names, unit in table:
+        if lowered in names:
+            return unit
+    return "centuries"
+
+
+def _is_count(
+    text: str, match: re.Match[str], value: float, qualifier: str | None, groups: dict[str, str | None]
+) -> bool:
+    """A bare number counts only when it is a plausible statistic (not a year, 1, or a name)."""
+    if groups["art"]:
+        return False
+    after = text[match.end() : match.end() + 40]
+    next_word = re.match(r"[\s\u00a0\u202f]*([\w’'-]+)", after)
+    following = next_word.group(1) if next_word else ""
+    if groups["words"]:
+        return value >= 3 and _is_noun(following)
+    if value == 1 and not qualifier:
+        return False
+    raw = groups["num"] or ""
+    before = text[max(0, match.start() - 30) : match.start()]
+    named = _after_proper_name(before)
+    if re.fullmatch(r"\d{4}", raw) and 1800 <= value <= 2100:
+        return bool(qualifier) or (_is_noun(following) and not named and not _YEAR_CONTEXT.search(before))
+    if named and not _is_noun(following):
+        return False
+    return bool(following) or bool(qualifier) or bool(re.match(r"[\s\u00a0]*[),.;:]", after))
+
+
+def _after_proper_name(before: str) -> bool:
+    """Whether the number follows a capitalised word inside a sentence (`France 2030`, `Ligue 1`)."""
+    previous = re.search(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$", before)
+    return bool(previous) and not re.search(r"[.!?:;]$", previous.group(1))  # type: ignore[union-attr]
+
+
+def _is_noun(word: str) -> bool:
+    """Whether a word after a number reads as what is counted (lowercase, not a function word)."""
+    return bool(word) and word[:1].islower() and word.lower() not in _ABOUT_STOP
+
+
+def _about(text: str, end: int, start: int, kind: str) -> str | None:
+    """A few words saying what the figure counts (`nouveaux contrats`)."""
+    window = text[end : end + 120]
+    window = window[_LEADING_ARTICLE.match(window).end() :]  # type: ignore[union-attr]
+    words: list[str] = []
+    for token in _ABOUT_WORD.findall(window):
+        lowered = token.lower()
+        if not re.match(r"[\w’']", token) or lowered in _ABOUT_STOP or token[:1].isdigit():
+            break
+        if re.fullmatch(_DURATION, lowered) and kind != "duration":
+            break
+        words.append(token)
+        if len(words) == 4:
+            break
+    if kind == "duration":
+        return None
+    if words:
+        return " ".join(words)
+    preceding = re.search(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$", text[max(0, start - 60) : start])
+    if preceding and preceding.group(1).lower() not in _ABOUT_STOP and kind in {"money", "count"}:
+        return preceding.group(1)
+    return None
+
+
+def _sentence(text: str, pos: int) -> str:
+    """The sentence around a position, within its paragraph."""
+    lo = max(text.rfind("\n", 0, pos) + 1, pos - 600)
+    ends = list(_SENTENCE_END.finditer(text, lo, pos))
+    start = ends[-1].end() if ends else lo
+    hi_limit = text.find("\n", pos)
+    hi_limit = len(text) if hi_limit < 0 else hi_limit
+    end_match = _SENTENCE_END.search(text, pos, min(hi_limit, pos + 600))
+    end = end_match.end() if end_match else min(hi_limit, pos + 600)
+    return " ".join(text[start:end].split())

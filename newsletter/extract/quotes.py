@@ -1,0 +1,394 @@
+"""Quotations: pair quotation marks, tell speech from quoted names, and find who said it."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from newsletter.extract import people
+from newsletter.models import Quote
+
+_MARK = re.compile('[«»“”"]')
+_CLOSER_OF = {"«": "»", "“": "”", '"': '"', "”": "”"}
+_MAX_CARRY = 4
+_WINDOW = 400
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+\s+")
+_SENTENCE_END_AFTER = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
+_TERMINAL = re.compile(r"[.!?…]\W*$")
+_NAMING = re.compile(
+    r"(?:dispositifs?|programmes?|programs?|plans?|opérations?|operations?|campagnes?|campaigns?|"
+    r"labels?|événements?|évènements?|events?|chaînes?|channels?|émissions?|shows?|"
+    r"appels? à projets|concours|prix|awards?|trophées?|journées?|semaines?|weeks?|salons?|"
+    r"forums?|festivals?|rapports?|reports?|plateformes?|platforms?|sites?|applications?|"
+    r"applis?|apps?|réseaux?|réseau|networks?|marques?|brands?|slogans?|thèmes?|themes?|"
+    r"intitulée?s?|baptisée?s?|nommée?s?|dénommée?s?|appelée?s?|called|named|entitled|titled|"
+    r"dubbed|branded|known as|schemes?|initiatives?|projets?|projects?|hashtags?|fonds|funds?|"
+    r"stratégies?|strateg(?:y|ies)|pactes?|pacts?|chartes?|charters?|lois?|laws?|acts?|bills?|"
+    r"guides?|démarches?|parcours|pass|contrats?|devises?|mottos?|rubriques?|sections?|"
+    r"livres?|books?|films?|séries?|series|podcasts?|expositions?|exhibitions?|conférences?|"
+    r"conferences?|colloques?|rencontres?|sommets?|summits?|missions?|cérémonies?|ceremon(?:y|ies)|"
+    r"mention|mot d['’]ordre|sous le nom de|sous le titre|under the name|the theme|le thème)"
+    r"[\s:,]*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class QuoteSpan:
+    """A pair of quotation marks: positions of the opening and closing marks."""
+
+    open: int
+    close: int
+    skips: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Open:
+    char: str
+    pos: int
+    children: list[int] = field(default_factory=list)
+    skips: list[int] = field(default_factory=list)
+
+
+@dataclass
+class QuotedText:
+    """What was found in quotation marks: speech (quotes) and quoted names (programmes, titles)."""
+
+    quotes: list[Quote] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Attribution:
+    speaker: str | None
+    role: str | None
+
+
+def find_quotes(text: str, warnings: list[str]) -> QuotedText:
+    """Find every quotation in clean text (paragraphs separated by blank lines)."""
+    paragraphs = _paragraph_starts(text)
+    spans = pair_quotation_marks(text, paragraphs, warnings)
+    resolver = _Resolver(text, paragraphs)
+    found = QuotedText()
+    previous: tuple[int, Quote] | None = None
+    for index, span in enumerate(spans):
+        inner = _inner_text(text, span)
+        if not re.search(r"\w", inner):
+            continue
+        lo = _clause_start(text, span.open, spans[index - 1].close + 1 if index else 0, paragraphs)
+        hi = _clause_end(
+            text, span.close + 1, spans[index + 1].open if index + 1 < len(spans) else len(text), paragraphs
+        )
+        before, after = text[lo : span.open], text[span.close + 1 : hi]
+        named = _NAMING.search(before[-80:]) and len(inner.split()) <= 12
+        attribution = None if named else resolver.after(span.close + 1, after) or resolver.before(lo, before)
+        if attribution is None and (named or _looks_like_title(inner)):
+            found.names.append(inner)
+            continue
+        if attribution is None:
+            attribution = _inherit(previous, paragraphs, span.open, inner)
+        if attribution is None:
+            if not _is_full_sentence(inner):
+                continue
+            attribution = _Attribution(None, None)
+        quote = Quote(text=inner, speaker=attribution.speaker, role=attribution.role)
+        resolver.remember(quote)
+        found.quotes.append(quote)
+        found.spans.append((span.open, span.close))
+        previous = (span.close, quote)
+    return found
+
+
+def _paragraph_starts(text: str) -> list[int]:
+    """Offsets where each paragraph starts."""
+    return [0] + [match.end() for match in re.finditer(r"\n\s*\n", text)]
+
+
+def pair_quotation_marks(text: str, paragraphs: list[int], warnings: list[str]) -> list[QuoteSpan]:
+    """Pair quotation marks into top-level spans, across paragraphs when a quote goes on."""
+    stack: list[_Open] = []
+    spans: list[QuoteSpan] = []
+    nested: dict[int, QuoteSpan] = {}
+    top: list[int] = []
+    current = 0
+    unbalanced = 0
+    for match in _MARK.finditer(text):
+        pos, char = match.start(), match.group(0)
+        paragraph = bisect.bisect_right(paragraphs, pos) - 1
+        if paragraph != current:
+            if stack and not _carries(text, paragraphs, stack[0], current, paragraph):
+                unbalanced += 1
+                _drop(stack, top, nested)
+            current = paragraph
+            if stack and _is_continuation(text, paragraphs[paragraph], pos, char, stack[0]):
+                stack[0].skips.append(pos)
+                continue
+        if not _close(stack, char, pos, nested, top, spans):
+            stack.append(_Open(char, pos))
+    if stack:
+        unbalanced += 1
+        _drop(stack, top, nested)
+    if unbalanced:
+        warnings.append(f"{unbalanced} unbalanced quotation mark(s) ignored")
+    return sorted((nested[pos] for pos in set(top)), key=lambda span: span.open)
+
+
+def _close(
+    stack: list[_Open],
+    char: str,
+    pos: int,
+    nested: dict[int, QuoteSpan],
+    top: list[int],
+    spans: list[QuoteSpan],
+) -> bool:
+    """Close the matching open mark if `char` is a closer for one; tell whether it was."""
+    if char == "«":
+        return False
+    wanted = {"»": ("«",), "”": ("“", "”"), '"': ('"',), "“": ()}[char]
+    if not wanted:
+        return False
+    depth = next((i for i in range(len(stack) - 1, -1, -1) if stack[i].char in wanted), None)
+    if depth is None:
+        return char == "»"
+    if char == '"' and depth != len(stack) - 1:
+        return False
+    while len(stack) > depth + 1:
+        orphan = stack.pop()
+        stack[-1].children.extend(orphan.children)
+    opened = stack.pop()
+    span = QuoteSpan(opened.pos, pos, opened.skips)
+    spans.append(span)
+    nested[opened.pos] = span
+    if stack:
+        stack[-1].children.append(opened.pos)
+    else:
+        top.append(opened.pos)
+    return True
+
+
+def _drop(stack: list[_Open], top: list[int], nested: dict[int, QuoteSpan]) -> None:
+    """Forget unclosed marks; the quotes they enclosed become top-level."""
+    for opened in stack:
+        top.extend(child for child in opened.children if child in nested)
+    stack.clear()
+
+
+def _carries(text: str, paragraphs: list[int], opened: _Open, last: int, nxt: int) -> bool:
+    """Whether a quote left open at the end of a paragraph goes on into the next one."""
+    if nxt - last > _MAX_CARRY:
+        return False
+    start = paragraphs[nxt]
+    end = paragraphs[nxt + 1] if nxt + 1 < len(paragraphs) else len(text)
+    chunk = text[start:end]
+    head = chunk.lstrip(" \t*_>-")
+    if head.startswith(opened.char):
+        return True
+    closer = _CLOSER_OF[opened.char]
+    if opened.char == '"':
+        return chunk.count('"') % 2 == 1
+    return chunk.count(closer) > chunk.count(opened.char)
+
+
+def _is_continuation(text: str, start: int, pos: int, char: str, opened: _Open) -> bool:
+    """An opening mark starting a paragraph while the same quote is open continues it."""
+    return char == opened.char and not text[start:pos].strip(" \t*_>-")
+
+
+def _inner_text(text: str, span: QuoteSpan) -> str:
+    """The quoted text without its marks, continuation marks or trailing comma."""
+    pieces, cursor = [], span.open + 1
+    for skip in span.skips:
+        pieces.append(text[cursor:skip])
+        cursor = skip + 1
+    pieces.append(text[cursor : span.close])
+    inner = " ".join("".join(pieces).split())
+    return inner.strip(" *_").rstrip(",").rstrip()
+
+
+def _clause_start(text: str, pos: int, floor: int, paragraphs: list[int]) -> int:
+    """Start of the clause before a quote: its sentence, paragraph or the previous quote's end."""
+    para = paragraphs[bisect.bisect_right(paragraphs, pos) - 1]
+    lo = max(floor, para, pos - _WINDOW)
+    ends = list(_SENTENCE_END.finditer(text, lo, pos))
+    return ends[-1].end() if ends else lo
+
+
+def _clause_end(text: str, pos: int, ceiling: int, paragraphs: list[int]) -> int:
+    """End of the clause after a quote: its sentence, paragraph or the next quote's start."""
+    index = bisect.bisect_right(paragraphs, pos)
+    para_end = paragraphs[index] if index < len(paragraphs) else len(text)
+    hi = min(ceiling, para_end, pos + _WINDOW)
+    lead = len(text[pos:hi]) - len(text[pos:hi].lstrip(" ,.*_\u00a0"))
+    end = _SENTENCE_END_AFTER.search(text, pos + lead, hi)
+    return end.end() if end else hi
+
+
+def _looks_like_title(inner: str) -> bool:
+    """A short capitalised phrase without sentence punctuation reads as a name or title."""
+    words = inner.split()
+    if _TERMINAL.search(inner) or len(words) > 8:
+        return False
+    capitalised = [w for w in words if w[:1].isupper() or w[:1].isdigit()]
+    if not capitalised or not (words[0][:1].isupper() or words[0][:1].isdigit()):
+        return False
+    return len(words) <= 5 or len(capitalised) * 2 >= len(words)
+
+
+def _is_full_sentence(inner: str) -> bool:
+    """A quote long or complete enough to stand without an attribution."""
+    words = inner.split()
+    return len(words) >= 8 or (len(words) >= 4 and bool(_TERMINAL.search(inner)))
+
+
+def _inherit(previous: tuple[int, Quote] | None, paragraphs: list[int], pos: int, inner: str) -> _Attribution | None:
+    """A quote right after another one, with no attribution of its own, goes on the same speaker."""
+    if previous is None or previous[1].speaker is None or len(inner.split()) < 4:
+        return None
+    gap = bisect.bisect_right(paragraphs, pos) - bisect.bisect_right(paragraphs, previous[0])
+    return _Attribution(previous[1].speaker, previous[1].role) if gap <= 1 else None
+
+
+_VERB = people.SPEECH_VERB.pattern
+_AFTER_VERB = re.compile(
+    r"(?:(?:a|ont|avait|avaient)-t-(?P<p1>il|elle|ils|elles)\s+)?"
+    r"(?:(?:a|ont|avait|avaient|has|had|have|would)\s+)?(?:s['’]est\s+|se\s+|s['’])?"
+    rf"(?:{_VERB})(?:(?:-t)?-(?P<p2>il|elle|ils|elles))?(?![\w])\s*(?:par\s+|by\s+)?",
+    re.IGNORECASE,
+)
+_AFTER_SOURCE = re.compile(r"(?:selon|d['’]après|according to)\s+", re.IGNORECASE)
+_AFTER_PASSIVE = re.compile(
+    r"(?:est|sont|a été|ont été|fut|was|were|is|are|has been|have been)\s+(?:[\w-]+\s+){1,2}?"
+    r"(?:par|by)\s+",
+    re.IGNORECASE,
+)
+_PRONOUN_START = re.compile(r"(?:il|elle|he|she)\b", re.IGNORECASE)
+_PREPOSITION_NAME = re.compile(
+    r"^\W*(?:pour|selon|d['’]après|aux yeux de|according to|for|in the words of)\s+",
+    re.IGNORECASE,
+)
+
+
+class _Resolver:
+    """Finds speakers around quotes, resolving pronouns and role references to people named before."""
+
+    def __init__(self, text: str, paragraphs: list[int]) -> None:
+        self.text = text
+        self.paragraphs = paragraphs
+        self.mentions = people.find_people(text)
+        self.starts = [m.start for m in self.mentions]
+        self.roles: dict[str, str] = {}
+        self.last_speaker: Quote | None = None
+
+    def remember(self, quote: Quote) -> None:
+        """Keep a speaker's role for later references to them."""
+        if quote.speaker:
+            self.last_speaker = quote
+            if quote.role:
+                self.roles.setdefault(quote.speaker, quote.role)
+
+    def _mentions_in(self, lo: int, hi: int) -> list[people.Mention]:
+        first = bisect.bisect_left(self.starts, lo)
+        last = bisect.bisect_left(self.starts, hi)
+        return [m for m in self.mentions[first:last] if m.end <= hi]
+
+    def _person(self, mention: people.Mention, floor: int) -> _Attribution:
+        role = (
+            people.role_after(self.text, mention.end)
+            or people.role_before(self.text, mention.start, floor)
+            or self.roles.get(mention.name)
+        )
+        if role:
+            self.roles.setdefault(mention.name, role)
+        return _Attribution(mention.name, role)
+
+    def _subject(self, start: int, end: int) -> _Attribution:
+        """Who is named at `start` (a name, a pronoun, a role such as « la ministre »)."""
+        window = self.text[start:end]
+        mentions = self._mentions_in(start, min(end, start + 160))
+        if mentions and len(self.text[start : mentions[0].start].split()) <= 12:
+            return self._person(mentions[0], start)
+        if _PRONOUN_START.match(window):
+            return self._resolve_pronoun(start)
+        role = people.ROLE_REFERENCE.match(window)
+        if role:
+            return self._resolve_role(role.group(1), start)
+        return _Attribution(None, None)
+
+    def _resolve_pronoun(self, pos: int) -> _Attribution:
+        index = bisect.bisect_left(self.starts, pos) - 1
+        if index >= 0:
+            return self._person(self.mentions[index], 0)
+        if self.last_speaker is not None:
+            return _Attribution(self.last_speaker.speaker, self.last_speaker.role)
+        return _Attribution(None, None)
+
+    def _resolve_role(self, role: str, pos: int) -> _Attribution:
+        head = role.split()[-1].lower()
+        index = bisect.bisect_left(self.starts, pos) - 1
+        for mention in reversed(self.mentions[max(0, index - 30) : index + 1]):
+            person = self._person(mention, 0)
+            if person.role and head in person.role.lower():
+                return person
+        return _Attribution(None, None)
+
+    def after(self, start: int, after: str) -> _Attribution | None:
+        """Attribution written after the quote: `, a déclaré X`, `said X`, `X said`, `she added`."""
+        stripped = after.lstrip(" ,*_\u00a0")
+        base = start + len(after) - len(stripped)
+        end = start + len(after)
+        for pattern in (_AFTER_VERB, _AFTER_SOURCE, _AFTER_PASSIVE):
+            match = pattern.match(stripped)
+            if match:
+                if match.groupdict().get("p1") or match.groupdict().get("p2"):
+                    return self._resolve_pronoun(start)
+                return self._subject(base + match.end(), end)
+        return self._subject_then_verb(base, stripped, end)
+
+    def _subject_then_verb(self, base: int, stripped: str, end: int) -> _Attribution | None:
+        """`X, ROLE, said.` / `she added` / `the Minister said` / `le communiqué précise`."""
+        verb = people.SPEECH_VERB.search(stripped[:200])
+        if verb is None or re.search(r"[.!?;:]", stripped[: verb.start()]):
+            return None
+        subject = stripped[: verb.start()]
+        if len(subject.split()) > 16:
+            return None
+        mentions = self._mentions_in(base, base + verb.start())
+        if mentions and not self.text[base : mentions[0].start].strip(" ,"):
+            return self._person(mentions[0], base)
+        if _PRONOUN_START.match(subject):
+            return self._resolve_pronoun(base)
+        role = people.ROLE_REFERENCE.match(subject)
+        if role:
+            return self._resolve_role(role.group(1), base)
+        if people.DOCUMENT_SUBJECT.match(subject):
+            return _Attribution(None, None)
+        return None
+
+    def before(self, lo: int, before: str) -> _Attribution | None:
+        """Attribution written before the quote: `Pour X, ROLE :`, `X a déclaré :`, `X se félicite d'une`."""
+        hi = lo + len(before)
+        tail = before.rstrip(" \u00a0*_")
+        colon = tail.endswith(":")
+        preposition = _PREPOSITION_NAME.match(before)
+        verb = people.SPEECH_VERB.search(before)
+        if not (colon or preposition or verb):
+            return None
+        mentions = self._mentions_in(lo, hi)
+        if preposition and mentions and mentions[0].start - lo <= preposition.end() + 2:
+            return self._person(mentions[0], lo)
+        if mentions and verb:
+            subject = [m for m in mentions if m.start < lo + verb.start()]
+            return self._person(subject[-1] if subject else mentions[0], lo)
+        if mentions and colon:
+            return self._person(mentions[0], lo)
+        clause = before.strip()
+        if _PRONOUN_START.match(clause) or (verb and people.PRONOUN.search(before[: verb.start()])):
+            return self._resolve_pronoun(lo)
+        role = people.ROLE_REFERENCE.search(before[: verb.start()] if verb else before)
+        if role and (verb or colon):
+            return self._resolve_role(role.group(1), lo)
+        if verb and people.DOCUMENT_SUBJECT.search(before[: verb.start()]):
+            return _Attribution(None, None)
+        return None

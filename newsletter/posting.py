@@ -1,0 +1,356 @@
+"""The posting stage: queue composed posts in the ledger, then publish what is due, one slot at a time.
+
+`queue_posts` composes the posts of newly announced announcements for every channel and stores
+each as a ledger row keyed by `Post.idempotency_key` (pending, or awaiting_approval when the
+channel requires approval). `post_due` claims at most the slot's share of a channel's due rows
+and publishes them, handling faults:
+
+- 429: wait until the reset when it is close (`max_wait`), else reschedule the row at the reset;
+- 5xx, refused connections, timeouts the service deduplicates: retried with backoff, then left
+  pending for the next slot;
+- 401/403: the channel is paused with one clear reason (channel and env vars); the row goes back
+  to pending untouched (`newsletter channels resume NAME` lifts the pause);
+- duplicate-content rejection: recorded as sent;
+- a post whose request may have gone out (timeout in flight, thread cut, crash): `uncertain`,
+  for a person to settle (`newsletter posts settle`), never re-posted automatically.
+Dry runs write to the outbox folder and never touch the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from newsletter.compose.social import compose_posts
+from newsletter.config import Config
+from newsletter.errors import ConfigError, NewsletterError, PublishError
+from newsletter.ledger import DeliveryKind, Ledger
+from newsletter.models import Delivery, DeliveryStatus, Media, Post
+from newsletter.publish.base import ChannelConfig, Published, Publisher
+from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
+from newsletter.publish.outbox import OutboxPublisher
+from newsletter.registry import publisher_class
+from newsletter.store import Store
+from newsletter.store.tables import announcements, deliveries
+
+log = logging.getLogger(__name__)
+
+S = DeliveryStatus
+QUEUE_WINDOW = timedelta(days=7)
+POSTS_PER_SLOT = 1
+DEFAULT_MAX_WAIT = 60.0
+RETRY_ATTEMPTS = 3
+RETRY_WAIT_MAX = 30.0
+WITHDRAWN = "withdrawn"
+
+
+@dataclass
+class PostReport:
+    """What one `post_due` run did for one channel (keys of the ledger rows)."""
+
+    channel: str
+    sent: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    paused: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Counts per outcome, for run records."""
+        outcomes = ("sent", "rescheduled", "failed", "uncertain", "skipped", "written")
+        return {name: len(getattr(self, name)) for name in outcomes}
+
+
+def post_to_payload(post: Post) -> dict[str, Any]:
+    """A post as the JSON stored in its ledger row."""
+    payload = asdict(post)
+    payload.pop("slot", None)
+    return payload
+
+
+def post_from_payload(payload: dict[str, Any]) -> Post:
+    """The post stored in a ledger row."""
+    data = dict(payload)
+    data["media"] = [Media(**m) for m in data.get("media", [])]
+    data["thread"] = list(data.get("thread", []))
+    return Post(**data)
+
+
+def channel_config(config: Config, name: str) -> ChannelConfig:
+    """The channel called `name`; ConfigError lists the configured ones."""
+    for channel in config.channels:
+        if channel.name == name:
+            return channel
+    valid = ", ".join(c.name for c in config.channels) or "none"
+    raise ConfigError([f"channels: no channel named {name!r} (configured: {valid})"])
+
+
+def make_publisher(channel: ChannelConfig) -> Publisher:
+    """The publisher for a channel, from its type."""
+    publisher: Publisher = publisher_class(channel.type)(channel)
+    return publisher
+
+
+def cards_dir(config: Config) -> Path:
+    """Where cards of queued posts are kept (they must outlive the run that drew them)."""
+    return config.resolve(config.data_dir) / "cards"
+
+
+def planned_posts(
+    config: Config, store: Store, channel: ChannelConfig, now: datetime, *, since: datetime | None = None,
+    card_folder: Path | None = None,
+) -> list[Post]:
+    """Posts for announcements announced since `since` (default: a week) that have no ledger
+    row yet; an announcement that fails to compose is logged and skipped."""
+    ledger = Ledger(store)
+    found = store.announcements_first_seen_since(since or now - QUEUE_WINDOW, now=now)
+    posts: list[Post] = []
+    for announcement in found:
+        wanted = [f"post:{announcement.id}:{variant}:{channel.name}" for variant in channel.variants]
+        if all(ledger.get(key) is not None for key in wanted):
+            continue
+        try:
+            composed = compose_posts(announcement, channel, config, cards_dir=card_folder or cards_dir(config))
+        except (NewsletterError, OSError, ValueError) as error:
+            log.error("channel %s: cannot compose posts for %s: %s", channel.name, announcement.id, error)
+            continue
+        posts.extend(p for p in composed if ledger.get(p.idempotency_key) is None)
+    return posts
+
+
+def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime | None = None) -> dict[str, int]:
+    """Create ledger rows for the new posts of every channel; returns how many per channel."""
+    ledger = Ledger(store)
+    created: dict[str, int] = {}
+    for channel in config.channels:
+        posts = planned_posts(config, store, channel, now, since=since)
+        status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
+        rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
+        created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
+    return created
+
+
+class PostRunner:
+    """Publishes the due posts of one channel with the fault handling described above."""
+
+    def __init__(
+        self, config: Config, store: Store, channel: ChannelConfig, publisher: Publisher, *,
+        sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.config = config
+        self.store = store
+        self.ledger = Ledger(store)
+        self.channel = channel
+        self.publisher = publisher
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.clock = clock
+
+    def run(self, rows: list[Delivery], now: datetime, report: PostReport) -> None:
+        """Claim and publish each row, stopping early when the channel gets paused."""
+        for row in rows:
+            if report.paused:
+                break
+            if _is_withdrawn(self.store, row.payload.get("announcement_id", "")):
+                self.ledger.mark_skipped(row.key, "announcement withdrawn", now=now)
+                report.skipped.append(row.key)
+                continue
+            if not self.ledger.claim(row.key, now):
+                continue
+            self._publish_claimed(row, now, report)
+
+    def _publish_claimed(self, row: Delivery, now: datetime, report: PostReport) -> None:
+        post = post_from_payload(row.payload)
+        key = row.key
+        try:
+            published = self._send(post, key)
+        except AlreadyPosted as error:
+            self.ledger.mark_sent(key, now=now)
+            report.sent.append(key)
+            log.info("%s", error)
+        except RateLimited as error:
+            when = error.reset_at or now + timedelta(minutes=15)
+            self._retry(key, str(error), when, now, report)
+        except Transient as error:
+            self._retry(key, str(error), now, now, report)
+        except AuthFailed as error:
+            _release(self.store, key, str(error), now)
+            self.store.set_channel_paused(self.channel.name, True, str(error), now=now)
+            report.paused = str(error)
+            report.errors.append(str(error))
+        except Uncertain as error:
+            self.ledger.mark_uncertain(key, str(error), now=now)
+            report.uncertain.append(key)
+            report.errors.append(str(error))
+        except PublishError as error:
+            self.ledger.mark_failed(key, str(error), now=now)
+            report.failed.append(key)
+            report.errors.append(str(error))
+        except Exception as error:  # a bug mid-request: the post may have gone out
+            self.ledger.mark_uncertain(key, f"unexpected {type(error).__name__}: {error}", now=now)
+            report.uncertain.append(key)
+            report.errors.append(f"{key}: unexpected {type(error).__name__}: {error}")
+        else:
+            self.ledger.mark_sent(key, published.provider_id, published.url, now=now)
+            report.sent.append(key)
+
+    def _send(self, post: Post, key: str) -> Published:
+        """Publish with backoff on transient faults and one wait on a near rate-limit reset."""
+        try:
+            return self._with_backoff(post, key)
+        except RateLimited as error:
+            wait = (error.reset_at - self.clock()).total_seconds() if error.reset_at else None
+            if wait is None or wait > self.max_wait:
+                raise
+            self.sleep(max(wait, 0.0) + 1.0)
+            return self._with_backoff(post, key)
+
+    def _with_backoff(self, post: Post, key: str) -> Published:
+        retrying = Retrying(
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=wait_exponential(multiplier=1, max=RETRY_WAIT_MAX),
+            retry=retry_if_exception_type(Transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(self.publisher.publish, post, idempotency_key=key)
+
+    def _retry(self, key: str, error: str, when: datetime, now: datetime, report: PostReport) -> None:
+        status = self.ledger.mark_retry(key, error, when, now=now)
+        (report.failed if status == S.FAILED else report.rescheduled).append(key)
+        report.errors.append(error)
+
+
+def due_rows(store: Store, channel: str, now: datetime, limit: int) -> list[Delivery]:
+    """The oldest pending, due post rows of `channel`."""
+    t = deliveries
+    query = (
+        select(t.c.key)
+        .where(
+            t.c.kind == str(DeliveryKind.POST), t.c.target == channel, t.c.status == str(S.PENDING),
+            (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now),
+        )
+        .order_by(t.c.id)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        keys = list(conn.scalars(query))
+    ledger = Ledger(store)
+    return [row for key in keys if (row := ledger.get(key)) is not None]
+
+
+def post_due(
+    config: Config, store: Store, channel_name: str, now: datetime, *, dry_run: bool = False,
+    limit: int = POSTS_PER_SLOT, publisher: Publisher | None = None,
+    sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
+) -> PostReport:
+    """Publish at most `limit` due posts of one channel (one slot's share); with `dry_run`,
+    write them (and the posts not queued yet) to the outbox instead, ledger untouched."""
+    channel = channel_config(config, channel_name)
+    report = PostReport(channel.name)
+    if dry_run:
+        return _dry_run(config, store, channel, now, limit, report)
+    paused, reason = store.channel_pause(channel.name)
+    if paused:
+        report.paused = reason or "paused"
+        return report
+    rows = due_rows(store, channel.name, now, limit)
+    if rows:
+        runner = PostRunner(config, store, channel, publisher or make_publisher(channel), sleep=sleep,
+                            max_wait=max_wait)
+        runner.run(rows, now, report)
+    return report
+
+
+def _dry_run(
+    config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
+) -> PostReport:
+    """Write what would be posted now to `<outbox>/posts/<channel>/`."""
+    outbox_dir = config.resolve(config.outbox_dir)
+    outbox = OutboxPublisher(outbox_dir)
+    queued = [(row.key, post_from_payload(row.payload)) for row in due_rows(store, channel.name, now, limit)]
+    if len(queued) < limit:
+        fresh = planned_posts(config, store, channel, now, card_folder=outbox_dir / "cards")
+        queued += [(p.idempotency_key, p) for p in fresh if not channel.require_approval]
+    for key, post in queued[:limit]:
+        published = outbox.publish(post, idempotency_key=key)
+        report.written.append(Path(published.url.removeprefix("file://")) if published.url else outbox_dir)
+    return report
+
+
+def _is_withdrawn(store: Store, announcement_id: str) -> bool:
+    with store.engine.connect() as conn:
+        status = conn.scalar(select(announcements.c.status).where(announcements.c.id == announcement_id))
+    return status == WITHDRAWN
+
+
+def _release(store: Store, key: str, error: str, now: datetime) -> None:
+    """Put a claimed row back to pending without counting the attempt (nothing was sent)."""
+    t = deliveries
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(t)
+            .where(t.c.key == key, t.c.status == str(S.CLAIMED))
+            .values(status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, error=error,
+                    updated_at=now)
+        )
+
+
+def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
+    """Lift a channel's pause; returns the reason it was paused (None if it was not)."""
+    paused, reason = store.channel_pause(channel)
+    store.set_channel_paused(channel, False, now=now)
+    return reason if paused else None
+
+
+def delete_post(config: Config, store: Store, key: str, *, publisher: Publisher | None = None) -> Delivery:
+    """Retract a published post through its service's API; the row stays `sent` (never re-posted)."""
+    row = Ledger(store).get(key)
+    if row is None or row.kind != str(DeliveryKind.POST):
+        raise NewsletterError(f"no post with id {key!r} (see `newsletter posts list`)")
+    if row.status != S.SENT or not row.provider_id:
+        missing = "" if row.provider_id else " without a provider id"
+        raise NewsletterError(f"post {key} is {row.status}{missing}: nothing to delete")
+    channel = channel_config(config, row.target)
+    service = publisher or make_publisher(channel)
+    service.delete(row.provider_id)  # type: ignore[attr-defined]
+    store.record_action("cli", "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
+    return row
+
+
+def settle_post(store: Store, key: str, *, sent: bool, now: datetime) -> None:
+    """A person's verdict on an uncertain post: it went out, or it may be posted again."""
+    Ledger(store).resolve_uncertain(key, sent=sent, now=now)
+    store.record_action("cli", "post.settle", key, {"sent": sent}, now=now)
+
+
+def approve_post(store: Store, key: str, now: datetime) -> bool:
+    """Release one post awaiting approval; False if it was not awaiting approval."""
+    t = deliveries
+    with store.engine.begin() as conn:
+        result = conn.execute(
+            update(t).where(t.c.key == key, t.c.status == str(S.AWAITING_APPROVAL))
+            .values(status=str(S.PENDING), updated_at=now)
+        )
+    if result.rowcount == 1:
+        store.record_action("cli", "post.approve", key, now=now)
+    return result.rowcount == 1
+
+
+def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,
+               limit: int = 200) -> list[Delivery]:
+    """Post rows of the ledger, oldest first, by status and channel."""
+    rows = Ledger(store).list_deliveries(status=status, kind=str(DeliveryKind.POST), limit=limit)
+    return [row for row in rows if channel is None or row.target == channel]

@@ -1,0 +1,526 @@
+"""The send-digest stage: ledger rows for every recipient, then N workers, one per SMTP connection.
+
+Every message goes through the ledger: rows are created in batches, claimed in small batches,
+and each one is marked sent (committed) as soon as the server answered 250 and before that
+connection starts its next message, so a kill duplicates at most the one message in flight
+per connection. Transient failures go back to pending with exponential backoff until
+`smtp.max_attempts`; permanent refusals are failed and the subscriber marked bounced.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from newsletter.config import Config, DigestConfig
+from newsletter.errors import NewsletterError, PublishError, StoreError
+from newsletter.ledger import DeliveryKind, Ledger
+from newsletter.mime import MessageTemplate, browser_url, build_message_template, preview_unsubscribe_url
+from newsletter.models import Delivery, DeliveryStatus
+from newsletter.publish.smtp import (
+    DkimSigner,
+    PermanentRefusal,
+    RateLimiter,
+    SmtpConnection,
+    SmtpSettings,
+    TransientFailure,
+    verp_sender,
+)
+from newsletter.store import DigestIssue, DigestIssueStatus, Store
+from newsletter.store.subscribers import SubscriberStatus, email_hash
+from newsletter.store.tables import (
+    UTCDateTime,
+    deliveries,
+    list_members,
+    subscribers,
+    suppressions,
+    utcnow,
+)
+from newsletter.unsubscribe import make_token, secret_from_env, unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 20
+RECIPIENT_PAGE = 5000
+POLL_SECONDS = 0.5
+SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
+MAX_ERRORS_KEPT = 20
+
+
+class SendError(NewsletterError):
+    """A digest cannot be sent as asked (unknown, paused, awaiting approval…)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential delays between attempts of one message: base, base×factor, … up to cap."""
+
+    base: float = 10.0
+    factor: float = 2.0
+    cap: float = 600.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt."""
+        return min(self.cap, self.base * self.factor ** max(0, attempts - 1))
+
+
+@dataclass
+class SendReport:
+    """What one run did; updated live (the progress callback sees it) and returned at the end."""
+
+    issue_id: str
+    digest: str
+    dry_run: bool = False
+    total: int = 0
+    created: int = 0
+    already_sent: int = 0
+    to_send: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    pending: int = 0
+    paused: bool = False
+    finished: bool = False
+    written: int = 0
+    outbox: Path | None = None
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second so far."""
+        elapsed = self.elapsed or (time.monotonic() - self.started)
+        return (self.sent + self.failed) / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def done(self) -> int:
+        """Messages settled in this run (sent, failed or skipped)."""
+        return self.sent + self.failed + self.skipped
+
+    def note(self, error: str) -> None:
+        """Keep a few error lines for the summary."""
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+
+
+Progress = Callable[[SendReport], None]
+
+
+def find_issue(store: Store, name_or_id: str) -> DigestIssue:
+    """The issue with this id, else the newest issue of the digest with this name."""
+    issue = store.get_digest_issue(name_or_id)
+    if issue is not None:
+        return issue
+    latest = store.list_digest_issues(digest=name_or_id, limit=1)
+    if not latest:
+        raise SendError(f"no issue of digest {name_or_id!r} to send: compose one first")
+    return latest[0]
+
+
+def pause_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
+    """Stop an issue in progress: running senders finish their current message and stop."""
+    issue = find_issue(store, name_or_id)
+    if not store.set_digest_issue_status(issue.id, DigestIssueStatus.PAUSED, expected=SENDABLE, now=now):
+        raise SendError(f"issue {issue.id} is {issue.status}, only approved or sending issues can be paused")
+    store.record_action("cli", "send.pause", target=issue.id, now=now)
+    return find_issue(store, issue.id)
+
+
+def resume_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
+    """Allow a paused issue to be sent again (the caller then runs `send_digest`)."""
+    issue = find_issue(store, name_or_id)
+    if not store.set_digest_issue_status(
+        issue.id, DigestIssueStatus.SENDING, expected=(DigestIssueStatus.PAUSED,), now=now
+    ):
+        raise SendError(f"issue {issue.id} is {issue.status}, not paused")
+    store.record_action("cli", "send.resume", target=issue.id, now=now)
+    return find_issue(store, issue.id)
+
+
+def delivery_key(issue_id: str, subscriber_id: int) -> str:
+    """The ledger key: one message per issue and subscriber, whatever lists they are on."""
+    return f"email:{issue_id}:{subscriber_id}"
+
+
+def list_names(digest_list: str) -> list[str]:
+    """The list(s) a digest goes to (`a, b` names several)."""
+    return [name.strip() for name in digest_list.split(",") if name.strip()]
+
+
+def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> Iterator[tuple[int, str, str | None]]:
+    """Active, unsuppressed subscribers of the list(s), once each, by id, read page by page."""
+    with store.engine.connect() as conn:
+        suppressed = set(conn.scalars(select(suppressions.c.email_hash)))
+    members = select(list_members.c.subscriber_id).where(list_members.c.list_name.in_(list_names(digest_list)))
+    t = subscribers
+    last_id = 0
+    while True:
+        query = (
+            select(t.c.id, t.c.email, t.c.name)
+            .where(t.c.id > last_id, t.c.status == str(SubscriberStatus.ACTIVE), t.c.id.in_(members))
+            .order_by(t.c.id)
+            .limit(page)
+        )
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            if not suppressed or email_hash(row.email) not in suppressed:
+                yield row.id, row.email, row.name
+        last_id = rows[-1].id
+
+
+def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
+    """One pending row per recipient of the issue (batched inserts); returns how many were new."""
+    rows = (
+        (delivery_key(issue.id, sid), str(DeliveryKind.EMAIL), email, {"subscriber_id": sid, "name": name})
+        for sid, email, name in recipients(store, issue.digest.list_name)
+    )
+    return ledger.ensure_pending(rows, issue_id=issue.id)
+
+
+def recover_interrupted(store: Store, issue_id: str, before: datetime) -> int:
+    """Rows of this issue left claimed by a process that died go back to pending (the one
+    in flight on each connection may then be sent twice, never lost)."""
+    t = deliveries
+    with store.engine.begin() as conn:
+        return conn.execute(
+            update(t)
+            .where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.CLAIMED), t.c.claimed_at <= before)
+            .values(status=str(DeliveryStatus.PENDING), claimed_at=None, updated_at=utcnow(),
+                    error="interrupted: the process stopped while sending")
+        ).rowcount
+
+
+def release_unattempted(store: Store, keys: list[str]) -> None:
+    """Give claimed rows that were never handed to the server back to pending, attempt not counted."""
+    if not keys:
+        return
+    t = deliveries
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(t)
+            .where(t.c.key.in_(keys), t.c.status == str(DeliveryStatus.CLAIMED))
+            .values(status=str(DeliveryStatus.PENDING), claimed_at=None, attempts=t.c.attempts - 1,
+                    updated_at=utcnow())
+        )
+
+
+def next_due(store: Store, issue_id: str) -> tuple[datetime | None, bool]:
+    """When the next pending row of the issue is due, and whether any row is still claimed."""
+    t = deliveries
+    with store.engine.connect() as conn:
+        due = conn.scalar(
+            select(func.min(func.coalesce(t.c.next_attempt_at, t.c.created_at), type_=UTCDateTime))
+            .where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.PENDING))
+        )
+        claimed = conn.scalar(
+            select(func.count()).where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.CLAIMED))
+        )
+    return due, bool(claimed)
+
+
+class SentMarks:
+    """The ledger's hot path for email: claimed -> sent, one committed UPDATE per accepted
+    message, with the statement built once (same transition as `Ledger.mark_sent`)."""
+
+    def __init__(self) -> None:
+        t = deliveries
+        at = bindparam("at", type_=UTCDateTime)
+        self.statement = (
+            update(t)
+            .where(t.c.key == bindparam("row_key"), t.c.status == str(DeliveryStatus.CLAIMED))
+            .values(status=str(DeliveryStatus.SENT), sent_at=at, updated_at=at, error=None,
+                    provider_id=bindparam("reply"))
+        )
+
+    def mark_sent(self, conn: Connection, key: str, reply: str) -> None:
+        """Commit `key` as sent before anything else happens on this connection."""
+        with conn.begin():
+            result = conn.execute(self.statement, {"row_key": key, "at": utcnow(), "reply": reply})
+        if result.rowcount != 1:
+            raise StoreError(f"delivery {key} was not claimed any more when marked sent")
+
+
+def subscriber_statuses(store: Store, ids: list[int]) -> dict[int, str]:
+    """The current status of each of these subscribers (absent: forgotten)."""
+    t = subscribers
+    with store.engine.connect() as conn:
+        return {row.id: row.status for row in conn.execute(select(t.c.id, t.c.status).where(t.c.id.in_(ids)))}
+
+
+class DigestSender:
+    """One run of one issue: shared state of the workers (ledger, template, rate, pause)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        issue: DigestIssue,
+        template: MessageTemplate,
+        report: SendReport,
+        *,
+        secret: str,
+        limit: int | None,
+        backoff: Backoff,
+        progress: Progress | None,
+    ):
+        self.config = config
+        self.store = store
+        self.issue = issue
+        self.digest_config = config.digest(issue.digest.name)
+        self.template = template
+        self.report = report
+        self.secret = secret
+        self.budget = limit
+        self.backoff = backoff
+        self.progress = progress
+        self.ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
+        self.settings = SmtpSettings.from_config(config.smtp, self.template.domain)
+        self.rate = RateLimiter(config.smtp.rate_per_second, config.smtp.rate_per_hour)
+        self.signer = DkimSigner.from_config(config.smtp, config.resolve)
+        self.browser_url = browser_url(config, issue.id)
+        self.list_name = list_names(issue.digest.list_name)[0]
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.marks = SentMarks()
+
+    def run(self) -> None:
+        """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
+        monitor = threading.Thread(target=self._watch_pause, name="send-pause-watch", daemon=True)
+        monitor.start()
+        workers = [
+            threading.Thread(target=self._work, args=(SmtpConnection(self.settings),), name=f"smtp-{n}")
+            for n in range(self.config.smtp.connections)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.stop.set()
+        monitor.join()
+
+    def _watch_pause(self) -> None:
+        while not self.stop.wait(POLL_SECONDS):
+            issue = self.store.get_digest_issue(self.issue.id)
+            if issue is not None and issue.status not in SENDABLE:
+                self.report.paused = issue.status is DigestIssueStatus.PAUSED
+                self.stop.set()
+
+    def _work(self, connection: SmtpConnection) -> None:
+        try:
+            with self.store.engine.connect() as conn:
+                while not self.stop.is_set() and self._connect(connection):
+                    batch = self._claim()
+                    if batch is None:
+                        return
+                    if batch:
+                        self._send_batch(connection, conn, batch)
+        except Exception as error:  # a worker must never die silently: stop the run, keep the ledger right
+            log.exception("sending worker stopped")
+            with self.lock:
+                self.report.note(f"worker stopped: {error}")
+            self.stop.set()
+        finally:
+            connection.close()
+
+    def _connect(self, connection: SmtpConnection) -> bool:
+        """Open the connection before claiming rows; back off on failure, give up after max_attempts."""
+        for attempt in range(1, self.config.smtp.max_attempts + 1):
+            try:
+                connection.open()
+                return True
+            except TransientFailure as error:
+                with self.lock:
+                    self.report.note(str(error))
+                if self.stop.wait(self.backoff.delay(attempt)):
+                    return False
+        return False
+
+    def _claim(self) -> list[Delivery] | None:
+        """Claim the next rows (empty: wait and try again; None: nothing left for this worker)."""
+        with self.lock:
+            size = CLAIM_BATCH if self.budget is None else min(CLAIM_BATCH, self.budget)
+            if size <= 0:
+                return None
+        batch = self.ledger.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
+        if batch:
+            with self.lock:
+                if self.budget is not None:
+                    self.budget -= len(batch)
+            return batch
+        due, claimed = next_due(self.store, self.issue.id)
+        if due is None and not claimed:
+            return None
+        wait = POLL_SECONDS if due is None else (due - utcnow()).total_seconds()
+        if self.stop.wait(min(max(wait, 0.01), POLL_SECONDS * 2)):
+            return None
+        return []
+
+    def _send_batch(self, connection: SmtpConnection, conn: Connection, batch: list[Delivery]) -> None:
+        statuses = subscriber_statuses(self.store, [d.payload.get("subscriber_id", 0) for d in batch])
+        for index, delivery in enumerate(batch):
+            if self.stop.is_set():
+                release_unattempted(self.store, [d.key for d in batch[index:]])
+                return
+            status = statuses.get(delivery.payload.get("subscriber_id", 0))
+            if status != SubscriberStatus.ACTIVE:
+                self.ledger.mark_skipped(delivery.key, f"subscriber is {status or 'forgotten'}")
+                self._count("skipped")
+                continue
+            self._deliver(connection, conn, delivery)
+
+    def _deliver(self, connection: SmtpConnection, conn: Connection, delivery: Delivery) -> None:
+        """Send one message and record the outcome before the connection's next message."""
+        subscriber_id = int(delivery.payload["subscriber_id"])
+        token = make_token(self.secret, subscriber_id, self.list_name)
+        message = self.template.render(
+            delivery.target, delivery.payload.get("name"), unsubscribe_url(self.config, token), self.browser_url
+        )
+        if self.signer is not None:
+            message = self.signer.sign(message)
+        sender = self.digest_config.from_address
+        if self.config.smtp.verp:
+            sender = verp_sender(sender, delivery.target)
+        self.rate.acquire()
+        try:
+            reply = connection.send(sender, delivery.target, message)
+        except PermanentRefusal as error:
+            self.ledger.mark_failed(delivery.key, str(error))
+            if error.recipient:
+                self.store.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
+            self._count("failed", str(error))
+        except TransientFailure as error:
+            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
+            outcome = self.ledger.mark_retry(delivery.key, str(error), retry_at)
+            self._count("failed" if outcome is DeliveryStatus.FAILED else "retried", str(error))
+        else:
+            self.marks.mark_sent(conn, delivery.key, reply[:200])
+            self._count("sent")
+
+    def _count(self, outcome: str, error: str | None = None) -> None:
+        with self.lock:
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            if error:
+                self.report.note(error)
+            if self.progress is not None:
+                self.progress(self.report)
+
+
+def send_digest(
+    config: Config,
+    store: Store,
+    digest: str | DigestIssue,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    backoff: Backoff | None = None,
+) -> SendReport:
+    """Send an issue (by id, digest name or object) to its list through the ledger; with
+    `dry_run`, write `.eml` files to the outbox instead and touch nothing."""
+    issue = find_issue(store, digest) if isinstance(digest, str) else digest
+    digest_config = config.digest(issue.digest.name)
+    template = build_message_template(issue.digest, digest_config, config, now=now)
+    report = SendReport(issue_id=issue.id, digest=issue.digest.name, dry_run=dry_run)
+    if dry_run:
+        write_outbox(config, store, issue, template, report, limit=limit)
+        return _finish(report)
+    secret = secret_from_env(config)
+    _check_sendable(issue)
+    ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
+    run_started = utcnow()
+    if issue.status is not DigestIssueStatus.SENT:
+        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
+        recover_interrupted(store, issue.id, run_started)
+        report.created = create_deliveries(ledger, store, issue)
+    counts = ledger.counts(issue.id)
+    report.total = sum(counts.values())
+    report.already_sent = counts[DeliveryStatus.SENT]
+    report.to_send = counts[DeliveryStatus.PENDING] if limit is None else min(limit, counts[DeliveryStatus.PENDING])
+    if report.to_send:
+        sender = DigestSender(config, store, issue, template, report, secret=secret, limit=limit,
+                              backoff=backoff or Backoff(), progress=progress)
+        sender.run()
+    counts = ledger.counts(issue.id)
+    report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
+    if not report.pending and not report.paused:
+        report.finished = True
+        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
+    return _finish(report)
+
+
+def _check_sendable(issue: DigestIssue) -> None:
+    if issue.status is DigestIssueStatus.PAUSED:
+        raise SendError(f"issue {issue.id} is paused: run `newsletter send resume {issue.digest.name}`")
+    if issue.status is DigestIssueStatus.AWAITING_APPROVAL:
+        raise SendError(f"issue {issue.id} is awaiting approval")
+    if issue.status is DigestIssueStatus.SKIPPED:
+        raise SendError(f"issue {issue.id} was skipped ({issue.skip_reason or 'no reason given'})")
+
+
+def _finish(report: SendReport) -> SendReport:
+    report.elapsed = time.monotonic() - report.started
+    return report
+
+
+def safe_filename(text: str) -> str:
+    """`text` reduced to characters safe in a file name."""
+    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", text)[:120]
+
+
+def write_outbox(
+    config: Config,
+    store: Store,
+    issue: DigestIssue,
+    template: MessageTemplate,
+    report: SendReport,
+    *,
+    limit: int | None,
+) -> None:
+    """Write each recipient's message as an `.eml` file (real links if the secret is set)."""
+    folder = config.resolve(config.outbox_dir) / safe_filename(issue.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        secret: str | None = secret_from_env(config)
+    except NewsletterError:
+        secret = None
+    list_name = list_names(issue.digest.list_name)[0]
+    link = browser_url(config, issue.id)
+    for number, (sid, email, name) in enumerate(recipients(store, issue.digest.list_name), start=1):
+        if limit is not None and number > limit:
+            break
+        url = unsubscribe_url(config, make_token(secret, sid, list_name)) if secret else preview_unsubscribe_url(config)
+        path = folder / f"{number:06d}-{safe_filename(email)}.eml"
+        path.write_bytes(template.render(email, name, url, link))
+        report.written += 1
+    report.outbox = folder
+
+
+def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: datetime) -> str:
+    """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger."""
+    digest_config: DigestConfig = config.digest(issue.digest.name)
+    template = build_message_template(issue.digest, digest_config, config, now=now)
+    message = template.render(address, None, preview_unsubscribe_url(config), browser_url(config, issue.id))
+    signer = DkimSigner.from_config(config.smtp, config.resolve)
+    if signer is not None:
+        message = signer.sign(message)
+    connection = SmtpConnection(SmtpSettings.from_config(config.smtp, template.domain))
+    try:
+        return connection.send(digest_config.from_address, address, message)
+    except PublishError as error:
+        raise SendError(f"test copy to {address} not sent: {error}") from None
+    finally:
+        connection.close()

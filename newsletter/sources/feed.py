@@ -1,0 +1,155 @@
+"""Feed source: RSS 0.9x/1.0/2.0 and Atom, parsed by feedparser and fetched with httpx."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import feedparser
+from pydantic import AnyHttpUrl
+
+from newsletter.errors import SourceError
+from newsletter.models import RawDocument
+from newsletter.sources.base import FetchState, SourceConfig
+from newsletter.sources.http import Fetcher, HttpSettings
+from newsletter.sources.pages import article_document
+
+log = logging.getLogger(__name__)
+
+NOT_FEED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "application/pdf")
+NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/")
+
+
+class FeedConfig(SourceConfig, HttpSettings):
+    """An RSS or Atom feed; `fetch_full` fetches the linked page of summary-only items."""
+
+    url: AnyHttpUrl
+    fetch_full: bool = False
+
+
+class FeedSource:
+    """Yields one RawDocument per feed entry, with the feed's title, date, tags and link."""
+
+    type: ClassVar[str] = "feed"
+    Config: ClassVar[type[FeedConfig]] = FeedConfig
+    complete: ClassVar[bool] = False
+
+    def __init__(self, config: FeedConfig, base_dir: Path):
+        self.config = config
+
+    def describe(self) -> str:
+        """Name, kind and URL of this source."""
+        return f"{self.config.name} (feed {self.config.url})"
+
+    def fetch(self, state: FetchState) -> Iterator[RawDocument]:
+        """The feed's current entries; nothing when the server answers 304 Not Modified."""
+        with Fetcher(self.config) as fetcher:
+            response = fetcher.get(
+                str(self.config.url), etag=state.etag, last_modified=state.last_modified
+            )
+            if response.not_modified:
+                state.not_modified = True
+                return
+            _refuse_non_feed(response.media_type, response.url)
+            parsed = feedparser.parse(
+                response.content,
+                response_headers={
+                    "content-type": response.content_type or "application/xml",
+                    "content-location": response.url,
+                },
+            )
+            entries = [entry for entry in parsed.entries if _usable(entry)]
+            _check_parsed(parsed, entries, state)
+            state.etag, state.last_modified = response.etag, response.last_modified
+            for entry in entries:
+                yield self._document(entry, fetcher, state)
+
+    def _document(self, entry: Any, fetcher: Fetcher, state: FetchState) -> RawDocument:
+        link = entry.get("link") or None
+        content, content_type = _entry_content(entry)
+        metadata = _entry_metadata(entry)
+        identity = entry.get("id") or link or _hash_identity(entry)
+        if self.config.fetch_full and link and not entry.get("content"):
+            try:
+                page = fetcher.get(link)
+                full = article_document(self.config.name, identity, page, metadata)
+            except SourceError as error:
+                state.warnings.append(f"{link}: full page not fetched, summary kept ({error})")
+            else:
+                return full
+        return RawDocument(
+            source=self.config.name,
+            identity=identity,
+            content=content,
+            content_type=content_type,
+            url=link,
+            metadata=metadata,
+        )
+
+
+def _refuse_non_feed(media_type: str, url: str) -> None:
+    if media_type in NOT_FEED_TYPES or media_type.startswith(NOT_FEED_PREFIXES):
+        raise SourceError(f"{url}: not a feed (content type {media_type})")
+
+
+def _usable(entry: Any) -> bool:
+    """An entry with something to announce (the loose parser leaves empty ones behind)."""
+    return any(entry.get(key) for key in ("title", "link", "id", "summary", "content"))
+
+
+def _check_parsed(parsed: Any, entries: list[Any], state: FetchState) -> None:
+    """Refuse an unreadable feed; a bozo feed that still has entries only warns."""
+    if not parsed.get("bozo"):
+        return
+    reason = parsed.get("bozo_exception")
+    reason_text = f"{type(reason).__name__}: {reason}" if reason else "ill-formed"
+    if not entries:
+        raise SourceError(f"unreadable feed ({reason_text})")
+    state.warnings.append(f"ill-formed feed, {len(entries)} entries read anyway ({reason_text})")
+
+
+def _entry_content(entry: Any) -> tuple[str, str]:
+    """The fullest text the entry carries: its longest content, else its summary."""
+    contents = [c for c in entry.get("content") or [] if c.get("value")]
+    if contents:
+        best = max(contents, key=lambda c: len(c["value"]))
+        return best["value"], _content_type(best.get("type"))
+    detail = entry.get("summary_detail") or {}
+    summary = entry.get("summary") or entry.get("title") or ""
+    return summary, _content_type(detail.get("type"))
+
+
+def _content_type(feed_type: str | None) -> str:
+    return "text/html" if feed_type in (None, "text/html", "application/xhtml+xml") else "text/plain"
+
+
+def _entry_metadata(entry: Any) -> dict[str, Any]:
+    """What the feed states for sure: title, date (kept from the feed), tags, language, link."""
+    metadata: dict[str, Any] = {}
+    if entry.get("title"):
+        metadata["title"] = entry["title"]
+    moment = entry.get("published_parsed") or entry.get("updated_parsed")
+    if moment:
+        published = datetime.fromtimestamp(calendar.timegm(moment), UTC)
+        metadata["date"] = published.date()
+        metadata["datetime"] = published
+    tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
+    if tags:
+        metadata["tags"] = tags
+    language = (entry.get("title_detail") or {}).get("language")
+    if language:
+        metadata["lang"] = language.split("-", 1)[0].lower()
+    if entry.get("link"):
+        metadata["url"] = entry["link"]
+    return metadata
+
+
+def _hash_identity(entry: Any) -> str:
+    """An identity for an entry with neither guid nor link: a hash of its title and text."""
+    text = f"{entry.get('title', '')}\n{entry.get('summary', '')}"
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

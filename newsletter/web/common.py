@@ -1,0 +1,121 @@
+"""What every route shares: the app state (config, store, clock, templates) and page rendering."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.templating import Jinja2Templates
+
+from newsletter.config import Config
+from newsletter.store import Store
+from newsletter.web.auth import reviewer
+from newsletter.web.csrf import csrf_token
+from newsletter.web.formatting import FILTERS
+from newsletter.web.i18n import normalise_locale, translator
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+SESSION_LOCALE = "lang"
+SESSION_FLASH = "flash"
+
+
+@dataclass
+class WebState:
+    """Everything the routes need, shared by the whole app; the store is opened on first use."""
+
+    config: Config
+    store_factory: Callable[[], Store]
+    clock: Callable[[], datetime]
+    token: str | None
+    templates: Jinja2Templates
+    _store: Store | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> Store:
+        """The app's store (one engine and pool for every request)."""
+        with self._lock:
+            if self._store is None:
+                self._store = self.store_factory()
+            return self._store
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def build_templates() -> Jinja2Templates:
+    """The page templates, autoescaped (announcement text is untrusted)."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(FILTERS)
+    return Jinja2Templates(env=environment)
+
+
+def web_state(request: Request) -> WebState:
+    """The app's shared state."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def locale(request: Request) -> str:
+    """The interface language: the session's choice, else the config's locale."""
+    config = web_state(request).config
+    return normalise_locale(request.session.get(SESSION_LOCALE), config.locale)
+
+
+def flash(request: Request, text: str, level: str = "info") -> None:
+    """A message shown once on the next page."""
+    request.session.setdefault(SESSION_FLASH, []).append([level, text])
+
+
+def local_path(target: str | None, default: str = "/upcoming") -> str:
+    """`target` if it is a path on this site (never another host), else `default`."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def redirect(target: str) -> RedirectResponse:
+    """A 303 See Other to a path on this site."""
+    return RedirectResponse(local_path(target), status_code=303)
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
+    """Render a page template with the shared context (translations, CSRF token, who is signed in)."""
+    state = web_state(request)
+    language = locale(request)
+    base = {
+        "request": request,
+        "t": translator(language),
+        "lang": language,
+        "csrf_token": csrf_token(request),
+        "reviewer": reviewer(request, state.token),
+        "login_required": state.token is not None,
+        "config": state.config,
+        "tz": state.config.tz,
+        "messages": request.session.pop(SESSION_FLASH, []),
+    }
+    return state.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code,
+                                            headers=headers)

@@ -1,0 +1,204 @@
+"""A real SMTP server on loopback (aiosmtpd) whose handler the test controls.
+
+It records each message it accepted (250 after DATA) and can misbehave on demand: 421 at
+connect, 451 or 550 on chosen recipients, a dropped connection after DATA, a slow MAIL FROM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from newsletter.compose.digest import render_digest
+from newsletter.config import Config
+from newsletter.models import Announcement, Quote
+from newsletter.store import DigestIssue, DigestIssueStatus, Store
+
+
+@dataclass
+class Received:
+    """One message the server accepted."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    def message(self) -> EmailMessage:
+        """The parsed message."""
+        return email.message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class ControlledHandler:
+    """Decides each reply; counters say how many more times a fault happens."""
+
+    refuse_connections: int = 0
+    defer_rcpt: dict[str, int] = field(default_factory=dict)
+    reject_rcpt: set[str] = field(default_factory=set)
+    drop_after_data: dict[str, int] = field(default_factory=dict)
+    slow_mail: int = 0
+    slow_seconds: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, counters: dict[str, int], address: str) -> bool:
+        """Consume one fault for `address` if any is left."""
+        with self.lock:
+            left = counters.get(address.lower(), 0)
+            if left > 0:
+                counters[address.lower()] = left - 1
+            return left > 0
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        with self.lock:
+            slow = self.slow_mail > 0
+            self.slow_mail -= int(slow)
+        if slow:
+            await asyncio.sleep(self.slow_seconds)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() in self.reject_rcpt:
+            return "550 5.1.1 No such user"
+        if self.take(self.defer_rcpt, address):
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if any(self.take(self.drop_after_data, r) for r in envelope.rcpt_tos):
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 dropped"
+        with self.lock:
+            self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos),
+                                          bytes(envelope.original_content or b"")))
+        return "250 2.0.0 Queued"
+
+    def copies(self) -> Counter[str]:
+        """How many accepted copies each recipient got."""
+        with self.lock:
+            return Counter(r.lower() for message in self.received for r in message.rcpt_tos)
+
+
+class ControlledSMTP(SMTP):
+    """aiosmtpd's server, answering 421 at connect while the handler says so."""
+
+    async def _handle_client(self) -> None:
+        handler: ControlledHandler = self.event_handler
+        with handler.lock:
+            handler.connections += 1
+            refuse = handler.refuse_connections > 0
+            handler.refuse_connections -= int(refuse)
+        if refuse:
+            await self.push("421 4.3.2 Too busy, try later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+
+class ControlledController(Controller):
+    """A controller building `ControlledSMTP` servers."""
+
+    def factory(self) -> SMTP:
+        return ControlledSMTP(self.handler, **self.SMTP_kwargs)
+
+
+@dataclass
+class SmtpServer:
+    """A running server: where it listens and its handler."""
+
+    host: str
+    port: int
+    handler: ControlledHandler
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A controllable SMTP server on 127.0.0.1, stopped after the test."""
+    handler = ControlledHandler()
+    controller = ControlledController(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.connections = 0
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, handler)
+    finally:
+        controller.stop()
+
+
+TEST_SECRET_ENV = "NEWSLETTER_TEST_SECRET"
+TEST_SECRET = "test-secret-0123456789abcdef"
+
+
+def write_mail_config(folder: Path, server: SmtpServer | None, **smtp: object) -> Path:
+    """A config file for sending tests: one digest `hebdo` to list `main`, via `server`."""
+    settings = {"host": "127.0.0.1", "port": server.port if server else 2525, "timeout": 2,
+                "connections": 2, "max_attempts": 4, **smtp}
+    data = {
+        "public_base_url": "https://news.example.org",
+        "smtp": settings,
+        "unsubscribe": {"secret_env": TEST_SECRET_ENV, "mailto": "desabonnement@example.org"},
+        "digests": [{
+            "name": "hebdo", "schedule": "0 9 * * MON", "list": "main",
+            "from_address": "lettre@example.org", "from_name": "Ministère des Essais",
+            "reply_to": "contact@example.org",
+        }],
+    }
+    path = folder / "newsletter.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def sample_announcements(count: int = 3) -> list[Announcement]:
+    """Announcements with French quotes and figures, as extraction would give them."""
+    return [
+        Announcement(
+            identity=f"a{n}", source="test", id=f"annonce-{n}",
+            title=f"Plan numéro {n} : près de 900 000 bénéficiaires",
+            lede="Le ministre a présenté « un plan ambitieux » pour la rentrée. " * 8,
+            url=f"https://www.example.gouv.fr/annonces/{n}",
+            quotes=[Quote("Nous tiendrons nos engagements", speaker="Mme Dupont", role="ministre")],
+            key_quote=0,
+        )
+        for n in range(count)
+    ]
+
+
+def create_issue(config: Config, store: Store, now: datetime, count: int = 3) -> DigestIssue:
+    """Render and freeze an approved issue of the `hebdo` digest."""
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(count), now)
+    return store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, now=now)
+
+
+def seed_subscribers(store: Store, count: int, lists: tuple[str, ...] = ("main",)) -> list[str]:
+    """`count` active subscribers `personN@example.org` on `lists`; returns their addresses."""
+    addresses = [f"person{n}@example.org" for n in range(count)]
+    for n, address in enumerate(addresses):
+        store.add_subscriber(address, name=f"Personne {n}", lists=lists, consent_source="test")
+    return addresses
