@@ -17,6 +17,14 @@ SAMPLE = (
     "et service-public.fr/particuliers 🇫🇷 #Énergie"
 )
 
+# Inputs that make a naive URL regex backtrack for minutes (the worst is a long dotted run).
+HOSTILE = {
+    "dotted run": "a." * 5000,
+    "hyphenated labels": ("a-" * 40 + "a.") * 200 + "com",
+    "4k-char URL": "x " * 6000 + "https://" + "a" * 4000 + ".com/foo",
+    "unbalanced parens": "http://x.com/" + "(a" * 2000,
+}
+
 
 def per_second(count: Callable[[str], object], texts: list[str]) -> float:
     """Texts measured per second by `count`."""
@@ -38,10 +46,11 @@ def main() -> None:
     for platform in PLATFORM_LIMITS:
         rate = per_second(lambda text, p=platform: measure(text, p), texts)
         print(f"{platform:9} {rate:>10,.0f} texts/s  ({baseline / rate:,.0f}x slower than len)")
-    long_text = "x " * 6000 + "https://" + "a" * 4000 + ".com/foo"
-    start = time.perf_counter()
-    measure(long_text, "x")
-    print(f"x, one 16k-char text with a 4k URL: {(time.perf_counter() - start) * 1000:.1f} ms")
+    for name, text in HOSTILE.items():
+        start = time.perf_counter()
+        measure(text, "x")
+        elapsed = (time.perf_counter() - start) * 1000
+        print(f"x, hostile {name} ({len(text):,} chars): {elapsed:,.1f} ms")
 
 
 if __name__ == "__main__":

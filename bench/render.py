@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from newsletter.compose.digest import PreparedPart, render_digest  # noqa: E402
-from tests.fakes.digest_samples import FIXED_NOW, many_announcements, sample_config  # noqa: E402
+from newsletter.compose.digest import PreparedPart, render_digest
+from tests.fakes.digest_samples import FIXED_NOW, many_announcements, sample_config
 
 COMPILE_TARGET_MS = 20.0
 RATE_TARGET = 20_000

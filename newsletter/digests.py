@@ -96,17 +96,28 @@ def open_issue(store: Store, digest: DigestConfig) -> Digest | None:
     return found[0].digest if found else None
 
 
-def freeze_issue(store: Store, config: Config, digest: DigestConfig, now: datetime) -> Digest | None:
+def unfinished_issues(store: Store) -> list[tuple[str, str]]:
+    """(issue id, digest name) of the issues a previous process left half-sent, oldest first."""
+    found = store.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=1000)
+    return [(issue.id, issue.digest.name) for issue in reversed(found)]
+
+
+def freeze_issue(
+    store: Store, config: Config, digest: DigestConfig, now: datetime, *, record_skip: bool = True
+) -> Digest | None:
     """Select, render once and record a digest issue (awaiting approval or approved).
 
     An unfinished issue of the same digest is returned as it was recorded, never re-selected.
-    With too few announcements, nothing is recorded but a skipped run, and None is returned.
+    With too few announcements, nothing is recorded but (with `record_skip`) a skipped run
+    giving the reason, and None is returned.
     """
     existing = open_issue(store, digest)
     if existing is not None:
         return existing
     selection = select_announcements(store, config, digest, now)
     if selection.skip_reason:
+        if not record_skip:
+            return None
         run_id = store.start_run(digest_job(digest), scheduled_for=now, now=now)
         counts = {"selected": len(selection.announcements), "min_items": max(digest.min_items, 1)}
         store.finish_run(run_id, RunOutcome.SKIPPED, counts, selection.skip_reason, now=now)

@@ -189,7 +189,10 @@ def ingest_source(
     report = SourceReport(name)
     stored_state = store.get_source_state(name) or {}
     run_id = None if dry_run else store.start_run(f"ingest:{name}", now=now)
-    fetch_state = FetchState(stored_state.get("etag"), stored_state.get("last_modified"))
+    data = stored_state.get("data") or {}
+    fetch_state = FetchState(
+        stored_state.get("etag"), stored_state.get("last_modified"), data.get("fingerprint")
+    )
     try:
         source = build_source(source_config, config)
         documents = list(source.fetch(fetch_state))
@@ -229,6 +232,7 @@ class _SourceRun:
         self.dry_run = dry_run
         self.on_item = on_item
         self.name = source_config.name
+        self.complete = False
 
     def process(
         self,
@@ -238,8 +242,12 @@ class _SourceRun:
         stored_state: dict[str, Any],
     ) -> dict[str, Seen]:
         """Store what changed, withdraw what disappeared; returns the new `seen` map."""
+        self.complete = source.complete
         report = self.report
-        report.not_modified = fetch_state.not_modified
+        if fetch_state.not_modified:
+            report.not_modified = True
+            report.unchanged = int((stored_state.get("data") or {}).get("items") or 0)
+            return _load_seen(stored_state)
         for warning in fetch_state.warnings:
             log.warning("source %s: %s", self.name, warning)
             report.warnings.append(warning)
@@ -293,7 +301,7 @@ class _SourceRun:
         for warning in announcement.warnings:
             log.warning("source %s: %s: %s", self.name, raw.path or raw.identity, warning)
         existing = self.store.get_announcement(announcement.id)
-        if previous is None and existing is None:
+        if previous is None and existing is None and self.complete:
             moved_from = self._moved_from(announcement, current_ids)
             if moved_from is not None:
                 announcement.id = moved_from
@@ -479,7 +487,11 @@ def _record_success(
         last_success_at=now,
         last_error="; ".join(report.errors)[:2000] or None,
         failing_since=None,
-        data={"seen": {key: entry.dump() for key, entry in seen.items()}},
+        data={
+            "seen": {key: entry.dump() for key, entry in seen.items()},
+            "fingerprint": None if report.failed else fetch_state.fingerprint,
+            "items": report.new + report.updated + report.unchanged,
+        },
     )
     message = "; ".join(report.errors)[:2000] or None
     store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message, now=now)

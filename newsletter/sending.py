@@ -48,7 +48,7 @@ from newsletter.unsubscribe import make_token, secret_from_env, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
-CLAIM_BATCH = 20
+CLAIM_BATCH = 50
 RECIPIENT_PAGE = 5000
 POLL_SECONDS = 0.5
 SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
@@ -354,11 +354,13 @@ class DigestSender:
             size = CLAIM_BATCH if self.budget is None else min(CLAIM_BATCH, self.budget)
             if size <= 0:
                 return None
+            if self.budget is not None:
+                self.budget -= size
         batch = self.ledger.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
-        if batch:
+        if self.budget is not None:
             with self.lock:
-                if self.budget is not None:
-                    self.budget -= len(batch)
+                self.budget += size - len(batch)
+        if batch:
             return batch
         due, claimed = next_due(self.store, self.issue.id)
         if due is None and not claimed:

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fakes.http_site",
     "tests.fakes.ingest_env",
     "tests.fakes.smtp",
+    "tests.fakes.review_env",
     "tests.fakes.social_apis",
 ]
 

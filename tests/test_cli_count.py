@@ -1,4 +1,4 @@
-"""`newsletter count` end to end: the real CLI in a subprocess, its output and exit codes."""
+"""`newsletter count` end to end: output and exit codes, in-process and as a real subprocess."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from typer.testing import CliRunner
+
+from newsletter.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,12 +30,16 @@ def stdout_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:
     return result.stdout.decode("utf-8").splitlines()
 
 
+def invoke_count(*args: str, stdin: bytes = b"") -> tuple[int, list[str], str]:
+    """Run `count ARGS` in-process; return exit code, stdout lines and stderr."""
+    result = CliRunner().invoke(app, ["count", *args], input=stdin)
+    return result.exit_code, result.stdout.splitlines(), result.stderr
+
+
 def test_counts_an_argument_for_x_by_default() -> None:
     url = "https://www.economie.gouv.fr/plan-energie-2025/aides-menages"
     prefix = "« Près de 900 000 ménages » : "
-    result = run_count(prefix + url)
-    assert result.returncode == 0, result.stderr
-    assert stdout_lines(result) == [f"{len(prefix) + 23}/280"]
+    assert invoke_count(prefix + url)[:2] == (0, [f"{len(prefix) + 23}/280"])
 
 
 def test_reads_stdin_bytes_dropping_one_newline_only() -> None:
@@ -42,10 +50,9 @@ def test_reads_stdin_bytes_dropping_one_newline_only() -> None:
 
 
 def test_over_the_limit_exits_1_and_limit_can_be_raised() -> None:
-    over = run_count("--platform", "mastodon", "x" * 600)
-    assert (over.returncode, stdout_lines(over)) == (1, ["600/500"])
-    raised = run_count("--platform", "mastodon", "--limit", "1000", "x" * 600)
-    assert (raised.returncode, stdout_lines(raised)) == (0, ["600/1000"])
+    assert invoke_count("--platform", "mastodon", "x" * 600)[:2] == (1, ["600/500"])
+    raised = invoke_count("--platform", "mastodon", "--limit", "1000", "x" * 600)
+    assert raised[:2] == (0, ["600/1000"])
 
 
 def test_jsonl_prints_one_count_per_line_and_reports_bad_lines() -> None:
@@ -64,11 +71,22 @@ def test_jsonl_prints_one_count_per_line_and_reports_bad_lines() -> None:
 
 def test_jsonl_exits_1_when_a_text_is_over_its_limit() -> None:
     stdin = f"{json.dumps('court')}\n{json.dumps('x' * 301)}\n".encode()
-    result = run_count("--jsonl", "--platform", "bluesky", stdin=stdin)
-    assert (result.returncode, stdout_lines(result)) == (1, ["5/300", "301/300"])
+    assert invoke_count("--jsonl", "--platform", "bluesky", stdin=stdin)[:2] == (1, ["5/300", "301/300"])
 
 
 def test_unknown_platform_is_a_usage_error_naming_the_choices() -> None:
-    result = run_count("--platform", "myspace", "texte")
-    assert result.returncode == 2
-    assert "mastodon" in result.stderr.decode("utf-8")
+    exit_code, _, errors = invoke_count("--platform", "myspace", "texte")
+    assert exit_code == 2
+    assert "mastodon" in errors
+
+
+def test_jsonl_refuses_a_text_argument() -> None:
+    exit_code, lines, errors = invoke_count("--jsonl", "texte")
+    assert (exit_code, lines) == (2, [])
+    assert "--jsonl" in errors
+
+
+def test_stdin_that_is_not_utf8_is_reported() -> None:
+    exit_code, lines, errors = invoke_count("-", stdin=b"caf\xe9\n")
+    assert (exit_code, lines) == (2, [])
+    assert "UTF-8" in errors

@@ -20,6 +20,7 @@ from newsletter.digests import (
     prepared_parts,
     recipient_values,
     select_announcements,
+    unfinished_issues,
     write_archive,
 )
 from newsletter.errors import NewsletterError
@@ -222,3 +223,19 @@ def test_check_templates_reports_poor_contrast_and_bad_colours(tmp_path: Path) -
     assert "branding.primary_color: 'navy' is not a #rgb or #rrggbb colour" in problems
     assert any(p.startswith("branding.accent_color: contrast 1.8:1") for p in problems)
     assert round(contrast_ratio("#000", "#fff"), 1) == 21.0
+
+
+def test_half_sent_issues_are_listed_for_resume(store: Store, config: Config) -> None:
+    seen(store, announcement(1))
+    frozen = freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW)
+    assert frozen is not None
+    assert unfinished_issues(store) == []
+    store.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW)
+    assert unfinished_issues(store) == [(frozen.issue_id, "hebdo")]
+    mark_issue_sent(store, frozen.issue_id, FIXED_NOW + HOUR)
+    assert unfinished_issues(store) == []
+
+
+def test_a_skip_can_be_left_to_the_caller_to_record(store: Store, config: Config) -> None:
+    assert freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW, record_skip=False) is None
+    assert store.last_runs("digest:hebdo") == []

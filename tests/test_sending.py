@@ -33,7 +33,9 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
 
 
-def setup(tmp_path: Path, server: SmtpServer, count: int, **smtp: object) -> tuple[Config, Store, DigestIssue, list[str]]:
+def setup(
+    tmp_path: Path, server: SmtpServer, count: int, **smtp: object
+) -> tuple[Config, Store, DigestIssue, list[str]]:
     config = load_config(write_mail_config(tmp_path, server, **smtp))
     store = Store.open(config.database_url(), create=True)
     addresses = seed_subscribers(store, count)
@@ -88,7 +90,7 @@ def test_faults_end_with_one_copy_each_and_refused_addresses_marked(
 
 
 def test_a_server_slower_than_the_timeout_is_retried(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 4, timeout=0.3, connections=1)
+    config, store, _issue, addresses = setup(tmp_path, smtp_server, 4, timeout=0.3, connections=1)
     smtp_server.handler.slow_mail, smtp_server.handler.slow_seconds = 1, 1.0
     report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     assert smtp_server.handler.copies() == {a: 1 for a in addresses}
@@ -96,7 +98,7 @@ def test_a_server_slower_than_the_timeout_is_retried(tmp_path: Path, smtp_server
 
 
 def test_retries_are_bounded(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 3, max_attempts=3)
+    config, store, _issue, addresses = setup(tmp_path, smtp_server, 3, max_attempts=3)
     smtp_server.handler.defer_rcpt = {addresses[0]: 100}
     report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     delivery = Ledger(store).list_deliveries(status=DeliveryStatus.FAILED)
@@ -107,7 +109,7 @@ def test_retries_are_bounded(tmp_path: Path, smtp_server: SmtpServer) -> None:
 
 
 def test_unsubscribed_after_rows_were_created_is_skipped(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 5)
+    config, store, _issue, addresses = setup(tmp_path, smtp_server, 5)
     first = send_digest(config, store, "hebdo", now=NOW, limit=2, backoff=FAST)
     assert first.sent == 2 and not first.finished
     store.set_subscriber_status(addresses[4], SubscriberStatus.UNSUBSCRIBED)
@@ -117,7 +119,7 @@ def test_unsubscribed_after_rows_were_created_is_skipped(tmp_path: Path, smtp_se
 
 
 def test_rate_limit_spaces_messages(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 6, rate_per_second=20)
+    config, store, _issue, _addresses = setup(tmp_path, smtp_server, 6, rate_per_second=20)
     started = time.monotonic()
     send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     assert time.monotonic() - started >= 5 / 20
@@ -140,7 +142,7 @@ def test_pause_stops_cleanly_and_resume_finishes(tmp_path: Path, smtp_server: Sm
 
 
 def test_dry_run_writes_eml_files_and_never_touches_the_ledger(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 3)
+    config, store, _issue, _addresses = setup(tmp_path, smtp_server, 3)
     report = send_digest(config, store, "hebdo", now=NOW, dry_run=True)
     files = sorted(report.outbox.glob("*.eml"))
     assert len(files) == 3 and b"List-Unsubscribe-Post" in files[0].read_bytes()
@@ -148,14 +150,14 @@ def test_dry_run_writes_eml_files_and_never_touches_the_ledger(tmp_path: Path, s
 
 
 def test_test_copy_goes_to_one_address_outside_the_ledger(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 3)
+    config, store, issue, _addresses = setup(tmp_path, smtp_server, 3)
     send_test_copy(config, issue, "relecture@example.org", now=NOW)
     assert smtp_server.handler.copies() == {"relecture@example.org": 1}
     assert sum(Ledger(store).counts().values()) == 0
 
 
 def test_verp_envelope_sender_names_the_recipient(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 2, verp=True)
+    config, store, _issue, _addresses = setup(tmp_path, smtp_server, 2, verp=True)
     send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     senders = sorted(m.mail_from for m in smtp_server.handler.received)
     assert senders == ["lettre+person0=example.org@example.org", "lettre+person1=example.org@example.org"]
@@ -164,7 +166,7 @@ def test_verp_envelope_sender_names_the_recipient(tmp_path: Path, smtp_server: S
 def test_sending_without_the_secret_is_a_config_error(
     tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config, store, issue, addresses = setup(tmp_path, smtp_server, 2)
+    config, store, _issue, _addresses = setup(tmp_path, smtp_server, 2)
     monkeypatch.delenv(TEST_SECRET_ENV)
     with pytest.raises(Exception, match=TEST_SECRET_ENV):
         send_digest(config, store, "hebdo", now=NOW)

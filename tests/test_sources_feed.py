@@ -60,7 +60,10 @@ def test_atom_entries_and_language(site: Site) -> None:
 
 @pytest.mark.parametrize(
     ("name", "title"),
-    [("rss1.rdf", "Forum de l'emploi : 3 500 visiteurs attendus"), ("rss091.xml", "Fête de la jeunesse : 2 000 participants")],
+    [
+        ("rss1.rdf", "Forum de l'emploi : 3 500 visiteurs attendus"),
+        ("rss091.xml", "Fête de la jeunesse : 2 000 participants"),
+    ],
 )
 def test_rss_1_0_and_0_91_with_a_latin1_encoding(site: Site, name: str, title: str) -> None:
     site.serve(f"/{name}", site.fixture(name), "text/xml")
@@ -96,7 +99,8 @@ def test_a_500_is_retried_then_reported(site: Site) -> None:
 
 
 def test_a_transient_500_recovers_on_retry(site: Site) -> None:
-    answers = iter([Response("busy", status=503), Response(site.fixture("rss2.xml"), content_type="application/rss+xml")])
+    feed = Response(site.fixture("rss2.xml"), content_type="application/rss+xml")
+    answers = iter([Response("busy", status=503), feed])
     site.handle("/flaky", lambda _request: next(answers))
     assert len(fetch(site.url("/flaky"))) == 3
 

@@ -10,6 +10,9 @@ from newsletter.cli import (
     extract,  # noqa: F401
     ingest,  # noqa: F401
     posts,  # noqa: F401
+    send,  # noqa: F401
+    serve,  # noqa: F401
+    subscribers,  # noqa: F401
 )
 from newsletter.cli.app import app
 

@@ -31,9 +31,7 @@ def count(
         str,
         typer.Argument(help="Text to measure; '-' reads stdin and drops one trailing newline."),
     ] = "-",
-    platform: Annotated[
-        Platform, typer.Option("--platform", help="Whose counting rule to apply.")
-    ] = Platform.X,
+    platform: Annotated[Platform, typer.Option("--platform", help="Whose counting rule to apply.")] = Platform.X,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, help="Override the limit (Mastodon instances differ)."),

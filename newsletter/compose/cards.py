@@ -35,6 +35,7 @@ BOLD_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
 NBSP = "\u00a0"
 NNBSP = "\u202f"
 ELLIPSIS = "…"
+CLOSING_MARKS = (f"{NBSP}»", "”")
 
 _BREAKABLE_SPACE = re.compile(r"[ \t\n]+")
 _DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0](?=\d{3}(?!\d))")
@@ -173,7 +174,8 @@ def _fit_body(body: str, credit: str | None, kind: str) -> tuple[_Block, _Block 
             return block, credit_block
     credit_block = _credit_block(credit, smallest, box_width)
     room = box_height - _stacked_height(credit_block)
-    return _truncated(block, room, box_width), credit_block
+    closing = next((mark for mark in CLOSING_MARKS if body.endswith(mark)), "")
+    return _truncated(block, room, box_width, closing), credit_block
 
 
 def _credit_block(credit: str | None, headline_size: int, max_width: int) -> _Block | None:
@@ -190,9 +192,7 @@ def _stacked_height(credit_block: _Block | None) -> int:
     return credit_block.height + credit_block.line_height // 2 if credit_block else 0
 
 
-def _draw_footer(
-    draw: ImageDraw.ImageDraw, date_text: str | None, branding: CardBranding, language: str
-) -> None:
+def _draw_footer(draw: ImageDraw.ImageDraw, date_text: str | None, branding: CardBranding, language: str) -> None:
     """Date at the bottom right, branding name in the room left of it, each on one line."""
     name_room = TEXT_RIGHT - MARGIN
     if date_text:
@@ -216,9 +216,7 @@ def _draw_on_baseline(draw: ImageDraw.ImageDraw, x: float, block: _Block, color:
     draw.text((x, baseline), block.lines[0], font=block.font, fill=color, anchor="ls")
 
 
-def _fit(
-    text: str, font_path: Path, sizes: tuple[int, int], max_width: int, max_height: int
-) -> _Block:
+def _fit(text: str, font_path: Path, sizes: tuple[int, int], max_width: int, max_height: int) -> _Block:
     """The largest size (step 2) whose wrapped lines fit; at the smallest, cut with an ellipsis."""
     largest, smallest = sizes
     for size in range(largest, smallest - 1, -2):
@@ -228,12 +226,13 @@ def _fit(
     return _truncated(block, max_height, max_width)
 
 
-def _truncated(block: _Block, max_height: int, max_width: int) -> _Block:
-    """`block` cut to the lines that fit in `max_height`, the last one ending in an ellipsis."""
+def _truncated(block: _Block, max_height: int, max_width: int, closing: str = "") -> _Block:
+    """`block` cut to the lines that fit in `max_height`, the last one ending in an ellipsis
+    followed by `closing` (the closing quotation mark of a cut quote)."""
     keep = max(1, max_height // block.line_height)
     if len(block.lines) <= keep:
         return block
-    last = _with_ellipsis(block.lines[keep - 1], block.font, max_width)
+    last = _with_ellipsis(block.lines[keep - 1], block.font, max_width, closing)
     return _Block(block.font, [*block.lines[: keep - 1], last], block.line_height)
 
 
@@ -259,11 +258,12 @@ def _split_to_width(word: str, font: ImageFont.FreeTypeFont, max_width: int) -> 
     return pieces
 
 
-def _with_ellipsis(line: str, font: ImageFont.FreeTypeFont, max_width: int) -> str:
-    """`line` shortened until it and a trailing ellipsis fit."""
-    while line and font.getlength(line + ELLIPSIS) > max_width:
+def _with_ellipsis(line: str, font: ImageFont.FreeTypeFont, max_width: int, closing: str = "") -> str:
+    """`line` shortened until it, an ellipsis and `closing` fit."""
+    tail = ELLIPSIS + closing
+    while line and font.getlength(line + tail) > max_width:
         line = line[:-1]
-    return line.rstrip(" ,;:" + NBSP + NNBSP) + ELLIPSIS
+    return line.rstrip(" ,;:" + NBSP + NNBSP) + tail
 
 
 def _save_png(image: Image.Image, out_path: Path) -> None:

@@ -331,18 +331,17 @@ def mjml_problem(error: Exception, source: str) -> str:
     return message
 
 
-def recipient_values(values: dict[str, str | None], *, is_html: bool) -> dict[str, str]:
-    """Per-recipient values ready to drop in: one line each, escaped for HTML parts.
+def placeholder_text(key: str, value: str | None) -> str:
+    """One per-recipient value as it replaces its placeholder, before escaping: on one line,
+    and for `name` with its own leading space (`Bonjour{{ name }},` reads `Bonjour Ana,` or `Bonjour,`)."""
+    text = " ".join(HEADER_UNSAFE.sub(" ", value or "").split())
+    return " " + text if key == "name" and text else text
 
-    `name` carries its own leading space (`Bonjour{{ name }},` reads `Bonjour Ana,` or `Bonjour,`).
-    """
-    ready: dict[str, str] = {}
-    for key in PLACEHOLDERS:
-        value = " ".join(HEADER_UNSAFE.sub(" ", values.get(key) or "").split())
-        if key == "name" and value:
-            value = " " + value
-        ready[key] = html.escape(value, quote=True) if is_html else value
-    return ready
+
+def recipient_values(values: dict[str, str | None], *, is_html: bool) -> dict[str, str]:
+    """Every placeholder's replacement for one recipient, escaped for HTML parts."""
+    ready = {key: placeholder_text(key, values.get(key)) for key in PLACEHOLDERS}
+    return {key: html.escape(text, quote=True) for key, text in ready.items()} if is_html else ready
 
 
 @dataclass(frozen=True)

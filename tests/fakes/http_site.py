@@ -7,6 +7,7 @@ handler does not block the other requests, and is shared by the session (cleared
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,6 +92,7 @@ class Site:
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[HTTPServer]:
     """One threaded loopback HTTP server for the session."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
     yield server

@@ -13,8 +13,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import policy
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 

@@ -1,0 +1,111 @@
+"""`newsletter send …`: send a digest issue through the ledger, pause and resume it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from newsletter.cli.app import app
+from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.config import Config
+from newsletter.sending import SendReport, find_issue, pause_digest, resume_digest, send_digest, send_test_copy
+from newsletter.store import Store
+
+group = typer.Typer(help="Send digests by email (through the delivery ledger).", no_args_is_help=True)
+app.add_typer(group, name="send")
+
+NameArgument = Annotated[str, typer.Argument(help="Digest name (its newest issue) or issue id.")]
+
+
+@group.command("digest")
+@reports_errors
+def digest_command(
+    name: NameArgument,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files to the outbox instead.")] = False,
+    to: Annotated[str | None, typer.Option("--to", help="Send one test copy here, outside the ledger.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Send at most N messages now.")] = None,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send an issue to its list; a rerun sends only what is not marked sent."""
+    cfg = load(config)
+    moment = parse_now(now, cfg)
+    with open_store(cfg) as store:
+        if to:
+            reply = send_test_copy(cfg, find_issue(store, name), to, now=moment)
+            console.print(f"test copy sent to {to} ({reply})", markup=False)
+            return
+        report = _send_with_progress(cfg, store, name, moment, limit=limit, dry_run=dry_run)
+    _print_summary(report)
+    if report.pending and not report.paused:
+        raise typer.Exit(1)
+
+
+@group.command("pause")
+@reports_errors
+def pause_command(name: NameArgument, config: ConfigOption = None, now: NowOption = None) -> None:
+    """Stop an issue in progress: senders finish their current message and stop."""
+    cfg = load(config)
+    with open_store(cfg) as store:
+        issue = pause_digest(store, name, parse_now(now, cfg))
+    console.print(f"{issue.id}: paused", markup=False)
+
+
+@group.command("resume")
+@reports_errors
+def resume_command(
+    name: NameArgument,
+    later: Annotated[bool, typer.Option("--later", help="Only allow sending again; do not send now.")] = False,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Resume a paused issue and carry on sending it."""
+    cfg = load(config)
+    moment = parse_now(now, cfg)
+    with open_store(cfg) as store:
+        issue = resume_digest(store, name, moment)
+        console.print(f"{issue.id}: resumed", markup=False)
+        if later:
+            return
+        report = _send_with_progress(cfg, store, issue.id, moment)
+    _print_summary(report)
+
+
+def _send_with_progress(
+    config: Config, store: Store, name: str, now: datetime, *, limit: int | None = None, dry_run: bool = False
+) -> SendReport:
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]} · failed {task.fields[failed]} · {task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task: TaskID | None = None
+
+        def show(report: SendReport) -> None:
+            nonlocal task
+            if task is None:
+                task = progress.add_task(report.issue_id, total=report.to_send, sent=0, failed=0, rate=0.0)
+            progress.update(task, completed=report.done, sent=report.sent, failed=report.failed,
+                            rate=report.rate)
+
+        return send_digest(config, store, name, now=now, limit=limit, dry_run=dry_run,
+                           progress=show)
+
+
+def _print_summary(report: SendReport) -> None:
+    if report.dry_run:
+        console.print(f"{report.issue_id}: {report.written} message(s) written to {report.outbox}", markup=False)
+        return
+    state = "paused" if report.paused else ("finished" if report.finished else f"{report.pending} still pending")
+    console.print(
+        f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.skipped} skipped, "
+        f"{report.retried} to retry, {report.already_sent} sent before; {state} "
+        f"({report.elapsed:.1f} s, {report.rate:.0f} messages/s)",
+        markup=False,
+    )
+    for error in report.errors[:10]:
+        console.print(f"  {error}", markup=False, highlight=False)

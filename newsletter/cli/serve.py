@@ -1,0 +1,57 @@
+"""`newsletter serve` (the review web app) and `newsletter approve ID`."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from newsletter.cli.app import app
+from newsletter.cli.common import ConfigOption, console, load, open_store, reports_errors
+
+
+@app.command()
+@reports_errors
+def serve(
+    config_path: ConfigOption = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default: review.host, 127.0.0.1).")]
+    = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: review.port, 8080).")] = None,
+) -> None:
+    """Serve the review pages (upcoming sends, approval, history, archive) and the subscriber pages.
+
+    On any address but loopback, the review token env var (review.token_env) must be set.
+    """
+    import uvicorn
+
+    from newsletter.web.app import create_app
+    from newsletter.web.auth import check_can_serve
+
+    config = load(config_path)
+    bind_host = host or config.review.host
+    bind_port = port or config.review.port
+    check_can_serve(config, bind_host)
+    with open_store(config):
+        pass  # fail now, with a clear message, if the database is unusable
+    web_app = create_app(config, lambda: open_store(config))
+    console.print(f"Serving on http://{bind_host}:{bind_port} (public URL {config.public_base_url})")
+    uvicorn.run(web_app, host=bind_host, port=bind_port, proxy_headers=False, log_level="info")
+
+
+@app.command()
+@reports_errors
+def approve(
+    target: Annotated[str, typer.Argument(help="A post key (post:…), a digest issue id or a digest name.")],
+    config_path: ConfigOption = None,
+    actor: Annotated[str | None, typer.Option("--as", help="Who approves, for the action log (default: you).")]
+    = None,
+) -> None:
+    """Approve a post or digest issue awaiting approval, as the review page does (recorded in the log)."""
+    from newsletter import actions
+    from newsletter.store import utcnow
+
+    config = load(config_path)
+    with open_store(config) as store:
+        result = actions.approve(config, store, target, actor or f"cli:{getpass.getuser()}", utcnow())
+    console.print(result.summary)

@@ -1,0 +1,155 @@
+"""`newsletter subscribers …`: import, add, remove, list, export and forget subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newsletter import subscribers as subs
+from newsletter.cli.app import app
+from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.store import SubscriberStatus
+
+group = typer.Typer(help="Manage subscribers and lists.", no_args_is_help=True)
+app.add_typer(group, name="subscribers")
+
+MAX_REJECTED_SHOWN = 50
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+    except OSError:
+        return 0
+
+
+@group.command("import")
+@reports_errors
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV file (columns email, name, lists, locale).")],
+    list_name: Annotated[str | None, typer.Option("--list", help="Also add everyone to this list.")] = None,
+    email_column: Annotated[str, typer.Option(help="Header of the address column.")] = "email",
+    name_column: Annotated[str, typer.Option(help="Header of the name column.")] = "name",
+    lists_column: Annotated[str, typer.Option(help="Header of the lists column (`a; b`).")] = "lists",
+    locale_column: Annotated[str, typer.Option(help="Header of the locale column.")] = "locale",
+    consent: Annotated[str | None, typer.Option(help="Consent source recorded (default: import:FILE).")] = None,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Import subscribers; bad rows are listed with their line and reason, never fatal."""
+    cfg = load(config)
+    columns = subs.ColumnNames(email_column, name_column, lists_column, locale_column)
+    with open_store(cfg) as store, Progress(
+        TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=_count_lines(file) or None)
+        report = subs.import_csv(
+            store, file, now=parse_now(now, cfg), list_name=list_name, columns=columns,
+            consent_source=consent, progress=lambda done: progress.update(task, completed=done),
+        )
+    console.print(
+        f"{report.rows} rows: {report.added} added, {report.existing} already known, "
+        f"{report.duplicates} duplicates, {report.suppressed} suppressed (forgotten), "
+        f"{len(report.rejected)} rejected; {report.memberships_added} list memberships added"
+    )
+    for rejected in report.rejected[:MAX_REJECTED_SHOWN]:
+        console.print(f"  {file}, line {rejected.line}: {rejected.value or '(empty)'}: {rejected.reason}",
+                      markup=False, highlight=False)
+    if len(report.rejected) > MAX_REJECTED_SHOWN:
+        console.print(f"  … and {len(report.rejected) - MAX_REJECTED_SHOWN} more rejected rows")
+
+
+@group.command("add")
+@reports_errors
+def add_command(
+    email: Annotated[str, typer.Argument(help="Address to add.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    list_names: Annotated[list[str] | None, typer.Option("--list", help="List(s) to join.")] = None,
+    locale: Annotated[str | None, typer.Option(help="Preferred locale (fr, en).")] = None,
+    consent: Annotated[str, typer.Option(help="Where consent was given.")] = "manual",
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Add a subscriber (someone who unsubscribed keeps that status)."""
+    cfg = load(config)
+    with open_store(cfg) as store:
+        found = subs.add(store, email, now=parse_now(now, cfg), name=name, locale=locale,
+                         lists=list_names or [], consent_source=consent)
+    console.print(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}", markup=False)
+
+
+@group.command("remove")
+@reports_errors
+def remove_command(
+    email: Annotated[str, typer.Argument(help="Address to remove.")],
+    list_name: Annotated[str | None, typer.Option("--list", help="Only leave this list.")] = None,
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Take a subscriber off a list, or mark them unsubscribed from everything."""
+    cfg = load(config)
+    with open_store(cfg) as store:
+        found = subs.remove(store, email, now=parse_now(now, cfg), list_name=list_name)
+    console.print(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}", markup=False)
+
+
+@group.command("list")
+@reports_errors
+def list_command(
+    list_name: Annotated[str | None, typer.Option("--list", help="Only this list.")] = None,
+    status: Annotated[str | None, typer.Option(help="active, unsubscribed, bounced, complained or all.")] = "active",
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
+    config: ConfigOption = None,
+) -> None:
+    """Show subscribers and how many there are."""
+    cfg = load(config)
+    wanted = None if status == "all" else SubscriberStatus(status)
+    with open_store(cfg) as store:
+        found = store.list_subscribers(list_name, status=wanted)
+    table = Table("email", "name", "status", "lists", "consent")
+    for s in found[:limit]:
+        consent = f"{s.consent_source or ''} {s.consent_at:%Y-%m-%d}" if s.consent_at else (s.consent_source or "")
+        table.add_row(s.email, s.name or "", str(s.status), ", ".join(s.lists), consent)
+    console.print(table)
+    console.print(f"{len(found)} subscriber(s)")
+
+
+@group.command("export")
+@reports_errors
+def export_command(
+    email: Annotated[str | None, typer.Argument(help="One person (access request); all when omitted.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    list_name: Annotated[str | None, typer.Option("--list", help="Only this list (without EMAIL).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export everything stored about a person, or every subscriber, as CSV or JSON."""
+    cfg = load(config)
+    with open_store(cfg) as store:
+        text = subs.export(store, fmt, email=email, list_name=list_name)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"written to {output}", markup=False)
+    else:
+        typer.echo(text, nl=False)
+
+
+@group.command("forget")
+@reports_errors
+def forget_command(
+    email: Annotated[str, typer.Argument(help="Address to erase.")],
+    config: ConfigOption = None,
+    now: NowOption = None,
+) -> None:
+    """Erase a person, keeping only a hashed suppression entry so they are never re-imported."""
+    cfg = load(config)
+    with open_store(cfg) as store:
+        existed = subs.forget(store, email, now=parse_now(now, cfg))
+    message = "erased" if existed else "not stored; suppressed anyway"
+    console.print(f"{email.strip()}: {message}", markup=False)

@@ -1,0 +1,70 @@
+"""The Announcements page: stored announcements with their quotes and figures, by source and date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from newsletter.models import Announcement
+from newsletter.store import Store
+from newsletter.store.tables import announcements
+from newsletter.web.common import blocking, render, review_actor, web_state
+
+MAX_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class AnnouncementFilter:
+    """What the visitor asked for: one source, and a range of publication dates."""
+
+    source: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    def keeps(self, announcement: Announcement) -> bool:
+        """Whether the announcement passes the date range (undated ones only without a range)."""
+        if self.start is None and self.end is None:
+            return True
+        day = announcement.published
+        return day is not None and (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filter_from(request: Request) -> AnnouncementFilter:
+    """The filter in the query string (bad dates are ignored)."""
+    params = request.query_params
+    return AnnouncementFilter(params.get("source") or None, _date(params.get("from")), _date(params.get("to")))
+
+
+def not_announced(store: Store) -> set[str]:
+    """Ids of announcements that are stored but will not be announced (skipped or never announceable)."""
+    with store.engine.connect() as conn:
+        return set(conn.scalars(select(announcements.c.id).where(announcements.c.announce.is_(False))))
+
+
+def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
+    store = web_state(request).store
+    found = store.list_announcements(source=chosen.source, include_inactive=True)
+    kept = [a for a in reversed(found) if chosen.keeps(a)][:MAX_SHOWN]
+    sources = sorted({s.name for s in web_state(request).config.sources} | {a.source for a in found})
+    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": not_announced(store)}
+
+
+async def announcements_page(request: Request) -> Response:
+    """Stored announcements, newest first, with their extracted quotes and figures."""
+    review_actor(request)
+    return render(request, "announcements.html", await blocking(_data, request, filter_from(request)))
+
+
+routes = [Route("/announcements", announcements_page, methods=["GET"])]

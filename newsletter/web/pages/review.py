@@ -1,0 +1,103 @@
+"""The review actions posted from the pages: approve, edit, pick the key, skip, send a test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from newsletter import actions
+from newsletter.actions import ActionError, ActionResult
+from newsletter.errors import NewsletterError
+from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, review_actor, web_state
+from newsletter.web.upcoming import live_digest
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _act(request: Request, run: Callable[[FormData, str], ActionResult]) -> Response:
+    """Check login and CSRF, run the action off the loop, then go back with a message (or 400)."""
+    actor = review_actor(request)
+    form = await posted_form(request)
+    back = local_path(_field(form, "next"))
+    try:
+        result = await blocking(run, form, actor)
+    except NewsletterError as error:
+        return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
+    flash(request, result.summary)
+    return redirect(back)
+
+
+def _state(request: Request) -> Any:
+    return web_state(request)
+
+
+async def approve(request: Request) -> Response:
+    """Approve a post or a digest issue."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.approve(
+        state.config, state.store, _field(form, "target"), actor, state.clock()))
+
+
+async def edit(request: Request) -> Response:
+    """Save a post's new text (re-validated against the platform's length)."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.edit_post(
+        state.config, state.store, _field(form, "target"), _field(form, "text"), actor, state.clock()))
+
+
+async def pick_key(request: Request) -> Response:
+    """Make another quote or figure the announcement's key one."""
+    state = _state(request)
+
+    def run(form: FormData, actor: str) -> ActionResult:
+        try:
+            index = int(_field(form, "index"))
+        except ValueError:
+            raise ActionError("pick a quote or a figure by its number") from None
+        return actions.pick_key(state.config, state.store, _field(form, "target"), _field(form, "kind"), index,
+                                actor, state.clock())
+
+    return await _act(request, run)
+
+
+async def skip(request: Request) -> Response:
+    """Skip an announcement, a queued post or a digest issue."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.skip(
+        state.config, state.store, _field(form, "target"), actor, state.clock(), _field(form, "reason")))
+
+
+async def test_send(request: Request) -> Response:
+    """Send one copy of a digest's next issue (recorded or rendered now) to one address."""
+    state = _state(request)
+
+    def run(form: FormData, actor: str) -> ActionResult:
+        now = state.clock()
+        name = _field(form, "digest")
+        digest_config = next((d for d in state.config.digests if d.name == name), None)
+        if digest_config is None:
+            raise ActionError(f"no digest named {name!r}")
+        preview = live_digest(state.config, state.store, digest_config, now)
+        if preview.digest is None:
+            raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})")
+        issue = preview.issue or preview.digest
+        return actions.send_test(state.config, state.store, issue, _field(form, "address"), actor, now)
+
+    return await _act(request, run)
+
+
+routes = [
+    Route("/actions/approve", approve, methods=["POST"]),
+    Route("/actions/edit", edit, methods=["POST"]),
+    Route("/actions/pick-key", pick_key, methods=["POST"]),
+    Route("/actions/skip", skip, methods=["POST"]),
+    Route("/actions/test-send", test_send, methods=["POST"]),
+]
