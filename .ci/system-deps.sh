@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
-command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

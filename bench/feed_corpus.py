@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -33,7 +33,7 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "f
 class QuietHandler(SimpleHTTPRequestHandler):
     """Serves the corpus folder; every .xml as application/xml."""
 
-    extensions_map = {".xml": "application/xml", "": "application/octet-stream"}
+    extensions_map: ClassVar[dict[str, str]] = {".xml": "application/xml", "": "application/octet-stream"}
 
     def log_message(self, *args: Any) -> None:
         return

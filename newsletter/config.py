@@ -272,7 +272,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of keys"])
-    return data
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _typed_plugins(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def _ingest(config: Config, store: Store, name: str, now: datetime, stop: thread
 
 def _digest(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
     digest_config = config.digest(name)
-    issue = freeze_issue(store, config, digest_config, now)
+    issue = freeze_issue(store, config, digest_config, now, record_skip=False)
     if issue is None:
         return JobResult("skipped", {}, f"fewer than {digest_config.min_items} new announcement(s)")
     report = send_digest(config, store, issue.issue_id, now=now, stop=stop)

@@ -142,10 +142,10 @@ def message_id(issue_id: str, recipient_email: str, domain: str) -> str:
 
 
 def list_unsubscribe(unsubscribe_url: str, mailto: str | None) -> str:
-    """The List-Unsubscribe value: the one-click URL, then a mailto when configured."""
+    """The List-Unsubscribe value: the one-click URL, then (folded) a mailto when configured."""
     value = f"<{unsubscribe_url}>"
     if mailto:
-        value += f", <mailto:{mailto}?subject=unsubscribe&body={quote(unsubscribe_url, safe='')}>"
+        value += f",\r\n <mailto:{mailto}?subject=unsubscribe&body={quote(unsubscribe_url, safe='')}>"
     return value
 
 

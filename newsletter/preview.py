@@ -17,10 +17,10 @@ from typing import Any
 from newsletter.compose.digest import personalise, render_digest
 from newsletter.compose.social import compose_posts
 from newsletter.config import ChannelConfig, Config, DigestConfig
-from newsletter.digests import select_announcements
+from newsletter.digests import recipient_values, select_announcements
 from newsletter.ingest import SourceReport, ingest
-from newsletter.mime import placeholder_message
-from newsletter.models import Announcement, Post
+from newsletter.mime import placeholder_message, preview_unsubscribe_url
+from newsletter.models import Announcement, Digest, Post
 from newsletter.schedule_grammar import combined_trigger
 from newsletter.store import Store
 
@@ -108,22 +108,18 @@ def _write_digest(
         summary.update(subject=None, skipped=f"fewer than {max(digest_config.min_items, 1)} announcement(s) to send")
         return summary
     digest = render_digest(config, digest_config, announcements, when or now)
-    values = preview_recipient_values(config)
+    values = preview_recipient_values(config, digest)
     (out_dir / "digest.html").write_text(personalise(digest.html, values, is_html=True), encoding="utf-8")
     (out_dir / "digest.txt").write_text(personalise(digest.text, values, is_html=False), encoding="utf-8")
-    (out_dir / "digest.eml").write_bytes(placeholder_message(config, digest_config, digest))
+    (out_dir / "digest.eml").write_bytes(placeholder_message(digest, digest_config, config, now=now))
     summary.update(subject=digest.subject, issue=digest.issue_id, skipped=None,
                    files=["digest.html", "digest.txt", "digest.eml"])
     return summary
 
 
-def preview_recipient_values(config: Config) -> dict[str, str]:
+def preview_recipient_values(config: Config, digest: Digest) -> dict[str, str | None]:
     """Placeholder recipient values: working-looking links that need no secret."""
-    return {
-        "unsubscribe_url": f"{config.public_base_url}/unsubscribe/preview",
-        "browser_url": f"{config.public_base_url}/archive/preview",
-        "name": "",
-    }
+    return recipient_values(config, digest, name=None, unsubscribe_url=preview_unsubscribe_url(config))
 
 
 def _write_post(post: Post, channel: ChannelConfig, out_dir: Path) -> dict[str, Any]:

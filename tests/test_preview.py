@@ -76,14 +76,14 @@ def test_digest_html_is_compiled_mjml_with_every_announcement(project):
     assert parser.tags.get("table", 0) > 10, "MJML output is made of tables"
     assert "@media only screen and (min-width:480px)" in html, "responsive MJML column styles"
     assert "<mj-" not in html and "{{" not in html and "{%" not in html
-    text = " ".join(parser.text)
+    text = " ".join(" ".join(parser.text).replace("\u202f", " ").replace("\xa0", " ").split())
     titles = example_titles(project)
     assert len(titles) >= 3
     for title in titles:
-        assert title.replace("'", "&#39;") in html or title in text, title
+        assert title in text, title
     assert "Claire Dumoulin" in text, "a quote's speaker"
     assert "accompagnement exigeant et bienveillant" in text, "a quote"
-    assert "310\u202f000" in text or "310 000" in text, "a figure, formatted"
+    assert "310 000" in text, "a figure, formatted"
     assert all(href.startswith(("http://", "https://", "mailto:")) for href in parser.hrefs)
     assert "fonts.googleapis.com" not in html
 
@@ -103,7 +103,7 @@ def test_digest_eml_is_multipart_alternative_in_utf8(project):
 def test_posts_exist_per_platform_and_summary_says_where_and_when(project):
     summary = json.loads((project / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["digest"]["list"] == "abonnes"
-    assert summary["digest"]["scheduled_for"].startswith("2025-03-31T09:00:00+02:00")
+    assert summary["digest"]["scheduled_for"] == "2025-03-24T09:00:00+01:00"
     assert len(summary["digest"]["announcements"]) == len(example_titles(project))
     platforms = {post["platform"] for post in summary["posts"]}
     assert platforms == {"x", "mastodon", "bluesky"}

@@ -127,10 +127,15 @@ def test_rate_limit_spaces_messages(tmp_path: Path, smtp_server: SmtpServer) -> 
 
 def test_pause_stops_cleanly_and_resume_finishes(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, store, issue, addresses = setup(tmp_path, smtp_server, 40, rate_per_second=40)
-    timer = threading.Timer(0.3, pause_digest, args=(store, "hebdo", NOW))
-    timer.start()
+    def pause_after_five() -> None:
+        while len(smtp_server.handler.received) < 5:
+            time.sleep(0.005)
+        pause_digest(store, "hebdo", NOW)
+
+    pauser = threading.Thread(target=pause_after_five)
+    pauser.start()
     report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
-    timer.join()
+    pauser.join()
     assert report.paused and 0 < report.sent < 40
     assert Ledger(store).counts(issue.id)[DeliveryStatus.CLAIMED] == 0
     with pytest.raises(SendError, match="paused"):

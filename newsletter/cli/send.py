@@ -36,7 +36,7 @@ def digest_command(
     with open_store(cfg) as store:
         if to:
             reply = send_test_copy(cfg, find_issue(store, name), to, now=moment)
-            console.print(f"test copy sent to {to} ({reply})", markup=False)
+            typer.echo(f"test copy sent to {to} ({reply})")
             return
         report = _send_with_progress(cfg, store, name, moment, limit=limit, dry_run=dry_run)
     _print_summary(report)
@@ -51,7 +51,7 @@ def pause_command(name: NameArgument, config: ConfigOption = None, now: NowOptio
     cfg = load(config)
     with open_store(cfg) as store:
         issue = pause_digest(store, name, parse_now(now, cfg))
-    console.print(f"{issue.id}: paused", markup=False)
+    typer.echo(f"{issue.id}: paused")
 
 
 @group.command("resume")
@@ -67,7 +67,7 @@ def resume_command(
     moment = parse_now(now, cfg)
     with open_store(cfg) as store:
         issue = resume_digest(store, name, moment)
-        console.print(f"{issue.id}: resumed", markup=False)
+        typer.echo(f"{issue.id}: resumed")
         if later:
             return
         report = _send_with_progress(cfg, store, issue.id, moment)
@@ -98,14 +98,13 @@ def _send_with_progress(
 
 def _print_summary(report: SendReport) -> None:
     if report.dry_run:
-        console.print(f"{report.issue_id}: {report.written} message(s) written to {report.outbox}", markup=False)
+        typer.echo(f"{report.issue_id}: {report.written} message(s) written to {report.outbox}")
         return
     state = "paused" if report.paused else ("finished" if report.finished else f"{report.pending} still pending")
-    console.print(
+    typer.echo(
         f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.skipped} skipped, "
         f"{report.retried} to retry, {report.already_sent} sent before; {state} "
         f"({report.elapsed:.1f} s, {report.rate:.0f} messages/s)",
-        markup=False,
     )
     for error in report.errors[:10]:
-        console.print(f"  {error}", markup=False, highlight=False)
+        typer.echo(f"  {error}")

@@ -53,16 +53,15 @@ def import_command(
             store, file, now=parse_now(now, cfg), list_name=list_name, columns=columns,
             consent_source=consent, progress=lambda done: progress.update(task, completed=done),
         )
-    console.print(
+    typer.echo(
         f"{report.rows} rows: {report.added} added, {report.existing} already known, "
         f"{report.duplicates} duplicates, {report.suppressed} suppressed (forgotten), "
         f"{len(report.rejected)} rejected; {report.memberships_added} list memberships added"
     )
     for rejected in report.rejected[:MAX_REJECTED_SHOWN]:
-        console.print(f"  {file}, line {rejected.line}: {rejected.value or '(empty)'}: {rejected.reason}",
-                      markup=False, highlight=False)
+        typer.echo(f"  {file}, line {rejected.line}: {rejected.value or '(empty)'}: {rejected.reason}")
     if len(report.rejected) > MAX_REJECTED_SHOWN:
-        console.print(f"  … and {len(report.rejected) - MAX_REJECTED_SHOWN} more rejected rows")
+        typer.echo(f"  … and {len(report.rejected) - MAX_REJECTED_SHOWN} more rejected rows")
 
 
 @group.command("add")
@@ -81,7 +80,7 @@ def add_command(
     with open_store(cfg) as store:
         found = subs.add(store, email, now=parse_now(now, cfg), name=name, locale=locale,
                          lists=list_names or [], consent_source=consent)
-    console.print(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}", markup=False)
+    typer.echo(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}")
 
 
 @group.command("remove")
@@ -96,7 +95,7 @@ def remove_command(
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.remove(store, email, now=parse_now(now, cfg), list_name=list_name)
-    console.print(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}", markup=False)
+    typer.echo(f"{found.email}: {found.status}, lists: {', '.join(found.lists) or 'none'}")
 
 
 @group.command("list")
@@ -117,7 +116,7 @@ def list_command(
         consent = f"{s.consent_source or ''} {s.consent_at:%Y-%m-%d}" if s.consent_at else (s.consent_source or "")
         table.add_row(s.email, s.name or "", str(s.status), ", ".join(s.lists), consent)
     console.print(table)
-    console.print(f"{len(found)} subscriber(s)")
+    typer.echo(f"{len(found)} subscriber(s)")
 
 
 @group.command("export")
@@ -135,7 +134,7 @@ def export_command(
         text = subs.export(store, fmt, email=email, list_name=list_name)
     if output:
         output.write_text(text, encoding="utf-8")
-        console.print(f"written to {output}", markup=False)
+        typer.echo(f"written to {output}")
     else:
         typer.echo(text, nl=False)
 
@@ -152,4 +151,4 @@ def forget_command(
     with open_store(cfg) as store:
         existed = subs.forget(store, email, now=parse_now(now, cfg))
     message = "erased" if existed else "not stored; suppressed anyway"
-    console.print(f"{email.strip()}: {message}", markup=False)
+    typer.echo(f"{email.strip()}: {message}")

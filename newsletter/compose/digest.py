@@ -236,11 +236,12 @@ def render_digest(
 
 
 def subject_context(config: Config, announcements: list[Announcement], now: datetime) -> dict[str, Any]:
-    """The variables a subject template may use."""
+    """The variables a subject template may use: count, organisation, newsletter (its name),
+    first_title and date."""
     return {
         "count": len(announcements),
         "organisation": config.branding.organisation,
-        "name": config.branding.name or config.branding.organisation,
+        "newsletter": config.branding.name or config.branding.organisation,
         "first_title": one_line(announcements[0].title) if announcements else "",
         "date": now.astimezone(config.tz).date(),
     }

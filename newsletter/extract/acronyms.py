@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from newsletter.extract.text import words
 
@@ -18,6 +19,7 @@ _MAX_SKIPS = 2
 _WINDOW = 200
 
 
+_APOSTROPHE = re.compile(r"['’]")
 def find_defined_acronyms(text: str) -> dict[str, str]:
     """Map each acronym defined in the text to its expansion."""
     found: dict[str, str] = {}
@@ -50,10 +52,10 @@ def _expansion_before(before: str, letters: str) -> str | None:
     position = len(letters) - 1
     skips = 0
     for word in reversed(words):
-        token = re.split(r"['’]", word.group(0))[-1]
+        token = _APOSTROPHE.split(word.group(0))[-1]
         if not token:
             continue
-        initial = token[0].upper()
+        initial = unicodedata.normalize("NFKD", token[0])[0].upper()
         if initial == letters[position]:
             position -= 1
             if position < 0:

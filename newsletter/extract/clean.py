@@ -71,6 +71,7 @@ _SHARE_REQUIRED = words(
 _SEE_ALSO = re.compile(r"^(?:lire aussi|voir aussi|à lire aussi|read more|see also|related)\b", re.I)
 
 
+_SHARE_TOKEN = re.compile(r"[\w-]+")
 def clean_markdown(text: str, plain: bool) -> CleanDocument:
     """Strip Markdown markup and boilerplate; `plain` text treats short lone lines as headings."""
     if "&" in text:
@@ -86,18 +87,20 @@ def clean_markdown(text: str, plain: bool) -> CleanDocument:
 
 def strip_inline(text: str) -> str:
     """Remove inline Markdown/HTML markup from one line of text."""
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
+    if "[" in text:
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
     if "<" in text:
+        text = _AUTOLINK.sub(r"\1", text)
         text = _INLINE_TAG.sub("", text)
     if "`" in text:
         text = _CODE.sub(r"\1", text)
-    text = _EMPHASIS.sub("", text)
+    if "*" in text or "_" in text:
+        text = _EMPHASIS.sub("", text)
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def _split_blocks(text: str, plain: bool) -> list[Block]:
@@ -181,7 +184,7 @@ def _drop_boilerplate(blocks: list[Block]) -> list[Block]:
 
 def _is_share_line(text: str) -> bool:
     """Tell whether a block is only share/print buttons."""
-    words = re.findall(r"[\w-]+", text.lower())
+    words = _SHARE_TOKEN.findall(text.lower())
     return 0 < len(words) <= 12 and set(words) <= _SHARE_WORDS and bool(set(words) & _SHARE_REQUIRED)
 
 

@@ -42,11 +42,28 @@ class DateMention:
     value: date | None
 
 
+_MONTH_BEFORE = re.compile(rf"(?<![\w])(?:{_MONTH})\.?,?[\s\u00a0\u202f]+$", re.IGNORECASE)
+_DIGIT_RUN = re.compile(r"\d{1,4}")
+
+
 def find_dates(text: str) -> list[DateMention]:
-    """Every date-like expression in the text (with or without a year)."""
-    found = []
-    for match in DATE_PATTERN.finditer(text):
-        found.append(DateMention(match.start(), match.end(), _to_date(match)))
+    """Every date-like expression in the text (with or without a year), in order.
+
+    Every date has digits, so the full pattern is only tried at digit runs and at a month name
+    written just before one; this keeps long texts fast.
+    """
+    found: list[DateMention] = []
+    covered = 0
+    for run in _DIGIT_RUN.finditer(text):
+        if run.start() < covered:
+            continue
+        month = _MONTH_BEFORE.search(text, max(0, run.start() - 14), run.start())
+        for start in (month.start() if month else None, run.start()):
+            match = DATE_PATTERN.match(text, start) if start is not None else None
+            if match:
+                found.append(DateMention(match.start(), match.end(), _to_date(match)))
+                covered = match.end()
+                break
     return found
 
 

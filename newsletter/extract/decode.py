@@ -20,6 +20,7 @@ _MOJIBAKE = re.compile(
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _BINARY_SAMPLE = 4096
 _BINARY_RATIO = 0.1
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 
 
 def decode_content(content: str | bytes | None, warnings: list[str]) -> str:
@@ -37,7 +38,7 @@ def _decode_bytes(data: bytes, warnings: list[str]) -> str:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace")
     sample = data[:_BINARY_SAMPLE]
-    if sample and sum(byte < 9 or 13 < byte < 32 for byte in sample) / len(sample) > _BINARY_RATIO:
+    if sample and 1 - len(sample.translate(None, _CONTROL_BYTES)) / len(sample) > _BINARY_RATIO:
         warnings.append("content looks binary; control bytes were dropped")
     try:
         return data.decode("utf-8")

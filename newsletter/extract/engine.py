@@ -11,11 +11,13 @@ from newsletter.extract.clean import clean_markdown, strip_inline
 from newsletter.extract.decode import decode_content
 from newsletter.extract.figures import find_figures
 from newsletter.extract.frontmatter import split_front_matter
-from newsletter.extract.html import html_to_text, looks_like_html
+from newsletter.extract.html import has_tags, html_to_text, looks_like_html
 from newsletter.extract.quotes import find_quotes
 from newsletter.models import Announcement, RawDocument
 
 log = logging.getLogger(__name__)
+TEXT_LIMIT = 1_000_000
+ANALYSIS_LIMIT = 200_000
 
 
 def extract(raw: RawDocument) -> Announcement:
@@ -43,11 +45,14 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     text = decode_content(raw.content, warnings)
     content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     given: dict[str, Any] = dict(raw.metadata) if isinstance(raw.metadata, dict) else {}
+    if len(text) > TEXT_LIMIT:
+        warnings.append(f"input is {len(text)} characters; only the first {TEXT_LIMIT} were read")
+        text = text[:TEXT_LIMIT]
     text, front = split_front_matter(text, warnings)
     meta = {**front, **given}
     content_type = (raw.content_type or "text/plain").split(";")[0].strip().lower()
     hints: dict[str, str] = {}
-    if content_type == "text/html" or looks_like_html(text):
+    if (content_type == "text/html" and has_tags(text)) or looks_like_html(text):
         converted = html_to_text(text)
         text, hints = converted.text, converted.hints
         content_type = "text/html"
@@ -59,8 +64,12 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     if not title:
         warnings.append("no title found")
     language = metadata.detect_language(body or title, meta.get("lang") or hints.get("lang"))
-    quoted = find_quotes(body, warnings)
-    figures = find_figures(body, language)
+    analysed = body
+    if len(body) > ANALYSIS_LIMIT:
+        analysed = body[:ANALYSIS_LIMIT]
+        warnings.append(f"text is {len(body)} characters; quotes and figures read from the first {ANALYSIS_LIMIT}")
+    quoted = find_quotes(analysed, warnings)
+    figures = find_figures(analysed, language)
     return Announcement(
         identity=raw.identity,
         source=raw.source,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from text_to_num import text2num
 
 from newsletter.extract.dates import find_dates
-from newsletter.extract.text import words
+from newsletter.extract.text import trie_pattern, words
 from newsletter.models import Figure
 
 _SP = "[ \u00a0\u202f]"
@@ -48,14 +48,16 @@ _OTHER_UNIT = (
     r"km|kilomètres?|kilometres?|kilometers?|miles?|m²|m2|hectares?|ha|tonnes?|tons?|kg|kWh|MWh|"
     r"GWh|TWh|MW|GW|kW|litres?|liters?|fois|times"
 )
-_QUALIFIER = re.compile(
-    r"(?:un peu plus d['’]|un peu plus de|un peu moins de|pas moins de|près d['’]|près de|"
-    r"presque|environ|plus d['’]|plus de|moins d['’]|moins de|au moins|au plus|jusqu['’]à|"
-    r"quelque|autour de|approximativement|seulement|déjà|entre|"
-    r"a little over|just over|just under|well over|more than|nearly|almost|about|around|"
-    r"approximately|up to|at least|fewer than|less than|some|roughly|close to|over|under|"
-    r"above|below|between|an estimated|estimated|only|already)\s*$",
-    re.IGNORECASE,
+_QUALIFIERS = frozenset(
+    " ".join(part.split())
+    for part in """
+    un peu plus d' | un peu plus de | un peu moins de | pas moins de | près d' | près de | presque |
+    environ | plus d' | plus de | moins d' | moins de | au moins | au plus | jusqu'à | quelque |
+    autour de | approximativement | seulement | déjà | entre | a little over | just over |
+    just under | well over | more than | nearly | almost | about | around | approximately | up to |
+    at least | fewer than | less than | some | roughly | close to | over | under | above | below |
+    between | an estimated | estimated | only | already
+    """.replace("\n", " ").split("|")
 )
 _FIGURE = re.compile(
     rf"(?<![\w.,/\-–@#:+])"
@@ -75,28 +77,35 @@ _RANGE = re.compile(
     rf"|(?P<dur>{_DURATION})(?![\w])|(?P<unit>{_OTHER_UNIT})(?![\w])))?",
     re.IGNORECASE,
 )
+_DIGITS = re.compile(r"\d+")
+_CURRENCY_BEFORE = re.compile(r"(?:€|£|\$|US\$|EUR|GBP|USD)[ \u00a0\u202f]?$")
+_ARTICLE_BEFORE = re.compile(r"(?<![\w])(?:le|la|un|une|the|a|one)[ \u00a0\u202f]+$")
+_ANCHOR_WORD = re.compile(
+    rf"(?<![\w-]){trie_pattern(set((_FR_WORDS + ' ' + _EN_WORDS).split()) - {'cents', 'vingts'})}(?![\w])"
+)
+_SCALE_WORD = re.compile(r"(?<![\w])(?:million|milliard|billion)")
 _PHONE = re.compile(
     r"(?:\+\d{1,3}[\s.]?(?:\(0\)[\s.]?)?\d{1,4}(?:[\s.-]\d{2,4}){2,5}"
     r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d))"
 )
 _TIME = re.compile(r"(?<!\d)\d{1,2}(?:\s?h\s?\d{0,2}|:\d{2}|\s?(?:am|pm|a\.m\.|p\.m\.))(?![\w])", re.I)
-_LINK = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
-_REFERENCE_WORD = re.compile(
-    r"(?:n°|no\.|nº|numéro|number|article|art\.|articles|loi|décret|arrêté|page|pages|p\.|"
-    r"chapitre|chapter|section|alinéa|point|étape|step|phase|version|tome|volume|vol\.|niveau|"
-    r"level|rang|rank|saison|season|édition|edition|promotion|classe|class|acte|bac\s?\+|"
-    r"semaine|week|jour|day|lot|zone|ligne|line|route|road|rue|avenue|bd|boulevard|salle|room|"
-    r"bâtiment|building|porte|gate|tél\.?|tel\.?|téléphone|phone|fax|code|cedex|bp)\s*$",
-    re.IGNORECASE,
+_REFERENCE_WORDS = words(
+    """
+    n° no. nº numéro number article art. articles loi décret arrêté page pages p. chapitre chapter
+    section alinéa point étape step phase version tome volume vol. niveau level rang rank saison
+    season édition edition promotion classe class acte bac bac+ semaine week jour day lot zone ligne
+    line route road rue avenue bd boulevard salle room bâtiment building porte gate tél. tel. tél
+    tel téléphone phone fax code cedex bp
+    """
 )
-_YEAR_CONTEXT = re.compile(
-    r"(?:en|in|since|depuis|de|d['’]|l['’]an|année|year|fin|début|mi-|from|to|à|et|and|entre|"
-    r"between|by|until|jusqu['’]en|of|été|printemps|automne|hiver|summer|spring|autumn|winter|"
-    r"campagne|rentrée|horizon|pour|for|avant|after|après|before|dès|au|the|le|la|"
-    r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december"
-    r")\s*$",
-    re.IGNORECASE,
+_YEAR_CONTEXT = words(
+    """
+    en in since depuis de d' an année year fin début from to à et and entre between by until
+    jusqu'en of été printemps automne hiver summer spring autumn winter campagne rentrée horizon
+    pour for avant after après before dès au the le la janvier février mars avril mai juin juillet
+    août septembre octobre novembre décembre january february march april may june july august
+    september october november december
+    """
 )
 _ABOUT_STOP = words(
     """
@@ -114,6 +123,20 @@ _LEADING_ARTICLE = re.compile(
     re.IGNORECASE,
 )
 _ABOUT_WORD = re.compile(r"[\w’'-]+|\S")
+_AGE_SUFFIX = re.compile(r"[\s-]+olds?\b")
+_SEPARATORS = re.compile(r"[ \u00a0\u202f]")
+_COMMA_THOUSANDS_DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_COMMA_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_NEXT_WORD = re.compile(r"[\s\u00a0\u202f]*([\w’'-]+)")
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
+_CAPITALISED_BEFORE = re.compile(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$")
+_SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
+_WORDLIKE = re.compile(r"[\w’']")
+_INFINITIVE_COMPLEMENT = re.compile(r"d['’](?:être|avoir|\w+(?:er|ir))$")
+_NOUN_BEFORE_OF = re.compile(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$")
+_DURATION_WORD = re.compile(_DURATION)
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 
 
@@ -126,12 +149,22 @@ class _Parsed:
 
 def find_figures(text: str, language: str = "fr") -> list[Figure]:
     """Every numeric statistic in clean text, in document order."""
-    excluded = _excluded_spans(text)
+    excluded = [(d.start, d.end) for d in find_dates(text)]
     starts = [start for start, _ in excluded]
     figures: list[Figure] = []
     covered = 0
-    for match in _FIGURE.finditer(text):
-        if match.start() < covered or _overlaps(excluded, starts, match.start(), match.end()):
+    for anchor in _anchors(text):
+        if anchor < covered:
+            continue
+        phone = _PHONE.match(text, anchor - 1 if text[anchor - 1 : anchor] == "+" else anchor)
+        if phone:
+            covered = phone.end()
+            continue
+        match = _FIGURE.match(text, anchor)
+        if match is None or match.end() == anchor:
+            continue
+        covered = match.end()
+        if _overlaps(excluded, starts, match.start(), match.end()) or _is_not_statistic(text, match):
             continue
         found = _figure(text, match, language)
         if found is not None:
@@ -140,23 +173,40 @@ def find_figures(text: str, language: str = "fr") -> list[Figure]:
     return figures
 
 
-def _excluded_spans(text: str) -> list[tuple[int, int]]:
-    """Spans where digits are not statistics: dates, times, phone numbers, links."""
-    spans = [(d.start, d.end) for d in find_dates(text)]
-    for pattern in (_PHONE, _TIME, _LINK):
-        spans.extend((m.start(), m.end()) for m in pattern.finditer(text))
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
+def _anchors(text: str) -> list[int]:
+    """Where a figure may start: digit runs (with a currency sign before) and number words."""
+    anchors = []
+    for run in _DIGITS.finditer(text):
+        start = run.start()
+        prefix = _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
+        anchors.append(prefix.start() if prefix else start)
+    lower = text.lower()
+    if len(lower) == len(text):
+        anchors.extend(match.start() for match in _ANCHOR_WORD.finditer(lower))
+        for scale in _SCALE_WORD.finditer(lower):
+            article = _ARTICLE_BEFORE.search(lower, max(0, scale.start() - 6), scale.start())
+            if article:
+                anchors.append(article.start())
+    return sorted(set(anchors))
+
+
+def _is_not_statistic(text: str, match: re.Match[str]) -> bool:
+    """Phone numbers, times, links and slashed pairs (`15/30`) are not statistics."""
+    start = match.start()
+    if _PHONE.match(text, start) or _TIME.match(text, start):
+        return True
+    end = match.end("num") if match.group("num") else match.end()
+    if text[end : end + 1] == "/" and text[end + 1 : end + 2].isdigit():
+        return True
+    floor = max(0, start - 200)
+    token_start = max(text.rfind(" ", floor, start), text.rfind("\n", floor, start), floor - 1) + 1
+    token_end = text.find(" ", start, start + 200)
+    token = text[token_start : token_end if token_end != -1 else start + 200]
+    return "@" in token or "://" in token or token.startswith("www.")
 
 
 def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: int) -> bool:
-    """Whether [start, end) overlaps one of the merged, sorted excluded spans."""
+    """Whether [start, end) overlaps one of the sorted excluded spans."""
     index = bisect.bisect_right(starts, end - 1) - 1
     return index >= 0 and spans[index][1] > start
 
@@ -166,14 +216,13 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
     groups = match.groupdict()
     has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "dur", "unit", "scale"))
     before = text[max(0, match.start() - 40) : match.start()]
-    if _REFERENCE_WORD.search(before) and not has_unit:
+    if _last_word(before) in _REFERENCE_WORDS and not has_unit:
         return None
     base = _base_value(groups, language)
     if base is None:
         return None
     parsed = _parse_unit(groups, base)
-    qualifier_match = _QUALIFIER.search(before)
-    qualifier = qualifier_match.group(0).strip().lower() if qualifier_match else None
+    qualifier = _qualifier(before)
     if not has_unit and not _is_count(text, match, base, qualifier, groups):
         return None
     end = match.end()
@@ -187,6 +236,8 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
                 if parsed.unit is None and upper.unit is not None:
                     parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
                 value_max, end = upper.value, ranged.end()
+    if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
+        return None
     raw = text[match.start() : end].strip()
     if groups["art"] and groups["art"].lower() in {"le", "la", "the"}:
         raw = raw[len(groups["art"]) :].strip()
@@ -201,6 +252,22 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
         sentence=_sentence(text, match.start()),
     )
     return figure, end
+
+
+def _last_word(before: str) -> str:
+    """The last word before a position, lowercased, with typographic apostrophes normalised."""
+    parts = before[-30:].lower().replace("’", "'").split()
+    return parts[-1].rsplit("'", 1)[-1] if parts else ""
+
+
+def _qualifier(before: str) -> str | None:
+    """The qualifier right before a number (`près de`, `more than`), lowercased."""
+    parts = before[-40:].lower().replace("’", "'").split()
+    for size in (4, 3, 2, 1):
+        phrase = " ".join(parts[-size:])
+        if len(parts) >= size and phrase in _QUALIFIERS:
+            return phrase
+    return None
 
 
 def _is_range(ranged: re.Match[str], qualifier: str | None, before: str) -> bool:
@@ -224,12 +291,12 @@ def _base_value(groups: dict[str, str | None], language: str) -> float | None:
 
 def _parse_number(raw: str, language: str) -> float | None:
     """Parse `900 000`, `7,4`, `1,000.5`, `1.000` into a float."""
-    compact = re.sub(r"[ \u00a0\u202f]", "", raw)
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", compact) and (language == "en" or "." in compact):
+    compact = _SEPARATORS.sub("", raw)
+    if _COMMA_THOUSANDS_DECIMAL.fullmatch(compact) and (language == "en" or "." in compact):
         compact = compact.replace(",", "")
-    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", compact) and language != "en":
+    elif _DOT_THOUSANDS.fullmatch(compact) and language != "en":
         compact = compact.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+", compact):
+    elif _COMMA_THOUSANDS.fullmatch(compact):
         compact = compact.replace(",", "")
     else:
         compact = compact.replace(",", ".")
@@ -304,7 +371,7 @@ def _is_count(
     if groups["art"]:
         return False
     after = text[match.end() : match.end() + 40]
-    next_word = re.match(r"[\s\u00a0\u202f]*([\w’'-]+)", after)
+    next_word = _NEXT_WORD.match(after)
     following = next_word.group(1) if next_word else ""
     if groups["words"]:
         return value >= 3 and _is_noun(following)
@@ -313,17 +380,17 @@ def _is_count(
     raw = groups["num"] or ""
     before = text[max(0, match.start() - 30) : match.start()]
     named = _after_proper_name(before)
-    if re.fullmatch(r"\d{4}", raw) and 1800 <= value <= 2100:
-        return bool(qualifier) or (_is_noun(following) and not named and not _YEAR_CONTEXT.search(before))
+    if _FOUR_DIGITS.fullmatch(raw) and 1800 <= value <= 2100:
+        return bool(qualifier) or (_is_noun(following) and not named and _last_word(before) not in _YEAR_CONTEXT)
     if named and not _is_noun(following):
         return False
-    return bool(following) or bool(qualifier) or bool(re.match(r"[\s\u00a0]*[),.;:]", after))
+    return bool(following) or bool(qualifier) or bool(_CLOSING_PUNCTUATION.match(after))
 
 
 def _after_proper_name(before: str) -> bool:
     """Whether the number follows a capitalised word inside a sentence (`France 2030`, `Ligue 1`)."""
-    previous = re.search(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$", before)
-    return bool(previous) and not re.search(r"[.!?:;]$", previous.group(1))  # type: ignore[union-attr]
+    previous = _CAPITALISED_BEFORE.search(before)
+    return bool(previous) and not _SENTENCE_PUNCTUATION_END.search(previous.group(1))  # type: ignore[union-attr]
 
 
 def _is_noun(word: str) -> bool:
@@ -338,9 +405,11 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     words: list[str] = []
     for token in _ABOUT_WORD.findall(window):
         lowered = token.lower()
-        if not re.match(r"[\w’']", token) or lowered in _ABOUT_STOP or token[:1].isdigit():
+        if not _WORDLIKE.match(token) or lowered in _ABOUT_STOP or token[:1].isdigit():
             break
-        if re.fullmatch(_DURATION, lowered) and kind != "duration":
+        if _DURATION_WORD.fullmatch(lowered) and kind != "duration":
+            break
+        if words and _INFINITIVE_COMPLEMENT.match(lowered):
             break
         words.append(token)
         if len(words) == 4:
@@ -349,7 +418,7 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
         return None
     if words:
         return " ".join(words)
-    preceding = re.search(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$", text[max(0, start - 60) : start])
+    preceding = _NOUN_BEFORE_OF.search(text[max(0, start - 60) : start])
     if preceding and preceding.group(1).lower() not in _ABOUT_STOP and kind in {"money", "count"}:
         return preceding.group(1)
     return None
@@ -357,11 +426,11 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
 
 def _sentence(text: str, pos: int) -> str:
     """The sentence around a position, within its paragraph."""
-    lo = max(text.rfind("\n", 0, pos) + 1, pos - 600)
+    lo = max(text.rfind("\n", max(0, pos - 600), pos) + 1, pos - 600, 0)
     ends = list(_SENTENCE_END.finditer(text, lo, pos))
     start = ends[-1].end() if ends else lo
-    hi_limit = text.find("\n", pos)
-    hi_limit = len(text) if hi_limit < 0 else hi_limit
+    hi_limit = text.find("\n", pos, pos + 600)
+    hi_limit = min(len(text), pos + 600) if hi_limit < 0 else hi_limit
     end_match = _SENTENCE_END.search(text, pos, min(hi_limit, pos + 600))
     end = end_match.end() if end_match else min(hi_limit, pos + 600)
     return " ".join(text[start:end].split())

@@ -10,7 +10,8 @@ _NOTES_HEADER = re.compile(
 )
 _NOTE_LINE = re.compile(r"^[^\S\n]*\[?\s*(\d{1,3})\s*\]?[.)]?[^\S\n]+(\S.*)$")
 _MD_NOTE_DEF = re.compile(r"^\[\^([^\]\n]{1,20})\]:[ \t]*(.*)$", re.MULTILINE)
-_MARKER = re.compile(r"([\w'’&-]{0,40})\[\s*(\d{1,3}|\^[^\]\s]{1,20})\s*\](?:\(#[^)\s]{0,100}\))?")
+_MARKER = re.compile(r"\[\s*(\d{1,3}|\^[^\]\s]{1,20})\s*\](?:\(#[^)\s]{0,100}\))?")
+_WORD_BEFORE = re.compile(r"[\w'’&-]{1,40}$")
 _ORPHAN_PLUS = re.compile(r"\[\s*\+\s*\]")
 _GUESSED_EXPANSION = re.compile(r"[A-ZÀ-Ý][^\[\]\n]{2,200}?\.(?=[\s,;:)]|$)")
 
@@ -63,8 +64,10 @@ def _replace_markers(text: str, notes: dict[str, str], glossary: dict[str, str])
     for marker in _MARKER.finditer(text):
         if marker.start() < cursor:
             continue
-        word, key = marker.group(1), marker.group(2).lstrip("^")
-        pieces.append(text[cursor : marker.start()] + word)
+        key = marker.group(1).lstrip("^")
+        glued = _WORD_BEFORE.search(text, max(cursor, marker.start() - 40), marker.start())
+        word = glued.group(0) if glued else ""
+        pieces.append(text[cursor : marker.start()])
         cursor = marker.end()
         expansion = _inline_expansion(text, cursor, notes.get(key))
         if expansion:

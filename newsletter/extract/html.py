@@ -17,6 +17,7 @@ _BLOCK_TAG = re.compile(
 _HEADING_TAG = re.compile(r"<h([1-6])\b([^>]{0,500})>", re.IGNORECASE)
 _HEADING_END = re.compile(r"</h[1-6]\s*>", re.IGNORECASE)
 _FOOTNOTE_SUP = re.compile(r"<sup\b[^>]{0,300}>\s*\[?\s*\d{1,3}\s*\]?\s*</sup>", re.IGNORECASE)
+_TAG = re.compile(r"<[A-Za-z!/]")
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")
 _HTML_SNIFF = re.compile(r"\s*(?:<!doctype\s+html|<html\b|<(?:body|article|div|p)\b)", re.IGNORECASE)
 
@@ -27,6 +28,11 @@ class HtmlText:
 
     text: str
     hints: dict[str, str] = field(default_factory=dict)
+
+
+def has_tags(text: str) -> bool:
+    """Whether text said to be HTML has any markup at all (else it is read as Markdown)."""
+    return bool(_TAG.search(text[:20_000]))
 
 
 def looks_like_html(text: str) -> bool:

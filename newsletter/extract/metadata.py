@@ -26,7 +26,8 @@ _BYLINE = re.compile(
     r"^(?:par\b|by\b|publié|published|posted|mis à jour|updated|le\s+\d|paris,|london,|\w+,\s+le\s+\d)",
     re.IGNORECASE,
 )
-_LANGUAGE_SAMPLE = 20_000
+_LANGUAGE_SAMPLE = 3_000
+_DATE_BLOCKS = 60
 
 
 def detect_language(text: str, hint: object = None) -> str:
@@ -46,9 +47,7 @@ def published_date(blocks: list[Block], *hints: object) -> date | None:
         if parsed is not None:
             return parsed
     first: date | None = None
-    for index, block in enumerate(blocks):
-        if index > 50 and first is not None:
-            break
+    for index, block in enumerate(blocks[:_DATE_BLOCKS]):
         for mention in find_dates(block.text[:2000]):
             if mention.value is None:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from newsletter.extract.text import words
+from newsletter.extract.text import trie_pattern, words
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LOW = "a-zß-öø-ÿ"
@@ -15,7 +15,7 @@ _INITIAL = rf"[{_UP}]\."
 _PARTICLE = r"(?:(?:de|du|des|van|von|der|den|da|di|del|della|dos|le|la|bin|ben|al|ter|zu)\s+|d['’])"
 _HONORIFIC = r"(?:M\.|Mme|Mmes|MM\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Sir|Dame|Lord|Lady|Baroness|Professor)"
 PERSON = re.compile(
-    rf"(?:(?<=\s)|(?<=^)|(?<=[(«“\"'’*]))"
+    rf"(?=[{_UP}])(?<![^\s(«“\"'’*])"
     rf"(?:{_HONORIFIC}\s+)?"
     rf"(?:{_NAME_WORD}|{_INITIAL})(?:\s+{_INITIAL})?"
     rf"(?:\s+{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,3}}"
@@ -103,17 +103,16 @@ SPEECH_VERBS = words(
     underlines stressed stresses reflected praised praises recalled recalls
     """
 )
-_SPEECH_VERB_RE = "|".join(sorted((re.escape(v) for v in SPEECH_VERBS), key=len, reverse=True))
-SPEECH_VERB = re.compile(rf"(?<![\w-])(?:{_SPEECH_VERB_RE})(?![\w])", re.IGNORECASE)
+SPEECH_VERB = re.compile(rf"(?<![\w-]){trie_pattern(SPEECH_VERBS)}(?![\w])", re.IGNORECASE)
 PRONOUN = re.compile(r"(?<![\w])(?:-t-)?(il|elle|he|she)(?![\w'’-])", re.IGNORECASE)
 SOURCE_PREPOSITION = re.compile(
     r"(?:^|[\s(])(?:pour|selon|d['’]après|aux yeux de|according to|for|in the words of)\s*$",
     re.IGNORECASE,
 )
 ROLE_REFERENCE = re.compile(
-    r"(?<![\w])(?:la|le|l['’]|the|notre|our)\s*((?:[\w-]+\s+){0,2}?(?:"
-    + "|".join(sorted((re.escape(h) for h in ROLE_HEADS), key=len, reverse=True))
-    + r"))(?![\w])",
+    r"(?<![\w])(?:la|le|l['’]|the|notre|our)\s*((?:[\w-]+\s+){0,2}?"
+    + trie_pattern(ROLE_HEADS)
+    + r")(?![\w])",
     re.IGNORECASE,
 )
 DOCUMENT_SUBJECT = re.compile(
@@ -125,6 +124,13 @@ DOCUMENT_SUBJECT = re.compile(
     r"entreprise|company|groupe|group|conseil|council|commission|office|service)(?![\w])",
     re.IGNORECASE,
 )
+
+
+_COMMA_SPLIT = re.compile(r"\s*,\s*")
+_CLAUSE_BREAK = re.compile(r"[.!?»”]\s+|\n")
+_WORD_TOKEN = re.compile(r"[\w'’-]+")
+_TRAILING_CONJUNCTION = re.compile(r"\b(?:et|and|ou|or)$")
+_LEADING_ARTICLE = re.compile(r"^(?:the|le|la|l['’])\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -153,8 +159,11 @@ def _clean_name(candidate: str) -> str | None:
     """Drop honorifics and leading non-name words; reject organisations and places."""
     candidate = _HONORIFIC_PREFIX.sub("", candidate)
     words = candidate.split()
-    while words and words[0].lower().strip("'’") in _NOT_NAME_WORDS:
-        words.pop(0)
+    for index in range(len(words) - 1, -1, -1):
+        lowered_word = words[index].lower().strip("'’")
+        if words[index][:1].isupper() and (lowered_word in _NOT_NAME_WORDS or lowered_word in ROLE_HEADS):
+            words = words[index + 1 :]
+            break
     if len(words) < 2:
         return None
     lowered = [w.lower() for w in words]
@@ -170,7 +179,7 @@ def role_after(text: str, end: int) -> str | None:
     window = text[end : end + 300]
     if not window.startswith(","):
         return None
-    segments = re.split(r"\s*,\s*", _cut_at_terminator(window[1:]))
+    segments = _COMMA_SPLIT.split(_cut_at_terminator(window[1:]))
     if not segments or not _starts_like_role(segments[0]):
         return None
     kept = [segments[0]]
@@ -197,7 +206,7 @@ def _cut_at_terminator(window: str) -> str:
 
 def _starts_like_role(segment: str) -> bool:
     """A role starts with (or soon reaches) a role head noun and is not a verb phrase."""
-    words = [w.lower() for w in re.findall(r"[\w'’-]+", segment)[:5]]
+    words = [w.lower() for w in _WORD_TOKEN.findall(segment)[:5]]
     if not words or words[0] in SPEECH_VERBS or words[0] in {"se", "s", "a", "has", "is", "est"}:
         return False
     return any(w in ROLE_HEADS or w.split("'")[-1] in ROLE_HEADS for w in words[:4])
@@ -207,10 +216,10 @@ def role_before(text: str, start: int, floor: int) -> str | None:
     """The role written just before a name (`la ministre du Travail, Catherine Vautrin`)."""
     window_start = max(floor, start - 160)
     window = text[window_start:start]
-    sentence = list(re.finditer(r"[.!?»”]\s+|\n", window))
+    sentence = list(_CLAUSE_BREAK.finditer(window))
     if sentence:
         window = window[sentence[-1].end() :]
-    heads = list(re.finditer(r"[\w'’-]+", window))
+    heads = list(_WORD_TOKEN.finditer(window))
     for index in range(len(heads) - 1, -1, -1):
         word = heads[index].group(0).lower().split("'")[-1].split("’")[-1]
         if word in ROLE_HEADS:
@@ -222,7 +231,7 @@ def role_before(text: str, start: int, floor: int) -> str | None:
             ):
                 first -= 1
             role = window[heads[first].start() :].strip(" ,")
-            if re.search(r"\b(?:et|and|ou|or)$", role):
+            if _TRAILING_CONJUNCTION.search(role):
                 return None
             if len(role.split()) <= 16 and not SPEECH_VERB.search(role):
                 return _strip_article(role) or None
@@ -232,4 +241,4 @@ def role_before(text: str, start: int, floor: int) -> str | None:
 
 def _strip_article(role: str) -> str:
     """Drop a leading article from a role."""
-    return re.sub(r"^(?:the|le|la|l['’])\s*", "", role.strip(), flags=re.IGNORECASE)
+    return _LEADING_ARTICLE.sub("", role.strip())

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from newsletter.extract import people
+from newsletter.extract.text import words
 from newsletter.models import Quote
 
 _MARK = re.compile('[«»“”"]')
@@ -16,24 +17,33 @@ _WINDOW = 400
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+\s+")
 _SENTENCE_END_AFTER = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 _TERMINAL = re.compile(r"[.!?…]\W*$")
-_NAMING = re.compile(
-    r"(?:dispositifs?|programmes?|programs?|plans?|opérations?|operations?|campagnes?|campaigns?|"
-    r"labels?|événements?|évènements?|events?|chaînes?|channels?|émissions?|shows?|"
-    r"appels? à projets|concours|prix|awards?|trophées?|journées?|semaines?|weeks?|salons?|"
-    r"forums?|festivals?|rapports?|reports?|plateformes?|platforms?|sites?|applications?|"
-    r"applis?|apps?|réseaux?|réseau|networks?|marques?|brands?|slogans?|thèmes?|themes?|"
-    r"intitulée?s?|baptisée?s?|nommée?s?|dénommée?s?|appelée?s?|called|named|entitled|titled|"
-    r"dubbed|branded|known as|schemes?|initiatives?|projets?|projects?|hashtags?|fonds|funds?|"
-    r"stratégies?|strateg(?:y|ies)|pactes?|pacts?|chartes?|charters?|lois?|laws?|acts?|bills?|"
-    r"guides?|démarches?|parcours|pass|contrats?|devises?|mottos?|rubriques?|sections?|"
-    r"livres?|books?|films?|séries?|series|podcasts?|expositions?|exhibitions?|conférences?|"
-    r"conferences?|colloques?|rencontres?|sommets?|summits?|missions?|cérémonies?|ceremon(?:y|ies)|"
-    r"mention|mot d['’]ordre|sous le nom de|sous le titre|under the name|the theme|le thème)"
-    r"[\s:,]*$",
-    re.IGNORECASE,
+_NAMING_WORDS = words(
+    """
+    dispositif dispositifs programme programmes program programs plan plans opération opérations
+    operation operations campagne campagnes campaign campaigns label labels événement événements
+    évènement évènements event events chaîne chaînes channel channels émission émissions show shows
+    concours prix award awards trophée trophées journée journées semaine semaines week weeks salon
+    salons forum forums festival festivals rapport rapports report reports plateforme plateformes
+    platform platforms site sites application applications appli applis app apps réseau réseaux
+    network networks marque marques brand brands slogan slogans thème thèmes theme themes intitulé
+    intitulée intitulés intitulées baptisé baptisée baptisés baptisées nommé nommée nommés nommées
+    dénommé dénommée appelé appelée appelés appelées called named entitled titled dubbed branded
+    scheme schemes initiative initiatives projet projets project projects hashtag hashtags fonds
+    fund funds stratégie stratégies strategy strategies pacte pactes pact pacts charte chartes
+    charter charters loi lois law laws act acts bill bills guide guides démarche démarches parcours
+    pass contrat contrats devise devises motto mottos rubrique rubriques section sections livre
+    livres book books film films série séries series podcast podcasts exposition expositions
+    exhibition exhibitions conférence conférences conference conferences colloque colloques
+    rencontre rencontres sommet sommets summit summits mission missions cérémonie cérémonies
+    ceremony ceremonies mention titre title nom name as appel appels
+    """
 )
 
 
+_ANY_WORD_CHAR = re.compile(r"\w")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_TAIL_SPLIT = re.compile(r"[\s'’]+")
+_CLAUSE_PUNCTUATION = re.compile(r"[.!?;:]")
 @dataclass
 class QuoteSpan:
     """A pair of quotation marks: positions of the opening and closing marks."""
@@ -75,14 +85,14 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
     previous: tuple[int, Quote] | None = None
     for index, span in enumerate(spans):
         inner = _inner_text(text, span)
-        if not re.search(r"\w", inner):
+        if not _ANY_WORD_CHAR.search(inner):
             continue
         lo = _clause_start(text, span.open, spans[index - 1].close + 1 if index else 0, paragraphs)
         hi = _clause_end(
             text, span.close + 1, spans[index + 1].open if index + 1 < len(spans) else len(text), paragraphs
         )
         before, after = text[lo : span.open], text[span.close + 1 : hi]
-        named = _NAMING.search(before[-80:]) and len(inner.split()) <= 12
+        named = _follows_naming_word(before) and len(inner.split()) <= 12
         attribution = None if named else resolver.after(span.close + 1, after) or resolver.before(lo, before)
         if attribution is None and (named or _looks_like_title(inner)):
             found.names.append(inner)
@@ -103,7 +113,7 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
 
 def _paragraph_starts(text: str) -> list[int]:
     """Offsets where each paragraph starts."""
-    return [0] + [match.end() for match in re.finditer(r"\n\s*\n", text)]
+    return [0] + [match.end() for match in _PARAGRAPH_BREAK.finditer(text)]
 
 
 def pair_quotation_marks(text: str, paragraphs: list[int], warnings: list[str]) -> list[QuoteSpan]:
@@ -225,6 +235,12 @@ def _clause_end(text: str, pos: int, ceiling: int, paragraphs: list[int]) -> int
     return end.end() if end else hi
 
 
+def _follows_naming_word(before: str) -> bool:
+    """Whether the quote comes right after a word that introduces a name (`le dispositif`)."""
+    tail = _TAIL_SPLIT.split(before[-40:].rstrip(" \u00a0:,*_").lower())
+    return bool(tail) and tail[-1] in _NAMING_WORDS
+
+
 def _looks_like_title(inner: str) -> bool:
     """A short capitalised phrase without sentence punctuation reads as a name or title."""
     words = inner.split()
@@ -246,6 +262,8 @@ def _inherit(previous: tuple[int, Quote] | None, paragraphs: list[int], pos: int
     """A quote right after another one, with no attribution of its own, goes on the same speaker."""
     if previous is None or previous[1].speaker is None or len(inner.split()) < 4:
         return None
+    if not (inner[:1].isupper() or _TERMINAL.search(inner)):
+        return None
     gap = bisect.bisect_right(paragraphs, pos) - bisect.bisect_right(paragraphs, previous[0])
     return _Attribution(previous[1].speaker, previous[1].role) if gap <= 1 else None
 
@@ -259,7 +277,7 @@ _AFTER_VERB = re.compile(
 )
 _AFTER_SOURCE = re.compile(r"(?:selon|d['’]après|according to)\s+", re.IGNORECASE)
 _AFTER_PASSIVE = re.compile(
-    r"(?:est|sont|a été|ont été|fut|was|were|is|are|has been|have been)\s+(?:[\w-]+\s+){1,2}?"
+    r"(?:est|sont|a été|ont été|fut|was|were|is|are|has been|have been)\s+(?:[\w-]+\s+){1,3}?"
     r"(?:par|by)\s+",
     re.IGNORECASE,
 )
@@ -349,7 +367,7 @@ class _Resolver:
     def _subject_then_verb(self, base: int, stripped: str, end: int) -> _Attribution | None:
         """`X, ROLE, said.` / `she added` / `the Minister said` / `le communiqué précise`."""
         verb = people.SPEECH_VERB.search(stripped[:200])
-        if verb is None or re.search(r"[.!?;:]", stripped[: verb.start()]):
+        if verb is None or _CLAUSE_PUNCTUATION.search(stripped[: verb.start()]):
             return None
         subject = stripped[: verb.start()]
         if len(subject.split()) > 16:

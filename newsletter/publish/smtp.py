@@ -210,6 +210,11 @@ class SmtpSettings:
         return f"smtp://{self.host}:{self.port} ({self.security}){auth}"
 
 
+class _IdleConnectionClosed(Exception):
+    """The server closed a reused connection (or said 421) at MAIL FROM: nothing was sent yet,
+    so the transaction is retried once on a fresh connection without counting an attempt."""
+
+
 class SmtpConnection:
     """One SMTP session reused across messages; reopened transparently after a failure."""
 
@@ -268,11 +273,19 @@ class SmtpConnection:
     def send(self, envelope_from: str, recipient: str, message: bytes) -> str:
         """Send one message whose line breaks are all CRLF (see `crlf`); returns the server's
         reply to DATA (250), else raises PermanentRefusal or TransientFailure."""
+        data = dot_stuff(message)
         self.open()
         client = self.client
         assert client is not None
         try:
-            return self._transaction(client, envelope_from, recipient, dot_stuff(message))
+            try:
+                return self._transaction(client, envelope_from, recipient, data)
+            except _IdleConnectionClosed:
+                self.drop()
+                self.open()
+                client = self.client
+                assert client is not None
+                return self._transaction(client, envelope_from, recipient, data)
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.drop()
             reason = "timed out" if isinstance(error, socket.timeout) else f"connection lost ({error})"
@@ -285,8 +298,15 @@ class SmtpConnection:
             raise
 
     def _transaction(self, client: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes) -> str:
-        client.putcmd("mail", f"FROM:<{envelope_address(envelope_from)}>")
-        code, reply = client.getreply()
+        try:
+            client.putcmd("mail", f"FROM:<{envelope_address(envelope_from)}>")
+            code, reply = client.getreply()
+        except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError) as error:
+            if "timed out" in str(error):  # smtplib reports a read timeout as a disconnection
+                raise
+            raise _IdleConnectionClosed() from None
+        if code == 421:
+            raise _IdleConnectionClosed()
         if code != 250:
             raise _classify("MAIL FROM", code, reply)
         client.putcmd("rcpt", f"TO:<{envelope_address(recipient)}>")

@@ -129,7 +129,7 @@ def live_digest(config: Config, store: Store, digest: DigestConfig, now: datetim
 
 def digest_html(config: Config, digest: Digest) -> str:
     """The issue's HTML as a placeholder recipient would see it."""
-    return personalise(digest.html, preview_recipient_values(config), is_html=True)
+    return personalise(digest.html, preview_recipient_values(config, digest), is_html=True)
 
 
 def slot_times(config: Config, channel: ChannelConfig, now: datetime, count: int) -> list[datetime | None]:

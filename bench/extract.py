@@ -1,0 +1,94 @@
+"""Extraction throughput: documents per second over 1,000+ typical announcements, and scaling.
+
+Run: /work/venv/bin/python bench/extract.py
+Prints, from the same run: the full extraction rate, a baseline rate (decode + clean only), the
+time for one input at 1x and 10x size, and the time for a 5 MB input.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+from newsletter.extract import extract
+from newsletter.extract.clean import clean_markdown
+from newsletter.extract.decode import decode_content
+from newsletter.models import RawDocument
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "extract"
+DOCUMENTS = 1200
+TARGET_SIZE = 4096
+
+
+def corpus() -> list[str]:
+    """Typical announcements about 4 KB long, built from the project's fixture texts."""
+    texts = [path.read_text(encoding="utf-8") for path in sorted(FIXTURES.rglob("*.md"))]
+    texts += [path.read_text(encoding="utf-8") for path in sorted(FIXTURES.rglob("*.txt"))]
+    if not texts:
+        sys.exit(f"no fixtures found in {FIXTURES}")
+    rng = random.Random(7)
+    documents = []
+    for index in range(DOCUMENTS):
+        parts = [texts[index % len(texts)]]
+        while sum(map(len, parts)) < TARGET_SIZE:
+            parts.append(rng.choice(texts).split("\n", 1)[-1])
+        documents.append("\n\n".join(parts)[: TARGET_SIZE + 600])
+    return documents
+
+
+def rate(label: str, documents: list[str], work) -> float:
+    """Run `work` on every document and print documents per second."""
+    started = time.perf_counter()
+    for index, text in enumerate(documents):
+        work(index, text)
+    elapsed = time.perf_counter() - started
+    per_second = len(documents) / elapsed
+    print(f"{label:<34} {per_second:8.0f} docs/s  ({elapsed:.2f} s for {len(documents)} docs)")
+    return per_second
+
+
+def full(index: int, text: str) -> None:
+    """The whole extraction."""
+    extract(RawDocument("bench", str(index), text.encode("utf-8"), "text/markdown"))
+
+
+def baseline(index: int, text: str) -> None:
+    """Decode and clean only."""
+    clean_markdown(decode_content(text.encode("utf-8"), []), plain=False)
+
+
+def timed(label: str, text: str) -> float:
+    """Time one extraction of `text`."""
+    started = time.perf_counter()
+    announcement = extract(RawDocument("bench", label, text.encode("utf-8"), "text/markdown"))
+    elapsed = time.perf_counter() - started
+    print(
+        f"{label:<34} {elapsed * 1000:8.1f} ms  ({len(text) / 1e6:.2f} MB, "
+        f"{len(announcement.quotes)} quotes, {len(announcement.figures)} figures)"
+    )
+    return elapsed
+
+
+def main() -> None:
+    """Print throughput and scaling figures."""
+    documents = corpus()
+    average = sum(map(len, documents)) / len(documents)
+    print(f"{len(documents)} documents, average {average:.0f} characters")
+    rate("baseline: decode + clean", documents, baseline)
+    per_second = rate("full extraction", documents, full)
+    print(f"target >= 300 docs/s: {'OK' if per_second >= 300 else 'MISSED'}")
+    one = "\n\n".join(documents[:3])
+    small = timed("scaling: 1x", one)
+    large = timed("scaling: 10x", "\n\n".join([one] * 10))
+    print(f"10x input took {large / small:.1f}x the time (linear is about 10x)")
+    huge_text = "\n\n".join(documents)
+    while len(huge_text) < 5_000_000:
+        huge_text += "\n\n" + huge_text
+    huge = timed("5 MB input", huge_text[:5_000_000])
+    print(f"target 5 MB < 2 s: {'OK' if huge < 2 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Quotation finding and attribution on short French and English passages."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.extract.quotes import find_quotes
+
+
+def quotes(text: str) -> list[tuple[str, str | None, str | None]]:
+    return [(q.text, q.speaker, q.role) for q in find_quotes(text, []).quotes]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Pour Marie Lenoir, ministre des Sports, de la Jeunesse et de la Vie associative : « Nous tenons parole. »",
+            [("Nous tenons parole.", "Marie Lenoir", "ministre des Sports, de la Jeunesse et de la Vie associative")],
+        ),
+        (
+            "Jean Moreau, préfet de la région Bretagne, a déclaré : « Le dispositif fonctionne très bien. »",
+            [("Le dispositif fonctionne très bien.", "Jean Moreau", "préfet de la région Bretagne")],
+        ),
+        (
+            "« Nous irons plus loin dès cette année », a déclaré Sophie Arnaud, présidente de la région.",
+            [("Nous irons plus loin dès cette année", "Sophie Arnaud", "présidente de la région")],
+        ),
+        (
+            "Ruth Owens said: “The results speak for themselves and we will keep going.”",
+            [("The results speak for themselves and we will keep going.", "Ruth Owens", None)],
+        ),
+        (
+            "“We are proud of this work,” said Tom Baker, Chief Executive of the Trust.",
+            [("We are proud of this work", "Tom Baker", "Chief Executive of the Trust")],
+        ),
+        (
+            "Le directeur, Luc Perrin, se félicite d'une « coopération exemplaire » entre les acteurs.",
+            [("coopération exemplaire", "Luc Perrin", "directeur")],
+        ),
+        (
+            "L'importance d'un « accompagnement durable » est soulignée par Anne Roux, vice-présidente du réseau.",
+            [("accompagnement durable", "Anne Roux", "vice-présidente du réseau")],
+        ),
+    ],
+)
+def test_attribution_patterns(text, expected):
+    assert quotes(text) == expected
+
+
+def test_document_attribution_gives_no_speaker():
+    text = "La clé : « 80 % des agences sont signataires de la charte », souligne le communiqué."
+    assert quotes(text) == [("80 % des agences sont signataires de la charte", None, None)]
+
+
+def test_pronoun_and_role_reference_resolve_to_person_named_before():
+    text = (
+        "Claire Dubois, ministre du Logement, était à Nantes.\n\n"
+        "« Ce chantier est une priorité pour nous tous », a-t-elle affirmé.\n\n"
+        "« Nous tiendrons les délais annoncés », a ajouté la ministre."
+    )
+    found = quotes(text)
+    assert [speaker for _, speaker, _ in found] == ["Claire Dubois", "Claire Dubois"]
+    assert found[0][2] == "ministre du Logement"
+
+
+def test_programme_names_and_titles_are_not_quotes():
+    text = (
+        "Le ministère lance le dispositif « Cap Emploi Jeunes » et l'événement « Les journées de l'orientation ». "
+        "La chaîne « ORIENT-TV » diffusera le programme. The “Skills for Life” campaign starts today."
+    )
+    found = find_quotes(text, [])
+    assert found.quotes == []
+    assert found.names == ["Cap Emploi Jeunes", "Les journées de l'orientation", "ORIENT-TV", "Skills for Life"]
+
+
+def test_multi_paragraph_and_nested_quotes():
+    text = (
+        "Paul Lemaire, président de l'association, a déclaré : « Nous avons beaucoup appris cette année.\n\n"
+        "« Les « ateliers du samedi » ont trouvé leur public et nous continuerons. »"
+    )
+    found = quotes(text)
+    assert len(found) == 1
+    quote, speaker, role = found[0]
+    assert quote.startswith("Nous avons beaucoup appris") and quote.endswith("nous continuerons.")
+    assert "« ateliers du samedi »" in quote
+    assert (speaker, role) == ("Paul Lemaire", "président de l'association")
+
+
+def test_english_quote_continued_by_same_speaker():
+    text = "“We listened to employers,” she said. “This plan answers them.”"
+    text = "Maria Lopez, Director of Skills, opened the event. " + text
+    assert [speaker for _, speaker, _ in quotes(text)] == ["Maria Lopez", "Maria Lopez"]
+
+
+def test_unattributed_scare_quotes_are_ignored_and_unbalanced_marks_warn():
+    warnings: list[str] = []
+    found = find_quotes("Ce « petit » plan a un effet « boule de neige ». Puis « rien", warnings)
+    assert found.quotes == []
+    assert warnings and "unbalanced" in warnings[0]

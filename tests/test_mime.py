@@ -1,0 +1,121 @@
+"""Digest MIME: built once, personalised per recipient by byte substitution, standard on the wire."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsletter.compose.digest import PLACEHOLDERS, personalise, render_digest
+from newsletter.config import Config, load_config
+from newsletter.mime import build_message_template, placeholder_message
+from newsletter.models import Digest
+from tests.fakes.smtp import sample_announcements, write_mail_config
+
+NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
+UNSUBSCRIBE = "https://news.example.org/unsubscribe/v1.7.bWFpbg.abc?x=1&y=2"
+BROWSER = "https://news.example.org/issues/hebdo-1"
+VALUES = {"unsubscribe_url": UNSUBSCRIBE, "browser_url": BROWSER}
+
+
+def config_for(tmp_path: Path) -> Config:
+    return load_config(write_mail_config(tmp_path, None))
+
+
+def parse(data: bytes) -> EmailMessage:
+    return email.message_from_bytes(data, policy=policy.default)  # type: ignore[return-value]
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")
+
+
+def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(4), NOW)
+    template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
+    data = template.render("jeanne@example.org", "Jeanne Dupont", UNSUBSCRIBE, BROWSER)
+    message = parse(data)
+
+    assert message.get_content_type() == "multipart/alternative"
+    assert body(message, "plain") == personalise(digest.text, VALUES, is_html=False)
+    assert body(message, "html") == personalise(digest.html, VALUES, is_html=True)
+    assert "x=1&amp;y=2" in body(message, "html")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert max(len(line) for line in rest.split(b"\r\n")) <= 76
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    data.decode("ascii")
+
+
+def test_headers_are_standard_and_encoded(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
+    digest.subject = "Éducation : « près de 900 000 » élèves\r\nBcc: evil@example.org"
+    template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
+    message = parse(template.render("zoe@example.org", "Zoé Ñandú", UNSUBSCRIBE, BROWSER))
+
+    assert message["Subject"] == "Éducation : « près de 900 000 » élèves Bcc: evil@example.org"
+    assert message["Bcc"] is None
+    assert message["To"] == "Zoé Ñandú <zoe@example.org>"
+    assert message["From"] == "Ministère des Essais <lettre@example.org>"
+    assert message["Reply-To"] == "contact@example.org"
+    assert message["List-Id"] == "hebdo <main.example.org>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith(f"<{UNSUBSCRIBE}>, <mailto:desabonnement@example.org?")
+    assert message["Date"].datetime == NOW and message["MIME-Version"] == "1.0"
+    for part in message.iter_parts():
+        assert part.get_content_charset() == "utf-8"
+
+
+def test_message_id_is_stable_per_recipient_and_unique_across_recipients(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
+    template = build_message_template(digest, config.digest("hebdo"), config)
+    first = parse(template.render("a@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
+    again = parse(template.render("a@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
+    other = parse(template.render("b@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
+    assert first == again != other and first.endswith("@example.org>")
+
+
+def test_placeholder_message_needs_no_secret(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
+    message = parse(placeholder_message(digest, config.digest("hebdo"), config))
+    assert message["List-Unsubscribe"].startswith("<https://news.example.org/unsubscribe/preview>")
+    assert "https://news.example.org/unsubscribe/preview" in body(message, "plain")
+
+
+piece = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=300)
+line_breaker = st.sampled_from(["", "\n", ".", "=", " ", "\t", "x" * 200, "é" * 90, "\n.\n", "  \n"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    parts=st.lists(st.tuples(piece, line_breaker, st.sampled_from(list(PLACEHOLDERS.values()))), max_size=5),
+    tail=piece,
+    url=st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="<>"), max_size=120),
+)
+def test_any_text_round_trips_through_the_encoding(
+    parts: list[tuple[str, str, str]], tail: str, url: str
+) -> None:
+    text = "".join(a + b + placeholder for a, b, placeholder in parts) + tail
+    config = Config()
+    digest = Digest(name="hebdo", issue_id="i", subject="s", list_name="main", announcement_ids=[],
+                    html=text, text=text)
+    from newsletter.config import DigestConfig
+
+    digest_config = DigestConfig(name="hebdo", schedule="0 9 * * MON", list="main")
+    data = build_message_template(digest, digest_config, config).render("a@example.org", None, url, url)
+    message = parse(data)
+    values = {"unsubscribe_url": url, "browser_url": url}
+    assert body(message, "plain") == personalise(text, values, is_html=False).replace("\r\n", "\n")
+    assert body(message, "html") == personalise(text, values, is_html=True).replace("\r\n", "\n")
+    assert max(len(line) for line in data.partition(b"\r\n\r\n")[2].split(b"\r\n")) <= 76
