@@ -13,17 +13,15 @@ from enum import StrEnum
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
 
 from newsletter.compose.length import measure
 from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
-from newsletter.ledger import DeliveryKind, Ledger, delivery_from_row
+from newsletter.ledger import DeliveryKind, Ledger
 from newsletter.models import Announcement, Delivery, DeliveryStatus, Digest
 from newsletter.posting import cards_dir, channel_config, post_from_payload, post_to_payload
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
-from newsletter.store.tables import actions, announcements, deliveries
 
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
@@ -55,6 +53,7 @@ class ActionResult:
 
 def _record(store: Store, actor: str, action: str, target: str, summary: str, detail: dict[str, Any],
             now: datetime) -> ActionResult:
+    """Append the action to the audit log and describe it."""
     store.record_action(actor, action, target, detail, now=now)
     return ActionResult(action, target, summary, detail)
 
@@ -83,20 +82,30 @@ def approve(config: Config, store: Store, target_id: str, actor: str, now: datet
     """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be sent)."""
     kind, target = resolve_target(config, store, target_id)
     if kind is TargetKind.POST:
-        if not _set_post_status(store, target, S.AWAITING_APPROVAL, S.PENDING, now):
-            raise ActionError(f"post {target} is {_post(store, target).status}, not awaiting approval")
-        return _record(store, actor, "post.approve", target, f"post {target} approved: queued", {}, now)
+        return approve_post(store, target, actor, now)
     if kind is TargetKind.ISSUE:
-        approved = store.set_digest_issue_status(
-            target, DigestIssueStatus.APPROVED, expected=[DigestIssueStatus.AWAITING_APPROVAL], actor=actor, now=now
-        )
-        if not approved:
-            issue = _issue(store, target)
-            raise ActionError(f"digest issue {target} is {issue.status}, not awaiting approval")
-        released = Ledger(store).approve(target, now=now)
-        return _record(store, actor, "digest.approve", target, f"digest issue {target} approved",
-                       {"released": released}, now)
+        return approve_issue(store, target, actor, now)
     raise ActionError(f"{target} is an announcement: approve its posts or its digest issue")
+
+
+def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:
+    """Release one post awaiting approval to the queue; ActionError if it is unknown or in another state."""
+    _post(store, key)
+    if not Ledger(store).approve_key(key, now=now):
+        raise ActionError(f"post {key} is {_post(store, key).status}, not awaiting approval")
+    return _record(store, actor, "post.approve", key, f"post {key} approved: queued", {}, now)
+
+
+def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> ActionResult:
+    """Approve a digest issue awaiting approval and release its ledger rows."""
+    approved = store.set_digest_issue_status(
+        issue_id, DigestIssueStatus.APPROVED, expected=[DigestIssueStatus.AWAITING_APPROVAL], actor=actor, now=now
+    )
+    if not approved:
+        raise ActionError(f"digest issue {issue_id} is {_issue(store, issue_id).status}, not awaiting approval")
+    released = Ledger(store).approve(issue_id, now=now)
+    return _record(store, actor, "digest.approve", issue_id, f"digest issue {issue_id} approved",
+                   {"released": released}, now)
 
 
 def edit_post(config: Config, store: Store, key: str, text: str, actor: str, now: datetime) -> ActionResult:
@@ -136,11 +145,7 @@ def pick_key(
     else:
         announcement.key_figures = [index, *(i for i in announcement.key_figures if i != index)]
         picked = choices[index].raw
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(announcements).where(announcements.c.id == announcement_id)
-            .values(extracted=announcement.extracted(), updated=now)
-        )
+    store.save_extracted(announcement, now=now)
     recomposed = _recompose_posts(config, store, announcement, now)
     detail = {"kind": kind, "index": index, "text": picked, "recomposed": recomposed}
     summary = f"announcement {announcement_id}: key {kind} is now « {picked} » ({recomposed} post(s) recomposed)"
@@ -163,8 +168,7 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
                                              reason=reason, now=now):
             raise ActionError(f"digest issue {target} is {_issue(store, target).status}: it cannot be skipped")
         return _record(store, actor, "digest.skip", target, f"digest issue {target} skipped", {"reason": reason}, now)
-    with store.engine.begin() as conn:
-        conn.execute(update(announcements).where(announcements.c.id == target).values(announce=False, updated=now))
+    store.set_announce(target, False, now=now)
     skipped = [row.key for row in queued_posts(store) if row.payload.get("announcement_id") == target]
     for key in skipped:
         ledger.mark_skipped(key, reason, now=now)
@@ -193,21 +197,12 @@ def send_test(
 
 def queued_posts(store: Store) -> list[Delivery]:
     """Post rows that can still change: awaiting approval or pending, oldest first."""
-    t = deliveries
-    query = (
-        select(t).where(t.c.kind == str(DeliveryKind.POST), t.c.status.in_([str(s) for s in EDITABLE]))
-        .order_by(t.c.id).limit(MAX_QUEUED_POSTS)
-    )
-    with store.engine.connect() as conn:
-        return [delivery_from_row(row) for row in conn.execute(query)]
+    return Ledger(store).list_deliveries(status=EDITABLE, kind=DeliveryKind.POST, limit=MAX_QUEUED_POSTS)
 
 
 def hand_edited(store: Store, key: str) -> bool:
     """Whether someone edited this post's text (the audit log says so)."""
-    t = actions
-    with store.engine.connect() as conn:
-        found = conn.scalar(select(t.c.id).where(t.c.action == "post.edit", t.c.target == key).limit(1))
-    return found is not None
+    return store.has_action("post.edit", key)
 
 
 def _recompose_posts(config: Config, store: Store, announcement: Announcement, now: datetime) -> int:
@@ -227,6 +222,7 @@ def _recompose_posts(config: Config, store: Store, announcement: Announcement, n
 
 
 def _post(store: Store, key: str) -> Delivery:
+    """The post row `key`; ActionError when there is none."""
     row = Ledger(store).get(key)
     if row is None or row.kind != str(DeliveryKind.POST):
         raise ActionError(f"no queued post {key!r}")
@@ -234,28 +230,13 @@ def _post(store: Store, key: str) -> Delivery:
 
 
 def _issue(store: Store, issue_id: str) -> DigestIssue:
+    """The digest issue `issue_id`; ActionError when there is none."""
     issue = store.get_digest_issue(issue_id)
     if issue is None:
         raise ActionError(f"no digest issue {issue_id!r}")
     return issue
 
 
-def _set_post_status(store: Store, key: str, current: DeliveryStatus, new: DeliveryStatus, now: datetime) -> bool:
-    t = deliveries
-    with store.engine.begin() as conn:
-        result = conn.execute(
-            update(t).where(t.c.key == key, t.c.kind == str(DeliveryKind.POST), t.c.status == str(current))
-            .values(status=str(new), updated_at=now)
-        )
-    return result.rowcount == 1
-
-
 def _update_payload(store: Store, key: str, payload: dict[str, Any], now: datetime) -> bool:
     """Replace a post's payload if it is still queued (atomic with the status check)."""
-    t = deliveries
-    with store.engine.begin() as conn:
-        result = conn.execute(
-            update(t).where(t.c.key == key, t.c.status.in_([str(s) for s in EDITABLE]))
-            .values(payload=payload, updated_at=now)
-        )
-    return result.rowcount == 1
+    return Ledger(store).update_payload(key, payload, only_in=EDITABLE, now=now)

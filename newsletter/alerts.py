@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 import httpx
 
 from newsletter.config import Config
-from newsletter.store import Store
+from newsletter.store import RunOutcome, Store
 
 log = logging.getLogger("newsletter.alerts")
 
@@ -34,7 +34,7 @@ def notify(config: Config, subject: str, body: str, *, kind: str, target: str) -
 def _post_webhook(config: Config, payload: dict[str, str]) -> None:
     try:
         httpx.post(config.alerts.webhook_url or "", json=payload, timeout=10).raise_for_status()
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         log.error("alert webhook failed: %s", error)
 
 
@@ -66,25 +66,22 @@ def _secret(env_name: str | None) -> str | None:
 
 def job_failed(config: Config, store: Store, job_id: str, message: str) -> None:
     """Alert when a job starts failing, and when a source has been failing for a day."""
-    runs = store.last_runs(job_id, limit=200)
-    streak = []
-    for run in runs:
-        if str(run.outcome) != "failed":
-            break
-        streak.append(run)
-    if len(streak) == 1:
+    runs = store.last_runs(job_id, limit=2)
+    previous = runs[1] if len(runs) > 1 else None
+    if previous is None or previous.outcome is not RunOutcome.FAILED:
         notify(config, f"job {job_id} failed", message, kind="job_failed", target=job_id)
-    if job_id.startswith("ingest:") and len(streak) > 1:
+    if job_id.startswith("ingest:") and runs and previous is not None:
+        source = job_id.removeprefix("ingest:")
+        since = (store.get_source_state(source) or {}).get("failing_since")
         threshold = timedelta(hours=config.alerts.source_failing_hours)
-        started = streak[-1].started_at
-        if _crossed(started, streak[0].started_at, streak[1].started_at, threshold):
-            notify(config, f"source {job_id.removeprefix('ingest:')} failing since {started:%Y-%m-%d %H:%M} UTC",
-                   message, kind="source_failing", target=job_id)
+        if since is not None and _crossed(since, runs[0].started_at, previous.started_at, threshold):
+            notify(config, f"source {source} failing since {since:%Y-%m-%d %H:%M} UTC", message,
+                   kind="source_failing", target=job_id)
 
 
-def _crossed(since: datetime, now: datetime, previous: datetime, threshold: timedelta) -> bool:
+def _crossed(since: datetime, latest: datetime, previous: datetime, threshold: timedelta) -> bool:
     """True when the failing streak passed `threshold` with the latest run, not before."""
-    return now - since >= threshold > previous - since
+    return latest - since >= threshold > previous - since
 
 
 def channel_paused(config: Config, channel: str, reason: str) -> None:

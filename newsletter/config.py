@@ -8,6 +8,7 @@ in `_env` name the environment variables that hold them.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -346,6 +347,23 @@ def secret_env_names(config: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def optional_secrets(config: Config) -> set[str]:
+    """Secret env vars this setup can do without: the review token when the review app only
+    listens on loopback (its pages are then open to this machine alone)."""
+    return {config.review.token_env} if is_loopback(config.review.host) else set()
+
+
 def missing_secrets(config: Config) -> list[str]:
-    """The named secret env vars that are not set in this environment."""
-    return [name for name in secret_env_names(config) if not os.environ.get(name)]
+    """The named secret env vars that are needed and not set in this environment."""
+    optional = optional_secrets(config)
+    return [name for name in secret_env_names(config) if name not in optional and not os.environ.get(name)]

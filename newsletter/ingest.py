@@ -158,17 +158,22 @@ def ingest(
     dry_run: bool = False,
     on_progress: Callable[[str], None] | None = None,
     on_item: ItemProgress | None = None,
+    record_runs: bool = True,
 ) -> list[SourceReport]:
     """Ingest every configured source (or `only` one); a failing source fails alone.
 
     `on_progress(name)` is called after each source, `on_item(name, done, total)` after each
-    document; `dry_run` reads the store but writes nothing."""
+    document; `dry_run` reads the store but writes nothing; `record_runs=False` leaves the
+    `runs` rows to a caller that records its own (the scheduler)."""
     reports = []
     for source_config in config.sources:
         if only and source_config.name != only:
             continue
         reports.append(
-            ingest_source(source_config, config, store, now=now, dry_run=dry_run, on_item=on_item)
+            ingest_source(
+                source_config, config, store,
+                now=now, dry_run=dry_run, on_item=on_item, record_runs=record_runs,
+            )
         )
         if on_progress:
             on_progress(source_config.name)
@@ -183,12 +188,13 @@ def ingest_source(
     now: datetime,
     dry_run: bool,
     on_item: ItemProgress | None = None,
+    record_runs: bool = True,
 ) -> SourceReport:
-    """Fetch, extract and store one source, recording the run unless `dry_run`."""
+    """Fetch, extract and store one source; record the run in `runs` if asked, never in a dry run."""
     name = source_config.name
     report = SourceReport(name)
     stored_state = store.get_source_state(name) or {}
-    run_id = None if dry_run else store.start_run(f"ingest:{name}", now=now)
+    run_id = store.start_run(f"ingest:{name}", now=now) if record_runs and not dry_run else None
     data = stored_state.get("data") or {}
     fetch_state = FetchState(
         stored_state.get("etag"), stored_state.get("last_modified"), data.get("fingerprint")
@@ -201,11 +207,11 @@ def ingest_source(
             f"unexpected {type(error).__name__}: {error}"
         )
         log.debug("source %s traceback", name, exc_info=True)
-        _record_failure(report, store, run_id, stored_state, reason, now)
+        _record_failure(report, None if dry_run else store, run_id, stored_state, reason, now)
         return report
     run = _SourceRun(source_config, config, store, report, now=now, dry_run=dry_run, on_item=on_item)
     seen = run.process(source, documents, fetch_state, stored_state)
-    if not dry_run and run_id is not None:
+    if not dry_run:
         _record_success(store, run_id, report, fetch_state, stored_state, seen, now)
     return report
 
@@ -452,19 +458,21 @@ def _cap(seen: dict[str, Seen]) -> dict[str, Seen]:
 
 def _record_failure(
     report: SourceReport,
-    store: Store,
+    store: Store | None,
     run_id: int | None,
     stored_state: dict[str, Any],
     reason: str,
     now: datetime,
 ) -> None:
-    """Log one clear line, count the failure and record it in `runs` and the source state."""
+    """Log one clear line, count the failure and record it in `runs` and the source state
+    (`store` is None in a dry run)."""
     report.add("failed")
     report.errors.append(reason)
     log.error("source %s failed: %s", report.source, reason)
-    if run_id is None:
+    if store is None:
         return
-    store.finish_run(run_id, "failed", report.counts(), reason, now=now)
+    if run_id is not None:
+        store.finish_run(run_id, "failed", report.counts(), reason, now=now)
     store.save_source_state(
         report.source, last_error=reason, failing_since=stored_state.get("failing_since") or now
     )
@@ -472,7 +480,7 @@ def _record_failure(
 
 def _record_success(
     store: Store,
-    run_id: int,
+    run_id: int | None,
     report: SourceReport,
     fetch_state: FetchState,
     stored_state: dict[str, Any],
@@ -493,5 +501,6 @@ def _record_success(
             "items": report.new + report.updated + report.unchanged,
         },
     )
-    message = "; ".join(report.errors)[:2000] or None
-    store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message, now=now)
+    if run_id is not None:
+        message = "; ".join(report.errors)[:2000] or None
+        store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message, now=now)

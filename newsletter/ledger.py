@@ -8,7 +8,7 @@ attempt interrupted by a crash still counts towards `max_attempts`. Dry runs nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
@@ -246,6 +246,41 @@ class Ledger:
         else:
             self._transition(key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now)
 
+    def release(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Put a claimed row back to pending without counting the attempt (nothing was sent,
+        e.g. the channel's credentials were refused before any request went out)."""
+        now = now or utcnow()
+        t = deliveries
+        self._transition(
+            key, (S.CLAIMED,), status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, error=error,
+            updated_at=now,
+        )
+
+    def update_payload(
+        self, key: str, payload: dict[str, Any], *, only_in: Collection[DeliveryStatus], now: datetime | None = None
+    ) -> bool:
+        """Replace row `key`'s payload if it is in one of the `only_in` statuses (checked in the
+        same statement); False otherwise."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status.in_(_statuses(*only_in)))
+                .values(payload=payload, updated_at=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def approve_key(self, key: str, now: datetime | None = None) -> bool:
+        """Release one row awaiting approval (-> pending); False if it was not awaiting approval."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status == str(S.AWAITING_APPROVAL))
+                .values(status=str(S.PENDING), updated_at=now or utcnow())
+            )
+        return result.rowcount == 1
+
     def approve(self, issue_id: str, now: datetime | None = None) -> int:
         """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
         t = deliveries
@@ -300,19 +335,33 @@ class Ledger:
             row = conn.execute(select(deliveries).where(deliveries.c.key == key)).first()
         return delivery_from_row(row) if row else None
 
+    def due(self, kind: str, target: str, now: datetime, limit: int) -> list[Delivery]:
+        """The oldest pending rows of `kind` for `target` that are due at `now` (not claimed)."""
+        t = deliveries
+        query = (
+            select(t)
+            .where(t.c.kind == str(DeliveryKind(kind)), t.c.target == target, *self._claimable(now))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [delivery_from_row(row) for row in conn.execute(query)]
+
     def list_deliveries(
         self,
         *,
-        status: DeliveryStatus | None = None,
+        status: DeliveryStatus | Collection[DeliveryStatus] | None = None,
         issue_id: str | None = None,
         kind: str | None = None,
         limit: int = 100,
     ) -> list[Delivery]:
-        """Ledger rows, oldest first, filtered by status, issue and kind."""
+        """Ledger rows, oldest first, filtered by status (one or several), issue and kind."""
         t = deliveries
         query = select(t).order_by(t.c.id).limit(limit)
-        if status is not None:
+        if isinstance(status, DeliveryStatus):
             query = query.where(t.c.status == str(status))
+        elif status is not None:
+            query = query.where(t.c.status.in_(_statuses(*status)))
         if issue_id is not None:
             query = query.where(t.c.issue_id == issue_id)
         if kind is not None:

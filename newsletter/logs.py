@@ -7,9 +7,13 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+STRUCTURED_FIELDS = ("job", "outcome", "counts", "duration_s")
+QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore")
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+    """One JSON object per line: time, level, logger, message, the job fields given as
+    `extra` (job, outcome, counts, duration_s) and the exception, if any."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON line."""
@@ -19,9 +23,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        data.update({name: getattr(record, name) for name in STRUCTURED_FIELDS if hasattr(record, name)})
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
@@ -34,4 +39,5 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)

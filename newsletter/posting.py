@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from newsletter.compose.social import compose_posts
@@ -39,7 +38,6 @@ from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Tr
 from newsletter.publish.outbox import OutboxPublisher
 from newsletter.registry import publisher_class
 from newsletter.store import Store
-from newsletter.store.tables import announcements, deliveries
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,6 @@ POSTS_PER_SLOT = 1
 DEFAULT_MAX_WAIT = 60.0
 RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX = 30.0
-WITHDRAWN = "withdrawn"
 
 
 @dataclass
@@ -163,7 +160,7 @@ class PostRunner:
         for row in rows:
             if report.paused:
                 break
-            if _is_withdrawn(self.store, row.payload.get("announcement_id", "")):
+            if self.store.is_withdrawn(row.payload.get("announcement_id", "")):
                 self.ledger.mark_skipped(row.key, "announcement withdrawn", now=now)
                 report.skipped.append(row.key)
                 continue
@@ -186,7 +183,7 @@ class PostRunner:
         except Transient as error:
             self._retry(key, str(error), now, now, report)
         except AuthFailed as error:
-            _release(self.store, key, str(error), now)
+            self.ledger.release(key, str(error), now=now)
             self.store.set_channel_paused(self.channel.name, True, str(error), now=now)
             report.paused = str(error)
             report.errors.append(str(error))
@@ -235,20 +232,7 @@ class PostRunner:
 
 def due_rows(store: Store, channel: str, now: datetime, limit: int) -> list[Delivery]:
     """The oldest pending, due post rows of `channel`."""
-    t = deliveries
-    query = (
-        select(t.c.key)
-        .where(
-            t.c.kind == str(DeliveryKind.POST), t.c.target == channel, t.c.status == str(S.PENDING),
-            (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now),
-        )
-        .order_by(t.c.id)
-        .limit(limit)
-    )
-    with store.engine.connect() as conn:
-        keys = list(conn.scalars(query))
-    ledger = Ledger(store)
-    return [row for key in keys if (row := ledger.get(key)) is not None]
+    return Ledger(store).due(DeliveryKind.POST, channel, now, limit)
 
 
 def post_due(
@@ -290,24 +274,6 @@ def _dry_run(
     return report
 
 
-def _is_withdrawn(store: Store, announcement_id: str) -> bool:
-    with store.engine.connect() as conn:
-        status = conn.scalar(select(announcements.c.status).where(announcements.c.id == announcement_id))
-    return status == WITHDRAWN
-
-
-def _release(store: Store, key: str, error: str, now: datetime) -> None:
-    """Put a claimed row back to pending without counting the attempt (nothing was sent)."""
-    t = deliveries
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(t)
-            .where(t.c.key == key, t.c.status == str(S.CLAIMED))
-            .values(status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, error=error,
-                    updated_at=now)
-        )
-
-
 def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
     """Lift a channel's pause; returns the reason it was paused (None if it was not)."""
     paused, reason = store.channel_pause(channel)
@@ -334,19 +300,6 @@ def settle_post(store: Store, key: str, *, sent: bool, now: datetime) -> None:
     """A person's verdict on an uncertain post: it went out, or it may be posted again."""
     Ledger(store).resolve_uncertain(key, sent=sent, now=now)
     store.record_action("cli", "post.settle", key, {"sent": sent}, now=now)
-
-
-def approve_post(store: Store, key: str, now: datetime) -> bool:
-    """Release one post awaiting approval; False if it was not awaiting approval."""
-    t = deliveries
-    with store.engine.begin() as conn:
-        result = conn.execute(
-            update(t).where(t.c.key == key, t.c.status == str(S.AWAITING_APPROVAL))
-            .values(status=str(S.PENDING), updated_at=now)
-        )
-    if result.rowcount == 1:
-        store.record_action("cli", "post.approve", key, now=now)
-    return result.rowcount == 1
 
 
 def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,

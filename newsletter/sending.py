@@ -275,6 +275,7 @@ class DigestSender:
         limit: int | None,
         backoff: Backoff,
         progress: Progress | None,
+        shutdown: threading.Event | None = None,
     ):
         self.config = config
         self.store = store
@@ -286,6 +287,7 @@ class DigestSender:
         self.budget = limit
         self.backoff = backoff
         self.progress = progress
+        self.shutdown = shutdown
         self.ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
         self.settings = SmtpSettings.from_config(config.smtp, self.template.domain)
         self.rate = RateLimiter(config.smtp.rate_per_second, config.smtp.rate_per_hour)
@@ -313,6 +315,9 @@ class DigestSender:
 
     def _watch_pause(self) -> None:
         while not self.stop.wait(POLL_SECONDS):
+            if self.shutdown is not None and self.shutdown.is_set():
+                self.stop.set()
+                return
             issue = self.store.get_digest_issue(self.issue.id)
             if issue is not None and issue.status not in SENDABLE:
                 self.report.paused = issue.status is DigestIssueStatus.PAUSED
@@ -430,9 +435,11 @@ def send_digest(
     dry_run: bool = False,
     progress: Progress | None = None,
     backoff: Backoff | None = None,
+    stop: threading.Event | None = None,
 ) -> SendReport:
     """Send an issue (by id, digest name or object) to its list through the ledger; with
-    `dry_run`, write `.eml` files to the outbox instead and touch nothing."""
+    `dry_run`, write `.eml` files to the outbox instead and touch nothing. Setting `stop`
+    ends the run between messages (the issue stays `sending`, to be resumed)."""
     issue = find_issue(store, digest) if isinstance(digest, str) else digest
     digest_config = config.digest(issue.digest.name)
     template = build_message_template(issue.digest, digest_config, config, now=now)
@@ -454,7 +461,7 @@ def send_digest(
     report.to_send = counts[DeliveryStatus.PENDING] if limit is None else min(limit, counts[DeliveryStatus.PENDING])
     if report.to_send:
         sender = DigestSender(config, store, issue, template, report, secret=secret, limit=limit,
-                              backoff=backoff or Backoff(), progress=progress)
+                              backoff=backoff or Backoff(), progress=progress, shutdown=stop)
         sender.run()
     counts = ledger.counts(issue.id)
     report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]

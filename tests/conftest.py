@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fakes.smtp",
     "tests.fakes.review_env",
     "tests.fakes.social_apis",
+    "tests.fakes.daemon_env",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

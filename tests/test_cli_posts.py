@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -85,3 +86,36 @@ def test_unknown_channel_is_a_config_error(fake_mastodon, tmp_path):
     config = setup(tmp_path, fake_mastodon.url)
     result = run(config, "post", "--channel", "nope")
     assert result.exit_code == 2 and "no channel named 'nope'" in result.output
+
+
+def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    data = yaml.safe_load(config.read_text())
+    data["channels"][0]["require_approval"] = True
+    config.write_text(yaml.safe_dump(data))
+    database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
+    with Store.open(database) as store:
+        queue_posts(load_config(config), store, NOW)
+    approved = run(config, "posts", "approve", KEY, "--as", "carole")
+    assert approved.exit_code == 0, approved.output
+    assert f"{KEY}: approved" in approved.output
+    again = run(config, "posts", "approve", KEY)
+    assert again.exit_code == 1 and "not awaiting approval" in again.output
+    with Store.open(database) as store:
+        assert Ledger(store).get(KEY).status == "pending"
+        assert [(a.actor, a.action, a.target) for a in store.list_actions()] == [("carole", "post.approve", KEY)]
+    assert f"posted {KEY}" in run(config, "post", "--now", NOW.isoformat()).output
+
+
+def test_posts_approve_defaults_to_the_login_name(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    data = yaml.safe_load(config.read_text())
+    data["channels"][0]["require_approval"] = True
+    config.write_text(yaml.safe_dump(data))
+    database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
+    with Store.open(database) as store:
+        queue_posts(load_config(config), store, NOW)
+    assert run(config, "posts", "approve", KEY).exit_code == 0
+    with Store.open(database) as store:
+        (action,) = store.list_actions()
+    assert action.action == "post.approve" and action.actor == f"cli:{getpass.getuser()}"

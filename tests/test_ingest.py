@@ -245,3 +245,11 @@ def test_an_unexpected_error_in_a_source_fails_it_alone(
     reports = ingest_env.run()
     assert re.search("unexpected RuntimeError: plugin bug", reports["broken"].errors[0])
     assert reports["fine"].new == 1
+
+
+def test_the_scheduler_can_record_runs_itself(ingest_env: IngestEnv, site: Site) -> None:
+    site.serve("/feed", rss(site, ITEMS))
+    ingest_env.configure([{"name": "news", "type": "feed", "url": site.url("/feed")}])
+    assert ingest_env.run(record_runs=False)["news"].new == 3
+    assert row_count(ingest_env, runs) == 0
+    assert ingest_env.run(record_runs=False)["news"].unchanged == 3

@@ -217,3 +217,57 @@ def test_recovery_leaves_claims_newer_than_the_cutoff(ledger: Ledger) -> None:
     assert recovered == {"pending": 1, "uncertain": 0}
     still = ledger.get("email:hebdo-1:1")
     assert still is not None and still.status is S.CLAIMED
+
+
+def posts(*targets: str) -> list[tuple[str, str, str, dict[str, object]]]:
+    """One quote post row per channel named in `targets`."""
+    return [(f"post:a1:quote:{target}", "post", target, {"text": target}) for target in targets]
+
+
+def test_due_lists_a_channels_pending_due_posts_without_claiming(ledger: Ledger) -> None:
+    ledger.ensure_pending(posts("masto", "x", "masto-2"), now=T0)
+    ledger.ensure_pending([("post:a2:quote:masto", "post", "masto", None)], now=T0)
+    ledger.ensure_pending(emails(1), issue_id="hebdo-1", now=T0)
+    assert [d.key for d in ledger.due("post", "masto", T0, 10)] == ["post:a1:quote:masto", "post:a2:quote:masto"]
+    assert [d.key for d in ledger.due("post", "masto", T0, 1)] == ["post:a1:quote:masto"]
+    assert ledger.get("post:a1:quote:masto").status is S.PENDING  # listing claims nothing
+    assert ledger.claim("post:a1:quote:masto", T0)
+    ledger.mark_retry("post:a1:quote:masto", "503", T0 + timedelta(hours=1), T0)
+    assert [d.key for d in ledger.due("post", "masto", T0, 10)] == ["post:a2:quote:masto"]
+    assert [d.key for d in ledger.due("post", "masto", T0 + timedelta(hours=1), 10)] == [
+        "post:a1:quote:masto", "post:a2:quote:masto"]
+    assert ledger.due("email", "masto", T0, 10) == []
+
+
+def test_release_puts_a_claim_back_without_counting_it(ledger: Ledger) -> None:
+    ledger.ensure_pending(posts("masto"), now=T0)
+    key = "post:a1:quote:masto"
+    assert ledger.claim(key, T0)
+    ledger.release(key, "channel masto: token refused", T0)
+    row = ledger.get(key)
+    assert (row.status, row.attempts, row.error) == (S.PENDING, 0, "channel masto: token refused")
+    with pytest.raises(StoreError, match="is pending, expected claimed"):
+        ledger.release(key, "again", T0)
+    assert ledger.claim(key, T0)
+
+
+def test_approve_key_releases_one_row_once(ledger: Ledger) -> None:
+    ledger.ensure_pending(posts("masto", "x"), status=S.AWAITING_APPROVAL, now=T0)
+    assert ledger.due("post", "masto", T0, 10) == []
+    assert ledger.approve_key("post:a1:quote:masto", T0)
+    assert not ledger.approve_key("post:a1:quote:masto", T0)
+    assert not ledger.approve_key("post:missing:quote:masto", T0)
+    assert [d.key for d in ledger.due("post", "masto", T0, 10)] == ["post:a1:quote:masto"]
+    assert ledger.get("post:a1:quote:x").status is S.AWAITING_APPROVAL
+
+
+def test_payload_changes_only_in_the_given_statuses(ledger: Ledger) -> None:
+    ledger.ensure_pending(posts("masto", "x"), now=T0)
+    editable = (S.PENDING, S.AWAITING_APPROVAL)
+    assert ledger.update_payload("post:a1:quote:masto", {"text": "edited"}, only_in=editable, now=T0)
+    assert ledger.claim("post:a1:quote:x", T0)
+    assert not ledger.update_payload("post:a1:quote:x", {"text": "too late"}, only_in=editable, now=T0)
+    assert ledger.get("post:a1:quote:masto").payload == {"text": "edited"}
+    assert ledger.get("post:a1:quote:x").payload == {"text": "x"}
+    queued = ledger.list_deliveries(status=editable, kind="post")
+    assert [d.key for d in queued] == ["post:a1:quote:masto"]

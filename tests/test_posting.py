@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from newsletter.actions import approve_post
 from newsletter.config import Config, load_config
 from newsletter.ledger import Ledger
 from newsletter.models import Announcement, DeliveryStatus, Figure, Quote
-from newsletter.posting import approve_post, delete_post, post_due, queue_posts, resume_channel, settle_post
+from newsletter.posting import delete_post, post_due, queue_posts, resume_channel, settle_post
 from newsletter.store import Store
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
@@ -83,7 +84,8 @@ def test_approval_holds_posts_until_approved(fake_mastodon, store, tmp_path):
     key = "post:ann0000000000001:quote:masto"
     assert Ledger(store).get(key).status == S.AWAITING_APPROVAL
     assert post_due(config, store, "masto", NOW).sent == []
-    assert approve_post(store, key, NOW)
+    approve_post(store, key, "alice", NOW)
+    assert [(a.actor, a.action, a.target) for a in store.list_actions()] == [("alice", "post.approve", key)]
     assert post_due(config, store, "masto", NOW).sent == [key]
 
 

@@ -279,3 +279,26 @@ def test_audit_log_and_channel_pause(store: Store) -> None:
     assert store.channel_pause("mastodon") == (True, "rate limited")
     store.set_channel_paused("mastodon", False)
     assert store.channel_pause("mastodon") == (False, None)
+
+
+def test_withdrawal_skip_and_reviewer_edits_of_an_announcement(store: Store) -> None:
+    ann = make_announcement()
+    store.upsert_announcement(ann, announce=True, now=T0)
+    assert not store.is_withdrawn(ann.id) and not store.is_withdrawn("unknown")
+    store.mark_withdrawn(ann.id, now=T0)
+    assert store.is_withdrawn(ann.id)
+    assert store.not_announced_ids() == set()
+    assert store.set_announce(ann.id, False, now=T0) and not store.set_announce("unknown", False)
+    assert store.not_announced_ids() == {ann.id}
+    ann.quotes.append(Quote("Une autre citation", "Paul Durand"))
+    ann.key_quote = 1
+    assert store.save_extracted(ann, now=T0)
+    stored = store.get_announcement(ann.id)
+    assert stored is not None and stored.main_quote == Quote("Une autre citation", "Paul Durand")
+
+
+def test_has_action_finds_an_action_on_a_target(store: Store) -> None:
+    store.record_action("ana", "post.edit", "post:a1:quote:masto", now=T0)
+    assert store.has_action("post.edit", "post:a1:quote:masto")
+    assert not store.has_action("post.edit", "post:a1:quote:x")
+    assert not store.has_action("post.skip", "post:a1:quote:masto")

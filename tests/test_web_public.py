@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
+from newsletter.compose.digest import announcement_url
 from newsletter.digests import write_archive
+from newsletter.models import Announcement, Figure, Quote
 from newsletter.store import DigestIssueStatus, SubscriberStatus
 from newsletter.unsubscribe import make_token
-from tests.fakes.review_env import NOW, ReviewEnv, app_client
+from tests.fakes.review_env import HOSTILE, NOW, ReviewEnv, app_client
 from tests.fakes.smtp import TEST_SECRET
 from tests.test_actions import frozen_issue
 
@@ -152,3 +154,39 @@ def test_archive_serves_the_written_web_copy(review_env: ReviewEnv) -> None:
     path = write_archive(review_env.config, review_env.store.get_digest_issue(issue_id).digest)
     path.write_text(path.read_text(encoding="utf-8").replace("Apprentissage", "Copie archivée"), encoding="utf-8")
     assert "Copie archivée" in review_env.client.get(f"/archive/{issue_id}").text
+
+
+def test_announcement_without_url_has_an_escaped_public_page(review_env: ReviewEnv) -> None:
+    hostile = Announcement(
+        identity="sans-url", source="communiques", id="sans-url", title=f"Plan {HOSTILE}",
+        published=date(2025, 3, 18), lede=f"Chapeau {HOSTILE}",
+        body=f"Premier paragraphe {HOSTILE}\nsur deux lignes.\n\n  \nSecond paragraphe.",
+        quotes=[Quote(f"Citation {HOSTILE}", f"Orateur {HOSTILE}", "ministre")],
+        figures=[Figure("12 000", 12000, about=f"postes {HOSTILE}")], key_quote=0, key_figures=[0],
+    )
+    review_env.store.upsert_announcement(hostile, announce=True, now=NOW - timedelta(hours=1))
+    link = announcement_url(hostile, review_env.config)
+    assert link == "http://127.0.0.1:8080/announcements/sans-url"
+    with app_client(review_env.config, token="team-token") as visitor:  # a reader is never signed in
+        page = visitor.get(link.removeprefix("http://127.0.0.1:8080"), follow_redirects=False)
+    assert page.status_code == 200
+    escaped = "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    for text in (f"Plan {escaped}", f"Chapeau {escaped}", f"Premier paragraphe {escaped} sur deux lignes.",
+                 "<p>Second paragraphe.</p>", f"<q>Citation {escaped}</q> — Orateur {escaped}, ministre",
+                 f"<strong>12 000</strong> postes {escaped}", "18 mars 2025"):
+        assert text in page.text, text
+    assert "<script>" not in page.text and "<img" not in page.text
+    assert "ana@example.org" not in page.text and "/actions/" not in page.text  # no subscriber data, no forms
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_withdrawn_embargoed_and_unknown_announcements_have_no_public_page(review_env: ReviewEnv) -> None:
+    assert review_env.client.get("/announcements/emploi-jeunes").status_code == 200
+    review_env.store.mark_withdrawn("emploi-jeunes", now=NOW)
+    assert review_env.client.get("/announcements/emploi-jeunes").status_code == 404
+    embargoed = Announcement(identity="plus-tard", source="communiques", id="plus-tard", title="Bientôt")
+    review_env.store.upsert_announcement(embargoed, announce=True, now=NOW, publish_at=NOW + timedelta(hours=1))
+    assert review_env.client.get("/announcements/plus-tard").status_code == 404
+    with app_client(review_env.config, now=NOW + timedelta(hours=2)) as later:
+        assert later.get("/announcements/plus-tard").status_code == 200
+    assert review_env.client.get("/announcements/inconnue").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
 import sys
 from collections.abc import Callable
@@ -28,6 +29,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Config file (default: $NEWSLETTER_CONFIG, else config/newsletter.yaml)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Who acts, for the action log (default: cli:<your user name>)."),
 ]
 NowOption = Annotated[
     str | None,
@@ -66,6 +71,11 @@ def open_store(config: Config) -> Store:
 
     url = config.database_url()
     return Store.open(url, create=url.startswith("sqlite"))
+
+
+def actor_name(value: str | None) -> str:
+    """The actor recorded in the audit log: `--as`, else `cli:<login name>`."""
+    return value or f"cli:{getpass.getuser()}"
 
 
 def parse_now(value: str | None, config: Config) -> datetime:

@@ -113,9 +113,16 @@ def status(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for job in data["jobs"]:
-        last = job["last_run"]
-        outcome = f"{last['outcome']} at {last['started_at']}" if last else "never ran"
-        console.print(f"[bold]{job['id']}[/bold]: {job['schedule']} — next {job['next_run']} — last: {outcome}")
+        console.print(f"[bold]{job['id']}[/bold]: {job['schedule']} — next {job['next_run'] or 'never'}")
+        if not job["recent_runs"]:
+            console.print("  never ran")
+        for run in job["recent_runs"]:
+            counts = " ".join(f"{key}={value}" for key, value in run["counts"].items())
+            when = run["scheduled_for"] if run["outcome"] == "missed" else run["started_at"]
+            message = f" — {run['message']}" if run["message"] else ""
+            console.print(f"  {run['outcome']} {when} {counts}{message}", markup=False)
+        if job["missed_runs"]:
+            console.print(f"  [yellow]missed[/yellow]: {', '.join(job['missed_runs'])}")
     for source in data["sources_in_error"]:
         console.print(f"[red]source {source['name']} failing[/red]: {source['error']}")
     for channel in data["paused_channels"]:

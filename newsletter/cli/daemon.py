@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import threading
 from typing import Annotated, Literal
 
 import typer
@@ -35,9 +39,16 @@ def run(
         raise typer.Exit(2)
     with open_store(config) as store:
         if once:
-            result = run_job(config, store, once, utcnow())
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            result = run_job(config, store, once, utcnow(), stop=stop)
             console.print(f"{once}: {result.outcome} {result.counts} {result.message or ''}")
             raise typer.Exit(0 if result.outcome in ("ok", "skipped") else 1)
         daemon = Daemon(config, store)
         daemon.install_signal_handlers()
-        raise typer.Exit(daemon.run())
+        code = daemon.run()
+    if not daemon.stopped_cleanly:
+        logging.shutdown()
+        os._exit(code)  # a job outlived stop_timeout_seconds: leave it to the ledger's recovery
+    raise typer.Exit(code)

@@ -6,13 +6,23 @@ from typing import Annotated
 
 import typer
 
+from newsletter.actions import approve_post
 from newsletter.cli.app import app
-from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.cli.common import (
+    ActorOption,
+    ConfigOption,
+    NowOption,
+    actor_name,
+    console,
+    load,
+    open_store,
+    parse_now,
+    reports_errors,
+)
 from newsletter.ledger import Ledger
 from newsletter.models import DeliveryStatus
 from newsletter.posting import (
     POSTS_PER_SLOT,
-    approve_post,
     channel_config,
     delete_post,
     list_posts,
@@ -67,6 +77,7 @@ def post(
 
 
 def _url(store: Store, key: str) -> str | None:
+    """The published URL of post `key`, if the service gave one."""
     row = Ledger(store).get(key)
     return row.provider_url if row else None
 
@@ -128,11 +139,9 @@ def settle(
 
 @posts_app.command("approve")
 @reports_errors
-def approve(key: str, config_path: ConfigOption = None, now: NowOption = None) -> None:
-    """Release post KEY that is awaiting approval."""
+def approve(key: str, config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None) -> None:
+    """Release post KEY that is awaiting approval (recorded in the action log, as `newsletter approve`)."""
     config = load(config_path)
     with open_store(config) as store:
-        if not approve_post(store, key, parse_now(now, config)):
-            typer.echo(f"error: post {key} is not awaiting approval", err=True)
-            raise typer.Exit(1)
+        approve_post(store, key, actor_name(actor), parse_now(now, config))
     console.print(f"{key}: approved")

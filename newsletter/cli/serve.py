@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 
 from newsletter.cli.app import app
-from newsletter.cli.common import ConfigOption, console, load, open_store, reports_errors
+from newsletter.cli.common import ActorOption, ConfigOption, actor_name, console, load, open_store, reports_errors
 
 
 @app.command()
@@ -44,8 +43,7 @@ def serve(
 def approve(
     target: Annotated[str, typer.Argument(help="A post key (post:…), a digest issue id or a digest name.")],
     config_path: ConfigOption = None,
-    actor: Annotated[str | None, typer.Option("--as", help="Who approves, for the action log (default: you).")]
-    = None,
+    actor: ActorOption = None,
 ) -> None:
     """Approve a post or digest issue awaiting approval, as the review page does (recorded in the log)."""
     from newsletter import actions
@@ -53,5 +51,5 @@ def approve(
 
     config = load(config_path)
     with open_store(config) as store:
-        result = actions.approve(config, store, target, actor or f"cli:{getpass.getuser()}", utcnow())
+        result = actions.approve(config, store, target, actor_name(actor), utcnow())
     console.print(result.summary)

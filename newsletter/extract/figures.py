@@ -95,7 +95,7 @@ _REFERENCE_WORDS = words(
     section alinéa point étape step phase version tome volume vol. niveau level rang rank saison
     season édition edition promotion classe class acte bac bac+ semaine week jour day lot zone ligne
     line route road rue avenue bd boulevard salle room bâtiment building porte gate tél. tel. tél
-    tel téléphone phone fax code cedex bp
+    tel téléphone phone fax code cedex bp aged âgé âgés âgée âgées age ages
     """
 )
 _YEAR_CONTEXT = words(
@@ -137,6 +137,8 @@ _WORDLIKE = re.compile(r"[\w’']")
 _INFINITIVE_COMPLEMENT = re.compile(r"d['’](?:être|avoir|\w+(?:er|ir))$")
 _NOUN_BEFORE_OF = re.compile(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$")
 _DURATION_WORD = re.compile(_DURATION)
+_AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
+_RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 
 
@@ -231,11 +233,13 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
         ranged = _RANGE.match(text, end)
         if ranged and _is_range(ranged, qualifier, before):
             second = _parse_number(ranged.group("num"), language)
-            if second is not None:
+            if second is not None and second > base:
                 upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second)
                 if parsed.unit is None and upper.unit is not None:
                     parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
                 value_max, end = upper.value, ranged.end()
+    if parsed.kind == "duration" and _last_word(before) in _AGE_GROUP_WORDS:
+        return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
         return None
     raw = text[match.start() : end].strip()
@@ -371,14 +375,14 @@ def _is_count(
     if groups["art"]:
         return False
     after = text[match.end() : match.end() + 40]
+    before = text[max(0, match.start() - 30) : match.start()]
     next_word = _NEXT_WORD.match(after)
     following = next_word.group(1) if next_word else ""
     if groups["words"]:
-        return value >= 3 and _is_noun(following)
+        return value >= 3 and _is_noun(following) and _last_word(before) not in _RATIO_WORDS
     if value == 1 and not qualifier:
         return False
     raw = groups["num"] or ""
-    before = text[max(0, match.start() - 30) : match.start()]
     named = _after_proper_name(before)
     if _FOUR_DIGITS.fullmatch(raw) and 1800 <= value <= 2100:
         return bool(qualifier) or (_is_noun(following) and not named and _last_word(before) not in _YEAR_CONTEXT)

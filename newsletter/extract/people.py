@@ -130,6 +130,7 @@ _COMMA_SPLIT = re.compile(r"\s*,\s*")
 _CLAUSE_BREAK = re.compile(r"[.!?»”]\s+|\n")
 _WORD_TOKEN = re.compile(r"[\w'’-]+")
 _TRAILING_CONJUNCTION = re.compile(r"\b(?:et|and|ou|or)$")
+_ROLE_LINK_BEFORE = re.compile(r"\b(?:for|of|de|du|des|chargée?)\s+$", re.IGNORECASE)
 _LEADING_ARTICLE = re.compile(r"^(?:the|le|la|l['’])\s*", re.IGNORECASE)
 
 
@@ -149,10 +150,21 @@ def find_people(text: str, offset: int = 0) -> list[Mention]:
         cleaned = _clean_name(match.group(0))
         if cleaned is None:
             continue
+        cleaned = _drop_role_words(text, match.start(), cleaned)
         shift = match.group(0).find(cleaned)
         start = offset + match.start() + max(shift, 0)
         mentions.append(Mention(cleaned, start, start + len(cleaned)))
     return mentions
+
+
+def _drop_role_words(text: str, start: int, name: str) -> str:
+    """`Minister for Digital Skills Priya Shah`: the words before the last two belong to the role."""
+    words_in_name = name.split()
+    if len(words_in_name) < 3 or any(w[:1].islower() for w in words_in_name):
+        return name
+    if _ROLE_LINK_BEFORE.search(text, max(0, start - 40), start):
+        return " ".join(words_in_name[-2:])
+    return name
 
 
 def _clean_name(candidate: str) -> str | None:

@@ -281,6 +281,7 @@ _AFTER_PASSIVE = re.compile(
     r"(?:par|by)\s+",
     re.IGNORECASE,
 )
+_SPEECH_PASSIVE = re.compile(rf"{_VERB}|mise?s? en avant|highlighted|welcomed", re.IGNORECASE)
 _PRONOUN_START = re.compile(r"(?:il|elle|he|she)\b", re.IGNORECASE)
 _PREPOSITION_NAME = re.compile(
     r"^\W*(?:pour|selon|d['’]après|aux yeux de|according to|for|in the words of)\s+",
@@ -336,6 +337,9 @@ class _Resolver:
 
     def _resolve_pronoun(self, pos: int) -> _Attribution:
         index = bisect.bisect_left(self.starts, pos) - 1
+        last = self.last_speaker
+        if index >= 0 and last is not None and last.role and self.mentions[index].name in last.role:
+            return _Attribution(last.speaker, last.role)
         if index >= 0:
             return self._person(self.mentions[index], 0)
         if self.last_speaker is not None:
@@ -358,6 +362,8 @@ class _Resolver:
         end = start + len(after)
         for pattern in (_AFTER_VERB, _AFTER_SOURCE, _AFTER_PASSIVE):
             match = pattern.match(stripped)
+            if match and pattern is _AFTER_PASSIVE and not _SPEECH_PASSIVE.search(match.group(0)):
+                continue
             if match:
                 if match.groupdict().get("p1") or match.groupdict().get("p2"):
                     return self._resolve_pronoun(start)

@@ -107,6 +107,19 @@ class AnnouncementQueries:
             row = conn.execute(select(announcements).where(announcements.c.id == announcement_id)).first()
         return announcement_from_row(row) if row else None
 
+    def get_public_announcement(self, announcement_id: str, *, now: datetime | None = None) -> Announcement | None:
+        """The announcement with this id if anyone may read it now: active (not withdrawn nor a
+        draft) and past its embargo (publish_at); else None."""
+        t = announcements
+        query = select(t).where(
+            t.c.id == announcement_id,
+            t.c.status == str(AnnouncementStatus.ACTIVE),
+            or_(t.c.publish_at.is_(None), t.c.publish_at <= (now or utcnow())),
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return announcement_from_row(row) if row else None
+
     def get_announcements(self, ids: list[str]) -> list[Announcement]:
         """The stored announcements with these ids, in the order given (missing ids left out)."""
         if not ids:
@@ -191,6 +204,38 @@ class AnnouncementQueries:
                 .values(status=str(AnnouncementStatus.WITHDRAWN), updated=now or utcnow())
             )
         return result.rowcount == 1
+
+    def save_extracted(self, ann: Announcement, *, now: datetime | None = None) -> bool:
+        """Store `ann`'s extracted part (quotes, figures, key choices) as edited by a reviewer;
+        False if the announcement is unknown."""
+        t = announcements
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t).where(t.c.id == ann.id).values(extracted=ann.extracted(), updated=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def set_announce(self, announcement_id: str, announce: bool, *, now: datetime | None = None) -> bool:
+        """Whether digests and posts may carry this announcement; False if unknown."""
+        t = announcements
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t).where(t.c.id == announcement_id).values(announce=announce, updated=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def not_announced_ids(self) -> set[str]:
+        """Ids of stored announcements that will not be announced (skipped or never announceable)."""
+        t = announcements
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(t.c.id).where(t.c.announce.is_(False))))
+
+    def is_withdrawn(self, announcement_id: str) -> bool:
+        """Whether the stored announcement with this id has been withdrawn (False if unknown)."""
+        t = announcements
+        with self.engine.connect() as conn:
+            status = conn.scalar(select(t.c.status).where(t.c.id == announcement_id))
+        return status == str(AnnouncementStatus.WITHDRAWN)
 
     def announcement_ids(self, source: str) -> set[str]:
         """The stable ids stored for `source` (to spot documents that disappeared)."""

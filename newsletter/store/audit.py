@@ -56,6 +56,13 @@ class AuditQueries:
                 for row in conn.execute(query)
             ]
 
+    def has_action(self, action: str, target: str) -> bool:
+        """Whether the audit log holds at least one `action` on `target`."""
+        t = actions
+        with self.engine.connect() as conn:
+            found = conn.scalar(select(t.c.id).where(t.c.action == action, t.c.target == target).limit(1))
+        return found is not None
+
     def set_channel_paused(
         self, channel: str, paused: bool, reason: str | None = None, now: datetime | None = None
     ) -> None:

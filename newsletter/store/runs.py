@@ -21,6 +21,7 @@ class RunOutcome(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     MISSED = "missed"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -82,6 +83,22 @@ class RunQueries:
             )
         if result.rowcount != 1:
             raise StoreError(f"no run with id {run_id}")
+
+    def interrupt_running(self, message: str, *, now: datetime | None = None) -> int:
+        """Close the runs still `running` (their process stopped or died) as interrupted."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(runs)
+                .where(runs.c.outcome == str(RunOutcome.RUNNING))
+                .values(outcome=str(RunOutcome.INTERRUPTED), message=message, finished_at=now or utcnow())
+            ).rowcount
+
+    def reopen_run(self, run_id: int) -> None:
+        """Mark an interrupted run as running again (its work is being resumed)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == run_id).values(outcome=str(RunOutcome.RUNNING), finished_at=None)
+            )
 
     def last_runs(self, job: str | None = None, limit: int = 10) -> list[RunRecord]:
         """The latest runs, newest first, of one job or of all."""

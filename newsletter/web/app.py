@@ -21,7 +21,17 @@ from newsletter.store import Store, utcnow
 from newsletter.web.auth import NotSignedIn, bearer, review_token, session_secret
 from newsletter.web.common import STATIC_DIR, WebState, build_templates, render
 from newsletter.web.csrf import CsrfError
-from newsletter.web.pages import announcements, archive, health, history, review, session, subscribers, upcoming
+from newsletter.web.pages import (
+    announcements,
+    archive,
+    health,
+    history,
+    public_announcement,
+    review,
+    session,
+    subscribers,
+    upcoming,
+)
 
 SESSION_COOKIE = "newsletter_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -96,7 +106,8 @@ def create_app(
         state.close()
 
     routes = [
-        *upcoming.routes, *review.routes, *announcements.routes, *history.routes, *archive.routes,
+        *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
+        *archive.routes,
         *subscribers.routes, *health.routes, *session.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 import secrets
 
 from starlette.requests import Request
 
-from newsletter.config import Config
+from newsletter.config import Config, is_loopback
 from newsletter.errors import ConfigError
 
 SESSION_USER = "reviewer"
@@ -26,16 +25,6 @@ MAX_NAME_LENGTH = 80
 
 class NotSignedIn(Exception):
     """A review page was asked for without a valid login."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def review_token(config: Config) -> str | None:

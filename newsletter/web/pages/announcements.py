@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.models import Announcement
-from newsletter.store import Store
-from newsletter.store.tables import announcements
 from newsletter.web.common import blocking, render, review_actor, web_state
 
 MAX_SHOWN = 200
@@ -35,6 +32,7 @@ class AnnouncementFilter:
 
 
 def _date(value: str | None) -> date | None:
+    """An ISO date from the query string, or None when absent or malformed."""
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -47,18 +45,13 @@ def filter_from(request: Request) -> AnnouncementFilter:
     return AnnouncementFilter(params.get("source") or None, _date(params.get("from")), _date(params.get("to")))
 
 
-def not_announced(store: Store) -> set[str]:
-    """Ids of announcements that are stored but will not be announced (skipped or never announceable)."""
-    with store.engine.connect() as conn:
-        return set(conn.scalars(select(announcements.c.id).where(announcements.c.announce.is_(False))))
-
-
 def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
+    """The page's context: the filtered announcements, newest first, and the source choices."""
     store = web_state(request).store
     found = store.list_announcements(source=chosen.source, include_inactive=True)
     kept = [a for a in reversed(found) if chosen.keeps(a)][:MAX_SHOWN]
     sources = sorted({s.name for s in web_state(request).config.sources} | {a.source for a in found})
-    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": not_announced(store)}
+    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": store.not_announced_ids()}
 
 
 async def announcements_page(request: Request) -> Response:

@@ -1,0 +1,80 @@
+"""Extraction quality on the hand-labelled set in bench/labelled: quote and figure precision/recall.
+
+Run: /work/venv/bin/python bench/extract_quality.py [-v]
+A quote counts as correct when its text starts like the labelled one and the speaker is the same
+(None for a document or organisation); a figure when its value and kind match a labelled one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import unicodedata
+from pathlib import Path
+
+from newsletter.extract import extract, read_path
+
+LABELLED = Path(__file__).resolve().parent / "labelled"
+
+
+def normalise(text: str) -> str:
+    """Lowercase text without accents, punctuation or extra spaces, for prefix comparison."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(ch for ch in text if ch.isalnum() or ch.isspace())
+    return " ".join(kept.split())
+
+
+def quote_matches(label: list, quote: dict) -> bool:
+    """Same speaker and the quote text starts like the labelled text."""
+    return normalise(quote["text"]).startswith(normalise(label[1])) and quote["speaker"] == label[0]
+
+
+def figure_matches(label: list, figure: dict) -> bool:
+    """Same kind and the same value."""
+    return figure["kind"] == label[1] and math.isclose(figure["value"], label[0], rel_tol=1e-9)
+
+
+def score(labels: list, found: list, matches) -> tuple[int, int, list, list]:
+    """Greedy one-to-one matching: (true positives, misses, false positives)."""
+    remaining = list(found)
+    missed = []
+    for label in labels:
+        hit = next((item for item in remaining if matches(label, item)), None)
+        if hit is None:
+            missed.append(label)
+        else:
+            remaining.remove(hit)
+    return len(labels) - len(missed), len(labels), missed, remaining
+
+
+def main() -> None:
+    """Print per-document errors (with -v) and the four figures."""
+    logging.disable(logging.WARNING)
+    verbose = "-v" in sys.argv
+    labels = json.loads((LABELLED / "labels.json").read_text(encoding="utf-8"))
+    totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
+    for name, expected in sorted(labels.items()):
+        announcement = extract(read_path(str(LABELLED / name)))
+        found = {
+            "quotes": [{"speaker": q.speaker, "text": q.text} for q in announcement.quotes],
+            "figures": [{"value": f.value, "kind": f.kind, "raw": f.raw} for f in announcement.figures],
+        }
+        for key, matches in (("quotes", quote_matches), ("figures", figure_matches)):
+            hits, gold, missed, extra = score(expected[key], found[key], matches)
+            totals[key][0] += hits
+            totals[key][1] += gold
+            totals[key][2] += len(found[key])
+            if verbose and (missed or extra):
+                print(f"{name} {key}: missed {missed} extra {extra}")
+    print(f"{len(labels)} labelled documents")
+    for key, (hits, gold, predicted) in totals.items():
+        precision = hits / predicted if predicted else 1.0
+        recall = hits / gold if gold else 1.0
+        counts = f"{hits} correct, {gold} labelled, {predicted} found"
+        print(f"{key:<8} precision {precision:.3f}  recall {recall:.3f}  ({counts})")
+
+
+if __name__ == "__main__":
+    main()
