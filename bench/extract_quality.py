@@ -1,6 +1,7 @@
 """Extraction quality on the hand-labelled set in bench/labelled: quote and figure precision/recall.
 
-Run: /work/venv/bin/python bench/extract_quality.py [-v]
+Run: /work/venv/bin/python bench/extract_quality.py [FOLDER] [-v]
+FOLDER holds the documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out).
 A quote counts as correct when its text starts like the labelled one and the speaker is the same
 (None for a document or organisation); a figure when its value and kind match a labelled one.
 """
@@ -53,10 +54,12 @@ def main() -> None:
     """Print per-document errors (with -v) and the four figures."""
     logging.disable(logging.WARNING)
     verbose = "-v" in sys.argv
-    labels = json.loads((LABELLED / "labels.json").read_text(encoding="utf-8"))
+    folders = [Path(arg) for arg in sys.argv[1:] if arg != "-v"]
+    folder = folders[0] if folders else LABELLED
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
     for name, expected in sorted(labels.items()):
-        announcement = extract(read_path(str(LABELLED / name)))
+        announcement = extract(read_path(str(folder / name)))
         found = {
             "quotes": [{"speaker": q.speaker, "text": q.text} for q in announcement.quotes],
             "figures": [{"value": f.value, "kind": f.kind, "raw": f.raw} for f in announcement.figures],
@@ -68,7 +71,7 @@ def main() -> None:
             totals[key][2] += len(found[key])
             if verbose and (missed or extra):
                 print(f"{name} {key}: missed {missed} extra {extra}")
-    print(f"{len(labels)} labelled documents")
+    print(f"{len(labels)} labelled documents in {folder}")
     for key, (hits, gold, predicted) in totals.items():
         precision = hits / predicted if predicted else 1.0
         recall = hits / gold if gold else 1.0

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from newsletter.compose.social import compose_posts
 from newsletter.config import Config, missing_secrets
-from newsletter.digests import check_templates
+from newsletter.digests import check_templates, sample_announcements
 from newsletter.errors import NewsletterError
-from newsletter.models import Announcement, Figure, Quote
 
 
 @dataclass
@@ -21,28 +19,12 @@ class CheckReport:
     summary: str = ""
 
 
-def sample_announcement() -> Announcement:
-    """A complete announcement used to render every template once."""
-    return Announcement(
-        identity="check:sample",
-        source="check",
-        id="check-sample",
-        title="Exemple d'annonce",
-        url="https://example.org/annonce",
-        published=date(2025, 3, 24),
-        lede="Un paragraphe d'introduction.",
-        quotes=[Quote("Une citation complète.", "Prénom Nom", "ministre")],
-        figures=[Figure("900 000", 900000, kind="count", qualifier="près de", about="nouveaux contrats")],
-        key_quote=0,
-        key_figures=[0],
-    )
-
-
 def check_config(config: Config) -> CheckReport:
-    """Compile every digest and post template against a sample announcement and list missing secrets."""
+    """Compile every digest and post template against the sample announcements (posts: the complete
+    one) and list missing secrets."""
     report = CheckReport(missing_secrets=missing_secrets(config))
     report.problems.extend(check_templates(config))
-    sample = sample_announcement()
+    sample = sample_announcements()[0]
     for index, channel in enumerate(config.channels):
         try:
             compose_posts(sample, channel, config)

@@ -272,25 +272,11 @@ class Ledger:
 
     def approve_key(self, key: str, now: datetime | None = None) -> bool:
         """Release one row awaiting approval (-> pending); False if it was not awaiting approval."""
-        t = deliveries
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(t)
-                .where(t.c.key == key, t.c.status == str(S.AWAITING_APPROVAL))
-                .values(status=str(S.PENDING), updated_at=now or utcnow())
-            )
-        return result.rowcount == 1
+        return self._release_awaiting(deliveries.c.key == key, now) == 1
 
     def approve(self, issue_id: str, now: datetime | None = None) -> int:
         """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
-        t = deliveries
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(t)
-                .where(t.c.issue_id == issue_id, t.c.status == str(S.AWAITING_APPROVAL))
-                .values(status=str(S.PENDING), updated_at=now or utcnow())
-            )
-        return result.rowcount
+        return self._release_awaiting(deliveries.c.issue_id == issue_id, now)
 
     def recover_after_crash(
         self, now: datetime | None = None, *, claimed_before: datetime | None = None
@@ -368,6 +354,17 @@ class Ledger:
             query = query.where(t.c.kind == str(DeliveryKind(kind)))
         with self.engine.connect() as conn:
             return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def _release_awaiting(self, which: Any, now: datetime | None) -> int:
+        """Move the rows matching `which` from awaiting_approval to pending; returns how many."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(which, t.c.status == str(S.AWAITING_APPROVAL))
+                .values(status=str(S.PENDING), updated_at=now or utcnow())
+            )
+        return result.rowcount
 
     def _claimable(self, now: datetime) -> tuple[Any, ...]:
         """Conditions of a row that may be claimed now."""

@@ -124,7 +124,8 @@ class Media:
 
 @dataclass
 class Post:
-    """One social post (or thread) for one channel, fitted to the platform's length rule."""
+    """One social post (or thread) for one channel, fitted to the platform's length rule;
+    `language` (the announcement's, an ISO 639-1 code) is passed to services that tag posts."""
 
     channel: str
     platform: str
@@ -136,6 +137,7 @@ class Post:
     thread: list[str] = field(default_factory=list)
     media: list[Media] = field(default_factory=list)
     slot: datetime | None = None
+    language: str = "fr"
 
     @property
     def idempotency_key(self) -> str:

@@ -51,6 +51,15 @@ def test_every_variant_fits_with_locale_figures_url_and_hashtags(tmp_path):
     assert posts[2].media == []
 
 
+def test_posts_carry_the_announcements_language():
+    channel = MastodonPublisher.Config(name="m", base_url="http://127.0.0.1:9", variants=["quote", "figure", "link"])
+    french = compose_posts(announcement(), channel, Config())
+    assert [p.language for p in french] == ["fr", "fr", "fr"]
+    english = announcement(quote="We will support nearly 900,000 young people.")
+    english.language = "en"
+    assert [p.language for p in compose_posts(english, channel, Config())] == ["en", "en", "en"]
+
+
 def test_a_long_quote_is_cut_at_a_sentence_boundary_with_a_mark(tmp_path):
     channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=220)
     (post,) = compose_posts(announcement(), channel, Config())

@@ -146,3 +146,17 @@ def test_missing_secrets_are_listed_by_env_var_name_never_by_value(tmp_path, mon
     assert result.returncode == 0, result.stderr
     assert "missing secret: environment variable MASTODON_ACCESS_TOKEN is not set" in result.stderr
     assert "very-secret-value" not in result.stdout + result.stderr
+
+
+def test_review_token_is_only_a_missing_secret_off_loopback(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEWSLETTER_REVIEW_TOKEN", raising=False)
+    data = example_data()
+    data["sources"][0]["path"] = str(tmp_path / "examples")
+    for host, needed in [("127.0.0.1", False), ("localhost", False), ("[::1]", False), ("0.0.0.0", True),
+                         ("192.0.2.10", True), ("review.example.org", True)]:
+        data["review"] = {"host": host}
+        config = load_config(write_config(tmp_path, data))
+        assert "NEWSLETTER_REVIEW_TOKEN" in secret_env_names(config)
+        assert ("NEWSLETTER_REVIEW_TOKEN" in missing_secrets(config)) is needed, host
+    monkeypatch.setenv("NEWSLETTER_REVIEW_TOKEN", "team-token")
+    assert "NEWSLETTER_REVIEW_TOKEN" not in missing_secrets(config)

@@ -94,6 +94,8 @@ def test_open_refuses_an_out_of_date_database_until_upgraded(
         Store.open(database_url)
     expected = f"is at revision {first}, expected {newer_head}: run `newsletter db upgrade`"
     assert str(error.value).endswith(expected)
+    with pytest.raises(StoreError, match="run `newsletter db upgrade`"):
+        Store.open(database_url, create=True)
     assert Store.upgrade(database_url) == (first, newer_head)
     with Store.open(database_url) as store:
         assert "probe" in inspect(store.engine).get_table_names()

@@ -67,6 +67,7 @@ def test_one_post_per_slot_with_card_then_nothing_left(fake_mastodon, store, tmp
     assert first.sent == ["post:ann0000000000001:quote:masto"]
     assert len(statuses(fake_mastodon)) == 1
     assert "Nous accompagnerons près de 900" in statuses(fake_mastodon)[0]["status"][0]
+    assert statuses(fake_mastodon)[0]["language"] == ["fr"]  # kept through the ledger row
     media = fake_mastodon.calls("/api/v2/media")[0].multipart()["file"]
     assert media.startswith(b"\x89PNG")
     row = Ledger(store).get(first.sent[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -125,3 +126,39 @@ def test_preview_is_reproducible_and_writes_no_ledger(project):
     with Store.open(f"sqlite:///{project / 'data' / 'newsletter.db'}") as store:
         assert store.list_announcements() == []
         assert store.last_runs() == []
+
+
+def test_config_comes_from_the_environment_and_digest_is_chosen_by_name(project, tmp_path):
+    env = {**os.environ, "NEWSLETTER_CONFIG": str(project / "config" / "newsletter.yaml")}
+    run = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--out", str(tmp_path / "p"),
+                          "--digest", "mensuel", "--now", NOW], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=180)
+    assert run.returncode == 2
+    assert "no digest named 'mensuel' (configured: hebdo)" in run.stderr
+    assert "Traceback" not in run.stderr
+    run = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--out", str(tmp_path / "p"),
+                          "--digest", "hebdo", "--now", NOW], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "p" / "summary.json").read_text(encoding="utf-8"))["digest"]["name"] == "hebdo"
+
+
+def test_commands_refuse_an_out_of_date_database_with_a_clear_message(project):
+    from sqlalchemy import create_engine, text
+
+    database = project / "data" / "newsletter.db"
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as conn:
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    engine.dispose()
+    try:
+        result = newsletter("status", "--config", "config/newsletter.yaml", cwd=project)
+        assert result.returncode == 1
+        assert "which this version of newsletter does not know" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        engine = create_engine(f"sqlite:///{database}")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+        engine.dispose()

@@ -39,6 +39,7 @@ def test_posts_link_and_tag_facets_image_alt_text_and_thread(fake_bluesky, tmp_p
     )
     first, second = records(fake_bluesky)
     assert first["text"] == TEXT
+    assert first["langs"] == ["fr"] and second["langs"] == ["fr"]
     link, tag = first["facets"]
     url = "https://www.gouv.fr/plan-jeunes"
     start = TEXT.encode().index(url.encode())
@@ -62,6 +63,11 @@ def test_images_over_a_million_bytes_are_shrunk(fake_bluesky, tmp_path):
     upload = fake_bluesky.calls("com.atproto.repo.uploadBlob")[0].body
     assert len(upload) <= MAX_IMAGE_BYTES
     assert Image.open(io.BytesIO(upload)).size[0] > 0
+
+
+def test_posts_are_tagged_with_the_announcements_language(fake_bluesky):
+    publisher(fake_bluesky.url).publish(post(language="en"), idempotency_key="k")
+    assert [record["langs"] for record in records(fake_bluesky)] == [["en"]]
 
 
 def test_delete_removes_the_record(fake_bluesky):

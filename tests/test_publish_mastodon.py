@@ -39,6 +39,7 @@ def test_posts_a_thread_with_media_alt_text_and_idempotency_keys(fake_mastodon, 
     statuses = fake_mastodon.calls("/api/v1/statuses")
     first, second = (s.form() for s in statuses)
     assert first["status"] == ["Le plan https://www.gouv.fr/a #Emploi"]
+    assert first["language"] == ["fr"] and second["language"] == ["fr"]
     media_ids = [k.removeprefix("media:") for k in fake_mastodon.objects if k.startswith("media:")]
     assert first["media_ids[]"] == media_ids and "media_ids[]" not in second
     assert second["in_reply_to_id"] == [result.provider_id.split(",")[0]]
@@ -52,6 +53,11 @@ def test_a_retry_with_the_same_key_returns_the_same_status(fake_mastodon):
     again = masto.publish(post(), idempotency_key="k")
     assert first == again
     assert len([k for k in fake_mastodon.objects if not k.startswith(("idem:", "media:"))]) == 1
+
+
+def test_statuses_are_tagged_with_the_announcements_language(fake_mastodon):
+    publisher(fake_mastodon.url).publish(post(language="en"), idempotency_key="k")
+    assert [s.form()["language"] for s in fake_mastodon.calls("/api/v1/statuses")] == [["en"]]
 
 
 def test_delete_retracts_the_status(fake_mastodon):

@@ -145,7 +145,7 @@ class PostComposer:
     def _post(self, announcement: Announcement, variant: str, text: str, thread: list[str] | None = None) -> Post:
         measured = measure(text, self.platform, self.channel.limit)
         return Post(self.channel.name, self.platform, announcement.id, variant, text, measured.length,
-                    measured.limit, thread=thread or [])
+                    measured.limit, thread=thread or [], language=announcement.language or self.config.locale)
 
     def _fits(self, text: str) -> bool:
         return measure(text, self.platform, self.channel.limit).valid

@@ -82,7 +82,7 @@ class BlueskyPublisher:
             try:
                 response = self._call(
                     client.send_post, rich_text(text), reply_to=reply_to, embed=embed if index == 0 else None,
-                    creating=True,
+                    langs=[post.language], creating=True,
                 )
             except PublishError as error:
                 if created:

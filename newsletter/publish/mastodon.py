@@ -66,6 +66,7 @@ class MastodonPublisher:
                     in_reply_to_id=statuses[-1]["id"] if statuses else None,
                     media_ids=media_ids if index == 0 and media_ids else None,
                     visibility=self.config.visibility,
+                    language=post.language,
                     idempotency_key=f"{idempotency_key}:{index}",
                 )
             except PublishError as error:

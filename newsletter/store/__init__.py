@@ -56,15 +56,16 @@ class Store(
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:
-        """Connect to the database at `url`; with `create`, migrate it to the head first;
-        with `check_schema`, refuse a database that is not at the head revision."""
+        """Connect to the database at `url`; with `create`, initialise a new (never migrated)
+        database; with `check_schema`, refuse a database that is not at the head revision
+        (an existing database is only upgraded by `newsletter db upgrade`)."""
         parsed = db.parse_url(url)
         path = db.sqlite_file(parsed)
         if check_schema and not create and path is not None and not path.exists():
             raise StoreError(f"database at {db.display_url(parsed)} is not initialised: run `newsletter db upgrade`")
         store = cls(db.create_store_engine(parsed), parsed)
         try:
-            if create:
+            if create and store.current_revision() is None:
                 store._upgrade()
             if check_schema:
                 store.check_schema()
