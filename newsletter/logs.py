@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 STRUCTURED_FIELDS = ("job", "outcome", "counts", "duration_s")
-QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore")
+QUIET_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore")
 
 
 class JsonFormatter(logging.Formatter):

@@ -88,14 +88,20 @@ def test_unknown_channel_is_a_config_error(fake_mastodon, tmp_path):
     assert result.exit_code == 2 and "no channel named 'nope'" in result.output
 
 
-def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_path):
-    config = setup(tmp_path, fake_mastodon.url)
+def queue_for_approval(tmp_path: Path, url: str) -> tuple[Path, str]:
+    """A config whose channel requires approval, with its post queued; returns (config, database URL)."""
+    config = setup(tmp_path, url)
     data = yaml.safe_load(config.read_text())
     data["channels"][0]["require_approval"] = True
     config.write_text(yaml.safe_dump(data))
     database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
     with Store.open(database) as store:
         queue_posts(load_config(config), store, NOW)
+    return config, database
+
+
+def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_path):
+    config, database = queue_for_approval(tmp_path, fake_mastodon.url)
     approved = run(config, "posts", "approve", KEY, "--as", "carole")
     assert approved.exit_code == 0, approved.output
     assert f"{KEY}: approved" in approved.output
@@ -108,13 +114,7 @@ def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_
 
 
 def test_posts_approve_defaults_to_the_login_name(fake_mastodon, tmp_path):
-    config = setup(tmp_path, fake_mastodon.url)
-    data = yaml.safe_load(config.read_text())
-    data["channels"][0]["require_approval"] = True
-    config.write_text(yaml.safe_dump(data))
-    database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
-    with Store.open(database) as store:
-        queue_posts(load_config(config), store, NOW)
+    config, database = queue_for_approval(tmp_path, fake_mastodon.url)
     assert run(config, "posts", "approve", KEY).exit_code == 0
     with Store.open(database) as store:
         (action,) = store.list_actions()
