@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import StoreError
 from newsletter.models import Delivery, DeliveryStatus
-from newsletter.store import Store
+from newsletter.store import Store, SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.tables import deliveries, utcnow
+from newsletter.store.tables import deliveries, subscribers, utcnow
 
 S = DeliveryStatus
 BATCH_SIZE = 1000
@@ -314,6 +314,17 @@ class Ledger:
             for status, count in conn.execute(query):
                 found[status] = int(count)
         return found
+
+    def bounced_failures(self, issue_id: str) -> int:
+        """Failed messages of the issue whose recipient is now marked bounced."""
+        t = deliveries
+        query = (
+            select(func.count()).select_from(t.join(subscribers, subscribers.c.email == t.c.target))
+            .where(t.c.issue_id == issue_id, t.c.status == str(S.FAILED),
+                   subscribers.c.status == str(SubscriberStatus.BOUNCED))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def get(self, key: str) -> Delivery | None:
         """The ledger row with this key, or None."""

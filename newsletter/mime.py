@@ -2,15 +2,15 @@
 
 The headers, the multipart structure and the quoted-printable bodies are encoded once.
 Each body is encoded *around* its placeholders: the pieces between them are pre-encoded and
-end with a soft line break, so a recipient's values (escaped for HTML) are encoded on their
-own and spliced in without re-encoding the 30 KB of compiled MJML.
+end with a soft line break, so a recipient's values (name, unsubscribe link; escaped exactly as
+`compose.digest.personalise` does) are encoded on their own and spliced in without re-encoding
+the 30 KB of compiled MJML. The web-copy link is the same for every recipient: encoded once.
 """
 
 from __future__ import annotations
 
 import binascii
 import hashlib
-import html
 import re
 import secrets
 from dataclasses import dataclass
@@ -21,8 +21,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
-from newsletter.compose.digest import PLACEHOLDERS, clean_header
+from newsletter.compose.digest import PLACEHOLDERS, clean_header, recipient_values
 from newsletter.config import Config, DigestConfig
+from newsletter.digests import archive_url
 from newsletter.models import Digest
 from newsletter.store.tables import utcnow
 
@@ -81,10 +82,10 @@ class EncodedPart:
             out.append(segment)
         return b"".join(out)
 
-    def encode_values(self, values: dict[str, str]) -> dict[str, bytes]:
-        """Each value escaped for this part and encoded, ready to splice between segments."""
-        escape = (lambda v: html.escape(v, quote=True)) if self.is_html else (lambda v: v)
-        return {key: with_soft_break(qp_encode(escape(values.get(key, "")))) for key in set(self.keys)}
+    def encode_values(self, values: dict[str, str | None]) -> dict[str, bytes]:
+        """Each value escaped for this part as `personalise` does it, encoded, ready to splice."""
+        ready = recipient_values(values, is_html=self.is_html)
+        return {key: with_soft_break(qp_encode(ready[key])) for key in set(self.keys)}
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,12 @@ class MessageTemplate:
     text: EncodedPart
     html: EncodedPart
     mailto: str | None
+    browser_url: str
 
-    def render(
-        self, recipient_email: str, name: str | None, unsubscribe_url: str, browser_url: str
-    ) -> bytes:
-        """The complete message (CRLF line breaks, not dot-stuffed) for one recipient."""
-        values = {"unsubscribe_url": unsubscribe_url, "browser_url": browser_url}
+    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> bytes:
+        """The complete message (CRLF line breaks, not dot-stuffed) for one recipient, greeted
+        by `name` and linking to the issue's web copy (`digests.archive_url`)."""
+        values = {"name": name, "unsubscribe_url": unsubscribe_url, "browser_url": self.browser_url}
         headers = (
             f"To: {recipient_header(recipient_email, name)}\r\n"
             f"Message-ID: {message_id(self.issue_id, recipient_email, self.domain)}\r\n"
@@ -160,11 +161,6 @@ def sender_domain(address: str) -> str:
     return address.rpartition("@")[2].lower() or "localhost"
 
 
-def browser_url(config: Config, issue_id: str) -> str:
-    """Where the web copy of an issue lives."""
-    return f"{config.public_base_url}/issues/{quote(issue_id, safe='')}"
-
-
 def build_message_template(
     digest: Digest, digest_config: DigestConfig, config: Config, *, now: datetime | None = None
 ) -> MessageTemplate:
@@ -193,6 +189,7 @@ def build_message_template(
         text=EncodedPart.encode(digest.text, is_html=False),
         html=EncodedPart.encode(digest.html, is_html=True),
         mailto=config.unsubscribe.mailto,
+        browser_url=archive_url(config, digest.issue_id),
     )
 
 
@@ -212,6 +209,4 @@ def placeholder_message(
 ) -> bytes:
     """The issue's message as a placeholder recipient would get it (for `digest.eml` previews)."""
     template = build_message_template(digest, digest_config, config, now=now)
-    return template.render(
-        recipient, name, preview_unsubscribe_url(config), browser_url(config, digest.issue_id)
-    )
+    return template.render(recipient, name, preview_unsubscribe_url(config))

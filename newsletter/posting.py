@@ -169,6 +169,7 @@ class PostRunner:
             self._publish_claimed(row, now, report)
 
     def _publish_claimed(self, row: Delivery, now: datetime, report: PostReport) -> None:
+        """Publish one claimed row and record the outcome in the ledger and the report."""
         post = post_from_payload(row.payload)
         key = row.key
         try:
@@ -215,6 +216,7 @@ class PostRunner:
             return self._with_backoff(post, key)
 
     def _with_backoff(self, post: Post, key: str) -> Published:
+        """Publish, retrying transient faults with exponential backoff (the injected sleeper waits)."""
         retrying = Retrying(
             stop=stop_after_attempt(RETRY_ATTEMPTS),
             wait=wait_exponential(multiplier=1, max=RETRY_WAIT_MAX),
@@ -225,6 +227,7 @@ class PostRunner:
         return retrying(self.publisher.publish, post, idempotency_key=key)
 
     def _retry(self, key: str, error: str, when: datetime, now: datetime, report: PostReport) -> None:
+        """Reschedule a claimed row at `when` (failed once its attempts are used up)."""
         status = self.ledger.mark_retry(key, error, when, now=now)
         (report.failed if status == S.FAILED else report.rescheduled).append(key)
         report.errors.append(error)
@@ -281,8 +284,11 @@ def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
     return reason if paused else None
 
 
-def delete_post(config: Config, store: Store, key: str, *, publisher: Publisher | None = None) -> Delivery:
-    """Retract a published post through its service's API; the row stays `sent` (never re-posted)."""
+def delete_post(
+    config: Config, store: Store, key: str, *, publisher: Publisher | None = None, actor: str = "cli"
+) -> Delivery:
+    """Retract a published post through its service's API (recorded as `actor`'s action); the row
+    stays `sent` (never re-posted)."""
     row = Ledger(store).get(key)
     if row is None or row.kind != str(DeliveryKind.POST):
         raise NewsletterError(f"no post with id {key!r} (see `newsletter posts list`)")
@@ -292,14 +298,14 @@ def delete_post(config: Config, store: Store, key: str, *, publisher: Publisher 
     channel = channel_config(config, row.target)
     service = publisher or make_publisher(channel)
     service.delete(row.provider_id)  # type: ignore[attr-defined]
-    store.record_action("cli", "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
+    store.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
     return row
 
 
-def settle_post(store: Store, key: str, *, sent: bool, now: datetime) -> None:
-    """A person's verdict on an uncertain post: it went out, or it may be posted again."""
+def settle_post(store: Store, key: str, *, sent: bool, now: datetime, actor: str = "cli") -> None:
+    """`actor`'s verdict on an uncertain post: it went out, or it may be posted again."""
     Ledger(store).resolve_uncertain(key, sent=sent, now=now)
-    store.record_action("cli", "post.settle", key, {"sent": sent}, now=now)
+    store.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
 
 
 def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,

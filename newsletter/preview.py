@@ -89,6 +89,7 @@ def preview(
 
 
 def _source_summary(report: SourceReport) -> dict[str, Any]:
+    """One source's fetch counts and errors, for summary.json."""
     return {"name": report.source, **report.counts(), "errors": report.errors}
 
 
@@ -96,6 +97,7 @@ def _write_digest(
     config: Config, store: Store, digest_config: DigestConfig, announcements: list[Announcement],
     out_dir: Path, now: datetime,
 ) -> dict[str, Any]:
+    """Write the next digest (HTML, text, .eml) unless too few announcements; returns its summary."""
     when = next_run([digest_config.schedule], config, now)
     summary: dict[str, Any] = {
         "name": digest_config.name,
@@ -123,6 +125,7 @@ def preview_recipient_values(config: Config, digest: Digest) -> dict[str, str | 
 
 
 def _write_post(post: Post, channel: ChannelConfig, out_dir: Path) -> dict[str, Any]:
+    """Write one post's text to posts/; returns its summary entry."""
     name = f"{post.channel}-{post.announcement_id}-{post.variant}.txt"
     (out_dir / "posts" / name).write_text(post.text + "\n", encoding="utf-8")
     return {

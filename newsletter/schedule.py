@@ -32,12 +32,12 @@ from newsletter.store import RunOutcome, Store, utcnow
 log = logging.getLogger("newsletter.schedule")
 LEASE_NAME = "runner"
 MISSED_MESSAGE = "the daemon was not running within the grace window"
-_active: Daemon | None = None
+_running_daemons: dict[str, Daemon] = {}
 
 
-def execute(job_id: str) -> None:
+def execute(holder: str, job_id: str) -> None:
     """The callable every scheduled job runs (module level, so APScheduler can reference it)."""
-    daemon = _active
+    daemon = _running_daemons.get(holder)
     if daemon is not None:
         daemon.run_scheduled(job_id)
 
@@ -118,8 +118,7 @@ class Daemon:
 
     def run(self) -> int:
         """Serve until stopped: lead while holding the lease, else wait as a standby. Returns 0."""
-        global _active
-        _active = self
+        _running_daemons[self.holder] = self
         announced_standby = False
         try:
             while not self.stopping.is_set():
@@ -133,7 +132,7 @@ class Daemon:
                 self.stopping.wait(self.heartbeat)
         finally:
             self.store.release_lease(LEASE_NAME, self.holder)
-            _active = None
+            _running_daemons.pop(self.holder, None)
         log.info("runner %s stopped", self.holder)
         return 0
 
@@ -173,7 +172,7 @@ class Daemon:
         self.catch_up = first_runs(self.config, self.store, now)
         for job_id, schedule in self.schedules.items():
             options: dict[str, Any] = {"next_run_time": now} if job_id in self.catch_up else {}
-            scheduler.add_job(execute, trigger=schedule.trigger(self.config.tz), args=[job_id], id=job_id,
+            scheduler.add_job(execute, trigger=schedule.trigger(self.config.tz), args=[self.holder, job_id], id=job_id,
                               name=job_id, replace_existing=True, **options)
         return scheduler
 

@@ -76,8 +76,10 @@ def test_settle_an_uncertain_post(fake_mastodon, tmp_path):
         ledger.claim(KEY, NOW)
         ledger.recover_after_crash(NOW + timedelta(minutes=1))
     assert "uncertain" in run(config, "posts", "list", "--status", "uncertain").output
-    settled = run(config, "posts", "settle", KEY, "--sent")
+    settled = run(config, "posts", "settle", KEY, "--sent", "--as", "dora")
     assert settled.exit_code == 0, settled.output
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        assert [(a.actor, a.action) for a in store.list_actions()] == [("dora", "post.settle")]
     assert "nothing due" in run(config, "post", "--now", NOW.isoformat()).output
     assert fake_mastodon.calls("/api/v1/statuses") == []
 

@@ -113,7 +113,7 @@ def test_daemon_ingests_sends_posts_and_stops_cleanly_on_sigterm(tmp_path, smtp_
                "timeout": 2, "slots": [EVERY_SECOND]}
     path = write_daemon_config(tmp_path, smtp_port=smtp_server.port, digest_schedule=EVERY_SECOND,
                                sources=[source], channels=[channel])
-    config, store = open_config_store(path)
+    _, store = open_config_store(path)
     addresses = seed_subscribers(store, 5)
     daemon = daemons(path)
     ledger = Ledger(store)
@@ -190,3 +190,20 @@ def test_two_daemons_on_one_sqlite_file_send_once_and_the_standby_takes_over(tmp
     assert standby.terminate()[0] == 0
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
     store.close()
+
+
+def test_run_once_runs_one_job_now_and_an_invalid_config_refuses_to_start(tmp_path, smtp_server):
+    path, store, addresses = digest_env(tmp_path, smtp_server, 3)
+    env = {**os.environ, TEST_SECRET_ENV: TEST_SECRET}
+    once = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(path), "--once", "digest:hebdo"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    assert once.returncode == 0, once.stderr
+    assert "digest:hebdo: ok" in once.stdout
+    assert smtp_server.handler.copies() == {address: 1 for address in addresses}
+    store.close()
+
+    broken = write_daemon_config(tmp_path, digest_schedule="0 9 * * MON", branding={"primary_color": "#fefefe"})
+    refused = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(broken)],
+                             capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    assert refused.returncode == 2
+    assert "branding.primary_color" in refused.stderr and "refusing to start" in refused.stderr

@@ -59,3 +59,53 @@ def test_ranges_and_about():
 )
 def test_not_figures(text):
     assert find_figures(text, "fr") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "value", "kind"),
+    [
+        ("Aujourd'hui, un jeune sur cinq renonce à un emploi.", "fr", 20, "percent"),
+        ("3 Français sur 4 jugent l'accès difficile.", "fr", 75, "percent"),
+        ("Around one in four children live in poverty.", "en", 25, "percent"),
+        ("Around 1 in 5 adults reported symptoms.", "en", 20, "percent"),
+        ("Le chômage progresse de +3,9 % sur le trimestre.", "fr", 3.9, "percent"),
+        ("Handover times averaged 51 minutes.", "en", 51, "duration"),
+        ("Un dispositif accessible dans les quatre mois.", "fr", 4, "duration"),
+        ("The plant adds around 1 gigawatt of capacity.", "en", 1, "other"),
+    ],
+)
+def test_shares_signs_and_units(text: str, language: str, value: float, kind: str) -> None:
+    figure = only(text, language)
+    assert (figure.value, figure.kind) == (pytest.approx(value), kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Flu cases are four times higher than last year.", "en"),
+        ("Le nombre de places a été multiplié par deux fois plus vite.", "fr"),
+        ("Le Secours populaire publie la 18e édition de son baromètre.", "fr"),
+        ("Vacancies fell for the 24th consecutive period.", "en"),
+        ("Please use NHS 111 online for urgent advice.", "en"),
+        ("Under Article 107(3)(c) of the Treaty.", "en"),
+        ("Selon l'article L. 131-6 du code forestier.", "fr"),
+        ("Écrire au 59047 Lille Cedex.", "fr"),
+        ("Les chantiers démarrent à Bobigny (93000).", "fr"),
+        ("Le 12 août 2024, 18 h 30, à la préfecture.", "fr"),
+        ("Spending rose between 2021 and 2024.", "en"),
+        ("Appelez le 0 800 06 66 66 (appel gratuit).", "fr"),
+    ],
+)
+def test_labels_codes_and_multipliers_are_not_figures(text: str, language: str) -> None:
+    assert find_figures(text, language) == []
+
+
+def test_digits_inside_a_quoted_name_are_skipped() -> None:
+    text = "Le programme « 5 000 terrains de sport » a livré 5 126 équipements."
+    start, end = text.index("«"), text.index("»")
+    assert [f.value for f in find_figures(text, "fr", skip=[(start, end)])] == [5126]
+
+
+def test_a_restated_amount_is_kept_once() -> None:
+    text = "A €1.2bn scheme was approved. This €1.2 billion scheme will help producers."
+    assert [f.value for f in find_figures(text, "en")] == [1.2e9]

@@ -98,3 +98,72 @@ def test_unattributed_scare_quotes_are_ignored_and_unbalanced_marks_warn():
     found = find_quotes("Ce « petit » plan a un effet « boule de neige ». Puis « rien", warnings)
     assert found.quotes == []
     assert warnings and "unbalanced" in warnings[0]
+
+
+def speakers(text: str) -> list[tuple[str, str | None]]:
+    return [(q.text, q.speaker) for q in find_quotes(text, []).quotes]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # a surname alone names a speaker already named in full
+            "Paul Girard, maire de Lens, ouvre le site. Girard a ajouté que ce serait « un lieu pour tous ».",
+            [("un lieu pour tous", "Paul Girard")],
+        ),
+        (
+            'Helen Ward, the council leader, opened the centre. Ms Ward said: "It is a great day for the town."',
+            [("It is a great day for the town.", "Helen Ward")],
+        ),
+        (  # several titles and a multi-word role before the name
+            'Deputy First Minister Alan McLeod said: "We will keep every promise we made to the islands."',
+            [("We will keep every promise we made to the islands.", "Alan McLeod")],
+        ),
+        (
+            'According to Professor Sir John Hale, chief adviser, "the evidence is now clear".',
+            [("the evidence is now clear", "John Hale")],
+        ),
+        (  # names inside the speaker's role are not the speaker
+            'Commissioner Eva Lind, in charge of Trade and Economic Security, said: "Our markets stay open to all."',
+            [("Our markets stay open to all.", "Eva Lind")],
+        ),
+        (  # an attribution inside the quote
+            "Anne Roux, présidente du Département, lance le plan. « C'est un tournant, ajoute-t-elle. Il était attendu. »",
+            [("C'est un tournant, ajoute-t-elle. Il était attendu.", "Anne Roux")],
+        ),
+        (  # two quotes sharing one subject
+            "Luc Perrin, ministre de l'Industrie, estime que « la filière est prête » et salue une « mobilisation forte ».",
+            [("la filière est prête", "Luc Perrin"), ("mobilisation forte", "Luc Perrin")],
+        ),
+        (  # an organisation or a source introduced by `selon` gives no speaker
+            "Selon l'agence, « les premiers retours sont bons » dans les territoires.",
+            [("les premiers retours sont bons", None)],
+        ),
+        (
+            "The British Medical Association said the offer was “a step in the right direction”.",
+            [("a step in the right direction", None)],
+        ),
+        (
+            '"We welcome the decision," said the Federation of Small Businesses.',
+            [("We welcome the decision", None)],
+        ),
+        (  # a statement introduced by a paragraph ending with a colon
+            'The Home Secretary, Mark Lowe, has made the following statement:\n\n"My thoughts are with everyone affected today."',
+            [("My thoughts are with everyone affected today.", "Mark Lowe")],
+        ),
+        (  # particles in names
+            'President Karl von der Berg said: "Europe must act now and act together."',
+            [("Europe must act now and act together.", "Karl von der Berg")],
+        ),
+    ],
+)
+def test_attribution_patterns(text: str, expected: list[tuple[str, str | None]]) -> None:
+    assert speakers(text) == expected
+
+
+def test_role_reference_resolves_to_the_speaker_not_an_organisation() -> None:
+    text = (
+        "« Nos élèves méritent mieux », a déclaré Claire Ody, présidente de la Région Grand Est.\n\n"
+        "La présidente a rappelé que « la Région investit chaque année davantage »."
+    )
+    assert [q.speaker for q in find_quotes(text, []).quotes] == ["Claire Ody", "Claire Ody"]

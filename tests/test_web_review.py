@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -106,7 +107,18 @@ def test_csrf_token_of_another_session_is_refused(review_env: ReviewEnv) -> None
     assert response.status_code == 403
 
 
+def pick_key_forms(page: str, announcement_id: str) -> list[tuple[str, str]]:
+    """(kind, index) of the « make key » forms the announcements page offers for one announcement."""
+    forms = re.findall(r'<form method="post" action="/actions/pick-key".*?</form>', page, re.S)
+    fields = [dict(re.findall(r'name="(\w+)" value="([^"]*)"', form)) for form in forms]
+    back = f"/announcements#a-{announcement_id}"
+    return [(f["kind"], f["index"]) for f in fields
+            if f["target"] == announcement_id and f["csrf_token"] and f["next"] == back]
+
+
 def test_pick_key_and_skip_from_the_pages(review_env: ReviewEnv) -> None:
+    offered = pick_key_forms(review_env.client.get("/announcements").text, "apprentissage")
+    assert offered == [("quote", "1"), ("figure", "1")]  # the key quote and key figure are not offered again
     response = review_env.post("/actions/pick-key", {"target": "apprentissage", "kind": "quote", "index": "1",
                                                      "next": "/announcements"})
     assert response.status_code == 303

@@ -84,13 +84,13 @@ def _url(store: Store, key: str) -> str | None:
 
 @channels_app.command("resume")
 @reports_errors
-def resume(name: str, config_path: ConfigOption = None, now: NowOption = None) -> None:
+def resume(name: str, config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None) -> None:
     """Lift the pause on channel NAME (after fixing its credentials)."""
     config = load(config_path)
     channel_config(config, name)
     with open_store(config) as store:
         reason = resume_channel(store, name, parse_now(now, config))
-        store.record_action("cli", "channel.resume", name, {"reason": reason})
+        store.record_action(actor_name(actor), "channel.resume", name, {"reason": reason})
     console.print(f"{name}: resumed" + (f" (was paused: {reason})" if reason else " (was not paused)"))
 
 
@@ -114,11 +114,11 @@ def list_command(
 
 @posts_app.command("delete")
 @reports_errors
-def delete(key: str, config_path: ConfigOption = None) -> None:
+def delete(key: str, config_path: ConfigOption = None, actor: ActorOption = None) -> None:
     """Retract published post KEY through its service's API."""
     config = load(config_path)
     with open_store(config) as store:
-        row = delete_post(config, store, key)
+        row = delete_post(config, store, key, actor=actor_name(actor))
     console.print(f"deleted {key} ({row.provider_url or row.provider_id})")
 
 
@@ -128,12 +128,13 @@ def settle(
     key: str,
     sent: Annotated[bool, typer.Option("--sent/--not-sent", help="Whether the uncertain post did go out.")],
     config_path: ConfigOption = None,
+    actor: ActorOption = None,
     now: NowOption = None,
 ) -> None:
     """Settle uncertain post KEY: --sent records it as posted, --not-sent lets it be posted again."""
     config = load(config_path)
     with open_store(config) as store:
-        settle_post(store, key, sent=sent, now=parse_now(now, config))
+        settle_post(store, key, sent=sent, now=parse_now(now, config), actor=actor_name(actor))
     console.print(f"{key}: {'sent' if sent else 'pending again'}")
 
 

@@ -143,11 +143,13 @@ class PostComposer:
         return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
 
     def _post(self, announcement: Announcement, variant: str, text: str, thread: list[str] | None = None) -> Post:
+        """A Post for `text` (and its thread parts), measured as the platform counts."""
         measured = measure(text, self.platform, self.channel.limit)
         return Post(self.channel.name, self.platform, announcement.id, variant, text, measured.length,
                     measured.limit, thread=thread or [], language=announcement.language or self.config.locale)
 
     def _fits(self, text: str) -> bool:
+        """Whether `text` is within the channel's limit as the platform counts."""
         return measure(text, self.platform, self.channel.limit).valid
 
     def _fit_single(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
@@ -268,6 +270,7 @@ def render_post_card(announcement: Announcement, post: Post, config: Config, car
 
 
 def _speaker(quote: Quote) -> str | None:
+    """The quote's attribution: `speaker, role`, the speaker alone, or None."""
     if quote.speaker and quote.role:
         return f"{quote.speaker}, {quote.role}"
     return quote.speaker

@@ -69,7 +69,7 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
         analysed = body[:ANALYSIS_LIMIT]
         warnings.append(f"text is {len(body)} characters; quotes and figures read from the first {ANALYSIS_LIMIT}")
     quoted = find_quotes(analysed, warnings)
-    figures = find_figures(analysed, language)
+    figures = find_figures(analysed, language, skip=quoted.name_spans)
     return Announcement(
         identity=raw.identity,
         source=raw.source,

@@ -41,13 +41,14 @@ _CURRENCY_SIGN = {"€": "EUR", "£": "GBP", "$": "USD", "us$": "USD", "eur": "E
 _CURRENCY_AFTER = r"€|euros?|EUR|£|GBP|\$|USD|dollars?|livres?(?:\s+sterling)?|pounds?(?:\s+sterling)?"
 _PERCENT = r"%|pour\s?cent|per\s?cent|percent|points?\s+de\s+pourcentage|percentage\s+points?"
 _DURATION = (
-    r"ans|années?|an|mois|semaines?|jours?|heures?|décennies?|siècles?|"
+    r"ans|années?|an|mois|semaines?|jours?|heures?|minutes?|décennies?|siècles?|"
     r"years?|months?|weeks?|days?|hours?|decades?|centur(?:y|ies)"
 )
 _OTHER_UNIT = (
     r"km|kilomètres?|kilometres?|kilometers?|miles?|m²|m2|hectares?|ha|tonnes?|tons?|kg|kWh|MWh|"
-    r"GWh|TWh|MW|GW|kW|litres?|liters?|fois|times"
+    r"GWh|TWh|MW|GW|kW|gigawatts?|mégawatts?|megawatts?|térawatt-heures?|terawatt-hours?|litres?|liters?"
 )
+_MULTIPLIER = re.compile(r"[ \u00a0\u202f]*(?:fois|times)(?![\w])", re.IGNORECASE)
 _QUALIFIERS = frozenset(
     " ".join(part.split())
     for part in """
@@ -60,7 +61,7 @@ _QUALIFIERS = frozenset(
     """.replace("\n", " ").split("|")
 )
 _FIGURE = re.compile(
-    rf"(?<![\w.,/\-–@#:+])"
+    rf"(?<![\w.,/\-–@#:])"
     rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD){_SP}?)?"
     rf"(?:(?P<num>{_NUMBER})|(?P<words>{_NUMBER_WORDS})|(?P<art>le|la|un|une|the|a|one){_SP}+(?=(?:million|milliard|billion)))"
     rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])|(?<=\d)(?:{_SHORT_SCALE})(?![\w])|(?<=[\d\s])(?:{_SHORT_SCALE})(?=€)))?"
@@ -86,8 +87,13 @@ _ANCHOR_WORD = re.compile(
 _SCALE_WORD = re.compile(r"(?<![\w])(?:million|milliard|billion)")
 _PHONE = re.compile(
     r"(?:\+\d{1,3}[\s.]?(?:\(0\)[\s.]?)?\d{1,4}(?:[\s.-]\d{2,4}){2,5}"
-    r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d))"
+    r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0[\s.]8\d\d(?:[\s.]\d{2}){3}(?!\d)"
+    r"|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d))"
 )
+_CODE_BEFORE = re.compile(r"(?:(?<![\w])[A-Z]\.|(?<![\w])[A-Z]{2,}[0-9]*)[ \u00a0]$")
+_PLACE_AFTER = re.compile(r"[ \u00a0]+(?:[A-ZÀ-Ý]|cedex)", re.IGNORECASE)
+_YEAR_AFTER = re.compile(r"[ \u00a0]*(?:-|–|à|au|et|and|to)[ \u00a0]*(?:18|19|20)\d\d(?!\d)")
+_TIME_TAIL = re.compile(r"(?:[ \u00a0]*(?:à|-|–|to)[ \u00a0]*\d{1,2}(?:[ \u00a0]?h[ \u00a0]?\d{0,2}|:\d{2}|[ \u00a0]?(?:am|pm)))?(?![\w])", re.I)
 _TIME = re.compile(r"(?<!\d)\d{1,2}(?:\s?h\s?\d{0,2}|:\d{2}|\s?(?:am|pm|a\.m\.|p\.m\.))(?![\w])", re.I)
 _REFERENCE_WORDS = words(
     """
@@ -149,11 +155,12 @@ class _Parsed:
     kind: str
 
 
-def find_figures(text: str, language: str = "fr") -> list[Figure]:
-    """Every numeric statistic in clean text, in document order."""
-    excluded = [(d.start, d.end) for d in find_dates(text)]
+def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | None = None) -> list[Figure]:
+    """Every numeric statistic in clean text, in document order, outside the `skip` spans (quoted names)."""
+    ratios = _ratios(text, sentences := _Sentences(text))
+    excluded = sorted([(d.start, d.end) for d in find_dates(text)] + list(skip or []) + [r[1] for r in ratios])
     starts = [start for start, _ in excluded]
-    figures: list[Figure] = []
+    figures: list[tuple[int, Figure]] = [(span[0], figure) for figure, span in ratios]
     covered = 0
     for anchor in _anchors(text):
         if anchor < covered:
@@ -162,17 +169,84 @@ def find_figures(text: str, language: str = "fr") -> list[Figure]:
         if phone:
             covered = phone.end()
             continue
+        clock = _TIME.match(text, anchor)
+        if clock:
+            covered = _TIME_TAIL.match(text, clock.end()).end()  # type: ignore[union-attr]
+            continue
         match = _FIGURE.match(text, anchor)
         if match is None or match.end() == anchor:
             continue
         covered = match.end()
         if _overlaps(excluded, starts, match.start(), match.end()) or _is_not_statistic(text, match):
             continue
-        found = _figure(text, match, language)
+        found = _figure(text, match, language, sentences)
         if found is not None:
             figure, covered = found
-            figures.append(figure)
-    return figures
+            figures.append((match.start(), figure))
+    figures.sort(key=lambda item: item[0])
+    return _without_repeats([figure for _, figure in figures])
+
+
+def _without_repeats(figures: list[Figure]) -> list[Figure]:
+    """Drop a restated amount or large count (same value, unit and kind as an earlier figure)."""
+    seen: set[tuple[float, str | None, str]] = set()
+    kept = []
+    for figure in figures:
+        key = (figure.value, figure.unit, figure.kind)
+        if key in seen and (figure.kind == "money" or figure.value >= 1000):
+            continue
+        seen.add(key)
+        kept.append(figure)
+    return kept
+
+
+_RATIO = re.compile(
+    rf"(?<![\w.,])(?P<part>\d{{1,3}}|un|une|one|{_WORD_NUMBER})"
+    rf"(?P<noun>(?:{_SP}+(?!sur\b|in\b|out\b)[\w’'-]+){{0,2}}?)"
+    rf"{_SP}+(?:sur|in|out{_SP}+of){_SP}+(?P<whole>\d{{1,4}}|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|"
+    rf"vingt|cent|mille|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred|thousand)(?![\w])"
+    rf"(?!{_SP}*(?:%|{_DURATION}|{_CURRENCY_AFTER}|{_SCALE})(?![\w]))",
+    re.IGNORECASE,
+)
+_RATIO_CONNECTOR = re.compile(
+    r"[ \u00a0\u202f](?:sur|in|out[ \u00a0\u202f]of)[ \u00a0\u202f]+(?=\d|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt|"
+    r"cent|mille|two|three|four|five|seven|eight|nine|ten|twenty|hundred|thousand)",
+    re.IGNORECASE,
+)
+_SMALL_WORDS = {"un": 1, "une": 1, "one": 1}
+
+
+def _ratios(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+    """`un jeune sur cinq`, `3 Français sur 4`, `one in four`: a share, as a percentage."""
+    found: list[tuple[Figure, tuple[int, int]]] = []
+    floor = 0
+    for connector in _RATIO_CONNECTOR.finditer(text):
+        match = _RATIO.search(text, max(floor, connector.start() - 48), connector.end() + 12)
+        if match is None or match.end() <= connector.start():
+            continue
+        floor = match.end()
+        part = _SMALL_WORDS.get(match.group("part").lower()) or _parse_number_or_words(match.group("part"))
+        whole = _parse_number_or_words(match.group("whole"))
+        if not part or not whole or part >= whole or (whole >= 1800 and _FOUR_DIGITS.fullmatch(match.group("whole"))):
+            continue
+        noun = match.group("noun").split()
+        if any(word[:1].isdigit() or word.lower() in _ABOUT_STOP for word in noun):
+            continue
+        figure = Figure(
+            raw=match.group(0),
+            value=100 * part / whole,
+            unit="percent",
+            kind="percent",
+            about=" ".join(noun) or None,
+            sentence=sentences.around(match.start()),
+        )
+        found.append((figure, (match.start(), match.end())))
+    return found
+
+
+def _parse_number_or_words(raw: str) -> float | None:
+    """A small number written in digits or words."""
+    return float(raw) if raw.isdigit() else _parse_words(raw)
 
 
 def _anchors(text: str) -> list[int]:
@@ -213,12 +287,14 @@ def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: 
     return index >= 0 and spans[index][1] > start
 
 
-def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int] | None:
+def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentences) -> tuple[Figure, int] | None:
     """Build a Figure (and where it ends) from a match, or None when it is not a statistic."""
     groups = match.groupdict()
     has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "dur", "unit", "scale"))
     before = text[max(0, match.start() - 40) : match.start()]
-    if _last_word(before) in _REFERENCE_WORDS and not has_unit:
+    if not has_unit and (_last_word(before) in _REFERENCE_WORDS or _is_label(text, match, before)):
+        return None
+    if _MULTIPLIER.match(text, match.end()):
         return None
     base = _base_value(groups, language)
     if base is None:
@@ -238,7 +314,7 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
                 if parsed.unit is None and upper.unit is not None:
                     parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
                 value_max, end = upper.value, ranged.end()
-    if parsed.kind == "duration" and _last_word(before) in _AGE_GROUP_WORDS:
+    if parsed.unit == "years" and _last_word(before) in _AGE_GROUP_WORDS:
         return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
         return None
@@ -253,9 +329,23 @@ def _figure(text: str, match: re.Match[str], language: str) -> tuple[Figure, int
         kind=parsed.kind,
         qualifier=None if qualifier in {"entre", "between"} and value_max is None else qualifier,
         about=_about(text, end, match.start(), parsed.kind),
-        sentence=_sentence(text, match.start()),
+        sentence=sentences.around(match.start()),
     )
     return figure, end
+
+
+def _is_label(text: str, match: re.Match[str], before: str) -> bool:
+    """Digits that name or number something: `18e`, `(3)`, `NHS 111`, `L. 131-6`, `59047 Lille`."""
+    end = match.end()
+    following = text[end : end + 1]
+    if following.isalnum() or (following == "-" and text[end + 1 : end + 2].isdigit()):
+        return True
+    if text[match.start() - 1 : match.start()] == "(" and following == ")":
+        return True
+    if _CODE_BEFORE.search(before):
+        return True
+    raw = match.group("num") or ""
+    return len(raw) == 5 and raw.isdigit() and bool(_PLACE_AFTER.match(text, end))
 
 
 def _last_word(before: str) -> str:
@@ -360,6 +450,7 @@ def _duration_unit(word: str) -> str:
         (("semaine", "semaines", "week", "weeks"), "weeks"),
         (("jour", "jours", "day", "days"), "days"),
         (("heure", "heures", "hour", "hours"), "hours"),
+        (("minute", "minutes"), "minutes"),
         (("décennie", "décennies", "decade", "decades"), "decades"),
     )
     for names, unit in table:
@@ -385,6 +476,8 @@ def _is_count(
     raw = groups["num"] or ""
     named = _after_proper_name(before)
     if _FOUR_DIGITS.fullmatch(raw) and 1800 <= value <= 2100:
+        if _YEAR_AFTER.match(after):
+            return False
         return bool(qualifier) or (_is_noun(following) and not named and _last_word(before) not in _YEAR_CONTEXT)
     if named and not _is_noun(following):
         return False
@@ -428,13 +521,27 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     return None
 
 
-def _sentence(text: str, pos: int) -> str:
-    """The sentence around a position, within its paragraph."""
-    lo = max(text.rfind("\n", max(0, pos - 600), pos) + 1, pos - 600, 0)
-    ends = list(_SENTENCE_END.finditer(text, lo, pos))
-    start = ends[-1].end() if ends else lo
-    hi_limit = text.find("\n", pos, pos + 600)
-    hi_limit = min(len(text), pos + 600) if hi_limit < 0 else hi_limit
-    end_match = _SENTENCE_END.search(text, pos, min(hi_limit, pos + 600))
-    end = end_match.end() if end_match else min(hi_limit, pos + 600)
-    return " ".join(text[start:end].split())
+class _Sentences:
+    """Sentence boundaries of a text, found once, to give the sentence around any position quickly."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        marks = list(_SENTENCE_END.finditer(text))
+        self.starts = [mark.start() for mark in marks]
+        self.ends = [mark.end() for mark in marks]
+        self.newlines = [index for index, char in enumerate(text) if char == "\n"] if "\n" in text else []
+
+    def around(self, pos: int) -> str:
+        """The sentence around a position, within its paragraph (at most 600 characters each side)."""
+        line = bisect.bisect_left(self.newlines, pos)
+        previous_newline = self.newlines[line - 1] if line else -1
+        lo = max(previous_newline + 1, pos - 600, 0)
+        index = bisect.bisect_right(self.ends, pos) - 1
+        start = self.ends[index] if index >= 0 and self.starts[index] >= lo else lo
+        next_newline = self.newlines[line] if line < len(self.newlines) else -1
+        hi_limit = min(len(self.text), pos + 600) if next_newline < 0 or next_newline > pos + 600 else next_newline
+        following = bisect.bisect_left(self.starts, pos)
+        end = hi_limit
+        if following < len(self.starts) and self.ends[following] <= min(hi_limit, pos + 600):
+            end = self.ends[following]
+        return " ".join(self.text[start:end].split())

@@ -9,20 +9,23 @@ from newsletter.extract.text import trie_pattern, words
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LOW = "a-zß-öø-ÿ"
-_NAME_WORD = rf"[{_UP}][{_LOW}]+(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
+_NAME_WORD = rf"[{_UP}][{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
 _CAPS_WORD = rf"[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*"
 _INITIAL = rf"[{_UP}]\."
-_PARTICLE = r"(?:(?:de|du|des|van|von|der|den|da|di|del|della|dos|le|la|bin|ben|al|ter|zu)\s+|d['’])"
-_HONORIFIC = r"(?:M\.|Mme|Mmes|MM\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Sir|Dame|Lord|Lady|Baroness|Professor)"
+_PARTICLE = r"(?:(?:(?:de|du|des|van|von|der|den|da|di|del|della|dos|le|la|bin|ben|al|ter|zu)\s+|d['’]){1,2})"
+_HONORIFIC = (
+    r"(?:M\.|Mme|Mmes|MM\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Prof\.?|Sir|Dame|Lord|Lady|Baroness|Baron|"
+    r"Professor|Councillor|Cllr|Rev\.?|Reverend|Rt\.? Hon\.?|Me|Maître|Mgr)"
+)
 PERSON = re.compile(
     rf"(?=[{_UP}])(?<![^\s(«“\"'’*])"
-    rf"(?:{_HONORIFIC}\s+)?"
+    rf"(?:{_HONORIFIC}\s+)*"
     rf"(?:{_NAME_WORD}|{_INITIAL})(?:\s+{_INITIAL})?"
-    rf"(?:\s+{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,3}}"
+    rf"(?:\s+{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,5}}"
     rf"(?![\w'’])",
 )
-HONORIFIC_ONLY = re.compile(rf"\b{_HONORIFIC}\s+({_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD}))")
-_HONORIFIC_PREFIX = re.compile(rf"^{_HONORIFIC}\s+")
+HONORIFIC = _HONORIFIC
+_HONORIFIC_PREFIX = re.compile(rf"^(?:{_HONORIFIC}\s+)+")
 
 _NOT_NAME_WORDS = words(
     """
@@ -48,7 +51,9 @@ _NOT_NAME_WORDS = words(
     church école school lycée collège college hôpital hospital caisse pôle cap chamber trust
     partnership alliance network réseau federation fédération confédération cabinet treasury
     downing whitehall elysée élysée matignon hôtel musée museum contrat engagement accord
-    agreement pacte pact charte charter rapport report
+    agreement pacte pact charte charter rapport report région region département department
+    île ile métropole territoire territoires communauté community enterprise entreprise company
+    authority autorité observatoire observatory college society société
     """
 )
 _ORG_TAILS = words(
@@ -144,17 +149,79 @@ class Mention:
 
 
 def find_people(text: str, offset: int = 0) -> list[Mention]:
-    """Every person-like name in `text`, offsets shifted by `offset`."""
+    """Every person-like name in `text`, then later mentions by surname alone, offsets shifted by `offset`."""
     mentions: list[Mention] = []
     for match in PERSON.finditer(text):
         cleaned = _clean_name(match.group(0))
         if cleaned is None:
             continue
         cleaned = _drop_role_words(text, match.start(), cleaned)
-        shift = match.group(0).find(cleaned)
-        start = offset + match.start() + max(shift, 0)
+        shift = max(match.group(0).find(cleaned), 0)
+        if shift == 0 and len(cleaned.split()) == 2 and _ORGANISATION_LINK.search(text, 0, match.start()):
+            continue
+        start = match.start() + shift
         mentions.append(Mention(cleaned, start, start + len(cleaned)))
-    return mentions
+    mentions = _with_surnames(text, mentions)
+    return [Mention(m.name, m.start + offset, m.end + offset) for m in mentions]
+
+
+def _occurrences(text: str, word: str, start: int) -> list[int]:
+    """Offsets of `word` as a whole word in `text` from `start` (plain `str.find`: fast)."""
+    found = []
+    position = text.find(word, start)
+    while position != -1:
+        end = position + len(word)
+        if not _WORD_CHAR.match(text[position - 1 : position]) and not _WORD_CHAR.match(text[end : end + 1]):
+            found.append(position)
+        position = text.find(word, end)
+    return found
+
+
+_WORD_CHAR = re.compile(r"[\w'’-]")
+
+
+def _speaks_by_surname(text: str, start: int, end: int) -> bool:
+    """A surname alone names a speaker after an honorific, `selon` or a speech verb, or before a speech verb."""
+    before = text[max(0, start - 40) : start]
+    if _SURNAME_INTRO.search(before):
+        return True
+    previous = before.split()[-1:]
+    if previous and before[-1:].isspace() and SPEECH_VERB.fullmatch(previous[0]):
+        return True
+    auxiliary = _SURNAME_AUXILIARY.match(text, end, end + 40)
+    return auxiliary is not None and SPEECH_VERB.match(text, auxiliary.end()) is not None
+
+
+_SURNAME_INTRO = re.compile(
+    rf"(?:(?<![\w]){_HONORIFIC}|(?<![\w])(?:selon|d['’]après|according to|pour))\s+$", re.IGNORECASE
+)
+_SURNAME_AUXILIARY = re.compile(r"\s+(?:(?:a|has|had|have|also)\s+)?")
+
+
+_ORGANISATION_LINK = re.compile(rf"[{_UP}][\w-]*\s+(?:of|for|de|du|des|de\s+la|d['’])\s*$")
+
+
+def _with_surnames(text: str, mentions: list[Mention]) -> list[Mention]:
+    """Add `Smith said` / `Ms Gougeon` mentions for people already named in full earlier."""
+    first_seen: dict[str, Mention] = {}
+    for mention in mentions:
+        surname = mention.name.split()[-1]
+        known = first_seen.get(surname)
+        if known is None:
+            first_seen[surname] = mention
+        elif known.name != mention.name:
+            first_seen[surname] = Mention("", known.start, known.end)
+    surnames = {key: m for key, m in first_seen.items() if m.name and len(key) > 2}
+    if not surnames:
+        return mentions
+    covered = [(m.start, m.end) for m in mentions]
+    added = []
+    for surname, person in surnames.items():
+        for start in _occurrences(text, surname, person.end):
+            inside = any(lo <= start < hi for lo, hi in covered)
+            if not inside and _speaks_by_surname(text, start, start + len(surname)):
+                added.append(Mention(person.name, start, start + len(surname)))
+    return sorted(mentions + added, key=lambda m: m.start) if added else mentions
 
 
 def _drop_role_words(text: str, start: int, name: str) -> str:
@@ -221,7 +288,13 @@ def _starts_like_role(segment: str) -> bool:
     words = [w.lower() for w in _WORD_TOKEN.findall(segment)[:5]]
     if not words or words[0] in SPEECH_VERBS or words[0] in {"se", "s", "a", "has", "is", "est"}:
         return False
-    return any(w in ROLE_HEADS or w.split("'")[-1] in ROLE_HEADS for w in words[:4])
+    return any(_is_role_head(w) for w in words[:4])
+
+
+def _is_role_head(word: str) -> bool:
+    """`ministre`, `l'adjointe`, `président-directeur`: a role noun, alone or in a compound."""
+    word = word.split("'")[-1].split("’")[-1]
+    return word in ROLE_HEADS or any(part in ROLE_HEADS for part in word.split("-"))
 
 
 def role_before(text: str, start: int, floor: int) -> str | None:

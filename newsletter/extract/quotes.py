@@ -68,6 +68,7 @@ class QuotedText:
     quotes: list[Quote] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
+    name_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -91,14 +92,25 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
         hi = _clause_end(
             text, span.close + 1, spans[index + 1].open if index + 1 < len(spans) else len(text), paragraphs
         )
+        if lo == span.open:
+            lo = _introducing_clause(text, lo, paragraphs, spans[index - 1].close + 1 if index else 0)
         before, after = text[lo : span.open], text[span.close + 1 : hi]
         named = _follows_naming_word(before) and len(inner.split()) <= 12
-        attribution = None if named else resolver.after(span.close + 1, after) or resolver.before(lo, before)
+        attribution = None
+        if not named:
+            attribution = (
+                resolver.after(span.close + 1, after)
+                or resolver.before(lo, before)
+                or resolver.incise(span.open, inner)
+            )
         if attribution is None and (named or _looks_like_title(inner)):
             found.names.append(inner)
+            found.name_spans.append((span.open, span.close))
             continue
         if attribution is None:
-            attribution = _inherit(previous, paragraphs, span.open, inner)
+            attribution = _inherit(previous, paragraphs, span.open, inner) or _coordinated(
+                text, previous, span.open, before
+            )
         if attribution is None:
             if not _is_full_sentence(inner):
                 continue
@@ -258,6 +270,28 @@ def _is_full_sentence(inner: str) -> bool:
     return len(words) >= 8 or (len(words) >= 4 and bool(_TERMINAL.search(inner)))
 
 
+def _introducing_clause(text: str, pos: int, paragraphs: list[int], floor: int) -> int:
+    """A quote opening a paragraph after one ending with a colon (`… has made the following statement:`)."""
+    index = bisect.bisect_right(paragraphs, pos) - 1
+    if index == 0 or paragraphs[index] != pos:
+        return pos
+    start = max(floor, paragraphs[index - 1])
+    previous = text[start:pos].rstrip(" \t\n*_\u00a0")
+    if not previous.endswith(":"):
+        return pos
+    return _clause_start(text, start + len(previous), start, paragraphs)
+
+
+def _coordinated(text: str, previous: tuple[int, Quote] | None, pos: int, before: str) -> _Attribution | None:
+    """`X estime que « … » et salue une « … »`: a speech verb sharing the subject of the quote just before."""
+    if previous is None or previous[1].speaker is None or previous[0] < pos - _WINDOW:
+        return None
+    between = text[previous[0] + 1 : pos]
+    if _SENTENCE_END.search(between) or "\n" in between or not people.SPEECH_VERB.search(before):
+        return None
+    return _Attribution(previous[1].speaker, previous[1].role)
+
+
 def _inherit(previous: tuple[int, Quote] | None, paragraphs: list[int], pos: int, inner: str) -> _Attribution | None:
     """A quote right after another one, with no attribution of its own, goes on the same speaker."""
     if previous is None or previous[1].speaker is None or len(inner.split()) < 4:
@@ -287,6 +321,23 @@ _PREPOSITION_NAME = re.compile(
     r"^\W*(?:pour|selon|d['’]après|aux yeux de|according to|for|in the words of)\s+",
     re.IGNORECASE,
 )
+
+
+_INCISE = re.compile(
+    rf"[,;]\s+(?:(?:a|avait)-t-(?P<pronoun>il|elle)\s+(?:{_VERB})|(?:{_VERB})(?:-t)?-(?P<p2>il|elle)"
+    rf"|(?:{_VERB})\s+(?P<subject>(?:[\w'’-]+\s+){{0,4}}?[\w'’-]+))\s*[.,;!?]",
+    re.IGNORECASE,
+)
+_TITLE_WORDS = re.compile(rf"^[\s,]*(?:(?:{people.HONORIFIC})\s+)*$")
+_ORGANISATION_SUBJECT = re.compile(
+    r"^\W*(?i:the|le|la|l['’]|les)\s*(?:[A-ZÀ-Ý][\w'’-]*\s*)(?:(?:of|for|de|des|du|d['’]|and|et|&)?\s*"
+    r"[A-ZÀ-Ý][\w'’-]*\s*){0,5}$"
+)
+
+
+def _only_titles(between: str) -> bool:
+    """Only honorifics (`Professor Sir`) between `according to` and a name."""
+    return bool(_TITLE_WORDS.match(between))
 
 
 class _Resolver:
@@ -349,7 +400,12 @@ class _Resolver:
     def _resolve_role(self, role: str, pos: int) -> _Attribution:
         head = role.split()[-1].lower()
         index = bisect.bisect_left(self.starts, pos) - 1
-        for mention in reversed(self.mentions[max(0, index - 30) : index + 1]):
+        recent = self.mentions[max(0, index - 30) : index + 1]
+        for mention in reversed(recent):
+            known_role = self.roles.get(mention.name)
+            if known_role and head in known_role.lower():
+                return _Attribution(mention.name, known_role)
+        for mention in reversed(recent):
             person = self._person(mention, 0)
             if person.role and head in person.role.lower():
                 return person
@@ -390,21 +446,43 @@ class _Resolver:
             return _Attribution(None, None)
         return None
 
+    def incise(self, pos: int, inner: str) -> _Attribution | None:
+        """An attribution inside the quote: `« C'est juste, ajoute-t-elle. Et utile. »`."""
+        match = _INCISE.search(inner)
+        if match is None:
+            return None
+        if match.group("pronoun") or match.group("p2"):
+            return self._resolve_pronoun(pos)
+        subject = match.group("subject") or ""
+        mentions = people.find_people(subject)
+        if mentions:
+            known = [m for m in self.mentions if m.name == mentions[0].name and m.start <= pos]
+            return self._person(known[-1], 0) if known else _Attribution(mentions[0].name, None)
+        role = people.ROLE_REFERENCE.match(subject)
+        return self._resolve_role(role.group(1), pos) if role else None
+
+    def _subject_mention(self, mentions: list[people.Mention], verb_at: int) -> people.Mention:
+        """The speaker among names before a verb: the first one whose role holds the later names."""
+        subject = [m for m in mentions if m.start < verb_at] or mentions
+        first = subject[0]
+        if len(subject) > 1 and self.text[first.end : first.end + 1] == ",":
+            return first
+        return subject[-1]
+
     def before(self, lo: int, before: str) -> _Attribution | None:
         """Attribution written before the quote: `Pour X, ROLE :`, `X a déclaré :`, `X se félicite d'une`."""
         hi = lo + len(before)
-        tail = before.rstrip(" \u00a0*_")
+        tail = before.rstrip(" \t\n\u00a0*_")
         colon = tail.endswith(":")
         preposition = _PREPOSITION_NAME.match(before)
         verb = people.SPEECH_VERB.search(before)
         if not (colon or preposition or verb):
             return None
         mentions = self._mentions_in(lo, hi)
-        if preposition and mentions and mentions[0].start - lo <= preposition.end() + 2:
+        if preposition and mentions and _only_titles(self.text[lo + preposition.end() : mentions[0].start]):
             return self._person(mentions[0], lo)
         if mentions and verb:
-            subject = [m for m in mentions if m.start < lo + verb.start()]
-            return self._person(subject[-1] if subject else mentions[0], lo)
+            return self._person(self._subject_mention(mentions, lo + verb.start()), lo)
         if mentions and colon:
             return self._person(mentions[0], lo)
         clause = before.strip()
@@ -414,5 +492,7 @@ class _Resolver:
         if role and (verb or colon):
             return self._resolve_role(role.group(1), lo)
         if verb and people.DOCUMENT_SUBJECT.search(before[: verb.start()]):
+            return _Attribution(None, None)
+        if preposition or (verb and _ORGANISATION_SUBJECT.match(before[: verb.start()])):
             return _Attribution(None, None)
         return None

@@ -103,6 +103,7 @@ class BlueskyPublisher:
         return f"https://bsky.app/profile/{self.config.handle}/post/{uri.rsplit('/', 1)[-1]}"
 
     def _login(self) -> PinnedClient:
+        """A client logged in with the app password; AuthFailed when it is not set or refused."""
         password = self.environ.get(self.config.app_password_env)
         if not password:
             raise AuthFailed(auth_message(self.config.name, [self.config.app_password_env], "app password not set"))
@@ -111,6 +112,7 @@ class BlueskyPublisher:
         return client
 
     def _embed(self, client: PinnedClient, media: list[Media]) -> models.AppBskyEmbedImages.Main:
+        """The image embed for the cards (at most four), each uploaded as a blob with its alt text."""
         images = []
         for item in media[:4]:
             data, width, height = image_under_limit(Path(item.path).read_bytes())
@@ -120,6 +122,7 @@ class BlueskyPublisher:
         return models.AppBskyEmbedImages.Main(images=images)
 
     def _call(self, function: Any, *args: Any, creating: bool = False, **kwargs: Any) -> Any:
+        """Call atproto, turning its errors into publish faults (`creating`: a failure in flight is uncertain)."""
         name = self.config.name
         try:
             return function(*args, **kwargs)

@@ -84,6 +84,7 @@ class MastodonPublisher:
             self._call(api, api.status_delete, status_id)
 
     def _api(self) -> Mastodon:
+        """A Mastodon.py client for the instance; AuthFailed when the token is not set."""
         token = self.environ.get(self.config.access_token_env)
         if not token:
             raise AuthFailed(auth_message(self.config.name, [self.config.access_token_env], "token not set"))
@@ -96,6 +97,7 @@ class MastodonPublisher:
         )
 
     def _call(self, api: Mastodon, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call Mastodon.py, turning its errors into publish faults."""
         name = self.config.name
         try:
             return function(*args, **kwargs)
@@ -118,11 +120,13 @@ class MastodonPublisher:
 
 
 def _status(error: MastodonAPIError) -> int | None:
+    """The HTTP status carried by a Mastodon.py API error, if any."""
     args = error.args
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
 
 
 def _detail(error: MastodonError) -> str:
+    """The instance's own words for an error, short."""
     args = error.args
     if len(args) >= 4:
         return f"HTTP {args[1]} {args[3]}"[:300]

@@ -116,11 +116,13 @@ class XPublisher:
         return media_id
 
     def _create(self, client: tweepy.Client, text: str, media_ids: list[str] | None, reply_to: str | None) -> str:
+        """Create one tweet (optionally a reply, with media); returns its id."""
         response = self._call(client.create_tweet, text=text, media_ids=media_ids or None,
                               in_reply_to_tweet_id=reply_to)
         return str(response.data["id"])
 
     def _client(self) -> tweepy.Client:
+        """A tweepy client signed with the channel's credentials, over this publisher's session."""
         key, secret, token, token_secret = self._credentials()
         client = tweepy.Client(consumer_key=key, consumer_secret=secret, access_token=token,
                                access_token_secret=token_secret, wait_on_rate_limit=False)
@@ -128,6 +130,7 @@ class XPublisher:
         return client
 
     def _credentials(self) -> tuple[str, str, str, str]:
+        """The four OAuth 1.0a secrets from the environment; AuthFailed names the missing ones."""
         names = self._env_names()
         missing = [name for name in names if not self.environ.get(name)]
         if missing:
@@ -136,10 +139,12 @@ class XPublisher:
         return key, secret, token, token_secret
 
     def _env_names(self) -> list[str]:
+        """The env var names of the four OAuth 1.0a secrets."""
         c = self.config
         return [c.api_key_env, c.api_secret_env, c.access_token_env, c.access_token_secret_env]
 
     def _oauth(self) -> Any:
+        """An OAuth 1.0a signer for requests made outside tweepy."""
         return OAuth1UserHandler(*self._credentials()).apply_auth()
 
     def _send(self, method: str, route: str, **kwargs: Any) -> requests.Response:
@@ -153,6 +158,7 @@ class XPublisher:
         return response
 
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call tweepy, turning its errors into publish faults."""
         try:
             return function(*args, **kwargs)
         except tweepy.TweepyException as error:
@@ -161,6 +167,7 @@ class XPublisher:
             raise Transient(f"channel {self.config.name}: {type(error).__name__}") from None
 
     def _raise_for(self, error: Exception, what: str) -> None:
+        """Raise the publish fault matching a tweepy error (rate limit, duplicate, auth, server...)."""
         name = self.config.name
         detail = _detail(error)
         if isinstance(error, tweepy.TooManyRequests):
