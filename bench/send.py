@@ -101,8 +101,7 @@ def sample_message(config_path: Path) -> bytes:
     with Store.open(config.database_url()) as store:
         issue = store.list_digest_issues(digest="hebdo", limit=1)[0]
     template = build_message_template(issue.digest, config.digest("hebdo"), config, now=NOW)
-    return template.render("person0@example.org", "Personne 0", "https://news.example.org/unsubscribe/x",
-                           "https://news.example.org/issues/x")
+    return template.render("person0@example.org", "Personne 0", "https://news.example.org/unsubscribe/x")
 
 
 def baseline(port: int, message: bytes, total: int, connections: int) -> float:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from newsletter.compose.digest import render_digest
 from newsletter.config import Config, DigestConfig
+from newsletter.digests import freeze_issue, open_issue, select_announcements, write_archive
 from newsletter.errors import NewsletterError, PublishError, StoreError
 from newsletter.ledger import DeliveryKind, Ledger
-from newsletter.mime import MessageTemplate, browser_url, build_message_template, preview_unsubscribe_url
+from newsletter.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.models import Delivery, DeliveryStatus
 from newsletter.publish.smtp import (
     DkimSigner,
@@ -44,6 +46,7 @@ from newsletter.store.tables import (
     suppressions,
     utcnow,
 )
+from newsletter.subscribers import list_names
 from newsletter.unsubscribe import make_token, secret_from_env, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,46 @@ def find_issue(store: Store, name_or_id: str) -> DigestIssue:
     return latest[0]
 
 
+@dataclass(frozen=True)
+class IssuePlan:
+    """The issue a `send digest` run works on, or (issue None) why there is nothing to send."""
+
+    issue: DigestIssue | None
+    skip_reason: str | None = None
+
+
+def issue_to_send(config: Config, store: Store, name_or_id: str, now: datetime, *, dry_run: bool = False) -> IssuePlan:
+    """The issue with this id; for a digest name, its unfinished issue (resumed as recorded),
+    else a newly frozen one (`digests.freeze_issue`), else the reason nothing is due. A dry
+    run renders a new selection without recording it."""
+    found = store.get_digest_issue(name_or_id)
+    if found is not None:
+        return IssuePlan(found)
+    if name_or_id not in {digest.name for digest in config.digests}:
+        raise SendError(f"{name_or_id!r} is neither a configured digest nor a stored issue id")
+    digest_config = config.digest(name_or_id)
+    if dry_run and open_issue(store, digest_config) is None:
+        selection = select_announcements(store, config, digest_config, now)
+        if selection.skip_reason:
+            return IssuePlan(None, selection.skip_reason)
+        digest = render_digest(config, digest_config, selection.announcements, now)
+        return IssuePlan(DigestIssue(digest=digest, status=DigestIssueStatus.APPROVED, created_at=now))
+    frozen = freeze_issue(store, config, digest_config, now)
+    if frozen is None:
+        reason = select_announcements(store, config, digest_config, now).skip_reason
+        return IssuePlan(None, reason or "nothing new to send")
+    return IssuePlan(store.get_digest_issue(frozen.issue_id))
+
+
+def publish_web_copy(config: Config, issue: DigestIssue) -> None:
+    """Write the issue's public web copy before its first message goes out, so the « Voir dans
+    le navigateur » link works on arrival (rewriting it on a resume is harmless)."""
+    try:
+        write_archive(config, issue.digest)
+    except OSError as error:
+        raise SendError(f"cannot write the web copy of {issue.id}: {error}") from None
+
+
 def pause_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
     """Stop an issue in progress: running senders finish their current message and stop."""
     issue = find_issue(store, name_or_id)
@@ -152,9 +195,10 @@ def delivery_key(issue_id: str, subscriber_id: int) -> str:
     return f"email:{issue_id}:{subscriber_id}"
 
 
-def list_names(digest_list: str) -> list[str]:
-    """The list(s) a digest goes to (`a, b` names several)."""
-    return [name.strip() for name in digest_list.split(",") if name.strip()]
+def token_lists(digest_list: str) -> str:
+    """What an unsubscribe token of this digest names: every list the digest goes to, so the
+    one-click link stops this digest (and only the lists it is sent to)."""
+    return ",".join(list_names(digest_list))
 
 
 def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> Iterator[tuple[int, str, str | None]]:
@@ -233,9 +277,13 @@ def next_due(store: Store, issue_id: str) -> tuple[datetime | None, bool]:
 
 class SentMarks:
     """The ledger's hot path for email: claimed -> sent, one committed UPDATE per accepted
-    message, with the statement built once (same transition as `Ledger.mark_sent`)."""
+    message, with the statement built once (same transition as `Ledger.mark_sent`).
 
-    def __init__(self) -> None:
+    Each mark checks a pooled connection out for its own transaction only, so any number of
+    SMTP connections shares the store's pool without holding a database connection each."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
         t = deliveries
         at = bindparam("at", type_=UTCDateTime)
         self.statement = (
@@ -245,9 +293,9 @@ class SentMarks:
                     provider_id=bindparam("reply"))
         )
 
-    def mark_sent(self, conn: Connection, key: str, reply: str) -> None:
+    def mark_sent(self, key: str, reply: str) -> None:
         """Commit `key` as sent before anything else happens on this connection."""
-        with conn.begin():
+        with self.engine.begin() as conn:
             result = conn.execute(self.statement, {"row_key": key, "at": utcnow(), "reply": reply})
         if result.rowcount != 1:
             raise StoreError(f"delivery {key} was not claimed any more when marked sent")
@@ -292,11 +340,11 @@ class DigestSender:
         self.settings = SmtpSettings.from_config(config.smtp, self.template.domain)
         self.rate = RateLimiter(config.smtp.rate_per_second, config.smtp.rate_per_hour)
         self.signer = DkimSigner.from_config(config.smtp, config.resolve)
-        self.browser_url = browser_url(config, issue.id)
-        self.list_name = list_names(issue.digest.list_name)[0]
+        self.token_lists = token_lists(issue.digest.list_name)
+        self.envelope_from = self.digest_config.from_address
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.marks = SentMarks()
+        self.marks = SentMarks(store)
 
     def run(self) -> None:
         """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
@@ -325,13 +373,12 @@ class DigestSender:
 
     def _work(self, connection: SmtpConnection) -> None:
         try:
-            with self.store.engine.connect() as conn:
-                while not self.stop.is_set() and self._connect(connection):
-                    batch = self._claim()
-                    if batch is None:
-                        return
-                    if batch:
-                        self._send_batch(connection, conn, batch)
+            while not self.stop.is_set() and self._connect(connection):
+                batch = self._claim()
+                if batch is None:
+                    return
+                if batch:
+                    self._send_batch(connection, batch)
         except Exception as error:  # a worker must never die silently: stop the run, keep the ledger right
             log.exception("sending worker stopped")
             with self.lock:
@@ -375,7 +422,7 @@ class DigestSender:
             return None
         return []
 
-    def _send_batch(self, connection: SmtpConnection, conn: Connection, batch: list[Delivery]) -> None:
+    def _send_batch(self, connection: SmtpConnection, batch: list[Delivery]) -> None:
         statuses = subscriber_statuses(self.store, [d.payload.get("subscriber_id", 0) for d in batch])
         for index, delivery in enumerate(batch):
             if self.stop.is_set():
@@ -386,18 +433,17 @@ class DigestSender:
                 self.ledger.mark_skipped(delivery.key, f"subscriber is {status or 'forgotten'}")
                 self._count("skipped")
                 continue
-            self._deliver(connection, conn, delivery)
+            self._deliver(connection, delivery)
 
-    def _deliver(self, connection: SmtpConnection, conn: Connection, delivery: Delivery) -> None:
+    def _deliver(self, connection: SmtpConnection, delivery: Delivery) -> None:
         """Send one message and record the outcome before the connection's next message."""
-        subscriber_id = int(delivery.payload["subscriber_id"])
-        token = make_token(self.secret, subscriber_id, self.list_name)
+        token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
         message = self.template.render(
-            delivery.target, delivery.payload.get("name"), unsubscribe_url(self.config, token), self.browser_url
+            delivery.target, delivery.payload.get("name"), unsubscribe_url(self.config, token)
         )
         if self.signer is not None:
             message = self.signer.sign(message)
-        sender = self.digest_config.from_address
+        sender = self.envelope_from
         if self.config.smtp.verp:
             sender = verp_sender(sender, delivery.target)
         self.rate.acquire()
@@ -413,7 +459,7 @@ class DigestSender:
             outcome = self.ledger.mark_retry(delivery.key, str(error), retry_at)
             self._count("failed" if outcome is DeliveryStatus.FAILED else "retried", str(error))
         else:
-            self.marks.mark_sent(conn, delivery.key, reply[:200])
+            self.marks.mark_sent(delivery.key, reply[:200])
             self._count("sent")
 
     def _count(self, outcome: str, error: str | None = None) -> None:
@@ -452,6 +498,7 @@ def send_digest(
     ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
     run_started = utcnow()
     if issue.status is not DigestIssueStatus.SENT:
+        publish_web_copy(config, issue)
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
         recover_interrupted(store, issue.id, run_started)
         report.created = create_deliveries(ledger, store, issue)
@@ -506,14 +553,14 @@ def write_outbox(
         secret: str | None = secret_from_env(config)
     except NewsletterError:
         secret = None
-    list_name = list_names(issue.digest.list_name)[0]
-    link = browser_url(config, issue.id)
+    lists_named = token_lists(issue.digest.list_name)
     for number, (sid, email, name) in enumerate(recipients(store, issue.digest.list_name), start=1):
         if limit is not None and number > limit:
             break
-        url = unsubscribe_url(config, make_token(secret, sid, list_name)) if secret else preview_unsubscribe_url(config)
+        token = make_token(secret, sid, lists_named) if secret else None
+        url = unsubscribe_url(config, token) if token else preview_unsubscribe_url(config)
         path = folder / f"{number:06d}-{safe_filename(email)}.eml"
-        path.write_bytes(template.render(email, name, url, link))
+        path.write_bytes(template.render(email, name, url))
         report.written += 1
     report.outbox = folder
 
@@ -522,7 +569,7 @@ def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: dat
     """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger."""
     digest_config: DigestConfig = config.digest(issue.digest.name)
     template = build_message_template(issue.digest, digest_config, config, now=now)
-    message = template.render(address, None, preview_unsubscribe_url(config), browser_url(config, issue.id))
+    message = template.render(address, None, preview_unsubscribe_url(config))
     signer = DkimSigner.from_config(config.smtp, config.resolve)
     if signer is not None:
         message = signer.sign(message)

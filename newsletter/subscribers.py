@@ -1,8 +1,11 @@
 """Subscriber management: CSV import, add, remove, list, export (access requests) and forget.
 
 Addresses are checked with email-validator (syntax and normalisation, no DNS) and compared
-case-insensitively. Imports are batched and idempotent: an existing subscriber keeps their
-status (someone who unsubscribed, bounced or complained is never resubscribed) and a
+case-insensitively. Unsubscribing is per list, as in listmonk or Mailchimp audiences: leaving a
+list (one-click link or `remove --list`) takes the person off that list and records an opt-out;
+their status becomes `unsubscribed` only when they are on no list any more. Imports are batched
+and idempotent and never resubscribe: an existing subscriber keeps their status (unsubscribed,
+bounced, complained), a list they left is never joined again by an import or `add`, and a
 forgotten address (kept only as a hash in the suppression list) is never imported again.
 """
 
@@ -19,13 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from newsletter.errors import NewsletterError
 from newsletter.store import Store
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.subscribers import Subscriber, SubscriberStatus, email_hash
-from newsletter.store.tables import actions, deliveries, list_members, lists, subscribers, suppressions
+from newsletter.store.tables import (
+    actions,
+    deliveries,
+    list_members,
+    list_opt_outs,
+    lists,
+    subscribers,
+    suppressions,
+)
 
 BATCH_SIZE = 1000
 LIST_SEPARATORS = re.compile(r"[;|,]")
@@ -85,6 +96,45 @@ def normalise_address(text: str) -> str:
     except EmailNotValidError as error:
         raise SubscriberError(str(error)) from None
     return result.ascii_email.lower()
+
+
+def list_names(digest_list: str) -> list[str]:
+    """The list(s) a digest goes to (`a, b` names several)."""
+    return [name.strip() for name in digest_list.split(",") if name.strip()]
+
+
+def opted_out(conn: Connection, subscriber_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """(subscriber id, list) pairs these subscribers left: never to be joined again by import or add."""
+    ids = list(subscriber_ids)
+    if not ids:
+        return set()
+    rows = conn.execute(
+        select(list_opt_outs.c.subscriber_id, list_opt_outs.c.list_name).where(list_opt_outs.c.subscriber_id.in_(ids))
+    )
+    return {(row.subscriber_id, row.list_name) for row in rows}
+
+
+def leave_lists(conn: Connection, subscriber_id: int, names: Iterable[str], now: datetime) -> int:
+    """Take a subscriber off these lists and record the opt-outs (idempotent); returns how many
+    memberships ended. Their status becomes `unsubscribed` once they are on no list, if active."""
+    wanted = list(dict.fromkeys(names))
+    left = conn.execute(
+        delete(list_members).where(list_members.c.subscriber_id == subscriber_id, list_members.c.list_name.in_(wanted))
+    ).rowcount
+    conn.execute(
+        insert_ignoring_conflicts(conn, list_opt_outs),
+        [{"subscriber_id": subscriber_id, "list_name": name, "created_at": now} for name in wanted],
+    )
+    remaining = conn.scalar(
+        select(func.count()).select_from(list_members).where(list_members.c.subscriber_id == subscriber_id)
+    )
+    if not remaining:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.status == str(SubscriberStatus.ACTIVE))
+            .values(status=str(SubscriberStatus.UNSUBSCRIBED), updated_at=now)
+        )
+    return left
 
 
 def split_lists(text: str | None) -> tuple[str, ...]:
@@ -187,9 +237,10 @@ def _store_batch(store: Store, batch: list[Candidate], report: ImportReport, sou
         names = sorted({name for c in batch for name in c.lists})
         if names:
             conn.execute(insert_ignoring_conflicts(conn, lists), [{"name": n} for n in names])
+        left = opted_out(conn, ids.values())
         memberships = [
             {"subscriber_id": ids[c.email], "list_name": n, "added_at": now}
-            for c in batch for n in dict.fromkeys(c.lists)
+            for c in batch for n in dict.fromkeys(c.lists) if (ids[c.email], n) not in left
         ]
         if memberships:
             report.memberships_added += conn.execute(
@@ -209,11 +260,18 @@ def add(
     lists: Iterable[str] = (),
     consent_source: str = "manual",
 ) -> Subscriber:
-    """Add one subscriber (or add them to more lists); a forgotten address is refused."""
+    """Add one subscriber (or add them to more lists, except lists they left); a forgotten
+    address is refused."""
     address = normalise_address(email)
     if store.is_suppressed(address):
         raise SubscriberError(f"{address} asked to be forgotten and cannot be added again")
-    store.add_subscriber(address, name=name, locale=locale, lists=list(lists), consent_source=consent_source,
+    existing = store.get_subscriber(address)
+    wanted = list(lists)
+    if existing is not None:
+        with store.engine.connect() as conn:
+            left = opted_out(conn, [existing.id])
+        wanted = [name for name in wanted if (existing.id, name) not in left]
+    store.add_subscriber(address, name=name, locale=locale, lists=wanted, consent_source=consent_source,
                          now=now)
     found = store.get_subscriber(address)
     assert found is not None
@@ -221,15 +279,15 @@ def add(
 
 
 def remove(store: Store, email: str, *, now: datetime, list_name: str | None = None) -> Subscriber:
-    """Take the subscriber off one list, or (without a list) mark them unsubscribed."""
+    """Take the subscriber off one list as if they had used its unsubscribe link (an opt-out
+    is recorded; no list left means unsubscribed), or (without a list) mark them unsubscribed
+    from everything."""
     found = _existing(store, email)
     if list_name is None:
         store.set_subscriber_status(found.email, SubscriberStatus.UNSUBSCRIBED, now=now)
     else:
         with store.engine.begin() as conn:
-            conn.execute(delete(list_members).where(
-                list_members.c.subscriber_id == found.id, list_members.c.list_name == list_name
-            ))
+            leave_lists(conn, found.id, [list_name], now)
     return _existing(store, found.email)
 
 
@@ -253,8 +311,13 @@ def person_record(store: Store, email: str) -> dict[str, Any]:
             select(actions.c.at, actions.c.action, actions.c.actor)
             .where(actions.c.target == f"subscriber:{found.id}").order_by(actions.c.id)
         ).all()
+        lists_left = conn.scalars(
+            select(list_opt_outs.c.list_name).where(list_opt_outs.c.subscriber_id == found.id)
+            .order_by(list_opt_outs.c.list_name)
+        ).all()
     record = asdict(found)
     record["status"] = str(found.status)
+    record["lists_left"] = list(lists_left)
     record["deliveries"] = [dict(row._mapping) for row in rows]
     record["history"] = [dict(row._mapping) for row in history]
     return record
@@ -297,6 +360,7 @@ def forget(store: Store, email: str, *, now: datetime) -> bool:
         subscriber_id = conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address))
         if subscriber_id is not None:
             conn.execute(delete(list_members).where(list_members.c.subscriber_id == subscriber_id))
+            conn.execute(delete(list_opt_outs).where(list_opt_outs.c.subscriber_id == subscriber_id))
             conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
         conn.execute(
             update(deliveries).where(deliveries.c.target == address)

@@ -1,8 +1,10 @@
 """Signed unsubscribe tokens (HMAC-SHA256) and the idempotent unsubscribe action.
 
-A token names a subscriber id and a list, signed with a secret from the environment, so a
-link cannot be forged or altered to unsubscribe someone else. The web app's handler (GET
-confirmation page and RFC 8058 one-click POST) calls `unsubscribe`.
+A token names a subscriber id and the list(s) of the digest it was sent with, signed with a
+secret from the environment, so a link cannot be forged or altered to unsubscribe someone else.
+Unsubscribing is per list (like listmonk lists or Mailchimp audiences): the person leaves the
+lists the token names, and becomes `unsubscribed` only when they are on no other list. The web
+app's handler (GET confirmation page and RFC 8058 one-click POST) calls `unsubscribe`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.store import Store
-from newsletter.store.subscribers import SubscriberStatus
 from newsletter.store.tables import subscribers
+from newsletter.subscribers import leave_lists, list_names
 
 TOKEN_VERSION = "v1"
 SIGNATURE_BYTES = 16
@@ -34,14 +36,20 @@ class InvalidTokenError(NewsletterError):
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What a verified token says: who, and from which list."""
+    """What a verified token says: who, and from which list(s) (`a,b` when the digest goes to several)."""
 
     subscriber_id: int
     list_name: str
 
+    @property
+    def lists(self) -> list[str]:
+        """The lists the token unsubscribes from."""
+        return list_names(self.list_name)
+
 
 class UnsubscribeOutcome(StrEnum):
-    """What `unsubscribe` did."""
+    """What `unsubscribe` did: took the person off the list(s), found them already off, or
+    found nobody (forgotten)."""
 
     UNSUBSCRIBED = "unsubscribed"
     ALREADY = "already"
@@ -71,7 +79,7 @@ def _signature(secret: str, payload: str) -> str:
 
 
 def make_token(secret: str, subscriber_id: int, list_name: str) -> str:
-    """A URL-safe token naming the subscriber and list, signed with `secret`."""
+    """A URL-safe token naming the subscriber and list(s) (`a,b`), signed with `secret`."""
     payload = f"{TOKEN_VERSION}.{int(subscriber_id)}.{_b64(list_name.encode('utf-8'))}"
     return f"{payload}.{_signature(secret, payload)}"
 
@@ -106,20 +114,16 @@ def secret_from_env(config: Config) -> str:
 
 
 def unsubscribe(store: Store, token: str, secret: str, now: datetime) -> UnsubscribeResult:
-    """Unsubscribe the token's subscriber (idempotent); a forged token raises InvalidTokenError."""
+    """Take the token's subscriber off the token's list(s) for good (idempotent; `unsubscribed`
+    status once on no list, other lists kept); a forged token raises InvalidTokenError."""
     claims = verify_token(secret, token)
     t = subscribers
     with store.engine.begin() as conn:
-        row = conn.execute(select(t.c.email, t.c.status).where(t.c.id == claims.subscriber_id)).first()
-        if row is None:
+        email = conn.scalar(select(t.c.email).where(t.c.id == claims.subscriber_id))
+        if email is None:
             return UnsubscribeResult(UnsubscribeOutcome.UNKNOWN, claims.list_name)
-        if row.status != SubscriberStatus.ACTIVE:
-            return UnsubscribeResult(UnsubscribeOutcome.ALREADY, claims.list_name, row.email)
-        conn.execute(
-            update(t)
-            .where(t.c.id == claims.subscriber_id)
-            .values(status=str(SubscriberStatus.UNSUBSCRIBED), updated_at=now)
-        )
+        if not leave_lists(conn, claims.subscriber_id, claims.lists, now):
+            return UnsubscribeResult(UnsubscribeOutcome.ALREADY, claims.list_name, email)
     store.record_action("subscriber", "unsubscribe", target=f"subscriber:{claims.subscriber_id}",
                         detail={"list": claims.list_name}, now=now)
-    return UnsubscribeResult(UnsubscribeOutcome.UNSUBSCRIBED, claims.list_name, row.email)
+    return UnsubscribeResult(UnsubscribeOutcome.UNSUBSCRIBED, claims.list_name, email)

@@ -9,7 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer, create_issue, write_mail_config
+from tests.fakes.smtp import (
+    TEST_SECRET,
+    TEST_SECRET_ENV,
+    SmtpServer,
+    create_issue,
+    sample_announcements,
+    write_mail_config,
+)
 
 runner = CliRunner()
 
@@ -76,3 +83,31 @@ def test_send_digest_dry_run_then_real_send_with_summary(
     assert code == 0 and "3 sent, 0 failed" in out and "finished" in out
     code, _, err = run(config_path, "send", "pause", "hebdo")
     assert code == 1 and "only approved or sending" in err
+
+
+def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from newsletter.config import load_config
+    from newsletter.store import Store
+    from newsletter.store.tables import utcnow
+
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    config_path = write_mail_config(tmp_path, smtp_server)
+    with Store.open(load_config(config_path).database_url(), create=True) as store:
+        for announcement in sample_announcements(2):
+            store.upsert_announcement(announcement, announce=True, now=utcnow() - timedelta(hours=1))
+    for n in range(3):
+        run(config_path, "subscribers", "add", f"p{n}@example.org", "--name", f"P{n}", "--list", "main")
+
+    code, out, err = run(config_path, "send", "digest", "hebdo")
+    assert code == 0 and "3 sent, 0 failed" in out and "finished" in out, out + err
+    assert smtp_server.handler.copies() == {f"p{n}@example.org": 1 for n in range(3)}
+    subject = smtp_server.handler.received[0].message()["Subject"]
+    assert "2 nouvelle(s) annonce(s)" in subject
+
+    code, out, _ = run(config_path, "send", "digest", "hebdo")
+    assert code == 0 and "hebdo: nothing to send (0 new announcement(s)" in out
+    assert len(smtp_server.handler.received) == 3

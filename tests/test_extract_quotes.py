@@ -128,11 +128,13 @@ def speakers(text: str) -> list[tuple[str, str | None]]:
             [("Our markets stay open to all.", "Eva Lind")],
         ),
         (  # an attribution inside the quote
-            "Anne Roux, présidente du Département, lance le plan. « C'est un tournant, ajoute-t-elle. Il était attendu. »",
+            "Anne Roux, présidente du Département, lance le plan. "
+            "« C'est un tournant, ajoute-t-elle. Il était attendu. »",
             [("C'est un tournant, ajoute-t-elle. Il était attendu.", "Anne Roux")],
         ),
         (  # two quotes sharing one subject
-            "Luc Perrin, ministre de l'Industrie, estime que « la filière est prête » et salue une « mobilisation forte ».",
+            "Luc Perrin, ministre de l'Industrie, estime que « la filière est prête » "
+            "et salue une « mobilisation forte ».",
             [("la filière est prête", "Luc Perrin"), ("mobilisation forte", "Luc Perrin")],
         ),
         (  # an organisation or a source introduced by `selon` gives no speaker
@@ -148,7 +150,8 @@ def speakers(text: str) -> list[tuple[str, str | None]]:
             [("We welcome the decision", None)],
         ),
         (  # a statement introduced by a paragraph ending with a colon
-            'The Home Secretary, Mark Lowe, has made the following statement:\n\n"My thoughts are with everyone affected today."',
+            "The Home Secretary, Mark Lowe, has made the following statement:\n\n"
+            '"My thoughts are with everyone affected today."',
             [("My thoughts are with everyone affected today.", "Mark Lowe")],
         ),
         (  # particles in names
@@ -157,7 +160,7 @@ def speakers(text: str) -> list[tuple[str, str | None]]:
         ),
     ],
 )
-def test_attribution_patterns(text: str, expected: list[tuple[str, str | None]]) -> None:
+def test_general_attribution_patterns(text: str, expected: list[tuple[str, str | None]]) -> None:
     assert speakers(text) == expected
 
 

@@ -9,9 +9,31 @@ from newsletter.extract import extract
 from newsletter.models import Announcement, RawDocument
 
 PIECES = [
-    "« ", " »", "“", "”", '"', "**", "## ", "[ 1 ]", "Notes [ + ]\n\n1. Note.", "<p>", "</div>", "<script>",
-    "&nbsp;", "900 000", "7,4 %", "£2.5bn", "le 24 mars 2025", "Pour Jean Dupont, ministre : ",
-    ", a déclaré Marie Curie.", "\n\n", "---\ntitle: [\n---\n", "Ã©", "\ufeff", "\x00", "1 jeune 1 solution",
+    "« ",
+    " »",
+    "“",
+    "”",
+    '"',
+    "**",
+    "## ",
+    "[ 1 ]",
+    "Notes [ + ]\n\n1. Note.",
+    "<p>",
+    "</div>",
+    "<script>",
+    "&nbsp;",
+    "900 000",
+    "7,4 %",
+    "£2.5bn",
+    "le 24 mars 2025",
+    "Pour Jean Dupont, ministre : ",
+    ", a déclaré Marie Curie.",
+    "\n\n",
+    "---\ntitle: [\n---\n",
+    "Ã©",
+    "\ufeff",
+    "\x00",
+    "1 jeune 1 solution",
 ]
 CONTENT_TYPES = st.sampled_from(["text/markdown", "text/plain", "text/html", "application/weird", ""])
 

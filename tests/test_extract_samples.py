@@ -15,7 +15,10 @@ def test_real_samples(shared_dir):
         ("Astrid Panosyan-Bouvet", "ministre chargée du Travail et de l'Emploi"),
     ]
     assert {(f.value, f.kind) for f in first.figures} == {
-        (1e6, "count"), (900000, "count"), (7.4, "percent"), (4e6, "count"),
+        (1e6, "count"),
+        (900000, "count"),
+        (7.4, "percent"),
+        (4e6, "count"),
     }
     assert [q.speaker for q in second.quotes] == [None, "Fabrice Masi", "Thierry Marty", "Gilles Lafon"]
     assert second.acronyms["UNML"] == "Union nationale des Missions locales"

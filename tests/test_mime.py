@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 
 from newsletter.compose.digest import PLACEHOLDERS, personalise, render_digest
 from newsletter.config import Config, load_config
+from newsletter.digests import archive_url, recipient_values
 from newsletter.mime import build_message_template, placeholder_message
 from newsletter.models import Digest
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 UNSUBSCRIBE = "https://news.example.org/unsubscribe/v1.7.bWFpbg.abc?x=1&y=2"
-BROWSER = "https://news.example.org/issues/hebdo-1"
-VALUES = {"unsubscribe_url": UNSUBSCRIBE, "browser_url": BROWSER}
 
 
 def config_for(tmp_path: Path) -> Config:
@@ -41,12 +40,16 @@ def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
     config = config_for(tmp_path)
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(4), NOW)
     template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
-    data = template.render("jeanne@example.org", "Jeanne Dupont", UNSUBSCRIBE, BROWSER)
+    data = template.render("jeanne@example.org", "Jeanne <Dupont> & fils", UNSUBSCRIBE)
     message = parse(data)
+    values = recipient_values(config, digest, name="Jeanne <Dupont> & fils", unsubscribe_url=UNSUBSCRIBE)
 
     assert message.get_content_type() == "multipart/alternative"
-    assert body(message, "plain") == personalise(digest.text, VALUES, is_html=False)
-    assert body(message, "html") == personalise(digest.html, VALUES, is_html=True)
+    assert body(message, "plain") == personalise(digest.text, values, is_html=False)
+    assert body(message, "html") == personalise(digest.html, values, is_html=True)
+    assert "Bonjour Jeanne <Dupont> & fils," in body(message, "plain")
+    assert "Bonjour Jeanne &lt;Dupont&gt; &amp; fils," in body(message, "html")
+    assert f"https://news.example.org/archive/{digest.issue_id}" in body(message, "plain")
     assert "x=1&amp;y=2" in body(message, "html")
     head, _, rest = data.partition(b"\r\n\r\n")
     assert max(len(line) for line in rest.split(b"\r\n")) <= 76
@@ -60,7 +63,7 @@ def test_headers_are_standard_and_encoded(tmp_path: Path) -> None:
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
     digest.subject = "Éducation : « près de 900 000 » élèves\r\nBcc: evil@example.org"
     template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
-    message = parse(template.render("zoe@example.org", "Zoé Ñandú", UNSUBSCRIBE, BROWSER))
+    message = parse(template.render("zoe@example.org", "Zoé Ñandú", UNSUBSCRIBE))
 
     assert message["Subject"] == "Éducation : « près de 900 000 » élèves Bcc: evil@example.org"
     assert message["Bcc"] is None
@@ -79,9 +82,9 @@ def test_message_id_is_stable_per_recipient_and_unique_across_recipients(tmp_pat
     config = config_for(tmp_path)
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
     template = build_message_template(digest, config.digest("hebdo"), config)
-    first = parse(template.render("a@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
-    again = parse(template.render("a@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
-    other = parse(template.render("b@example.org", None, UNSUBSCRIBE, BROWSER))["Message-ID"]
+    first = parse(template.render("a@example.org", None, UNSUBSCRIBE))["Message-ID"]
+    again = parse(template.render("a@example.org", None, UNSUBSCRIBE))["Message-ID"]
+    other = parse(template.render("b@example.org", None, UNSUBSCRIBE))["Message-ID"]
     assert first == again != other and first.endswith("@example.org>")
 
 
@@ -102,9 +105,10 @@ line_breaker = st.sampled_from(["", "\n", ".", "=", " ", "\t", "x" * 200, "é" *
     parts=st.lists(st.tuples(piece, line_breaker, st.sampled_from(list(PLACEHOLDERS.values()))), max_size=5),
     tail=piece,
     url=st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="<>"), max_size=120),
+    name=st.none() | piece,
 )
 def test_any_text_round_trips_through_the_encoding(
-    parts: list[tuple[str, str, str]], tail: str, url: str
+    parts: list[tuple[str, str, str]], tail: str, url: str, name: str | None
 ) -> None:
     text = "".join(a + b + placeholder for a, b, placeholder in parts) + tail
     config = Config()
@@ -113,9 +117,9 @@ def test_any_text_round_trips_through_the_encoding(
     from newsletter.config import DigestConfig
 
     digest_config = DigestConfig(name="hebdo", schedule="0 9 * * MON", list="main")
-    data = build_message_template(digest, digest_config, config).render("a@example.org", None, url, url)
+    data = build_message_template(digest, digest_config, config).render("a@example.org", name, url)
     message = parse(data)
-    values = {"unsubscribe_url": url, "browser_url": url}
+    values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(config, "i")}
     assert body(message, "plain") == personalise(text, values, is_html=False).replace("\r\n", "\n")
     assert body(message, "html") == personalise(text, values, is_html=True).replace("\r\n", "\n")
     assert max(len(line) for line in data.partition(b"\r\n\r\n")[2].split(b"\r\n")) <= 76

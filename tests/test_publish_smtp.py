@@ -104,8 +104,7 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(tmp_path: Path, smt
     assert signer is not None
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(2), NOW)
     template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
-    signed = signer.sign(template.render("zoe@example.org", "Zoé", "https://n.example.org/unsubscribe/t",
-                                         "https://n.example.org/issues/i"))
+    signed = signer.sign(template.render("zoe@example.org", "Zoé", "https://n.example.org/unsubscribe/t"))
     connection(smtp_server).send("lettre@example.org", "zoe@example.org", signed)
     received = smtp_server.handler.received[0].data
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import Config, load_config
+from newsletter.digests import archive_path, archive_url
 from newsletter.ledger import Ledger
 from newsletter.models import DeliveryStatus
 from newsletter.sending import Backoff, SendError, pause_digest, resume_digest, send_digest, send_test_copy
 from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus
 from newsletter.unsubscribe import verify_token
+from tests.fakes.review_env import app_client
 from tests.fakes.smtp import (
     TEST_SECRET,
     TEST_SECRET_ENV,
@@ -62,10 +64,30 @@ def test_everyone_gets_one_complete_personal_copy(tmp_path: Path, smtp_server: S
     text = message.get_body(("plain",)).get_content()
     assert link in html.replace("&amp;", "&") and link in text
     assert "près de 900 000" in text and "%%NL_" not in html + text
+    assert "Bonjour Personne 3," in text and "Bonjour Personne 3," in html
     assert len({m["Message-ID"] for m in by_recipient.values()}) == 12
     assert store.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
     again = send_digest(config, store, issue.id, now=NOW, backoff=FAST)
     assert again.sent == 0 and len(smtp_server.handler.received) == 12
+
+
+def test_names_are_escaped_and_the_web_copy_link_works_on_arrival(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, store, issue, _addresses = setup(tmp_path, smtp_server, 0)
+    store.add_subscriber("ana@example.org", name="Ana <b>Lopez</b> & co", lists=["main"])
+    send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    message = smtp_server.handler.received[0].message()
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Bonjour Ana <b>Lopez</b> & co," in text
+    assert "Bonjour Ana &lt;b&gt;Lopez&lt;/b&gt; &amp; co," in html and "<b>Lopez" not in html
+    link = archive_url(config, issue.id)
+    assert link in text and link in html and "/issues/" not in text + html
+    assert archive_path(config, issue.id).is_file()
+    page = app_client(config, token="review-token-for-tests").get(link.removeprefix(config.public_base_url))
+    assert page.status_code == 200 and "Plan numéro 1" in page.text and "Ana" not in page.text
 
 
 def test_faults_end_with_one_copy_each_and_refused_addresses_marked(

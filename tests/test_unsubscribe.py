@@ -1,4 +1,4 @@
-"""Signed unsubscribe tokens and the idempotent unsubscribe action, on a real SQLite store."""
+"""Signed unsubscribe tokens and the idempotent, per-list unsubscribe action, on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import subscribers as subs
 from newsletter.config import Config
 from newsletter.errors import ConfigError
 from newsletter.store import Store, SubscriberStatus
@@ -78,12 +79,49 @@ def test_forged_token_changes_nobody(store: Store) -> None:
     assert store.get_subscriber("victim@example.org").status is SubscriberStatus.ACTIVE
 
 
-def test_bounced_subscriber_keeps_bounced_status(store: Store) -> None:
+def test_unsubscribing_leaves_only_the_tokens_list(store: Store) -> None:
+    subscriber_id = store.add_subscriber("ana@example.org", lists=["main", "culture"])
+    first = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
+    ana = store.get_subscriber("ana@example.org")
+    assert first.outcome is UnsubscribeOutcome.UNSUBSCRIBED
+    assert ana.lists == ["culture"] and ana.status is SubscriberStatus.ACTIVE
+    again = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
+    assert again.outcome is UnsubscribeOutcome.ALREADY
+    unsubscribe(store, make_token(SECRET, subscriber_id, "culture"), SECRET, NOW)
+    ana = store.get_subscriber("ana@example.org")
+    assert ana.lists == [] and ana.status is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_digest_sent_to_several_lists_is_left_at_once(store: Store) -> None:
+    subscriber_id = store.add_subscriber("ana@example.org", lists=["main", "culture", "sport"])
+    result = unsubscribe(store, make_token(SECRET, subscriber_id, "main,culture"), SECRET, NOW)
+    assert result.outcome is UnsubscribeOutcome.UNSUBSCRIBED
+    assert store.get_subscriber("ana@example.org").lists == ["sport"]
+
+
+def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, store: Store) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,lists\nana@example.org,Ana,main; culture\n", encoding="utf-8")
+    subs.import_csv(store, people, now=NOW)
+    ana_id = store.get_subscriber("ana@example.org").id
+    unsubscribe(store, make_token(SECRET, ana_id, "main"), SECRET, NOW)
+
+    again = subs.import_csv(store, people, now=NOW)
+    subs.add(store, "ana@example.org", now=NOW, lists=["main", "sport"])
+
+    ana = store.get_subscriber("ana@example.org")
+    assert again.memberships_added == 0
+    assert ana.lists == ["culture", "sport"] and ana.status is SubscriberStatus.ACTIVE
+    assert subs.person_record(store, "ana@example.org")["lists_left"] == ["main"]
+
+
+def test_bounced_subscriber_leaves_the_list_but_keeps_bounced_status(store: Store) -> None:
     subscriber_id = store.add_subscriber("gone@example.org", lists=["main"])
     store.set_subscriber_status("gone@example.org", SubscriberStatus.BOUNCED)
     result = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
-    assert result.outcome is UnsubscribeOutcome.ALREADY
-    assert store.get_subscriber("gone@example.org").status is SubscriberStatus.BOUNCED
+    assert result.outcome is UnsubscribeOutcome.UNSUBSCRIBED
+    gone = store.get_subscriber("gone@example.org")
+    assert gone.status is SubscriberStatus.BOUNCED and gone.lists == []
 
 
 def test_unknown_subscriber_is_a_harmless_no_op(store: Store) -> None:

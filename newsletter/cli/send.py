@@ -11,26 +11,38 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
 from newsletter.config import Config
-from newsletter.sending import SendReport, find_issue, pause_digest, resume_digest, send_digest, send_test_copy
-from newsletter.store import Store
+from newsletter.sending import (
+    SendReport,
+    find_issue,
+    issue_to_send,
+    pause_digest,
+    resume_digest,
+    send_digest,
+    send_test_copy,
+)
+from newsletter.store import DigestIssue, Store
 
 group = typer.Typer(help="Send digests by email (through the delivery ledger).", no_args_is_help=True)
 app.add_typer(group, name="send")
 
 NameArgument = Annotated[str, typer.Argument(help="Digest name (its newest issue) or issue id.")]
+SendNameArgument = Annotated[
+    str, typer.Argument(help="Digest name (its unfinished issue, else a new one) or issue id.")
+]
 
 
 @group.command("digest")
 @reports_errors
 def digest_command(
-    name: NameArgument,
+    name: SendNameArgument,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files to the outbox instead.")] = False,
     to: Annotated[str | None, typer.Option("--to", help="Send one test copy here, outside the ledger.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Send at most N messages now.")] = None,
     config: ConfigOption = None,
     now: NowOption = None,
 ) -> None:
-    """Send an issue to its list; a rerun sends only what is not marked sent."""
+    """Send a digest: its unfinished issue, else a new issue of what is new since its last
+    send (nothing when too little is new); a rerun sends only what is not marked sent."""
     cfg = load(config)
     moment = parse_now(now, cfg)
     with open_store(cfg) as store:
@@ -38,7 +50,11 @@ def digest_command(
             reply = send_test_copy(cfg, find_issue(store, name), to, now=moment)
             typer.echo(f"test copy sent to {to} ({reply})")
             return
-        report = _send_with_progress(cfg, store, name, moment, limit=limit, dry_run=dry_run)
+        plan = issue_to_send(cfg, store, name, moment, dry_run=dry_run)
+        if plan.issue is None:
+            typer.echo(f"{name}: nothing to send ({plan.skip_reason})")
+            return
+        report = _send_with_progress(cfg, store, plan.issue, moment, limit=limit, dry_run=dry_run)
     _print_summary(report)
     if report.pending and not report.paused:
         raise typer.Exit(1)
@@ -70,12 +86,13 @@ def resume_command(
         typer.echo(f"{issue.id}: resumed")
         if later:
             return
-        report = _send_with_progress(cfg, store, issue.id, moment)
+        report = _send_with_progress(cfg, store, issue, moment)
     _print_summary(report)
 
 
 def _send_with_progress(
-    config: Config, store: Store, name: str, now: datetime, *, limit: int | None = None, dry_run: bool = False
+    config: Config, store: Store, issue: DigestIssue, now: datetime, *, limit: int | None = None,
+    dry_run: bool = False,
 ) -> SendReport:
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -92,8 +109,7 @@ def _send_with_progress(
             progress.update(task, completed=report.done, sent=report.sent, failed=report.failed,
                             rate=report.rate)
 
-        return send_digest(config, store, name, now=now, limit=limit, dry_run=dry_run,
-                           progress=show)
+        return send_digest(config, store, issue, now=now, limit=limit, dry_run=dry_run, progress=show)
 
 
 def _print_summary(report: SendReport) -> None:

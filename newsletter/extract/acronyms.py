@@ -20,6 +20,8 @@ _WINDOW = 200
 
 
 _APOSTROPHE = re.compile(r"['’]")
+
+
 def find_defined_acronyms(text: str) -> dict[str, str]:
     """Map each acronym defined in the text to its expansion."""
     found: dict[str, str] = {}

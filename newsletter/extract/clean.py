@@ -72,6 +72,8 @@ _SEE_ALSO = re.compile(r"^(?:lire aussi|voir aussi|à lire aussi|read more|see a
 
 
 _SHARE_TOKEN = re.compile(r"[\w-]+")
+
+
 def clean_markdown(text: str, plain: bool) -> CleanDocument:
     """Strip Markdown markup and boilerplate; `plain` text treats short lone lines as headings."""
     if "&" in text:

@@ -93,7 +93,10 @@ _PHONE = re.compile(
 _CODE_BEFORE = re.compile(r"(?:(?<![\w])[A-Z]\.|(?<![\w])[A-Z]{2,}[0-9]*)[ \u00a0]$")
 _PLACE_AFTER = re.compile(r"[ \u00a0]+(?:[A-ZÀ-Ý]|cedex)", re.IGNORECASE)
 _YEAR_AFTER = re.compile(r"[ \u00a0]*(?:-|–|à|au|et|and|to)[ \u00a0]*(?:18|19|20)\d\d(?!\d)")
-_TIME_TAIL = re.compile(r"(?:[ \u00a0]*(?:à|-|–|to)[ \u00a0]*\d{1,2}(?:[ \u00a0]?h[ \u00a0]?\d{0,2}|:\d{2}|[ \u00a0]?(?:am|pm)))?(?![\w])", re.I)
+_TIME_TAIL = re.compile(
+    r"(?:[ \u00a0]*(?:à|-|–|to)[ \u00a0]*\d{1,2}(?:[ \u00a0]?h[ \u00a0]?\d{0,2}|:\d{2}|[ \u00a0]?(?:am|pm)))?(?![\w])",
+    re.IGNORECASE,
+)
 _TIME = re.compile(r"(?<!\d)\d{1,2}(?:\s?h\s?\d{0,2}|:\d{2}|\s?(?:am|pm|a\.m\.|p\.m\.))(?![\w])", re.I)
 _REFERENCE_WORDS = words(
     """
@@ -209,8 +212,8 @@ _RATIO = re.compile(
     re.IGNORECASE,
 )
 _RATIO_CONNECTOR = re.compile(
-    r"[ \u00a0\u202f](?:sur|in|out[ \u00a0\u202f]of)[ \u00a0\u202f]+(?=\d|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt|"
-    r"cent|mille|two|three|four|five|seven|eight|nine|ten|twenty|hundred|thousand)",
+    r"[ \u00a0\u202f](?:sur|in|out[ \u00a0\u202f]of)[ \u00a0\u202f]+"
+    r"(?=\d|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt|cent|mille|two|three|four|five|seven|eight|nine|ten|twenty|hundred|thousand)",
     re.IGNORECASE,
 )
 _SMALL_WORDS = {"un": 1, "une": 1, "one": 1}
@@ -521,6 +524,9 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     return None
 
 
+_NEWLINE = re.compile("\n")
+
+
 class _Sentences:
     """Sentence boundaries of a text, found once, to give the sentence around any position quickly."""
 
@@ -529,7 +535,7 @@ class _Sentences:
         marks = list(_SENTENCE_END.finditer(text))
         self.starts = [mark.start() for mark in marks]
         self.ends = [mark.end() for mark in marks]
-        self.newlines = [index for index, char in enumerate(text) if char == "\n"] if "\n" in text else []
+        self.newlines = [match.start() for match in _NEWLINE.finditer(text)]
 
     def around(self, pos: int) -> str:
         """The sentence around a position, within its paragraph (at most 600 characters each side)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from newsletter.extract.clean import Block
 from newsletter.extract.dates import find_dates, parse_date_value
@@ -48,6 +49,8 @@ def published_date(blocks: list[Block], *hints: object) -> date | None:
             return parsed
     first: date | None = None
     for index, block in enumerate(blocks[:_DATE_BLOCKS]):
+        if first is not None and index >= 6:
+            break
         for mention in find_dates(block.text[:2000]):
             if mention.value is None:
                 continue
@@ -57,6 +60,7 @@ def published_date(blocks: list[Block], *hints: object) -> date | None:
     return first
 
 
+@lru_cache(maxsize=256)
 def _is_byline(text: str) -> bool:
     """A short block that only dates or signs the announcement."""
     return len(text.split()) <= 14 and bool(_BYLINE.match(text) or find_dates(text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -115,9 +116,7 @@ SOURCE_PREPOSITION = re.compile(
     re.IGNORECASE,
 )
 ROLE_REFERENCE = re.compile(
-    r"(?<![\w])(?:la|le|l['’]|the|notre|our)\s*((?:[\w-]+\s+){0,2}?"
-    + trie_pattern(ROLE_HEADS)
-    + r")(?![\w])",
+    r"(?<![\w])(?:la|le|l['’]|the|notre|our)\s*((?:[\w-]+\s+){0,2}?" + trie_pattern(ROLE_HEADS) + r")(?![\w])",
     re.IGNORECASE,
 )
 DOCUMENT_SUBJECT = re.compile(
@@ -157,7 +156,11 @@ def find_people(text: str, offset: int = 0) -> list[Mention]:
             continue
         cleaned = _drop_role_words(text, match.start(), cleaned)
         shift = max(match.group(0).find(cleaned), 0)
-        if shift == 0 and len(cleaned.split()) == 2 and _ORGANISATION_LINK.search(text, 0, match.start()):
+        if (
+            shift == 0
+            and len(cleaned.split()) == 2
+            and _ORGANISATION_LINK.search(text, max(0, match.start() - 60), match.start())
+        ):
             continue
         start = match.start() + shift
         mentions.append(Mention(cleaned, start, start + len(cleaned)))
@@ -214,11 +217,12 @@ def _with_surnames(text: str, mentions: list[Mention]) -> list[Mention]:
     surnames = {key: m for key, m in first_seen.items() if m.name and len(key) > 2}
     if not surnames:
         return mentions
-    covered = [(m.start, m.end) for m in mentions]
+    starts = [m.start for m in mentions]
     added = []
     for surname, person in surnames.items():
         for start in _occurrences(text, surname, person.end):
-            inside = any(lo <= start < hi for lo, hi in covered)
+            index = bisect.bisect_right(starts, start) - 1
+            inside = index >= 0 and mentions[index].end > start
             if not inside and _speaks_by_surname(text, start, start + len(surname)):
                 added.append(Mention(person.name, start, start + len(surname)))
     return sorted(mentions + added, key=lambda m: m.start) if added else mentions

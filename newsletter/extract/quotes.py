@@ -44,6 +44,8 @@ _ANY_WORD_CHAR = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _TAIL_SPLIT = re.compile(r"[\s'’]+")
 _CLAUSE_PUNCTUATION = re.compile(r"[.!?;:]")
+
+
 @dataclass
 class QuoteSpan:
     """A pair of quotation marks: positions of the opening and closing marks."""

@@ -143,6 +143,19 @@ list_members = Table(
     Index("ix_list_members_list_name", "list_name"),
 )
 
+list_opt_outs = Table(
+    "list_opt_outs",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("list_name", String(100), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 suppressions = Table(
     "suppressions",
     metadata,

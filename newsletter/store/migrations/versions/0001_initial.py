@@ -100,6 +100,20 @@ def upgrade() -> None:
     op.create_index("ix_list_members_list_name", "list_members", ["list_name"])
 
     op.create_table(
+        "list_opt_outs",
+        sa.Column("subscriber_id", sa.Integer(), nullable=False),
+        sa.Column("list_name", sa.String(100), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name="fk_list_opt_outs_subscriber_id_subscribers",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("subscriber_id", "list_name", name="pk_list_opt_outs"),
+    )
+
+    op.create_table(
         "suppressions",
         sa.Column("email_hash", sa.String(64), nullable=False),
         sa.Column("reason", sa.String(50), nullable=False),
@@ -210,6 +224,7 @@ def downgrade() -> None:
         "deliveries",
         "digest_issues",
         "suppressions",
+        "list_opt_outs",
         "list_members",
         "lists",
         "subscribers",
