@@ -1,7 +1,9 @@
 """Digest issues: what a digest carries, freezing it in the store, and its public web copy.
 
-A digest takes the announcements first seen since its last successful send (for its tag
-filter), newest first, capped by `max_items`. `freeze_issue` renders that selection once and
+A digest takes the announcements that became eligible (`announced_at`: first seen, embargo
+passed, or re-announced after an update) since its last successful send was selected (for its
+tag filter), newest first, capped by `max_items`; one carried by that send is left out unless
+it was re-announced after that send's content was last rendered. `freeze_issue` renders that selection once and
 records it; approval, test sends and a resume after a crash all use the recorded issue.
 """
 
@@ -28,7 +30,7 @@ from newsletter.compose.digest import (
 from newsletter.config import BrandingConfig, Config, DigestConfig
 from newsletter.errors import ComposeError, NewsletterError, StoreError
 from newsletter.models import Announcement, Digest, Figure, Quote
-from newsletter.store import DigestIssueStatus, RunOutcome, Store
+from newsletter.store import AnnouncedItem, DigestIssue, DigestIssueStatus, RunOutcome, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_STATUSES = (
@@ -59,27 +61,40 @@ def digest_job(digest: DigestConfig) -> str:
     return f"digest:{digest.name}"
 
 
-def last_sent_issue(store: Store, digest: DigestConfig) -> tuple[datetime, list[str]] | None:
-    """When the digest's last sent issue was selected, and what it carried (None if never sent)."""
+def last_sent_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
+    """The digest's last sent issue (None if never sent)."""
     sent = store.list_digest_issues(digest=digest.name, statuses=[DigestIssueStatus.SENT], limit=1)
-    if not sent:
-        return None
-    return sent[0].created_at, sent[0].digest.announcement_ids
+    return sent[0] if sent else None
 
 
 def by_date_newest_first(announcements: list[Announcement]) -> list[Announcement]:
-    """Announcements by publication date, newest first; undated ones keep their first-seen order last."""
+    """Announcements by publication date, newest first; undated ones keep their eligibility order last."""
     dated = sorted((a for a in announcements if a.published), key=lambda a: a.published or date.min, reverse=True)
     return dated + [a for a in announcements if not a.published]
 
 
+def not_yet_carried(found: list[AnnouncedItem], last: DigestIssue | None) -> list[Announcement]:
+    """`found` without what the last sent issue already carried: an announcement it holds comes
+    again only when re-announced after that issue's content was last rendered."""
+    if last is None:
+        return [item.announcement for item in found]
+    carried = set(last.digest.announcement_ids)
+    rendered = last.rendered_at or last.created_at
+    return [
+        item.announcement
+        for item in found
+        if item.announcement.id not in carried or (item.revision > 0 and item.announced_at > rendered)
+    ]
+
+
 def select_announcements(store: Store, config: Config, digest: DigestConfig, now: datetime) -> Selection:
-    """The announcements first seen since the digest's last successful send, newest first,
-    capped by `max_items`; with fewer than `min_items` (at least 1), a skip reason."""
+    """The announcements eligible since the digest's last successful send was selected and not
+    carried by it, newest first, capped by `max_items`; with fewer than `min_items` (at least 1),
+    a skip reason."""
     last = last_sent_issue(store, digest)
-    since, already_sent = last if last else (None, [])
-    found = store.announcements_first_seen_since(since or EPOCH, digest.tags or None, now=now)
-    fresh = by_date_newest_first([a for a in found if a.id not in set(already_sent)])
+    since = last.created_at if last else None
+    found = store.announced_since(since or EPOCH, digest.tags or None, now=now)
+    fresh = by_date_newest_first(not_yet_carried(found, last))
     kept, left_out = fresh[: digest.max_items], fresh[digest.max_items :]
     minimum = max(digest.min_items, 1)
     reason = None

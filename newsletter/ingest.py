@@ -4,6 +4,9 @@ Per source, a map kept in `source_state.data["seen"]` ties each source identity 
 path) to its stored announcement id and a hash of the raw document, so that an unchanged
 document is recognised without extraction work, a feed item keeps its id when its link
 changes, and a moved file keeps the announcement it had.
+
+Announcements whose content changed and those withdrawn are handed to
+`newsletter.revisions.follow_changes`, which re-renders or withdraws what still waits for them.
 """
 
 from __future__ import annotations
@@ -21,23 +24,22 @@ from newsletter.config import Config
 from newsletter.errors import NewsletterError
 from newsletter.extract import extract
 from newsletter.identity import stable_id
-from newsletter.ledger import Ledger
-from newsletter.models import Announcement, DeliveryStatus, RawDocument
+from newsletter.models import Announcement, RawDocument
 from newsletter.registry import source_class
+from newsletter.revisions import RevisionReport, follow_changes
 from newsletter.sources.base import FetchState, Source, SourceConfig
-from newsletter.store import DigestIssueStatus, Store
+from newsletter.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_SEEN = 20_000
-PENDING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL)
-UNSENT_ISSUE_STATUSES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 ItemProgress = Callable[[str, int, int], None]
 
 
 @dataclass
 class SourceReport:
-    """What one ingestion run did for one source."""
+    """What one ingestion run did for one source; `changed_ids` are the stored announcements
+    whose content changed, `revisions` what following those changes and withdrawals did."""
 
     source: str
     new: int = 0
@@ -52,6 +54,7 @@ class SourceReport:
     announced: list[Announcement] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
+    revisions: RevisionReport = field(default_factory=RevisionReport)
 
     def counts(self) -> dict[str, int]:
         """The counts as a plain mapping, for run history and JSON output."""
@@ -91,6 +94,7 @@ class Pending:
     raw_hash: str
     publish_at: datetime | None
     order: int
+    previous_hash: str | None = None
 
 
 def build_source(source_config: SourceConfig, config: Config) -> Source:
@@ -279,6 +283,8 @@ class _SourceRun:
         self._store_all(pending, first_contact, seen)
         if source.complete:
             self._withdraw_missing(current_ids)
+        if not self.dry_run and (report.changed_ids or report.withdrawn_ids):
+            self._follow_changes()
         return _cap(seen)
 
     def _examine(
@@ -317,7 +323,8 @@ class _SourceRun:
             self.report.add("unchanged")
             seen[raw.identity] = Seen(existing.id, fingerprint, raw.path)
             return
-        pending.append(Pending(raw, announcement, fingerprint, publish_at, order))
+        previous_hash = existing.content_hash if existing is not None else None
+        pending.append(Pending(raw, announcement, fingerprint, publish_at, order, previous_hash))
 
     def _moved_from(self, announcement: Announcement, current_ids: set[str]) -> str | None:
         """The id of a stored announcement with the same content that no document claims any
@@ -341,12 +348,10 @@ class _SourceRun:
             embargoed = item.publish_at is not None and item.publish_at > self.now
             if outcome == "new" and announcement.id in announced and not embargoed:
                 self.report.announced.append(announcement)
-            if outcome == "updated":
+            if outcome == "updated" and item.previous_hash != announcement.content_hash:
                 self.report.changed_ids.append(announcement.id)
                 if self.source_config.announce_updates and not embargoed:
                     self.report.announced.append(announcement)
-        if self.report.changed_ids and not self.dry_run:
-            _flag_pending_issues(self.store, self.report.changed_ids, "changed at its source")
 
     def _store_one(self, item: Pending, announce: bool) -> str:
         if self.dry_run:
@@ -355,7 +360,8 @@ class _SourceRun:
                 return "new"
             return "unchanged" if existing.content_hash == item.announcement.content_hash else "updated"
         return self.store.upsert_announcement(
-            item.announcement, announce=announce, now=self.now, publish_at=item.publish_at
+            item.announcement, announce=announce, now=self.now, publish_at=item.publish_at,
+            reannounce=self.source_config.announce_updates,
         )
 
     def _withdraw_missing(self, current_ids: set[str]) -> None:
@@ -364,45 +370,29 @@ class _SourceRun:
         for announcement_id in sorted(active - current_ids):
             if not self.dry_run:
                 self.store.mark_withdrawn(announcement_id, now=self.now)
-                skipped = withdraw_pending_posts(self.store, announcement_id, now=self.now)
-                log.info("source %s: %s withdrawn (%d pending post(s) skipped)",
-                         self.name, announcement_id, skipped)
+                log.info("source %s: %s withdrawn", self.name, announcement_id)
             self.report.add("withdrawn")
             self.report.withdrawn_ids.append(announcement_id)
-        if self.report.withdrawn_ids and not self.dry_run:
-            _flag_pending_issues(self.store, self.report.withdrawn_ids, "withdrawn at its source")
+
+    def _follow_changes(self) -> None:
+        """Re-render or withdraw what still waits for the changed and withdrawn announcements;
+        a problem there is reported but never undoes what was stored."""
+        report = self.report
+        try:
+            report.revisions = follow_changes(
+                self.config, self.store, changed=report.changed_ids, withdrawn=report.withdrawn_ids, now=self.now
+            )
+        except Exception as error:  # the announcements are stored; the run must still be recorded
+            log.exception("source %s: cannot follow changes of its announcements", self.name)
+            report.errors.append(f"following changes: unexpected {type(error).__name__}: {error}")
+            return
+        report.warnings.extend(report.revisions.errors)
 
     def _item_failed(self, raw: RawDocument, reason: str) -> None:
         message = f"{raw.path or raw.identity}: {reason}"
         log.error("source %s: %s", self.name, message)
         self.report.add("failed")
         self.report.errors.append(message)
-
-
-def withdraw_pending_posts(store: Store, announcement_id: str, *, now: datetime) -> int:
-    """Skip the not-yet-sent posts of a withdrawn announcement; sent ones are never touched.
-    Returns how many were skipped."""
-    ledger = Ledger(store)
-    prefix = f"post:{announcement_id}:"
-    skipped = 0
-    for status in PENDING_STATUSES:
-        for delivery in ledger.list_deliveries(status=status, kind="post", limit=100_000):
-            if delivery.key.startswith(prefix):
-                ledger.mark_skipped(delivery.key, "announcement withdrawn at its source", now=now)
-                skipped += 1
-    return skipped
-
-
-def _flag_pending_issues(store: Store, announcement_ids: list[str], what: str) -> None:
-    """Log the unsent digest issues holding announcements that changed or were withdrawn."""
-    wanted = set(announcement_ids)
-    for issue in store.list_digest_issues(statuses=UNSENT_ISSUE_STATUSES, limit=100):
-        touched = wanted & set(issue.digest.announcement_ids)
-        if touched:
-            log.warning(
-                "digest issue %s (%s) holds %d announcement(s) %s: re-compose it before sending",
-                issue.id, issue.status, len(touched), what,
-            )
 
 
 def _announced_ids(pending: list[Pending], backfill: int, first_contact: bool) -> set[str]:

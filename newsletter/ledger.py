@@ -256,6 +256,16 @@ class Ledger:
             updated_at=now,
         )
 
+    def hold_for_review(self, key: str, reason: str, now: datetime | None = None) -> bool:
+        """Put a queued row (pending or awaiting approval) in awaiting approval, noting why a
+        person should look at it first; False if it is no longer queued."""
+        return self._set_if_queued(key, status=str(S.AWAITING_APPROVAL), error=reason, updated_at=now or utcnow())
+
+    def skip_queued(self, key: str, reason: str, now: datetime | None = None) -> bool:
+        """Skip a row that is still queued (pending or awaiting approval); False if it is not
+        (claimed, sent or finished rows are never touched)."""
+        return self._set_if_queued(key, status=str(S.SKIPPED), error=reason, updated_at=now or utcnow())
+
     def update_payload(
         self, key: str, payload: dict[str, Any], *, only_in: Collection[DeliveryStatus], now: datetime | None = None
     ) -> bool:
@@ -376,6 +386,14 @@ class Ledger:
                 .values(status=str(S.PENDING), updated_at=now or utcnow())
             )
         return result.rowcount
+
+    def _set_if_queued(self, key: str, **values: Any) -> bool:
+        """Update row `key` only if it is pending or awaiting approval (in the same statement)."""
+        t = deliveries
+        queued = _statuses(S.PENDING, S.AWAITING_APPROVAL)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(queued)).values(**values))
+        return result.rowcount == 1
 
     def _claimable(self, now: datetime) -> tuple[Any, ...]:
         """Conditions of a row that may be claimed now."""

@@ -1,8 +1,12 @@
 """The posting stage: queue composed posts in the ledger, then publish what is due, one slot at a time.
 
-`queue_posts` composes the posts of newly announced announcements for every channel and stores
-each as a ledger row keyed by `Post.idempotency_key` (pending, or awaiting_approval when the
-channel requires approval). `post_due` claims at most the slot's share of a channel's due rows
+`queue_posts` composes the posts of newly announced announcements (those that became eligible,
+`announced_at`, within the window) for every channel and stores each as a ledger row keyed by
+`Post.idempotency_key` (pending, or awaiting_approval when the channel requires approval). A
+re-announced update (source `announce_updates: true`) gets its own key: the variant carries a
+revision suffix (`post:<id>:quote~r1:<channel>`), and only where no earlier post of that
+variant is still queued (a queued post is re-rendered in place instead, see
+`newsletter.revisions`). `post_due` claims at most the slot's share of a channel's due rows
 and publishes them, handling faults:
 
 - 429: wait until the reset when it is close (`max_wait`), else reschedule the row at the reset;
@@ -37,7 +41,7 @@ from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
 from newsletter.publish.outbox import OutboxPublisher
 from newsletter.registry import publisher_class
-from newsletter.store import Store
+from newsletter.store import AnnouncedItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ POSTS_PER_SLOT = 1
 DEFAULT_MAX_WAIT = 60.0
 RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX = 30.0
+REVISION_MARK = "~r"
+QUEUED = (S.PENDING, S.AWAITING_APPROVAL)
 
 
 @dataclass
@@ -104,6 +110,35 @@ def cards_dir(config: Config) -> Path:
     return config.resolve(config.data_dir) / "cards"
 
 
+def variant_key(variant: str, revision: int) -> str:
+    """The variant as written in a post's ledger key: plain as first announced, with a revision
+    suffix (`quote~r2`) for a re-announced update."""
+    return variant if revision == 0 else f"{variant}{REVISION_MARK}{revision}"
+
+
+def base_variant(variant: str) -> str:
+    """The variant a (possibly revision-suffixed) variant key was composed as."""
+    return variant.split(REVISION_MARK, 1)[0]
+
+
+def post_key(announcement_id: str, variant: str, channel: str) -> str:
+    """The ledger key of one post: one per announcement, variant key and channel."""
+    return f"post:{announcement_id}:{variant}:{channel}"
+
+
+def needed_variants(ledger: Ledger, item: AnnouncedItem, channel: ChannelConfig) -> list[str]:
+    """The channel's variants that still need a row for this revision of the announcement: no
+    row for this revision yet, and no earlier revision's row still queued."""
+    announcement_id = item.announcement.id
+    needed = []
+    for variant in channel.variants:
+        keys = [post_key(announcement_id, variant_key(variant, r), channel.name) for r in range(item.revision + 1)]
+        rows = [ledger.get(key) for key in keys]
+        if rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows):
+            needed.append(variant)
+    return needed
+
+
 def planned_posts(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, *, since: datetime | None = None,
     card_folder: Path | None = None,
@@ -111,18 +146,21 @@ def planned_posts(
     """Posts for announcements announced since `since` (default: a week) that have no ledger
     row yet; an announcement that fails to compose is logged and skipped."""
     ledger = Ledger(store)
-    found = store.announcements_first_seen_since(since or now - QUEUE_WINDOW, now=now)
     posts: list[Post] = []
-    for announcement in found:
-        wanted = [f"post:{announcement.id}:{variant}:{channel.name}" for variant in channel.variants]
-        if all(ledger.get(key) is not None for key in wanted):
+    for item in store.announced_since(since or now - QUEUE_WINDOW, now=now):
+        needed = needed_variants(ledger, item, channel)
+        if not needed:
             continue
+        announcement = item.announcement
         try:
             composed = compose_posts(announcement, channel, config, cards_dir=card_folder or cards_dir(config))
         except (NewsletterError, OSError, ValueError) as error:
             log.error("channel %s: cannot compose posts for %s: %s", channel.name, announcement.id, error)
             continue
-        posts.extend(p for p in composed if ledger.get(p.idempotency_key) is None)
+        for post in composed:
+            if post.variant in needed:
+                post.variant = variant_key(post.variant, item.revision)
+                posts.append(post)
     return posts
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -277,28 +278,55 @@ def next_due(store: Store, issue_id: str) -> tuple[datetime | None, bool]:
 
 class SentMarks:
     """The ledger's hot path for email: claimed -> sent, one committed UPDATE per accepted
-    message, with the statement built once (same transition as `Ledger.mark_sent`).
+    message (same transition as `Ledger.mark_sent`), at the cost of one driver call.
 
-    Each mark checks a pooled connection out for its own transaction only, so any number of
-    SMTP connections shares the store's pool without holding a database connection each."""
+    The statement is compiled once for the store's dialect and run on a few raw driver
+    connections kept for the run (one for SQLite, whose writes are serial anyway: waiting on
+    a Python lock is far quicker than SQLite's sleeping busy handler), so the driver's
+    prepared-statement cache is reused and no per-message SQLAlchemy work is left."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, connections: int) -> None:
         self.engine = store.engine
+        dialect = self.engine.dialect
         t = deliveries
         at = bindparam("at", type_=UTCDateTime)
-        self.statement = (
+        statement = (
             update(t)
             .where(t.c.key == bindparam("row_key"), t.c.status == str(DeliveryStatus.CLAIMED))
             .values(status=str(DeliveryStatus.SENT), sent_at=at, updated_at=at, error=None,
                     provider_id=bindparam("reply"))
         )
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup
+        self.fixed = compiled.construct_params({"row_key": "", "at": None, "reply": ""})
+        self.time_to_db = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        self.slots = threading.BoundedSemaphore(1 if dialect.name == "sqlite" else max(1, min(connections, 4)))
+        self.idle: list[Any] = []
 
     def mark_sent(self, key: str, reply: str) -> None:
         """Commit `key` as sent before anything else happens on this connection."""
-        with self.engine.begin() as conn:
-            result = conn.execute(self.statement, {"row_key": key, "at": utcnow(), "reply": reply})
-        if result.rowcount != 1:
+        values = dict(self.fixed, row_key=key, at=self.time_to_db(utcnow()), reply=reply)
+        arguments = [values[name] for name in self.order] if self.order else values
+        with self.slots:
+            connection = self.idle.pop() if self.idle else self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, arguments)
+                changed = cursor.rowcount
+                cursor.close()
+                connection.commit()
+            except Exception:
+                connection.invalidate()
+                raise
+            self.idle.append(connection)
+        if changed != 1:
             raise StoreError(f"delivery {key} was not claimed any more when marked sent")
+
+    def close(self) -> None:
+        """Give the driver connections back to the store's pool."""
+        while self.idle:
+            self.idle.pop().close()
 
 
 def subscriber_statuses(store: Store, ids: list[int]) -> dict[int, str]:
@@ -344,7 +372,7 @@ class DigestSender:
         self.envelope_from = self.digest_config.from_address
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.marks = SentMarks(store)
+        self.marks = SentMarks(store, config.smtp.connections)
 
     def run(self) -> None:
         """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
@@ -360,6 +388,7 @@ class DigestSender:
             worker.join()
         self.stop.set()
         monitor.join()
+        self.marks.close()
 
     def _watch_pause(self) -> None:
         while not self.stop.wait(POLL_SECONDS):

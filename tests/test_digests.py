@@ -138,13 +138,17 @@ def test_sending_moves_the_since_point(store: Store, config: Config) -> None:
     assert second is not None and second.announcement_ids == ["a3"]
 
 
-def test_an_announcement_seen_while_freezing_is_not_sent_twice(store: Store, config: Config) -> None:
+def test_an_announcement_seen_while_freezing_goes_in_the_next_issue_once(store: Store, config: Config) -> None:
     digest = config.digest("hebdo")
-    seen(store, announcement(1), at=FIXED_NOW + timedelta(seconds=1))
+    seen(store, announcement(1))
+    seen(store, announcement(2), at=FIXED_NOW + timedelta(seconds=1))
     first = freeze_issue(store, config, digest, FIXED_NOW)
     assert first is not None and first.announcement_ids == ["a1"]
     mark_issue_sent(store, first.issue_id, FIXED_NOW + HOUR)
-    assert select_announcements(store, config, digest, FIXED_NOW + 2 * HOUR).announcements == []
+    second = freeze_issue(store, config, digest, FIXED_NOW + 2 * HOUR)
+    assert second is not None and second.announcement_ids == ["a2"]
+    mark_issue_sent(store, second.issue_id, FIXED_NOW + 3 * HOUR)
+    assert select_announcements(store, config, digest, FIXED_NOW + 4 * HOUR).announcements == []
 
 
 def test_an_issue_awaiting_approval_cannot_be_marked_sent(store: Store, config: Config) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import ssl
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from newsletter.compose.digest import render_digest
 from newsletter.config import SmtpConfig, load_config
+from newsletter.errors import ConfigError
 from newsletter.mime import build_message_template
 from newsletter.publish.smtp import (
     DkimSigner,
@@ -29,6 +32,7 @@ from newsletter.publish.smtp import (
 from tests.fakes.smtp import (
     ControlledController,
     ControlledHandler,
+    SecureServerFactory,
     SmtpServer,
     free_port,
     sample_announcements,
@@ -168,3 +172,45 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_transparently() -
         controller.stop()
     assert handler.copies() == {"a@example.org": 1, "b@example.org": 1}
     assert handler.connections == 2
+
+
+PASSWORD = "Tr0ub4dor-&-3-for-tests"
+PASSWORD_ENV = "NEWSLETTER_TEST_SMTP_PASSWORD"
+
+
+@pytest.mark.parametrize(("security", "mechanism"), [("starttls", "LOGIN"), ("tls", "PLAIN")])
+def test_tls_and_auth_work_and_the_password_is_never_shown(
+    security: str,
+    mechanism: str,
+    secure_smtp_server: SecureServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = secure_smtp_server(security, "lettre", PASSWORD, mechanisms=(mechanism,))
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    caplog.set_level(logging.DEBUG, logger="newsletter")
+    settings = SmtpSettings(server.host, server.port, security, 5.0, "lettre", PASSWORD_ENV)
+    conn = SmtpConnection(settings, ssl.create_default_context(cafile=server.cafile))
+    conn.send("lettre@example.org", "a@example.org", crlf(b"Subject: x\n\nbody\n"))
+    conn.close()
+
+    [received] = server.handler.received
+    assert received.tls and received.login == "lettre" and server.mechanisms == [mechanism]
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD + "-wrong")
+    with pytest.raises(ConfigError, match="refused the credentials") as refused:
+        SmtpConnection(settings, ssl.create_default_context(cafile=server.cafile)).open()
+    output = capsys.readouterr()
+    shown = caplog.text + output.out + output.err + str(refused.value) + settings.describe()
+    assert PASSWORD not in shown and "lettre" in str(refused.value)
+
+
+def test_an_untrusted_certificate_is_a_config_error(
+    secure_smtp_server: SecureServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = secure_smtp_server("starttls", "lettre", PASSWORD)
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    settings = SmtpSettings(server.host, server.port, "starttls", 5.0, "lettre", PASSWORD_ENV)
+    with pytest.raises(ConfigError, match="not trusted"):
+        SmtpConnection(settings, ssl.create_default_context()).open()
+    assert not server.handler.received and server.mechanisms == []

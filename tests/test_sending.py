@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from tests.fakes.review_env import app_client
 from tests.fakes.smtp import (
     TEST_SECRET,
     TEST_SECRET_ENV,
+    SecureServerFactory,
     SmtpServer,
     create_issue,
     seed_subscribers,
@@ -198,3 +200,28 @@ def test_sending_without_the_secret_is_a_config_error(
     with pytest.raises(Exception, match=TEST_SECRET_ENV):
         send_digest(config, store, "hebdo", now=NOW)
     assert not smtp_server.handler.received
+
+
+def test_a_run_over_starttls_with_auth_never_shows_the_password(
+    tmp_path: Path,
+    secure_smtp_server: SecureServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    password = "Tr0ub4dor-&-3-for-tests"
+    server = secure_smtp_server("starttls", "lettre", password)
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.cafile))
+    monkeypatch.setenv("NEWSLETTER_TEST_SMTP_PASSWORD", password + "-wrong")
+    caplog.set_level(logging.DEBUG, logger="newsletter")
+    smtp = {"security": "starttls", "username": "lettre", "password_env": "NEWSLETTER_TEST_SMTP_PASSWORD"}
+    config, store, issue, _addresses = setup(tmp_path, server, 3, **smtp)
+
+    refused = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert refused.sent == 0 and refused.pending == 3
+    assert any("refused the credentials" in e for e in refused.errors)
+    monkeypatch.setenv("NEWSLETTER_TEST_SMTP_PASSWORD", password)
+    report = send_digest(config, store, issue.id, now=NOW, backoff=FAST)
+
+    assert report.sent == 3 and report.finished
+    assert all(r.tls and r.login == "lettre" for r in server.handler.received)
+    assert password not in caplog.text + " ".join(refused.errors + report.errors)

@@ -114,9 +114,9 @@ def test_publish_at_embargo_stores_without_announcing_early(ingest_env: IngestEn
     assert report.new == 1 and report.announced == []
     store = ingest_env.open_store()
     since = datetime(2025, 1, 1, tzinfo=UTC)
-    assert store.announcements_first_seen_since(since, now=datetime(2025, 3, 26, tzinfo=UTC)) == []
-    later = store.announcements_first_seen_since(since, now=datetime(2025, 3, 28, tzinfo=UTC))
-    assert [a.title for a in later] == ["Sous embargo"]
+    assert store.announced_since(since, now=datetime(2025, 3, 26, tzinfo=UTC)) == []
+    later = store.announced_since(since, now=datetime(2025, 3, 28, tzinfo=UTC))
+    assert [item.announcement.title for item in later] == ["Sous embargo"]
 
 
 def test_include_exclude_globs_and_hidden_files(tmp_path: Path) -> None:

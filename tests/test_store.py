@@ -73,7 +73,7 @@ def test_backlog_stays_unannounced_after_an_update(store: Store) -> None:
     store.upsert_announcement(ann, announce=False, now=T0)
     store.upsert_announcement(replace(ann, content_hash="v2"), announce=True, now=T0)
     assert store.list_announcements(announce_only=True) == []
-    assert store.announcements_first_seen_since(T0 - timedelta(days=1), now=T0) == []
+    assert store.announced_since(T0 - timedelta(days=1), now=T0) == []
 
 
 def test_selection_since_respects_tags_embargo_and_withdrawal(store: Store) -> None:
@@ -87,13 +87,13 @@ def test_selection_since_respects_tags_embargo_and_withdrawal(store: Store) -> N
     )
     store.upsert_announcement(make_announcement(4), announce=True, now=T0 - timedelta(days=3))
     since = T0 - timedelta(hours=1)
-    ids = [a.id for a in store.announcements_first_seen_since(since, now=T0 + timedelta(hours=1))]
+    ids = [item.announcement.id for item in store.announced_since(since, now=T0 + timedelta(hours=1))]
     assert ids == ["ministere-1", "ministere-2"]
-    selected = store.announcements_first_seen_since(since, ["MOBILITÉ"], now=T0 + timedelta(days=2))
-    assert [a.id for a in selected] == ["ministere-1", "ministere-3"]
+    selected = store.announced_since(since, ["MOBILITÉ"], now=T0 + timedelta(days=2))
+    assert [item.announcement.id for item in selected] == ["ministere-1", "ministere-3"]
     assert store.mark_withdrawn("ministere-1")
     assert not store.mark_withdrawn("ministere-1")
-    ids = [a.id for a in store.announcements_first_seen_since(since, now=T0 + timedelta(hours=1))]
+    ids = [item.announcement.id for item in store.announced_since(since, now=T0 + timedelta(hours=1))]
     assert ids == ["ministere-2"]
     assert "ministere-1" not in [a.id for a in store.list_announcements()]
     assert "ministere-1" in [a.id for a in store.list_announcements(include_inactive=True)]

@@ -245,6 +245,9 @@ class SmtpConnection:
                 client.login(s.username, password)
         except smtplib.SMTPAuthenticationError as error:
             raise ConfigError([f"smtp: {s.describe()} refused the credentials ({error.smtp_code})"]) from None
+        except ssl.SSLCertVerificationError as error:
+            raise ConfigError([f"smtp: the certificate of {s.describe()} is not trusted ({error.verify_message})"]) \
+                from None
         except smtplib.SMTPConnectError as error:
             raise _classify("connect", error.smtp_code, error.smtp_error) from None
         except smtplib.SMTPResponseException as error:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from newsletter.errors import StoreError
 from newsletter.store import db
-from newsletter.store.announcements import AnnouncementQueries, AnnouncementStatus, UpsertResult
+from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, AnnouncementStatus, UpsertResult
 from newsletter.store.audit import ActionRecord, AuditQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries, DigestIssueStatus
 from newsletter.store.lease import LeaseQueries
@@ -25,6 +25,7 @@ from newsletter.store.tables import utcnow
 
 __all__ = [
     "ActionRecord",
+    "AnnouncedItem",
     "AnnouncementStatus",
     "DigestIssue",
     "DigestIssueStatus",

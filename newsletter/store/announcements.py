@@ -1,12 +1,20 @@
-"""Stored announcements: insert-or-update by stable id, lookups and the digest selection."""
+"""Stored announcements: insert-or-update by stable id, lookups and the digest selection.
+
+`announced_at` is the moment an announcement became eligible for digests and posts:
+max(first seen, publish_at) when it is announced, None for backlog. An embargo changed while
+it was still waiting (or moved into the future) moves it. A content change of an announcement
+already eligible, when its source says `announce_updates: true`, re-announces it: `announced_at`
+becomes the update time (or its embargo) and `revision` counts the re-announcements.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Row, and_, case, false, or_, select, true, update
 
 from newsletter.models import Announcement, Figure, Quote
 from newsletter.store.db import insert_ignoring_conflicts
@@ -21,6 +29,16 @@ class AnnouncementStatus(StrEnum):
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
     DRAFT = "draft"
+
+
+@dataclass(frozen=True)
+class AnnouncedItem:
+    """An eligible announcement, when it became eligible, and its revision (0 as first
+    announced, n after its n-th re-announced update)."""
+
+    announcement: Announcement
+    announced_at: datetime
+    revision: int
 
 
 def announcement_from_row(row: Row[Any]) -> Announcement:
@@ -78,18 +96,22 @@ class AnnouncementQueries:
         now: datetime | None = None,
         status: AnnouncementStatus | str = AnnouncementStatus.ACTIVE,
         publish_at: datetime | None = None,
+        reannounce: bool = False,
     ) -> UpsertResult:
         """Store `ann` under its stable id: "new", "updated" (content hash, status or
-        publish_at changed) or "unchanged". `announce` is kept from the first insert."""
+        publish_at changed) or "unchanged". `announce` is kept from the first insert; with
+        `reannounce`, a content change of an already eligible announcement re-announces it."""
         if not ann.id:
             raise ValueError(f"announcement {ann.source}:{ann.identity} has no stable id")
         now = now or utcnow()
         status = AnnouncementStatus(status)
         columns = _content_columns(ann, status, publish_at)
+        eligible_from = max(now, publish_at) if publish_at is not None else now
         t = announcements
         with self.engine.begin() as conn:
             insert_stmt = insert_ignoring_conflicts(conn, t).values(
-                id=ann.id, first_seen=now, updated=now, announce=announce, **columns
+                id=ann.id, first_seen=now, updated=now, announce=announce,
+                announced_at=eligible_from if announce else None, revision=0, **columns
             )
             if conn.execute(insert_stmt).rowcount == 1:
                 return "new"
@@ -98,7 +120,18 @@ class AnnouncementQueries:
                 t.c.status != str(status),
                 _differs(t.c.publish_at, publish_at),
             )
-            result = conn.execute(update(t).where(t.c.id == ann.id, changed).values(updated=now, **columns))
+            bump = _reannounced(ann.content_hash, now) if reannounce else false()
+            rescheduled = _rescheduled(publish_at, now)
+            result = conn.execute(
+                update(t)
+                .where(t.c.id == ann.id, changed)
+                .values(
+                    updated=now,
+                    announced_at=case((bump, eligible_from), (rescheduled, eligible_from), else_=t.c.announced_at),
+                    revision=case((bump, t.c.revision + 1), else_=t.c.revision),
+                    **columns,
+                )
+            )
         return "updated" if result.rowcount == 1 else "unchanged"
 
     def get_announcement(self, announcement_id: str) -> Announcement | None:
@@ -152,33 +185,35 @@ class AnnouncementQueries:
         with self.engine.connect() as conn:
             return [announcement_from_row(row) for row in conn.execute(query)]
 
-    def announcements_first_seen_since(
+    def announced_since(
         self,
         ts: datetime,
         tags: list[str] | None = None,
         *,
         now: datetime | None = None,
-    ) -> list[Announcement]:
-        """Active, announceable announcements first seen after `ts` whose embargo
-        (publish_at) has passed; with `tags`, only those sharing one (case-insensitive)."""
+    ) -> list[AnnouncedItem]:
+        """Active, announceable announcements that became eligible after `ts` and by `now`
+        (embargo passed), oldest first; with `tags`, only those sharing one (case-insensitive)."""
         now = now or utcnow()
         t = announcements
         query = (
             select(t)
             .where(
-                t.c.first_seen > ts,
+                t.c.announced_at > ts,
+                t.c.announced_at <= now,
                 t.c.announce.is_(True),
                 t.c.status == str(AnnouncementStatus.ACTIVE),
                 or_(t.c.publish_at.is_(None), t.c.publish_at <= now),
             )
-            .order_by(t.c.first_seen, t.c.id)
+            .order_by(t.c.announced_at, t.c.id)
         )
         with self.engine.connect() as conn:
-            found = [announcement_from_row(row) for row in conn.execute(query)]
+            found = [AnnouncedItem(announcement_from_row(row), row.announced_at, row.revision)
+                     for row in conn.execute(query)]
         if not tags:
             return found
         wanted = {tag.casefold() for tag in tags}
-        return [a for a in found if wanted & {tag.casefold() for tag in a.tags}]
+        return [item for item in found if wanted & {tag.casefold() for tag in item.announcement.tags}]
 
     def find_by_content_hash(self, source: str, content_hash: str) -> Announcement | None:
         """An announcement of `source` with this content hash (the oldest), or None."""
@@ -242,6 +277,21 @@ class AnnouncementQueries:
         t = announcements
         with self.engine.connect() as conn:
             return set(conn.scalars(select(t.c.id).where(t.c.source == source)))
+
+
+def _reannounced(content_hash: str, now: datetime) -> ColumnElement[bool]:
+    """The stored row is already eligible (announced, not backlog) and its content changes."""
+    t = announcements
+    return and_(t.c.content_hash != content_hash, t.c.announced_at.is_not(None), t.c.announced_at <= now)
+
+
+def _rescheduled(publish_at: datetime | None, now: datetime) -> ColumnElement[bool]:
+    """The embargo changes while the row still waits for it, or moves into the future: its
+    eligibility moves with it (backlog stays backlog)."""
+    t = announcements
+    into_future = publish_at is not None and publish_at > now
+    waiting = true() if into_future else t.c.announced_at > now
+    return and_(t.c.announced_at.is_not(None), _differs(t.c.publish_at, publish_at), waiting)
 
 
 def _differs(column: Any, value: datetime | None) -> Any:

@@ -41,6 +41,7 @@ class DigestIssue:
     approved_at: datetime | None = None
     finished_at: datetime | None = None
     skip_reason: str | None = None
+    rendered_at: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -69,6 +70,7 @@ def _issue_from_row(row: Row[Any]) -> DigestIssue:
         approved_at=row.approved_at,
         finished_at=row.finished_at,
         skip_reason=row.skip_reason,
+        rendered_at=row.rendered_at,
     )
 
 
@@ -164,3 +166,24 @@ class DigestIssueQueries:
         if result.rowcount == 0 and self.get_digest_issue(issue_id) is None:
             raise StoreError(f"no digest issue {issue_id}")
         return result.rowcount == 1
+
+    def rerender_digest_issue(
+        self, digest: Digest, *, expected: Iterable[DigestIssueStatus | str], now: datetime | None = None
+    ) -> bool:
+        """Replace issue `digest.issue_id`'s announcements, subject and parts (same id) if it is
+        in one of the `expected` statuses (checked in the same statement); False otherwise."""
+        t = digest_issues
+        query = (
+            update(t)
+            .where(t.c.id == digest.issue_id, t.c.status.in_([str(DigestIssueStatus(s)) for s in expected]))
+            .values(
+                subject=digest.subject,
+                preheader=digest.preheader,
+                announcement_ids=list(digest.announcement_ids),
+                html=digest.html,
+                text=digest.text,
+                rendered_at=now or utcnow(),
+            )
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1

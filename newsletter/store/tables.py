@@ -86,8 +86,11 @@ announcements = Table(
     Column("announce", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
     Column("publish_at", UTCDateTime),
+    Column("announced_at", UTCDateTime),
+    Column("revision", Integer, nullable=False),
     Index("ix_announcements_source_content_hash", "source", "content_hash"),
     Index("ix_announcements_first_seen", "first_seen"),
+    Index("ix_announcements_announced_at", "announced_at"),
 )
 
 source_state = Table(
@@ -182,6 +185,7 @@ digest_issues = Table(
     Column("approved_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("skip_reason", Text),
+    Column("rendered_at", UTCDateTime),
     Index("ix_digest_issues_digest_created_at", "digest", "created_at"),
 )
 

@@ -2,18 +2,23 @@
 
 It records each message it accepted (250 after DATA) and can misbehave on demand: 421 at
 connect, 451 or 550 on chosen recipients, a dropped connection after DATA, a slow MAIL FROM.
+`secure_smtp_server` serves STARTTLS or implicit TLS with a certificate made for the test and
+requires AUTH (LOGIN or PLAIN) checked against a password.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email
+import ipaddress
 import socket
+import ssl
 import threading
+import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,7 +26,11 @@ from pathlib import Path
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config
@@ -36,6 +45,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    tls: bool = False
+    login: str | None = None
 
     def message(self) -> EmailMessage:
         """The parsed message."""
@@ -89,14 +100,21 @@ class ControlledHandler:
             server.transport.abort()
             return "421 dropped"
         with self.lock:
+            login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
             self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos),
-                                          bytes(envelope.original_content or b"")))
+                                          bytes(envelope.original_content or b""), encrypted(server, session), login))
         return "250 2.0.0 Queued"
 
     def copies(self) -> Counter[str]:
         """How many accepted copies each recipient got."""
         with self.lock:
             return Counter(r.lower() for message in self.received for r in message.rcpt_tos)
+
+
+def encrypted(server: SMTP, session: Session) -> bool:
+    """Whether the session runs over TLS (implicit, or after STARTTLS)."""
+    transport = server.transport
+    return session.ssl is not None or (transport is not None and transport.get_extra_info("ssl_object") is not None)
 
 
 class ControlledSMTP(SMTP):
@@ -150,6 +168,95 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", controller.port, handler)
     finally:
         controller.stop()
+
+
+@dataclass
+class SecureSmtpServer(SmtpServer):
+    """A TLS server: the CA file that trusts it, and the mechanisms AUTH was tried with."""
+
+    cafile: Path = Path()
+    mechanisms: list[str] = field(default_factory=list)
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key, written as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        ), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))
+    return cert_path, key_path
+
+
+def password_checker(login: str, password: str, mechanisms: list[str]) -> Callable[..., AuthResult]:
+    """An aiosmtpd authenticator accepting one login and password, noting each mechanism tried."""
+
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: object) -> AuthResult:
+        mechanisms.append(mechanism)
+        accepted = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            login.encode(), password.encode()
+        )
+        return AuthResult(success=accepted, handled=False, auth_data=auth_data)
+
+    return authenticate
+
+
+SecureServerFactory = Callable[..., SecureSmtpServer]
+
+
+@pytest.fixture
+def secure_smtp_server(tmp_path: Path) -> Iterator[SecureServerFactory]:
+    """Start servers requiring TLS (`starttls` or implicit `tls`) and AUTH for `login`/`password`;
+    `mechanisms` limits what AUTH offers (e.g. ["LOGIN"])."""
+    cert_path, key_path = self_signed_certificate(tmp_path)
+    controllers: list[Controller] = []
+
+    def start(security: str, login: str, password: str, mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN")):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_path, key_path)
+        handler = ControlledHandler()
+        tried: list[str] = []
+        options: dict[str, object] = {
+            "authenticator": password_checker(login, password, tried),
+            "auth_required": True,
+            "auth_exclude_mechanism": [m for m in ("LOGIN", "PLAIN") if m not in mechanisms],
+        }
+        if security == "starttls":
+            options.update(tls_context=context, require_starttls=True)
+            controller = ControlledController(handler, hostname="127.0.0.1", port=free_port(), **options)
+        else:  # implicit TLS: aiosmtpd only knows STARTTLS as "TLS", so AUTH is allowed explicitly
+            options.update(auth_require_tls=False)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+                controller = ControlledController(handler, hostname="127.0.0.1", port=free_port(),
+                                                  ssl_context=context, **options)
+        controller.start()
+        controllers.append(controller)
+        return SecureSmtpServer("127.0.0.1", controller.port, handler, cert_path, tried)
+
+    try:
+        yield start
+    finally:
+        for controller in controllers:
+            controller.stop()
 
 
 TEST_SECRET_ENV = "NEWSLETTER_TEST_SECRET"

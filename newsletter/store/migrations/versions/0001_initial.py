@@ -38,10 +38,13 @@ def upgrade() -> None:
         sa.Column("announce", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("publish_at", UTC_DATETIME),
+        sa.Column("announced_at", UTC_DATETIME),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_announcements"),
     )
     op.create_index("ix_announcements_source_content_hash", "announcements", ["source", "content_hash"])
     op.create_index("ix_announcements_first_seen", "announcements", ["first_seen"])
+    op.create_index("ix_announcements_announced_at", "announcements", ["announced_at"])
 
     op.create_table(
         "source_state",
@@ -138,6 +141,7 @@ def upgrade() -> None:
         sa.Column("approved_at", UTC_DATETIME),
         sa.Column("finished_at", UTC_DATETIME),
         sa.Column("skip_reason", sa.Text()),
+        sa.Column("rendered_at", UTC_DATETIME),
         sa.PrimaryKeyConstraint("id", name="pk_digest_issues"),
     )
     op.create_index("ix_digest_issues_digest_created_at", "digest_issues", ["digest", "created_at"])
