@@ -5,7 +5,12 @@ baselines sending one prebuilt message with bare smtplib (one reused connection,
 in parallel), then sends a real digest through `send_digest` (ledger, personalisation, MIME,
 SMTP) in a child process for each subscriber count and prints messages/s and peak RSS.
 
-    /work/venv/bin/python bench/send.py [--counts 10000 100000] [--baseline 4000]
+The machine's load moves the figures a lot, so `--repeat N` interleaves N rounds of (baselines,
+full path) on fresh copies of the database and prints the median of each, with the load
+average and the sink's CPU time per message (Linux): when the sink is near 100 % busy, the
+sink, not the sender, sets the pace.
+
+    /work/venv/bin/python bench/send.py [--counts 10000 100000] [--baseline 4000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import smtplib
+import statistics
 import sys
 import tempfile
 import threading
@@ -92,6 +99,31 @@ def seed(config_path: Path, count: int) -> None:
     store.close()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class SinkMeter:
+    """The sink's CPU time over a measurement, as ms per message and % busy."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.cpu = cpu_seconds(pid)
+        self.started = time.perf_counter()
+
+    def describe(self, messages: int) -> str:
+        end = cpu_seconds(self.pid)
+        if self.cpu is None or end is None or not messages:
+            return "sink n/a"
+        busy = (end - self.cpu) / (time.perf_counter() - self.started)
+        return f"sink {1000 * (end - self.cpu) / messages:.2f} ms/msg, {100 * busy:.0f}% busy"
+
+
 def sample_message(config_path: Path) -> bytes:
     from newsletter.config import load_config
     from newsletter.mime import build_message_template
@@ -123,25 +155,86 @@ def baseline(port: int, message: bytes, total: int, connections: int) -> float:
     return share * connections / (time.perf_counter() - started)
 
 
-def full_send(config_path: str, queue: mp.Queue) -> None:
-    """Child process: send the digest through the real path; report counts, time and peak RSS."""
+def full_send(config_path: str, queue: mp.Queue, sink_pid: int) -> None:
+    """Child process: send the digest through the real path; report counts, time, peak RSS and
+    the sink's figures over the send itself."""
     from newsletter.config import load_config
     from newsletter.sending import send_digest
     from newsletter.store import Store
 
     config = load_config(config_path)
     with Store.open(config.database_url()) as store:
-        started = time.perf_counter()
+        meter = SinkMeter(sink_pid)
+        started, cpu_started = time.perf_counter(), time.process_time()
         report = send_digest(config, store, "hebdo", now=NOW)
         elapsed = time.perf_counter() - started
+        messages = report.sent + report.failed
+        sink = f"sender {1000 * (time.process_time() - cpu_started) / max(messages, 1):.2f} ms/msg CPU, "
+        sink += meter.describe(messages)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((report.sent, report.failed, elapsed, peak_kb / 1024))
+    queue.put((report.sent, report.failed, elapsed, peak_kb / 1024, sink))
+
+
+def measure_full_path(context: mp.context.SpawnContext, config_path: Path, sink_pid: int) -> tuple:
+    """(sent, failed, elapsed, peak MB, sink figures) of one full send in a child process."""
+    queue = context.Queue()
+    child = context.Process(target=full_send, args=(str(config_path), queue, sink_pid))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
+def measure_baseline(port: int, message: bytes, total: int, connections: int, sink_pid: int) -> tuple[float, str]:
+    """Messages/s of one baseline run and the sink's figures during it."""
+    meter = SinkMeter(sink_pid)
+    rate = baseline(port, message, total, connections)
+    return rate, meter.describe(total // connections * connections)
+
+
+def load() -> str:
+    """The 1-minute load average and the number of CPUs."""
+    return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+
+
+def run_count(context: mp.context.SpawnContext, folder: Path, port: int, sink_pid: int, count: int,
+              args: argparse.Namespace) -> None:
+    """Seed once, then `args.repeat` interleaved rounds of baselines and full path; print each and the medians."""
+    base = folder / str(count)
+    base.mkdir()
+    template_db = base / "seeded.db"
+    seed(write_config(base, port, template_db), count)
+    message = sample_message(write_config(base, port, template_db))
+    rounds = []
+    for round_number in range(1, args.repeat + 1):
+        database = base / f"round-{round_number}.db"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{template_db}{suffix}").exists():
+                shutil.copyfile(f"{template_db}{suffix}", f"{database}{suffix}")
+        config_path = write_config(base, port, database)
+        before = load()
+        one, one_sink = measure_baseline(port, message, args.baseline, 1, sink_pid)
+        four, four_sink = measure_baseline(port, message, args.baseline, 4, sink_pid)
+        sent, failed, elapsed, peak_mb, full_sink = measure_full_path(context, config_path, sink_pid)
+        rate = sent / elapsed
+        rounds.append((one, four, rate))
+        print(f"{count} subscribers, message {len(message) / 1024:.1f} KB, round {round_number} ({before}): "
+              f"baseline 1 conn {one:.0f}/s ({one_sink}), 4 conn {four:.0f}/s ({four_sink}); "
+              f"full path {rate:.0f}/s ({sent} sent, {failed} failed, {elapsed:.1f} s; {full_sink}) "
+              f"= {rate / four:.2f}x four, {rate / one:.2f}x one; peak RSS {peak_mb:.0f} MB", flush=True)
+    one, four, rate = (statistics.median(column) for column in zip(*rounds, strict=True))
+    ratios_one = statistics.median(r / o for o, _f, r in rounds)
+    ratios_four = statistics.median(r / f for _o, f, r in rounds)
+    print(f"{count} subscribers, median of {len(rounds)} round(s) ({load()} at the end): baseline 1 conn "
+          f"{one:.0f}/s, 4 conn {four:.0f}/s; full path {rate:.0f}/s; median ratio {ratios_four:.2f}x four, "
+          f"{ratios_one:.2f}x one", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--baseline", type=int, default=4000, help="messages per baseline run")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds per count (medians printed)")
     args = parser.parse_args()
     os.environ[SECRET_ENV] = "bench-secret-0123456789abcdef"
     context = mp.get_context("spawn")
@@ -152,26 +245,9 @@ def main() -> None:
     ready.wait(30)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            results = []
             for count in args.counts:
-                base = Path(folder) / str(count)
-                base.mkdir()
-                config_path = write_config(base, port, base / "bench.db")
-                seed(config_path, count)
-                message = sample_message(config_path)
-                one = baseline(port, message, args.baseline, 1)
-                four = baseline(port, message, args.baseline, 4)
-                queue = context.Queue()
-                child = context.Process(target=full_send, args=(str(config_path), queue))
-                child.start()
-                sent, failed, elapsed, peak_mb = queue.get()
-                child.join()
-                rate = sent / elapsed
-                results.append((count, len(message), one, four, rate, peak_mb, sent, failed))
-                print(f"{count} subscribers, message {len(message) / 1024:.1f} KB: "
-                      f"baseline 1 conn {one:.0f}/s, 4 conn {four:.0f}/s; full path {rate:.0f}/s "
-                      f"({sent} sent, {failed} failed, {elapsed:.1f} s) = {rate / four:.2f}x four, "
-                      f"{rate / one:.2f}x one; peak RSS {peak_mb:.0f} MB", flush=True)
+                assert sink.pid is not None
+                run_count(context, Path(folder), port, sink.pid, count, args)
     finally:
         stop.set()
         sink.join(10)

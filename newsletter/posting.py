@@ -126,17 +126,12 @@ def post_key(announcement_id: str, variant: str, channel: str) -> str:
     return f"post:{announcement_id}:{variant}:{channel}"
 
 
-def needed_variants(ledger: Ledger, item: AnnouncedItem, channel: ChannelConfig) -> list[str]:
-    """The channel's variants that still need a row for this revision of the announcement: no
+def wants_row(ledger: Ledger, item: AnnouncedItem, variant: str, channel: str) -> bool:
+    """Whether this revision of the announcement still needs a `variant` post on `channel`: no
     row for this revision yet, and no earlier revision's row still queued."""
-    announcement_id = item.announcement.id
-    needed = []
-    for variant in channel.variants:
-        keys = [post_key(announcement_id, variant_key(variant, r), channel.name) for r in range(item.revision + 1)]
-        rows = [ledger.get(key) for key in keys]
-        if rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows):
-            needed.append(variant)
-    return needed
+    keys = [post_key(item.announcement.id, variant_key(variant, r), channel) for r in range(item.revision + 1)]
+    rows = [ledger.get(key) for key in keys]
+    return rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows)
 
 
 def planned_posts(
@@ -148,8 +143,7 @@ def planned_posts(
     ledger = Ledger(store)
     posts: list[Post] = []
     for item in store.announced_since(since or now - QUEUE_WINDOW, now=now):
-        needed = needed_variants(ledger, item, channel)
-        if not needed:
+        if not any(wants_row(ledger, item, variant, channel.name) for variant in channel.variants):
             continue
         announcement = item.announcement
         try:
@@ -158,7 +152,7 @@ def planned_posts(
             log.error("channel %s: cannot compose posts for %s: %s", channel.name, announcement.id, error)
             continue
         for post in composed:
-            if post.variant in needed:
+            if wants_row(ledger, item, post.variant, channel.name):
                 post.variant = variant_key(post.variant, item.revision)
                 posts.append(post)
     return posts

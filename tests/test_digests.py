@@ -151,6 +151,42 @@ def test_an_announcement_seen_while_freezing_goes_in_the_next_issue_once(store: 
     assert select_announcements(store, config, digest, FIXED_NOW + 4 * HOUR).announcements == []
 
 
+def test_an_embargoed_announcement_seen_before_a_send_goes_out_after_its_embargo(store: Store, config: Config) -> None:
+    digest = config.digest("hebdo")
+    embargo = FIXED_NOW + 3 * HOUR
+    seen(store, announcement(1))
+    store.upsert_announcement(announcement(2), announce=True, now=FIXED_NOW - HOUR, publish_at=embargo)
+    first = freeze_issue(store, config, digest, FIXED_NOW)
+    assert first is not None and first.announcement_ids == ["a1"]
+    mark_issue_sent(store, first.issue_id, FIXED_NOW + HOUR)
+    assert select_announcements(store, config, digest, embargo - HOUR).announcements == []
+    second = freeze_issue(store, config, digest, embargo + HOUR)
+    assert second is not None and second.announcement_ids == ["a2"]
+
+
+def update(store: Store, item: Announcement, at: datetime, *, reannounce: bool) -> None:
+    """Store a changed version of `item` (new title and content hash) at `at`."""
+    changed = replace(item, title=f"{item.title} (mise à jour)", content_hash=f"{item.content_hash}+")
+    store.upsert_announcement(changed, announce=True, now=at, reannounce=reannounce)
+
+
+@pytest.mark.parametrize("reannounce", [True, False])
+def test_an_update_goes_out_once_more_only_when_re_announced(store: Store, config: Config, reannounce: bool) -> None:
+    digest = config.digest("hebdo")
+    seen(store, announcement(1))
+    first = freeze_issue(store, config, digest, FIXED_NOW)
+    assert first is not None
+    mark_issue_sent(store, first.issue_id, FIXED_NOW + HOUR)
+    update(store, announcement(1), FIXED_NOW + 2 * HOUR, reannounce=reannounce)
+    second = freeze_issue(store, config, digest, FIXED_NOW + 3 * HOUR, record_skip=False)
+    if not reannounce:
+        assert second is None
+        return
+    assert second is not None and second.announcement_ids == ["a1"] and "(mise à jour)" in second.text
+    mark_issue_sent(store, second.issue_id, FIXED_NOW + 4 * HOUR)
+    assert select_announcements(store, config, digest, FIXED_NOW + 5 * HOUR).announcements == []
+
+
 def test_an_issue_awaiting_approval_cannot_be_marked_sent(store: Store, config: Config) -> None:
     seen(store, announcement(1))
     frozen = freeze_issue(store, config, digest_with(config, require_approval=True), FIXED_NOW)

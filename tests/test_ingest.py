@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 import newsletter.ingest as ingest_module
+from newsletter.digests import freeze_issue
 from newsletter.ledger import Ledger
 from newsletter.models import DeliveryStatus
+from newsletter.posting import queue_posts
 from newsletter.store.tables import announcements, runs, source_state
 from tests.fakes.http_site import Site
 from tests.fakes.ingest_env import IngestEnv
@@ -253,3 +257,48 @@ def test_the_scheduler_can_record_runs_itself(ingest_env: IngestEnv, site: Site)
     assert ingest_env.run(record_runs=False)["news"].new == 3
     assert row_count(ingest_env, runs) == 0
     assert ingest_env.run(record_runs=False)["news"].unchanged == 3
+
+
+RELEASE = """---
+title: Plan jeunes
+date: 2025-03-20
+{extra}---
+# Plan jeunes
+
+La ministre du Travail, Marie Martin, a déclaré : « Nous accompagnerons tous les jeunes qui le
+demandent. » Près de {count} 000 jeunes sont concernés par le dispositif.
+"""
+
+
+def test_an_edited_file_re_renders_what_still_waits_and_an_embargo_change_does_not(
+    ingest_env: IngestEnv, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    (folder / "a.md").write_text(RELEASE.format(extra="", count=900), "utf-8")
+    channel = {"name": "masto", "type": "mastodon", "base_url": "http://127.0.0.1:9", "variants": ["figure"],
+               "card": False}
+    ingest_env.config_path.write_text(yaml.safe_dump({
+        "sources": [{"name": "local", "type": "folder", "path": "ann", "backfill": 5}],
+        "digests": [{"name": "hebdo", "schedule": "0 9 * * MON", "list": "abonnes"}],
+        "channels": [channel],
+    }), "utf-8")
+    ingest_env.run(when="2025-03-25T09:00")
+    store, config = ingest_env.open_store(), ingest_env.config
+    now = datetime(2025, 3, 25, 10, 0, tzinfo=UTC)
+    assert queue_posts(config, store, now) == {"masto": 1}
+    issue = freeze_issue(store, config, config.digest("hebdo"), now)
+    assert issue is not None and "900" in issue.text
+    [key] = [row.key for row in Ledger(store).list_deliveries(kind="post")]
+
+    (folder / "a.md").write_text(RELEASE.format(extra="", count=950), "utf-8")
+    report = ingest_env.run(when="2025-03-25T12:00")["local"]
+    assert report.updated == 1 and report.changed_ids == issue.announcement_ids
+    assert report.revisions.rerendered_posts == [key] and report.revisions.rerendered_issues == [issue.issue_id]
+    assert "950" in Ledger(store).get(key).payload["text"]
+    assert "950" in store.get_digest_issue(issue.issue_id).digest.text
+
+    (folder / "a.md").write_text(RELEASE.format(extra="publish_at: 2025-03-20T08:00:00\n", count=950), "utf-8")
+    report = ingest_env.run(when="2025-03-25T13:00")["local"]
+    assert report.updated == 1 and report.changed_ids == [] and report.revisions.rerendered_issues == []
+    assert [a.action for a in store.list_actions()].count("digest.rerender") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,3 +200,32 @@ def test_delete_retracts_a_published_post(fake_mastodon, store, tmp_path):
     row = delete_post(config, store, key)
     assert fake_mastodon.calls(f"/api/v1/statuses/{row.provider_id}", "DELETE")
     assert store.list_actions()[0].action == "post.delete"
+
+
+def test_an_embargoed_announcement_is_posted_after_its_embargo_even_if_seen_long_before(fake_mastodon, store,
+                                                                                          tmp_path):
+    config = write_config(tmp_path, [mastodon_channel(fake_mastodon.url, variants=["quote"])])
+    embargo = NOW + timedelta(hours=2)
+    store.upsert_announcement(announcement(2), announce=True, now=NOW - timedelta(days=10), publish_at=embargo)
+    assert queue_posts(config, store, NOW) == {"masto": 1}
+    assert Ledger(store).get("post:ann0000000000002:quote:masto") is None
+    assert queue_posts(config, store, embargo) == {"masto": 1}
+    assert Ledger(store).get("post:ann0000000000002:quote:masto").status == S.PENDING
+
+
+def test_a_re_announced_update_gets_its_own_post_once_the_first_went_out(fake_mastodon, store, tmp_path):
+    config = write_config(tmp_path, [mastodon_channel(fake_mastodon.url, variants=["quote"])])
+    queue_posts(config, store, NOW)
+    first = "post:ann0000000000001:quote:masto"
+    updated = replace(announcement(), title="Plan jeunes : 1 million", content_hash="v2")
+    store.upsert_announcement(updated, announce=True, now=NOW + timedelta(minutes=5), reannounce=True)
+    assert queue_posts(config, store, NOW + timedelta(minutes=10)) == {"masto": 0}  # the queued one is re-rendered
+    assert post_due(config, store, "masto", NOW + timedelta(minutes=10)).sent == [first]
+    again = replace(updated, content_hash="v3")
+    store.upsert_announcement(again, announce=True, now=NOW + timedelta(hours=1), reannounce=True)
+    assert queue_posts(config, store, NOW + timedelta(hours=1)) == {"masto": 1}
+    revised = "post:ann0000000000001:quote~r2:masto"
+    assert post_due(config, store, "masto", NOW + timedelta(hours=2)).sent == [revised]
+    assert queue_posts(config, store, NOW + timedelta(hours=3)) == {"masto": 0}
+    assert len(statuses(fake_mastodon)) == 2
+    assert Ledger(store).get(revised).payload["variant"] == "quote~r2"

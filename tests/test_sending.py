@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from newsletter.config import Config, load_config
 from newsletter.digests import archive_path, archive_url
@@ -16,6 +17,7 @@ from newsletter.ledger import Ledger
 from newsletter.models import DeliveryStatus
 from newsletter.sending import Backoff, SendError, pause_digest, resume_digest, send_digest, send_test_copy
 from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus
+from newsletter.store.tables import deliveries, utcnow
 from newsletter.unsubscribe import verify_token
 from tests.fakes.review_env import app_client
 from tests.fakes.smtp import (
@@ -90,6 +92,22 @@ def test_names_are_escaped_and_the_web_copy_link_works_on_arrival(
     assert archive_path(config, issue.id).is_file()
     page = app_client(config, token="review-token-for-tests").get(link.removeprefix(config.public_base_url))
     assert page.status_code == 200 and "Plan numéro 1" in page.text and "Ana" not in page.text
+
+
+def test_sent_marks_are_read_back_right_on_sqlite_and_postgresql(
+    tmp_path: Path, smtp_server: SmtpServer, store: Store
+) -> None:
+    config = load_config(write_mail_config(tmp_path, smtp_server, connections=3))
+    addresses = seed_subscribers(store, 7)
+    issue = create_issue(config, store, NOW)
+    before = utcnow()
+    report = send_digest(config, store, issue.id, now=NOW, backoff=FAST)
+
+    assert report.sent == 7 and smtp_server.handler.copies() == {a: 1 for a in addresses}
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(deliveries.c.status, deliveries.c.sent_at, deliveries.c.provider_id)).all()
+    assert {row.status for row in rows} == {"sent"} and len(rows) == 7
+    assert all(before <= row.sent_at <= utcnow() and "Queued" in row.provider_id for row in rows)
 
 
 def test_faults_end_with_one_copy_each_and_refused_addresses_marked(

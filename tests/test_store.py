@@ -100,6 +100,57 @@ def test_selection_since_respects_tags_embargo_and_withdrawal(store: Store) -> N
     assert store.announcement_ids("ministere") == {f"ministere-{n}" for n in (1, 2, 3, 4)}
 
 
+def announced(store: Store, since: datetime, now: datetime) -> dict[str, tuple[datetime, int]]:
+    """What is eligible after `since` by `now`: id -> (announced_at, revision)."""
+    return {item.announcement.id: (item.announced_at, item.revision) for item in store.announced_since(since, now=now)}
+
+
+def test_an_embargoed_announcement_becomes_eligible_when_its_embargo_ends(store: Store) -> None:
+    embargo = T0 + timedelta(days=2)
+    store.upsert_announcement(make_announcement(), announce=True, now=T0, publish_at=embargo)
+    later_since = T0 + timedelta(days=1)  # a digest sent between first sight and the embargo
+    assert announced(store, later_since, now=embargo - timedelta(minutes=1)) == {}
+    assert announced(store, later_since, now=embargo) == {"ministere-1": (embargo, 0)}
+
+
+def test_an_embargo_moved_or_lifted_before_it_ends_moves_eligibility(store: Store) -> None:
+    ann = make_announcement()
+    store.upsert_announcement(ann, announce=True, now=T0, publish_at=T0 + timedelta(days=2))
+    moved = T0 + timedelta(days=3)
+    store.upsert_announcement(ann, announce=True, now=T0 + timedelta(hours=1), publish_at=moved)
+    assert announced(store, T0, now=moved - timedelta(seconds=1)) == {}
+    lifted_at = T0 + timedelta(days=1)
+    assert store.upsert_announcement(ann, announce=True, now=lifted_at, publish_at=None) == "updated"
+    assert announced(store, T0 + timedelta(hours=12), now=lifted_at) == {"ministere-1": (lifted_at, 0)}
+
+
+def test_an_update_is_re_announced_only_when_asked_and_already_eligible(store: Store) -> None:
+    ann = make_announcement()
+    store.upsert_announcement(ann, announce=True, now=T0)
+    since = T0 + timedelta(hours=1)
+    edited = replace(ann, title="Plan vélo : 1 million de bénéficiaires", content_hash="hash-1-v2")
+    store.upsert_announcement(edited, announce=True, now=T0 + timedelta(hours=2))
+    assert announced(store, since, now=T0 + timedelta(days=1)) == {}
+    third = replace(edited, content_hash="hash-1-v3")
+    at = T0 + timedelta(hours=3)
+    assert store.upsert_announcement(third, announce=True, now=at, reannounce=True) == "updated"
+    assert announced(store, since, now=at) == {"ministere-1": (at, 1)}
+    assert store.upsert_announcement(third, announce=True, now=at + timedelta(hours=1), reannounce=True) == "unchanged"
+    assert announced(store, since, now=at + timedelta(days=1)) == {"ministere-1": (at, 1)}
+
+
+def test_re_announcing_leaves_backlog_and_still_embargoed_ones_alone(store: Store) -> None:
+    backlog, waiting = make_announcement(1), make_announcement(2)
+    embargo = T0 + timedelta(days=2)
+    store.upsert_announcement(backlog, announce=False, now=T0)
+    store.upsert_announcement(waiting, announce=True, now=T0, publish_at=embargo)
+    later = T0 + timedelta(hours=1)
+    for ann in (backlog, waiting):
+        store.upsert_announcement(replace(ann, content_hash="v2"), announce=True, now=later, reannounce=True,
+                                  publish_at=embargo if ann is waiting else None)
+    assert announced(store, T0 - timedelta(days=1), now=embargo) == {"ministere-2": (embargo, 0)}
+
+
 def test_reappearing_withdrawn_announcement_is_updated(store: Store) -> None:
     ann = make_announcement()
     store.upsert_announcement(ann, announce=True, now=T0)
@@ -225,6 +276,19 @@ def test_digest_issue_is_frozen_and_approved_once(store: Store) -> None:
     assert (approved.status, approved.approved_by) == (DigestIssueStatus.APPROVED, "ana")
     with pytest.raises(StoreError, match="no digest issue"):
         store.set_digest_issue_status("missing", "sent")
+
+
+def test_an_issue_is_re_rendered_in_place_only_while_not_sending(store: Store) -> None:
+    store.create_digest_issue(make_digest(), status=DigestIssueStatus.APPROVED, now=T0)
+    changed = replace(make_digest(), subject="Nouveau sujet", html="<p>nouveau</p>", announcement_ids=["a"])
+    waiting = [DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED]
+    assert store.rerender_digest_issue(changed, expected=waiting, now=T0 + timedelta(hours=1))
+    stored = store.get_digest_issue(changed.issue_id)
+    assert stored is not None and stored.digest == changed and stored.status is DigestIssueStatus.APPROVED
+    assert stored.rendered_at == T0 + timedelta(hours=1) and stored.created_at == T0
+    store.set_digest_issue_status(changed.issue_id, DigestIssueStatus.SENDING, now=T0)
+    assert not store.rerender_digest_issue(replace(changed, subject="Trop tard"), expected=waiting)
+    assert store.get_digest_issue(changed.issue_id).digest.subject == "Nouveau sujet"
 
 
 def test_skipped_digest_issue_keeps_its_reason(store: Store) -> None:

@@ -137,11 +137,17 @@ def _split_blocks(text: str, plain: bool) -> list[Block]:
         if item:
             flush()
             line = line[item.end() :]
-        line = _BLOCKQUOTE.sub("", line).strip().strip("|").replace("|", " ")
+        line = _BLOCKQUOTE.sub("", line).strip()
+        row = line.startswith("|") and line.endswith("|") and len(line) > 1
+        if row:
+            flush()
+            line = "; ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+        else:
+            line = line.strip("|").replace("|", " ")
         if current and _ends_paragraph(current[-1], line, plain):
             flush()
         current.append(line)
-        if item:
+        if item or row:
             flush()
     flush()
     return blocks
@@ -186,6 +192,8 @@ def _drop_boilerplate(blocks: list[Block]) -> list[Block]:
 
 def _is_share_line(text: str) -> bool:
     """Tell whether a block is only share/print buttons."""
+    if len(text) > 200:
+        return False
     words = _SHARE_TOKEN.findall(text.lower())
     return 0 < len(words) <= 12 and set(words) <= _SHARE_WORDS and bool(set(words) & _SHARE_REQUIRED)
 

@@ -21,7 +21,7 @@ _NUMBER = (
 )
 _FR_WORDS = (
     "deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize "
-    "vingt vingts trente quarante cinquante soixante cent cents mille"
+    "vingt vingts trente quarante cinquante soixante septante huitante octante nonante cent cents mille"
 )
 _EN_WORDS = (
     "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -37,8 +37,12 @@ _SCALE_WORDS = {
 }  # fmt: skip
 _SCALE = r"millions?|milliards?|billions?|trillions?|thousand|mille"
 _SHORT_SCALE = r"Mds?|Mrd|bn|[mMkK]"
-_CURRENCY_SIGN = {"€": "EUR", "£": "GBP", "$": "USD", "us$": "USD", "eur": "EUR", "gbp": "GBP", "usd": "USD"}
-_CURRENCY_AFTER = r"€|euros?|EUR|£|GBP|\$|USD|dollars?|livres?(?:\s+sterling)?|pounds?(?:\s+sterling)?"
+_CURRENCY_SIGN = {
+    "€": "EUR", "£": "GBP", "$": "USD", "us$": "USD", "eur": "EUR", "gbp": "GBP", "usd": "USD", "chf": "CHF",
+}  # fmt: skip
+_CURRENCY_AFTER = (
+    r"€|euros?|EUR|£|GBP|\$|USD|dollars?|livres?(?:\s+sterling)?|pounds?(?:\s+sterling)?|CHF|francs?(?:\s+suisses)?"
+)
 _PERCENT = r"%|pour\s?cent|per\s?cent|percent|points?\s+de\s+pourcentage|percentage\s+points?"
 _DURATION = (
     r"ans|années?|an|mois|semaines?|jours?|heures?|minutes?|décennies?|siècles?|"
@@ -62,12 +66,13 @@ _QUALIFIERS = frozenset(
 )
 _FIGURE = re.compile(
     rf"(?<![\w.,/\-–@#:])"
-    rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD){_SP}?)?"
+    rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD|CHF){_SP}?)?"
     rf"(?:(?P<num>{_NUMBER})|(?P<words>{_NUMBER_WORDS})|(?P<art>le|la|un|une|the|a|one){_SP}+(?=(?:million|milliard|billion)))"
-    rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])|(?<=\d)(?:{_SHORT_SCALE})(?![\w])|(?<=[\d\s])(?:{_SHORT_SCALE})(?=€)))?"
+    rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])|(?<=\d)(?:{_SHORT_SCALE})(?![\w])|(?<=[\d\s])(?:{_SHORT_SCALE})(?=€|\$|£)))?"
     rf"(?:{_SP}?(?:(?:d['’]|de{_SP}+|of{_SP}+)?(?P<cur2>{_CURRENCY_AFTER})(?![\w])"
     rf"|(?P<pct>{_PERCENT})(?![\w])"
-    rf"|(?P<dur>{_DURATION})(?![\w])"
+    rf"|(?P<pts>points?)(?![\w])"
+    rf"|-?(?P<dur>{_DURATION})(?![\w])"
     rf"|(?P<unit>{_OTHER_UNIT})(?![\w])))?",
     re.IGNORECASE,
 )
@@ -79,7 +84,7 @@ _RANGE = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
-_CURRENCY_BEFORE = re.compile(r"(?:€|£|\$|US\$|EUR|GBP|USD)[ \u00a0\u202f]?$")
+_CURRENCY_BEFORE = re.compile(r"(?:€|£|\$|US\$|EUR|GBP|USD|CHF)[ \u00a0\u202f]?$")
 _ARTICLE_BEFORE = re.compile(r"(?<![\w])(?:le|la|un|une|the|a|one)[ \u00a0\u202f]+$")
 _ANCHOR_WORD = re.compile(
     rf"(?<![\w-]){trie_pattern(set((_FR_WORDS + ' ' + _EN_WORDS).split()) - {'cents', 'vingts'})}(?![\w])"
@@ -88,7 +93,7 @@ _SCALE_WORD = re.compile(r"(?<![\w])(?:million|milliard|billion)")
 _PHONE = re.compile(
     r"(?:\+\d{1,3}[\s.]?(?:\(0\)[\s.]?)?\d{1,4}(?:[\s.-]\d{2,4}){2,5}"
     r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0[\s.]8\d\d(?:[\s.]\d{2}){3}(?!\d)"
-    r"|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d))"
+    r"|(?<!\d)0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\d)|(?<![\d,.])0\d{1,3}(?:[ .]\d{2,4}){3,4}(?!\d))"
 )
 _CODE_BEFORE = re.compile(r"(?:(?<![\w])[A-Z]\.|(?<![\w])[A-Z]{2,}[0-9]*)[ \u00a0]$")
 _PLACE_AFTER = re.compile(r"[ \u00a0]+(?:[A-ZÀ-Ý]|cedex)", re.IGNORECASE)
@@ -104,7 +109,8 @@ _REFERENCE_WORDS = words(
     section alinéa point étape step phase version tome volume vol. niveau level rang rank saison
     season édition edition promotion classe class acte bac bac+ semaine week jour day lot zone ligne
     line route road rue avenue bd boulevard salle room bâtiment building porte gate tél. tel. tél
-    tel téléphone phone fax code cedex bp aged âgé âgés âgée âgées age ages
+    tel téléphone phone fax code cedex bp aged âgé âgés âgée âgées age ages footnote footnotes
+    appendix annex annexe table tableau figure fig. graphique chart encadré box note
     """
 )
 _YEAR_CONTEXT = words(
@@ -149,6 +155,26 @@ _DURATION_WORD = re.compile(_DURATION)
 _AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
 _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
+_STREET_OR_CODE_AFTER = re.compile(
+    r"[ \u00a0]*(?<=[ \u00a0])(?:(?:rue|avenue|av\.|boulevard|bd|place|quai|allée|impasse|chemin|route|esplanade|cours|"
+    r"square|street|road|lane|drive|avenue)(?![\w])|[A-Z]\.[A-Z]\.)|,[ \u00a0]*\d{4,5}[ \u00a0]+[A-Z]",
+    re.IGNORECASE,
+)
+_SERVICE_NUMBER_BEFORE = re.compile(
+    r"(?:(?<![\w])(?:le|au)|(?:numéro|number|appelez|composez|call|dial|hotline|helpline|urgence|emergency)"
+    r"[ \u00a0]*:?(?:[ \u00a0]+(?:le|the|au))?(?:[ \u00a0]+\d+[ \u00a0]+(?:ou|or))?)[ \u00a0]+$",
+    re.IGNORECASE,
+)
+_POINTS_OF_SOMETHING = re.compile(
+    r"[ \u00a0]*(?:d['’]|de[ \u00a0]+|des[ \u00a0]+|of[ \u00a0]+)(?!moins|plus|pourcentage|hausse|baisse|percentage)",
+    re.IGNORECASE,
+)
+_RATE_CONTEXT = re.compile(r"%|(?<![\w])(?:taux|rate|rates|pourcentage|per ?cent|percent)(?![\w])", re.IGNORECASE)
+_HOUR_RANGE = re.compile(
+    r"\d{1,2}[ \u00a0]?(?:heures?|h)[ \u00a0]*(?:à|-|–|et)[ \u00a0]*\d{1,2}[ \u00a0]?(?:heures?|h)(?![\w])",
+    re.IGNORECASE,
+)
+_NOT_COUNTED = words("demain hier aujourd'hui aujourd’hui ensuite alors tomorrow yesterday today")
 
 
 @dataclass
@@ -160,7 +186,8 @@ class _Parsed:
 
 def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | None = None) -> list[Figure]:
     """Every numeric statistic in clean text, in document order, outside the `skip` spans (quoted names)."""
-    ratios = _ratios(text, sentences := _Sentences(text))
+    sentences = _Sentences(text)
+    ratios = _ratios(text, sentences) + _fractions(text, sentences)
     excluded = sorted([(d.start, d.end) for d in find_dates(text)] + list(skip or []) + [r[1] for r in ratios])
     starts = [start for start, _ in excluded]
     figures: list[tuple[int, Figure]] = [(span[0], figure) for figure, span in ratios]
@@ -168,11 +195,13 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
     for anchor in _anchors(text):
         if anchor < covered:
             continue
-        phone = _PHONE.match(text, anchor - 1 if text[anchor - 1 : anchor] == "+" else anchor)
+        phone = _PHONE.match(text, anchor - 1 if text[anchor - 1 : anchor] == "+" else anchor) or _PHONE.match(
+            text, anchor
+        )
         if phone:
             covered = phone.end()
             continue
-        clock = _TIME.match(text, anchor)
+        clock = _TIME.match(text, anchor) or _HOUR_RANGE.match(text, anchor)
         if clock:
             covered = _TIME_TAIL.match(text, clock.end()).end()  # type: ignore[union-attr]
             continue
@@ -247,6 +276,56 @@ def _ratios(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, i
     return found
 
 
+_FRACTION = re.compile(
+    r"(?<![\w'’])(?:(?P<count>deux|trois|quatre|two|three|four)[ \u00a0\u202f-]+|(?P<art>la|une|un|a|one)[ \u00a0\u202f]+)?"
+    r"(?P<part>moitiés?|half|tiers|thirds?|quarts?|quarters?|cinquièmes?|fifths?|dixièmes?|tenths?)"
+    r"(?P<of>[ \u00a0\u202f]+(?:de|des|du|d['’]|of|the|all)(?![\w]))?",
+    re.IGNORECASE,
+)
+_FRACTION_PARTS = {
+    "moiti": 2, "half": 2, "tiers": 3, "third": 3, "quart": 4, "cinqui": 5, "fifth": 5, "dixi": 10, "tenth": 10,
+}  # fmt: skip
+_FRACTION_STEMS = (*_FRACTION_PARTS, "quarter")
+_ORDINAL_BEFORE = re.compile(
+    r"(?:première|premier|seconde?|deuxième|dernière|dernier|first|second|last|latter|the)[ \u00a0\u202f]+$",
+    re.IGNORECASE,
+)
+_TIME_OF = re.compile(r"[ \u00a0\u202f]+(?:of[ \u00a0\u202f]+|d['’]|de[ \u00a0\u202f]+l['’]?)?[ \u00a0\u202f]*"
+                      r"(?:heure|hour|an|année|year|mois|month|siècle|century|décennie|decade|\d{4})", re.IGNORECASE)
+
+
+def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+    """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage."""
+    found: list[tuple[Figure, tuple[int, int]]] = []
+    lower = text.lower()
+    if not any(stem in lower for stem in _FRACTION_STEMS):
+        return found
+    for match in _FRACTION.finditer(text):
+        part = match.group("part").lower()
+        whole = next((n for key, n in _FRACTION_PARTS.items() if part.startswith(key)), None)
+        count = _parse_words(match.group("count")) if match.group("count") else 1.0
+        if whole is None or not count or count >= whole or part.endswith("s") and count == 1 and whole != 3:
+            continue
+        if whole != 2 and not (match.group("art") or match.group("count")):
+            continue
+        if not match.group("of") and (match.group("art") or "").lower() != "la":
+            continue
+        if _ORDINAL_BEFORE.search(text, max(0, match.start() - 12), match.start()) or _TIME_OF.match(text, match.end()):
+            continue
+        before = text[max(0, match.start() - 40) : match.start()]
+        figure = Figure(
+            raw=text[match.start() : match.end("part")],
+            value=round(100 * count / whole, 2),
+            unit="percent",
+            kind="percent",
+            qualifier=_qualifier(before),
+            about=_about(text, match.end(), match.start(), "percent"),
+            sentence=sentences.around(match.start()),
+        )
+        found.append((figure, (match.start(), match.end("part"))))
+    return found
+
+
 def _parse_number_or_words(raw: str) -> float | None:
     """A small number written in digits or words."""
     return float(raw) if raw.isdigit() else _parse_words(raw)
@@ -270,10 +349,8 @@ def _anchors(text: str) -> list[int]:
 
 
 def _is_not_statistic(text: str, match: re.Match[str]) -> bool:
-    """Phone numbers, times, links and slashed pairs (`15/30`) are not statistics."""
+    """Links, e-mail addresses and slashed pairs (`15/30`) are not statistics (phones and times are skipped before)."""
     start = match.start()
-    if _PHONE.match(text, start) or _TIME.match(text, start):
-        return True
     end = match.end("num") if match.group("num") else match.end()
     if text[end : end + 1] == "/" and text[end + 1 : end + 2].isdigit():
         return True
@@ -293,7 +370,9 @@ def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: 
 def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentences) -> tuple[Figure, int] | None:
     """Build a Figure (and where it ends) from a match, or None when it is not a statistic."""
     groups = match.groupdict()
-    has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "dur", "unit", "scale"))
+    if groups["pts"] and not _is_percentage_points(text, match, sentences):
+        groups = groups | {"pts": None}
+    has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "pts", "dur", "unit", "scale"))
     before = text[max(0, match.start() - 40) : match.start()]
     if not has_unit and (_last_word(before) in _REFERENCE_WORDS or _is_label(text, match, before)):
         return None
@@ -312,8 +391,8 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
         ranged = _RANGE.match(text, end)
         if ranged and _is_range(ranged, qualifier, before):
             second = _parse_number(ranged.group("num"), language)
-            if second is not None and second > base:
-                upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second)
+            upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second or 0.0)
+            if second is not None and second > base and (parsed.unit is None or upper.unit in (None, parsed.unit)):
                 if parsed.unit is None and upper.unit is not None:
                     parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
                 value_max, end = upper.value, ranged.end()
@@ -338,17 +417,28 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
 
 
 def _is_label(text: str, match: re.Match[str], before: str) -> bool:
-    """Digits that name or number something: `18e`, `(3)`, `NHS 111`, `L. 131-6`, `59047 Lille`."""
+    """Digits that name or number something: `18e`, `(3)`, `NHS 111`, `L. 131-6`, `59047 Lille`, `12 rue …`."""
     end = match.end()
     following = text[end : end + 1]
     if following.isalnum() or (following == "-" and text[end + 1 : end + 2].isdigit()):
+        return True
+    if _STREET_OR_CODE_AFTER.match(text, end) or _SERVICE_NUMBER_BEFORE.search(before):
         return True
     if text[match.start() - 1 : match.start()] == "(" and following == ")":
         return True
     if _CODE_BEFORE.search(before):
         return True
     raw = match.group("num") or ""
+    if len(raw) == 4 and raw.isdigit() and before.rstrip(" \u00a0").endswith(","):
+        return bool(_PLACE_AFTER.match(text, end))
     return len(raw) == 5 and raw.isdigit() and bool(_PLACE_AFTER.match(text, end))
+
+
+def _is_percentage_points(text: str, match: re.Match[str], sentences: _Sentences) -> bool:
+    """`4,5 points de moins`, `up 2 points`: a change in a rate, when the sentence speaks of rates."""
+    if _POINTS_OF_SOMETHING.match(text, match.end()):
+        return False
+    return bool(_RATE_CONTEXT.search(sentences.around(match.start())))
 
 
 def _last_word(before: str) -> str:
@@ -423,7 +513,7 @@ def _parse_unit(groups: dict[str, str | None], base: float) -> _Parsed:
     currency = groups.get("cur") or groups.get("cur2")
     if currency:
         return _Parsed(value, _currency_code(currency), "money")
-    if groups.get("pct"):
+    if groups.get("pct") or groups.get("pts"):
         return _Parsed(value, "percent", "percent")
     if groups.get("dur"):
         return _Parsed(value, _duration_unit(groups["dur"] or ""), "duration")
@@ -495,7 +585,7 @@ def _after_proper_name(before: str) -> bool:
 
 def _is_noun(word: str) -> bool:
     """Whether a word after a number reads as what is counted (lowercase, not a function word)."""
-    return bool(word) and word[:1].islower() and word.lower() not in _ABOUT_STOP
+    return bool(word) and word[:1].islower() and word.lower() not in _ABOUT_STOP and word.lower() not in _NOT_COUNTED
 
 
 def _about(text: str, end: int, start: int, kind: str) -> str | None:
@@ -503,7 +593,8 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     window = text[end : end + 120]
     window = window[_LEADING_ARTICLE.match(window).end() :]  # type: ignore[union-attr]
     words: list[str] = []
-    for token in _ABOUT_WORD.findall(window):
+    for found in _ABOUT_WORD.finditer(window):
+        token = found.group(0)
         lowered = token.lower()
         if not _WORDLIKE.match(token) or lowered in _ABOUT_STOP or token[:1].isdigit():
             break

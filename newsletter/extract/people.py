@@ -18,11 +18,12 @@ _HONORIFIC = (
     r"(?:M\.|Mme|Mmes|MM\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Prof\.?|Sir|Dame|Lord|Lady|Baroness|Baron|"
     r"Professor|Councillor|Cllr|Rev\.?|Reverend|Rt\.? Hon\.?|Me|Maître|Mgr)"
 )
+_GAP = r"(?:[ \t\u00a0]+|[ \t\u00a0]*\n[ \t\u00a0]*)"
 PERSON = re.compile(
     rf"(?=[{_UP}])(?<![^\s(«“\"'’*])"
     rf"(?:{_HONORIFIC}\s+)*"
     rf"(?:{_NAME_WORD}|{_INITIAL})(?:\s+{_INITIAL})?"
-    rf"(?:\s+{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,5}}"
+    rf"(?:{_GAP}{_PARTICLE}?(?:{_NAME_WORD}|{_CAPS_WORD})){{1,5}}"
     rf"(?![\w'’])",
 )
 HONORIFIC = _HONORIFIC
@@ -54,9 +55,12 @@ _NOT_NAME_WORDS = words(
     downing whitehall elysée élysée matignon hôtel musée museum contrat engagement accord
     agreement pacte pact charte charter rapport report région region département department
     île ile métropole territoire territoires communauté community enterprise entreprise company
-    authority autorité observatoire observatory college society société
+    authority autorité observatoire observatory college society société honourable honorable hon
+    division
     """
 )
+_NAME_PARTICLES = words("le la de du des van von der den da di del della dos ter")
+_POST_NOMINALS = words("mp mep td msp mla mpp ms mhk qc kc obe cbe mbe dbe phd")
 _ORG_TAILS = words(
     """
     sa sas sarl inc ltd llc plc gmbh ag group groupe
@@ -79,7 +83,7 @@ ROLE_HEADS = words(
     spokeswoman leader governor founder co-founder cfo coo cto mp mep senator deputy
     ambassador adviser advisor professor coordinator principal dean chancellor
     undersecretary under-secretary representative economist researcher head inspector lead
-    partner trustee
+    partner trustee administrator attorney superintendent
     """
 )
 
@@ -106,7 +110,8 @@ SPEECH_VERBS = words(
     highlighted highlights welcomed welcomes declared declares insisted insists argued
     argues warned warns urged urges acknowledged acknowledges confirmed confirms observed
     observes concluded concludes wrote writes replied replies responded responds underlined
-    underlines stressed stresses reflected praised praises recalled recalls
+    underlines stressed stresses reflected praised praises recalled recalls disait disaient
+    écrivait écrit confiait reconnaissait
     """
 )
 SPEECH_VERB = re.compile(rf"(?<![\w-]){trie_pattern(SPEECH_VERBS)}(?![\w])", re.IGNORECASE)
@@ -242,19 +247,34 @@ def _clean_name(candidate: str) -> str | None:
     """Drop honorifics and leading non-name words; reject organisations and places."""
     candidate = _HONORIFIC_PREFIX.sub("", candidate)
     words = candidate.split()
+    while len(words) > 2 and words[-1].isupper() and words[-1].lower() in _POST_NOMINALS:
+        words = words[:-1]
     for index in range(len(words) - 1, -1, -1):
         lowered_word = words[index].lower().strip("'’")
+        if _is_inner_particle(words, index):
+            continue
         if words[index][:1].isupper() and (lowered_word in _NOT_NAME_WORDS or lowered_word in ROLE_HEADS):
             words = words[index + 1 :]
             break
     if len(words) < 2:
         return None
     lowered = [w.lower() for w in words]
-    if any(w in _NOT_NAME_WORDS for w in lowered[1:] if w[:1] != "d") or lowered[-1] in _ORG_TAILS:
+    outside = [w for i, w in enumerate(lowered[1:], 1) if w[:1] != "d" and not _is_inner_particle(words, i)]
+    if any(w in _NOT_NAME_WORDS for w in outside) or lowered[-1] in _ORG_TAILS:
         return None
     if all(w.isupper() for w in words) or any(w.endswith(".") for w in words[1:]):
         return None
     return " ".join(words)
+
+
+def _is_inner_particle(words: list[str], index: int) -> bool:
+    """`Le` in `Yann Le Goff`: a capitalised particle between a first name and a surname."""
+    return (
+        0 < index < len(words) - 1
+        and words[index].lower() in _NAME_PARTICLES
+        and (words[index - 1] in _NAME_PARTICLES or words[index - 1].lower() not in _NOT_NAME_WORDS)
+        and words[index - 1].lower() not in ROLE_HEADS
+    )
 
 
 def role_after(text: str, end: int) -> str | None:

@@ -311,7 +311,10 @@ _AFTER_VERB = re.compile(
     rf"(?:{_VERB})(?:(?:-t)?-(?P<p2>il|elle|ils|elles))?(?![\w])\s*(?:par\s+|by\s+)?",
     re.IGNORECASE,
 )
-_AFTER_SOURCE = re.compile(r"(?:selon|d['’]après|according to)\s+", re.IGNORECASE)
+_AFTER_SOURCE = re.compile(
+    r"(?:selon|d['’]après|according to|:\s*(?:entretien|interview|rencontre|conversation)\s+(?:avec|with|de|of))\s+",
+    re.IGNORECASE,
+)
 _AFTER_PASSIVE = re.compile(
     r"(?:est|sont|a été|ont été|fut|was|were|is|are|has been|have been)\s+(?:[\w-]+\s+){1,3}?"
     r"(?:par|by)\s+",
@@ -327,14 +330,30 @@ _PREPOSITION_NAME = re.compile(
 
 _INCISE = re.compile(
     rf"[,;]\s+(?:(?:a|avait)-t-(?P<pronoun>il|elle)\s+(?:{_VERB})|(?:{_VERB})(?:-t)?-(?P<p2>il|elle)"
-    rf"|(?:{_VERB})\s+(?P<subject>(?:[\w'’-]+\s+){{0,4}}?[\w'’-]+))\s*[.,;!?]",
+    rf"|(?:(?:a|avait|has|had)\s+)?(?:{_VERB})\s+(?P<subject>(?:[\w'’-]+\s+){{0,4}}?[\w'’-]+))\s*[.,;!?]",
     re.IGNORECASE,
 )
 _TITLE_WORDS = re.compile(rf"^[\s,]*(?:(?:{people.HONORIFIC})\s+)*$")
+_TITLE_PHRASE = re.compile(r"^(?:(?:[A-ZÀ-Ý][\w'’.-]*|of|for|and|de|du|des|la|the|&)\s+){1,8}$")
+_SIGNATURE_DASH = re.compile(r"^[\s,]*[–—-]\s*(?:(?i:the)\s+)?")
+_SIGNATURE_LINE = re.compile(r"^[\s–—-]*[^\n.!?«»“”\"]{3,200}$")
+_INDEFINITE_SUBJECT = re.compile(
+    r"(?<![\w'’])(?:un|une|a|an|one)\s+(?:[\w'’-]+\s+){0,1}?"
+    r"(?:collègue|habitant|habitante|bénévole|salarié|salariée|agent|agente|élève|parent|mère|père|"
+    r"patient|patiente|infirmière|infirmier|médecin|témoin|volunteer|resident|colleague|worker|"
+    r"employee|parent|mother|father|nurse|doctor|teacher|student|pupil|witness|official|source)s?(?![\w])",
+    re.IGNORECASE,
+)
 _ORGANISATION_SUBJECT = re.compile(
     r"^\W*(?i:the|le|la|l['’]|les)\s*(?:[A-ZÀ-Ý][\w'’-]*\s*)(?:(?:of|for|de|des|du|d['’]|and|et|&)?\s*"
     r"[A-ZÀ-Ý][\w'’-]*\s*){0,5}$"
 )
+
+
+def _is_title_prefix(between: str) -> bool:
+    """Nothing, or only a capitalised title (`Regional Administrator`, `Minister`), before a name."""
+    stripped = between.strip(" ,")
+    return not stripped or bool(_TITLE_PHRASE.match(stripped + " "))
 
 
 def _only_titles(between: str) -> bool:
@@ -418,6 +437,9 @@ class _Resolver:
         stripped = after.lstrip(" ,*_\u00a0")
         base = start + len(after) - len(stripped)
         end = start + len(after)
+        signed = self._signature(start, after)
+        if signed is not None:
+            return signed
         for pattern in (_AFTER_VERB, _AFTER_SOURCE, _AFTER_PASSIVE):
             match = pattern.match(stripped)
             if match and pattern is _AFTER_PASSIVE and not _SPEECH_PASSIVE.search(match.group(0)):
@@ -428,6 +450,35 @@ class _Resolver:
                 return self._subject(base + match.end(), end)
         return self._subject_then_verb(base, stripped, end)
 
+    def _signature(self, start: int, after: str) -> _Attribution | None:
+        """`“…” – Jane Doe, Director`, or a quote closing its paragraph above a `Jane Doe, ministre` line."""
+        dash = _SIGNATURE_DASH.match(after)
+        if dash:
+            return self._signed_by(start + dash.end(), start + len(after))
+        if after.strip().strip(",.*_"):
+            return None
+        index = bisect.bisect_right(self.paragraphs, start)
+        if index >= len(self.paragraphs):
+            return None
+        line_start = self.paragraphs[index]
+        line_end = self.paragraphs[index + 1] if index + 1 < len(self.paragraphs) else len(self.text)
+        line = self.text[line_start:line_end].rstrip()
+        if not _SIGNATURE_LINE.match(line):
+            return None
+        return self._signed_by(line_start + len(line) - len(line.lstrip(" \t–—-")), line_start + len(line))
+
+    def _signed_by(self, start: int, end: int) -> _Attribution | None:
+        """The person whose name opens a signature (`The Honourable Jane Doe, Minister of …`)."""
+        mentions = self._mentions_in(start, min(end, start + 200))
+        if not mentions or not _only_titles(self.text[start : mentions[0].start]) and not _TITLE_PHRASE.match(
+            self.text[start : mentions[0].start]
+        ):
+            return None
+        tail = self.text[mentions[0].end : end]
+        if tail.strip() and not tail.lstrip().startswith(","):
+            return None
+        return self._person(mentions[0], start)
+
     def _subject_then_verb(self, base: int, stripped: str, end: int) -> _Attribution | None:
         """`X, ROLE, said.` / `she added` / `the Minister said` / `le communiqué précise`."""
         verb = people.SPEECH_VERB.search(stripped[:200])
@@ -437,7 +488,7 @@ class _Resolver:
         if len(subject.split()) > 16:
             return None
         mentions = self._mentions_in(base, base + verb.start())
-        if mentions and not self.text[base : mentions[0].start].strip(" ,"):
+        if mentions and _is_title_prefix(self.text[base : mentions[0].start]):
             return self._person(mentions[0], base)
         if _PRONOUN_START.match(subject):
             return self._resolve_pronoun(base)
@@ -488,8 +539,12 @@ class _Resolver:
         if mentions and colon:
             return self._person(mentions[0], lo)
         clause = before.strip()
+        if preposition and _PRONOUN_START.match(before[preposition.end() :]):
+            return self._resolve_pronoun(lo)
         if _PRONOUN_START.match(clause) or (verb and people.PRONOUN.search(before[: verb.start()])):
             return self._resolve_pronoun(lo)
+        if verb and _INDEFINITE_SUBJECT.search(before):
+            return _Attribution(None, None)
         role = people.ROLE_REFERENCE.search(before[: verb.start()] if verb else before)
         if role and (verb or colon):
             return self._resolve_role(role.group(1), lo)
