@@ -15,12 +15,11 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.compose.length import measure
-from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
 from newsletter.ledger import DeliveryKind, Ledger
 from newsletter.models import Announcement, Delivery, DeliveryStatus, Digest
-from newsletter.posting import cards_dir, channel_config, post_from_payload, post_to_payload
+from newsletter.posting import post_from_payload, post_to_payload, recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 
 S = DeliveryStatus
@@ -212,11 +211,8 @@ def _recompose_posts(config: Config, store: Store, announcement: Announcement, n
     for row in rows:
         if hand_edited(store, row.key):
             continue
-        channel = channel_config(config, row.target)
-        variant = row.payload.get("variant")
-        fresh = [p for p in compose_posts(announcement, channel, config, cards_dir=cards_dir(config))
-                 if p.variant == variant]
-        if fresh and _update_payload(store, row.key, post_to_payload(fresh[0]), now):
+        fresh = recompose_queued(config, announcement, row)
+        if fresh and _update_payload(store, row.key, post_to_payload(fresh), now):
             changed += 1
     return changed
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, PublishError
 from newsletter.ledger import DeliveryKind, Ledger
-from newsletter.models import Delivery, DeliveryStatus, Media, Post
+from newsletter.models import Announcement, Delivery, DeliveryStatus, Media, Post
 from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
 from newsletter.publish.outbox import OutboxPublisher
@@ -108,6 +108,15 @@ def make_publisher(channel: ChannelConfig) -> Publisher:
 def cards_dir(config: Config) -> Path:
     """Where cards of queued posts are kept (they must outlive the run that drew them)."""
     return config.resolve(config.data_dir) / "cards"
+
+
+def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
+    """A queued post composed afresh from `announcement`, keeping its variant key; None when the
+    announcement can no longer fill that variant."""
+    posts = compose_posts(announcement, channel_config(config, row.target), config, cards_dir=cards_dir(config))
+    variant = str(row.payload.get("variant", ""))
+    fresh = next((post for post in posts if post.variant == base_variant(variant)), None)
+    return None if fresh is None else replace(fresh, variant=variant)
 
 
 def variant_key(variant: str, revision: int) -> str:

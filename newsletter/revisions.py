@@ -22,12 +22,11 @@ from datetime import datetime
 
 from newsletter.actions import hand_edited
 from newsletter.compose.digest import render_digest
-from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
 from newsletter.ledger import DeliveryKind, Ledger
-from newsletter.models import Announcement, Delivery, Post
-from newsletter.posting import QUEUED, base_variant, cards_dir, channel_config, post_to_payload
+from newsletter.models import Announcement, Delivery
+from newsletter.posting import QUEUED, post_to_payload, recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 
 log = logging.getLogger(__name__)
@@ -91,26 +90,19 @@ def _revise_posts(
 ) -> None:
     """Re-render each queued post from the new content, hold hand-edited ones, skip lost variants."""
     ledger = Ledger(store)
-    composed: dict[str, dict[str, Post]] = {}
     for row in rows:
         if hand_edited(store, row.key):
             _hold(store, ledger, row.key, now, report)
             continue
         try:
-            if row.target not in composed:
-                posts = compose_posts(announcement, channel_config(config, row.target), config,
-                                      cards_dir=cards_dir(config))
-                composed[row.target] = {post.variant: post for post in posts}
+            fresh = recompose_queued(config, announcement, row)
         except (NewsletterError, OSError, ValueError) as error:
             _error(report, f"post {row.key} cannot be re-rendered: {error}")
             continue
-        variant = str(row.payload.get("variant", ""))
-        fresh = composed[row.target].get(base_variant(variant))
         if fresh is None:
             if ledger.skip_queued(row.key, GONE_VARIANT_REASON, now=now):
                 report.skipped_posts.append(row.key)
             continue
-        fresh.variant = variant
         if ledger.update_payload(row.key, post_to_payload(fresh), only_in=QUEUED, now=now):
             report.rerendered_posts.append(row.key)
 

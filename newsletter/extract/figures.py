@@ -64,6 +64,7 @@ _QUALIFIERS = frozenset(
     between | an estimated | estimated | only | already
     """.replace("\n", " ").split("|")
 )
+_QUALIFIER_ENDINGS = frozenset(phrase.split()[-1] for phrase in _QUALIFIERS)
 _FIGURE = re.compile(
     rf"(?<![\w.,/\-–@#:])"
     rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD|CHF){_SP}?)?"
@@ -151,7 +152,12 @@ _SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
 _WORDLIKE = re.compile(r"[\w’']")
 _INFINITIVE_COMPLEMENT = re.compile(r"d['’](?:être|avoir|\w+(?:er|ir))$")
 _NOUN_BEFORE_OF = re.compile(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$")
-_DURATION_WORD = re.compile(_DURATION)
+_DURATION_WORDS = words(
+    """
+    ans an année années mois semaine semaines jour jours heure heures minute minutes décennie décennies
+    siècle siècles year years month months week weeks day days hour hours decade decades century centuries
+    """
+)
 _AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
 _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
@@ -165,6 +171,7 @@ _SERVICE_NUMBER_BEFORE = re.compile(
     r"[ \u00a0]*:?(?:[ \u00a0]+(?:le|the|au))?(?:[ \u00a0]+\d+[ \u00a0]+(?:ou|or))?)[ \u00a0]+$",
     re.IGNORECASE,
 )
+_SERVICE_HINTS = ("numéro", "number", "appelez", "composez", "call", "dial", "line", "urgence", "emergency")
 _POINTS_OF_SOMETHING = re.compile(
     r"[ \u00a0]*(?:d['’]|de[ \u00a0]+|des[ \u00a0]+|of[ \u00a0]+)(?!moins|plus|pourcentage|hausse|baisse|percentage)",
     re.IGNORECASE,
@@ -195,16 +202,11 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
     for anchor in _anchors(text):
         if anchor < covered:
             continue
-        phone = _PHONE.match(text, anchor - 1 if text[anchor - 1 : anchor] == "+" else anchor) or _PHONE.match(
-            text, anchor
-        )
-        if phone:
-            covered = phone.end()
-            continue
-        clock = _TIME.match(text, anchor) or _HOUR_RANGE.match(text, anchor)
-        if clock:
-            covered = _TIME_TAIL.match(text, clock.end()).end()  # type: ignore[union-attr]
-            continue
+        if text[anchor].isdigit():
+            skipped = _phone_or_time_end(text, anchor)
+            if skipped:
+                covered = skipped
+                continue
         match = _FIGURE.match(text, anchor)
         if match is None or match.end() == anchor:
             continue
@@ -217,6 +219,17 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
             figures.append((match.start(), figure))
     figures.sort(key=lambda item: item[0])
     return _without_repeats([figure for _, figure in figures])
+
+
+def _phone_or_time_end(text: str, anchor: int) -> int:
+    """Where a phone number or a clock time starting at `anchor` ends, or 0."""
+    phone = (text[anchor - 1 : anchor] == "+" and _PHONE.match(text, anchor - 1)) or _PHONE.match(text, anchor)
+    if phone:
+        return phone.end()
+    clock = _TIME.match(text, anchor) or _HOUR_RANGE.match(text, anchor)
+    if clock:
+        return _TIME_TAIL.match(text, clock.end()).end()  # type: ignore[union-attr]
+    return 0
 
 
 def _without_repeats(figures: list[Figure]) -> list[Figure]:
@@ -355,6 +368,9 @@ def _is_not_statistic(text: str, match: re.Match[str]) -> bool:
     if text[end : end + 1] == "/" and text[end + 1 : end + 2].isdigit():
         return True
     floor = max(0, start - 200)
+    nearby = text[floor : start + 200]
+    if "@" not in nearby and "://" not in nearby and "www." not in nearby:
+        return False
     token_start = max(text.rfind(" ", floor, start), text.rfind("\n", floor, start), floor - 1) + 1
     token_end = text.find(" ", start, start + 200)
     token = text[token_start : token_end if token_end != -1 else start + 200]
@@ -422,7 +438,7 @@ def _is_label(text: str, match: re.Match[str], before: str) -> bool:
     following = text[end : end + 1]
     if following.isalnum() or (following == "-" and text[end + 1 : end + 2].isdigit()):
         return True
-    if _STREET_OR_CODE_AFTER.match(text, end) or _SERVICE_NUMBER_BEFORE.search(before):
+    if _STREET_OR_CODE_AFTER.match(text, end) or _is_service_number(before):
         return True
     if text[match.start() - 1 : match.start()] == "(" and following == ")":
         return True
@@ -432,6 +448,16 @@ def _is_label(text: str, match: re.Match[str], before: str) -> bool:
     if len(raw) == 4 and raw.isdigit() and before.rstrip(" \u00a0").endswith(","):
         return bool(_PLACE_AFTER.match(text, end))
     return len(raw) == 5 and raw.isdigit() and bool(_PLACE_AFTER.match(text, end))
+
+
+def _is_service_number(before: str) -> bool:
+    """`appelez le 15`, `Numéro d'urgence : 15 ou 112`: a service number, not a count."""
+    if before[-1:].isspace() and _last_word(before) in {"le", "au"}:
+        return True
+    lowered = before.lower()
+    if not any(hint in lowered for hint in _SERVICE_HINTS):
+        return False
+    return bool(_SERVICE_NUMBER_BEFORE.search(before))
 
 
 def _is_percentage_points(text: str, match: re.Match[str], sentences: _Sentences) -> bool:
@@ -450,6 +476,8 @@ def _last_word(before: str) -> str:
 def _qualifier(before: str) -> str | None:
     """The qualifier right before a number (`près de`, `more than`), lowercased."""
     parts = before[-40:].lower().replace("’", "'").split()
+    if not parts or parts[-1] not in _QUALIFIER_ENDINGS:
+        return None
     for size in (4, 3, 2, 1):
         phrase = " ".join(parts[-size:])
         if len(parts) >= size and phrase in _QUALIFIERS:
@@ -590,6 +618,8 @@ def _is_noun(word: str) -> bool:
 
 def _about(text: str, end: int, start: int, kind: str) -> str | None:
     """A few words saying what the figure counts (`nouveaux contrats`)."""
+    if kind == "duration":
+        return None
     window = text[end : end + 120]
     window = window[_LEADING_ARTICLE.match(window).end() :]  # type: ignore[union-attr]
     words: list[str] = []
@@ -598,15 +628,13 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
         lowered = token.lower()
         if not _WORDLIKE.match(token) or lowered in _ABOUT_STOP or token[:1].isdigit():
             break
-        if _DURATION_WORD.fullmatch(lowered) and kind != "duration":
+        if lowered in _DURATION_WORDS:
             break
         if words and _INFINITIVE_COMPLEMENT.match(lowered):
             break
         words.append(token)
         if len(words) == 4:
             break
-    if kind == "duration":
-        return None
     if words:
         return " ".join(words)
     preceding = _NOUN_BEFORE_OF.search(text[max(0, start - 60) : start])
