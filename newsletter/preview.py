@@ -21,7 +21,7 @@ from newsletter.digests import recipient_values, select_announcements
 from newsletter.ingest import SourceReport, ingest
 from newsletter.mime import placeholder_message, preview_unsubscribe_url
 from newsletter.models import Announcement, Digest, Post
-from newsletter.schedule_grammar import combined_trigger
+from newsletter.schedule_grammar import Schedule, merge_schedules, next_fire_times
 from newsletter.store import Store
 
 SUMMARY_VERSION = 1
@@ -36,13 +36,16 @@ class PreviewResult:
     posts: list[Post] = field(default_factory=list)
 
 
-def next_run(schedules: list[Any], config: Config, now: datetime) -> datetime | None:
+def slot_times(config: Config, schedules: list[Schedule], now: datetime, count: int) -> list[datetime | None]:
+    """The next `count` fire times of `schedules` after `now` (one post per slot), in the config's
+    timezone; None where there is no such time."""
+    times = next_fire_times(merge_schedules(schedules), now, config.tz, count) if schedules else []
+    return [t.astimezone(config.tz) for t in times] + [None] * (count - len(times))
+
+
+def next_run(schedules: list[Schedule], config: Config, now: datetime) -> datetime | None:
     """The next time any of `schedules` fires after `now`, in the config's timezone."""
-    if not schedules:
-        return None
-    trigger = combined_trigger(schedules, config.tz)
-    moment = trigger.get_next_fire_time(None, now)
-    return moment.astimezone(config.tz) if moment else None
+    return slot_times(config, schedules, now, 1)[0]
 
 
 def digest_announcements(
@@ -78,12 +81,11 @@ def preview(
     posts = []
     summary["posts"] = []
     for channel in config.channels:
-        when = next_run(channel.slots, config, now)
-        for announcement in fresh or announcements:
-            for post in compose_posts(announcement, channel, config):
-                post.slot = when
-                posts.append(post)
-                summary["posts"].append(_write_post(post, channel, out_dir))
+        channel_posts = [post for a in fresh or announcements for post in compose_posts(a, channel, config)]
+        for post, slot in zip(channel_posts, slot_times(config, channel.slots, now, len(channel_posts)), strict=True):
+            post.slot = slot
+            posts.append(post)
+            summary["posts"].append(_write_post(post, channel, out_dir))
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return PreviewResult(out_dir, summary, posts)
 

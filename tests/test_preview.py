@@ -113,6 +113,10 @@ def test_posts_exist_per_platform_and_summary_says_where_and_when(project):
         assert text.strip()
         assert post["length"] <= post["limit"]
         assert post["slot"] is not None
+    x_slots = [post["slot"] for post in summary["posts"] if post["channel"] == "x-ministere"]
+    assert len(x_slots) > 1
+    assert x_slots == sorted(set(x_slots)), "one post per slot, spread over the following slots"
+    assert x_slots[:3] == ["2025-03-24T09:30:00+01:00", "2025-03-24T12:30:00+01:00", "2025-03-24T17:00:00+01:00"]
     assert summary["sources"][0]["new"] == len(example_titles(project))
 
 

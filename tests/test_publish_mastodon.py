@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,3 +92,14 @@ def test_server_errors_and_timeouts_are_transient(fake_mastodon):
     fake_mastodon.stall("/api/v1/statuses", 1.0)
     with pytest.raises(Transient):
         publisher(fake_mastodon.url, timeout=0.3).publish(post(), idempotency_key="k")
+
+
+def test_an_unreachable_instance_is_transient_even_with_media(tmp_path):
+    path = tmp_path / "card.png"
+    Image.new("RGB", (1200, 675), "white").save(path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    unreachable = publisher(f"http://127.0.0.1:{closed_port}", timeout=1)
+    with pytest.raises(Transient):
+        unreachable.publish(post(media=[Media(str(path), "Une carte")]), idempotency_key="k")

@@ -35,13 +35,18 @@ class MastodonPublisher:
     platform: ClassVar[str] = "mastodon"
 
     class Config(ChannelConfig):
-        """A Mastodon account: the instance's base URL and the access token's env var name."""
+        """A Mastodon account: the instance's base URL and the access token's env var name.
+
+        `version` is the instance's Mastodon version, stated rather than detected: Mastodon.py's
+        detection request recurses without end when the instance is unreachable.
+        """
 
         type: str = "mastodon"
         base_url: str
         access_token_env: str = "MASTODON_ACCESS_TOKEN"
         visibility: Literal["public", "unlisted", "private", "direct"] = "public"
         timeout: float = 30.0
+        version: str = "4.2.0"
 
     def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None):
         self.config = config
@@ -93,7 +98,8 @@ class MastodonPublisher:
             api_base_url=self.config.base_url,
             ratelimit_method="throw",
             request_timeout=self.config.timeout,
-            version_check_mode="none",
+            mastodon_version=self.config.version,
+            version_check_mode="created",
         )
 
     def _call(self, api: Mastodon, function: Any, *args: Any, **kwargs: Any) -> Any:

@@ -20,9 +20,8 @@ from newsletter.config import Config, DigestConfig
 from newsletter.digests import OPEN_STATUSES
 from newsletter.models import DeliveryStatus, Digest, Post
 from newsletter.posting import cards_dir, planned_posts, post_from_payload
-from newsletter.preview import digest_announcements, next_run, preview_recipient_values
+from newsletter.preview import digest_announcements, next_run, preview_recipient_values, slot_times
 from newsletter.publish.base import ChannelConfig
-from newsletter.schedule_grammar import combined_trigger
 from newsletter.store import DigestIssue, Store
 
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.png")
@@ -132,24 +131,6 @@ def digest_html(config: Config, digest: Digest) -> str:
     return personalise(digest.html, preview_recipient_values(config, digest), is_html=True)
 
 
-def slot_times(config: Config, channel: ChannelConfig, now: datetime, count: int) -> list[datetime | None]:
-    """The next `count` posting slots of a channel (one post per slot), None when it has none."""
-    if not channel.slots:
-        return [None] * count
-    trigger = combined_trigger(channel.slots, config.tz)
-    times: list[datetime | None] = []
-    previous: datetime | None = None
-    moment = now
-    for _ in range(count):
-        fire = trigger.get_next_fire_time(previous, moment)
-        if fire is None:
-            times.extend([None] * (count - len(times)))
-            break
-        times.append(fire.astimezone(config.tz))
-        previous, moment = fire, fire
-    return times
-
-
 def post_card(config: Config, channel: ChannelConfig, post: Post, status: str, key: str | None) -> PostCard:
     """A post ready to show, with its image URL, alt text and length as the platform counts it."""
     media = post.media[0] if post.media else None
@@ -176,9 +157,8 @@ def channel_previews(config: Config, store: Store, now: datetime) -> list[Channe
             (preview.awaiting if row.status == DeliveryStatus.AWAITING_APPROVAL else preview.queued).append(card)
         for post in planned_posts(config, store, channel, now, card_folder=preview_cards_dir(config)):
             preview.planned.append(post_card(config, channel, post, "planned", None))
-        later = [] if channel.require_approval else preview.planned
-        for card, slot in zip(preview.queued + later, slot_times(config, channel, now, len(preview.queued + later)),
-                              strict=True):
+        in_line = preview.queued + ([] if channel.require_approval else preview.planned)
+        for card, slot in zip(in_line, slot_times(config, channel.slots, now, len(in_line)), strict=True):
             card.slot = slot
         previews.append(preview)
     return previews
