@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from newsletter.compose.social import compose_posts
 from newsletter.config import Config, missing_secrets
 from newsletter.digests import check_templates, sample_announcements
-from newsletter.errors import NewsletterError
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.unsubscribe import secret_from_env
 
 
 @dataclass
@@ -24,6 +25,11 @@ def check_config(config: Config) -> CheckReport:
     one) and list missing secrets."""
     report = CheckReport(missing_secrets=missing_secrets(config))
     report.problems.extend(check_templates(config))
+    if config.unsubscribe.secret_env not in report.missing_secrets:
+        try:
+            secret_from_env(config)
+        except ConfigError as error:
+            report.problems.extend(error.problems)
     sample = sample_announcements()[0]
     for index, channel in enumerate(config.channels):
         try:

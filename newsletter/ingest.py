@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,11 @@ class SourceReport:
     changed_ids: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
     revisions: RevisionReport = field(default_factory=RevisionReport)
+    started: float = field(default_factory=time.monotonic)
+
+    def finished_at(self, now: datetime) -> datetime:
+        """When the run ended: its logical start `now` plus the real time it took."""
+        return now + timedelta(seconds=time.monotonic() - self.started)
 
     def counts(self) -> dict[str, int]:
         """The counts as a plain mapping, for run history and JSON output."""
@@ -462,7 +468,7 @@ def _record_failure(
     if store is None:
         return
     if run_id is not None:
-        store.finish_run(run_id, "failed", report.counts(), reason, now=now)
+        store.finish_run(run_id, "failed", report.counts(), reason, now=report.finished_at(now))
     store.save_source_state(
         report.source, last_error=reason, failing_since=stored_state.get("failing_since") or now
     )
@@ -493,4 +499,5 @@ def _record_success(
     )
     if run_id is not None:
         message = "; ".join(report.errors)[:2000] or None
-        store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message, now=now)
+        store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message,
+                         now=report.finished_at(now))

@@ -12,11 +12,13 @@ from newsletter.compose.digest import (
     PLACEHOLDERS,
     PreparedPart,
     clean_header,
+    figure_display,
     personalise,
     render_digest,
 )
 from newsletter.compose.templates import NARROW_NBSP, NBSP
 from newsletter.errors import ComposeError
+from newsletter.models import Figure
 from tests.fakes.digest_samples import (
     FIXED_NOW,
     apprentissage,
@@ -216,3 +218,9 @@ def test_invalid_mjml_is_reported_with_the_rendered_line(tmp_path: Path) -> None
     with pytest.raises(ComposeError, match=r"email/digest\.mjml\.j2: MJML does not compile"):
         render_digest(config, config.digest("hebdo"), [apprentissage()], FIXED_NOW)
 
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("fr", "1,2\u00a0milliard\u00a0€"), ("en", "€1.2 billion")])
+def test_money_figures_carry_the_currency_symbol_of_the_locale(locale, expected):
+    figure = Figure("1,2 milliard d'euros", 1.2e9, kind="money", unit="EUR")
+    assert figure_display(figure, locale).replace(" ", "\u00a0") == expected.replace(" ", "\u00a0")

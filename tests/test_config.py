@@ -160,3 +160,14 @@ def test_review_token_is_only_a_missing_secret_off_loopback(tmp_path, monkeypatc
         assert ("NEWSLETTER_REVIEW_TOKEN" in missing_secrets(config)) is needed, host
     monkeypatch.setenv("NEWSLETTER_REVIEW_TOKEN", "team-token")
     assert "NEWSLETTER_REVIEW_TOKEN" not in missing_secrets(config)
+
+
+def test_check_refuses_an_unsubscribe_secret_too_short_to_sign_with():
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "check", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NEWSLETTER_SECRET": "short-secret"},
+    )
+    assert result.returncode == 2
+    assert "unsubscribe.secret_env: environment variable NEWSLETTER_SECRET is shorter than 16 characters" in (
+        result.stderr)
+    assert "short-secret" not in result.stdout + result.stderr

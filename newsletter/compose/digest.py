@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import css_inline
+from babel.numbers import get_currency_symbol
 from jinja2 import Environment, TemplateError, TemplateNotFound
 from mjml import mjml2html
 
@@ -89,6 +90,9 @@ def figure_display(figure: Figure, locale: str) -> str:
     number = format_large_number(figure.value, locale)
     if figure.value_max is not None:
         number = f"{number}–{format_large_number(figure.value_max, locale)}"
+    if figure.kind == "money" and figure.unit and len(figure.unit) == 3 and figure.unit.isupper():
+        symbol = get_currency_symbol(figure.unit, locale=locale)
+        return f"{number}\u00a0{symbol}" if locale == "fr" else f"{symbol}{number}"
     return f"{number}\u00a0{figure.unit}" if figure.unit else number
 
 
