@@ -2,12 +2,14 @@
 
 Run: /work/venv/bin/python bench/extract.py
 Prints, from the same run: the full extraction rate, a baseline rate (decode + clean only), the
-time for one input at 1x and 10x size, and the time for a 5 MB input.
+time for one input at 1x and 10x size, and the time for a 5 MB input, with the load averages
+before and after (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import time
@@ -77,6 +79,7 @@ def timed(label: str, text: str) -> float:
 def main() -> None:
     """Print throughput and scaling figures."""
     logging.disable(logging.WARNING)
+    print(_load("load before"))
     documents = corpus()
     average = sum(map(len, documents)) / len(documents)
     print(f"{len(documents)} documents, average {average:.0f} characters")
@@ -92,6 +95,13 @@ def main() -> None:
         huge_text += "\n\n" + huge_text
     huge = timed("5 MB input", huge_text[:5_000_000])
     print(f"target 5 MB < 2 s: {'OK' if huge < 2 else 'MISSED'}")
+    print(_load("load after"))
+
+
+def _load(label: str) -> str:
+    """The machine's 1/5/15-minute load averages: rates are only comparable at similar loads."""
+    one, five, fifteen = os.getloadavg()
+    return f"{label:<34} {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 if __name__ == "__main__":

@@ -109,3 +109,66 @@ def test_digits_inside_a_quoted_name_are_skipped() -> None:
 def test_a_restated_amount_is_kept_once() -> None:
     text = "A €1.2bn scheme was approved. This €1.2 billion scheme will help producers."
     assert [f.value for f in find_figures(text, "en")] == [1.2e9]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "value", "kind", "qualifier"),
+    [
+        ("Le taux a reculé de 4,5 points en un an, à 61 %.", "fr", 4.5, "percent", None),
+        ("Près de la moitié des communes sont concernées.", "fr", 50, "percent", "près de"),
+        ("Around a fifth of pupils walk to school.", "en", 20, "percent", "around"),
+        ("Two thirds of the budget goes to roads.", "en", 66.67, "percent", None),
+        ("Half of them live alone.", "en", 50, "percent", None),
+        ("Septante pour cent des logements sont anciens.", "fr", 70, "percent", None),
+        ("Une aide de 800 francs par mois.", "fr", 800, "money", None),
+        ("Un plan de 320 M$ pour les hôpitaux.", "fr", 320e6, "money", None),
+        ("Grants last for a three-year period.", "en", 3, "duration", None),
+    ],
+)
+def test_points_fractions_and_currencies(
+    text: str, language: str, value: float, kind: str, qualifier: str | None
+) -> None:
+    figure = next(f for f in find_figures(text, language) if f.kind == kind)
+    assert (round(figure.value, 2), figure.qualifier) == (value, qualifier)
+
+
+def test_points_outside_a_rate_are_counts() -> None:
+    figure = only("L'association gère 2 400 points d'accueil.")
+    assert (figure.value, figure.kind) == (2400, "count")
+
+
+def test_a_range_of_millions_in_francs_scales_both_ends() -> None:
+    figure = only("Le coût est estimé entre 18 et 22 millions de francs par an.")
+    assert (figure.value, figure.value_max, figure.unit, figure.kind) == (18e6, 22e6, "CHF", "money")
+
+
+def test_a_percent_then_an_amount_is_not_a_range() -> None:
+    figures = find_figures("Average hourly earnings rose by 0.3 percent to $35.93.", "en")
+    assert [(f.value, f.value_max, f.kind) for f in figures] == [(0.3, None, "percent"), (35.93, None, "money")]
+
+
+def test_table_rows_keep_their_counts() -> None:
+    from newsletter.extract.clean import clean_markdown
+
+    table = "| Région | Inscrits |\n|---|---|\n| Nord | 141 200 |\n| Somme | 31 900 |\n"
+    body = clean_markdown(table, plain=False).body
+    assert [f.value for f in find_figures(body, "fr")] == [141200, 31900]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Contact : 126 rue de la Paix, 75002 Paris.",
+        "Adresse : Effingerstrasse 20, 3003 Berne.",
+        "Voir l'annexe 2 et la note 3.",
+        "See Appendix 4 and footnote 3.",
+        "Pursuant to 29 U.S.C. 201, the rule applies.",
+        "Les prélèvements sont interdits de 8 heures à 20 heures.",
+        "Numéro d'urgence : 15 ou 112.",
+        "Pour un conseil, appelez le 116 117.",
+        "Renseignements : T. 022 546 54 00",
+        "France 2030 soutient les usines.",
+    ],
+)
+def test_addresses_references_services_and_hours_are_not_figures(text: str) -> None:
+    assert find_figures(text, "fr") == []

@@ -170,3 +170,65 @@ def test_role_reference_resolves_to_the_speaker_not_an_organisation() -> None:
         "La présidente a rappelé que « la Région investit chaque année davantage »."
     )
     assert [q.speaker for q in find_quotes(text, []).quotes] == ["Claire Ody", "Claire Ody"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "« Rien n'est encore gagné, a admis Paul Girard. Nous devons tenir la distance. »",
+            [("Rien n'est encore gagné, a admis Paul Girard. Nous devons tenir la distance.", "Paul Girard")],
+        ),
+        (
+            "« Il reste du travail, a reconnu Anne Morel. Les équipes sont prêtes. »",
+            [("Il reste du travail, a reconnu Anne Morel. Les équipes sont prêtes.", "Anne Morel")],
+        ),
+        (
+            "Comme le disait Louise Michel, « l'avenir se construit ensemble ».",
+            [("l'avenir se construit ensemble", "Louise Michel")],
+        ),
+        (
+            "Léa Fontaine a présenté le texte. Selon elle, « chaque commune y gagnera ».",
+            [("chaque commune y gagnera", "Léa Fontaine")],
+        ),
+        (
+            "Yves Le Bihan, maire de Quimper, a déclaré : « Le port sera rénové cet hiver. »",
+            [("Le port sera rénové cet hiver.", "Yves Le Bihan")],
+        ),
+        (
+            "Citation :\n\n« Nos agents tiennent le service à bout de bras depuis des mois. »\n\n"
+            "Sylvie Gagnon, ministre des Transports",
+            [("Nos agents tiennent le service à bout de bras depuis des mois.", "Sylvie Gagnon")],
+        ),
+        (
+            "“Rural clinics will finally get the staff they need.” – The Honourable Mark Ellis, Minister of Health",
+            [("Rural clinics will finally get the staff they need.", "Mark Ellis")],
+        ),
+        (
+            '"This ruling protects every worker," Deputy Administrator Nina Brooks told reporters.',
+            [("This ruling protects every worker", "Nina Brooks")],
+        ),
+        (
+            "The Hon. Grace Kelly MP\n\nMinister for Roads\n\nGrace Kelly said the bridge would open soon.\n\n"
+            '"The bridge opens in spring," Minister Kelly said.',
+            [("The bridge opens in spring", "Grace Kelly")],
+        ),
+        (
+            "The Minister for Energy, Ciara Nolan TD, spoke today. “Homes will be warmer,” Ms Nolan said.",
+            [("Homes will be warmer", "Ciara Nolan")],
+        ),
+        (
+            "Un bénévole nous l'a confié : « on tient le coup ».",
+            [("on tient le coup", None)],
+        ),
+    ],
+)
+def test_attribution_in_incises_signatures_and_titles(text: str, expected: list[tuple[str, str | None]]) -> None:
+    assert [(q.text, q.speaker) for q in find_quotes(text, []).quotes] == expected
+
+
+def test_a_signature_line_does_not_capture_a_following_sentence() -> None:
+    text = "« Nous serons au rendez-vous de la rentrée prochaine. »\n\nMarc Petit a ensuite visité le chantier."
+    assert [(q.text, q.speaker) for q in find_quotes(text, []).quotes] == [
+        ("Nous serons au rendez-vous de la rentrée prochaine.", None)
+    ]

@@ -47,6 +47,7 @@ _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s[^<>\n]{0,500})?/?>
 _EMPHASIS = re.compile(r"(?<![\w*])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*])")
 _CODE = re.compile(r"`{1,3}([^`\n]{0,1000})`{1,3}")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_MARKUP_STARTS = frozenset("*-_[|:#=+•▪►>")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]{3,}$")
 _SPACES = re.compile(r"[ \t]+")
 _TERMINAL = re.compile(r"[.!?:;,»\"”)]$")
@@ -120,24 +121,28 @@ def _split_blocks(text: str, plain: bool) -> list[Block]:
     lines = text.split("\n")
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if not stripped or _RULE.match(line) or _REF_DEF.match(line) or _TABLE_RULE.match(line):
+        if not stripped:
             flush()
             continue
-        heading = _MD_HEADING.match(line)
+        markup = stripped[0] in _MARKUP_STARTS or stripped[0].isdigit()
+        if markup and (_RULE.match(line) or _REF_DEF.match(line) or _TABLE_RULE.match(line)):
+            flush()
+            continue
+        heading = _MD_HEADING.match(line) if markup else None
         if heading:
             flush()
             _add_heading(blocks, heading.group(2))
             continue
-        if index + 1 < len(lines) and current == [] and _SETEXT.match(lines[index + 1]):
+        if index + 1 < len(lines) and current == [] and _is_setext_underline(lines[index + 1]):
             _add_heading(blocks, stripped)
             continue
-        if _SETEXT.match(line) and blocks and blocks[-1].heading:
+        if markup and _SETEXT.match(line) and blocks and blocks[-1].heading:
             continue
-        item = _LIST_ITEM.match(line)
+        item = _LIST_ITEM.match(line) if markup else None
         if item:
             flush()
             line = line[item.end() :]
-        line = _BLOCKQUOTE.sub("", line).strip()
+        line = _BLOCKQUOTE.sub("", line).strip() if markup else stripped
         row = line.startswith("|") and line.endswith("|") and len(line) > 1
         if row:
             flush()
@@ -151,6 +156,11 @@ def _split_blocks(text: str, plain: bool) -> list[Block]:
             flush()
     flush()
     return blocks
+
+
+def _is_setext_underline(line: str) -> bool:
+    """`====` or `----` under a line makes it a heading."""
+    return line.lstrip(" ")[:1] in ("=", "-") and bool(_SETEXT.match(line))
 
 
 def _add_heading(blocks: list[Block], raw: str) -> None:
@@ -194,7 +204,10 @@ def _is_share_line(text: str) -> bool:
     """Tell whether a block is only share/print buttons."""
     if len(text) > 200:
         return False
-    words = _SHARE_TOKEN.findall(text.lower())
+    lowered = text.lower()
+    if not any(word in lowered for word in _SHARE_REQUIRED):
+        return False
+    words = _SHARE_TOKEN.findall(lowered)
     return 0 < len(words) <= 12 and set(words) <= _SHARE_WORDS and bool(set(words) & _SHARE_REQUIRED)
 
 

@@ -44,6 +44,8 @@ class DateMention:
 
 _MONTH_BEFORE = re.compile(rf"(?<![\w])(?:{_MONTH})\.?,?[\s\u00a0\u202f]+$", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"\d{1,4}")
+_DATE_SEPARATORS = frozenset("/.-")
+_WORD_AFTER = re.compile(r"(?:er|re|st|nd|rd|th)?[\s\u00a0\u202f]+([^\W\d_]+)", re.IGNORECASE)
 
 
 def find_dates(text: str) -> list[DateMention]:
@@ -57,7 +59,10 @@ def find_dates(text: str) -> list[DateMention]:
     for run in _DIGIT_RUN.finditer(text):
         if run.start() < covered:
             continue
-        month = _MONTH_BEFORE.search(text, max(0, run.start() - 14), run.start())
+        month_before = text[run.start() - 1 : run.start()].isspace() and _word_before(text, run.start()) in MONTHS
+        if not month_before and not _may_start_date(text, run.end()):
+            continue
+        month = _MONTH_BEFORE.search(text, max(0, run.start() - 14), run.start()) if month_before else None
         for start in (month.start() if month else None, run.start()):
             match = DATE_PATTERN.match(text, start) if start is not None else None
             if match:
@@ -65,6 +70,20 @@ def find_dates(text: str) -> list[DateMention]:
                 covered = match.end()
                 break
     return found
+
+
+def _word_before(text: str, pos: int) -> str:
+    """The word just before `pos` (past spaces, a comma or a full stop), lowercased."""
+    words = text[max(0, pos - 14) : pos].rstrip(" \t\n\u00a0\u202f,").rstrip(".").split()
+    return words[-1].lower() if words else ""
+
+
+def _may_start_date(text: str, end: int) -> bool:
+    """Whether the digits ending at `end` can open a date: a separator (`12/05`, `2025-05`) or a month name next."""
+    if text[end : end + 1] in _DATE_SEPARATORS:
+        return True
+    word = _WORD_AFTER.match(text, end)
+    return word is not None and word.group(1).lower() in MONTHS
 
 
 def _to_date(match: re.Match[str]) -> date | None:

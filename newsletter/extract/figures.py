@@ -85,12 +85,12 @@ _RANGE = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+_CURRENCY_LAST_CHARS = frozenset("€£$RPDF")
+_RANGE_FIRST_CHARS = frozenset("àaA-–—tTeE")
 _CURRENCY_BEFORE = re.compile(r"(?:€|£|\$|US\$|EUR|GBP|USD|CHF)[ \u00a0\u202f]?$")
 _ARTICLE_BEFORE = re.compile(r"(?<![\w])(?:le|la|un|une|the|a|one)[ \u00a0\u202f]+$")
-_ANCHOR_WORD = re.compile(
-    rf"(?<![\w-]){trie_pattern(set((_FR_WORDS + ' ' + _EN_WORDS).split()) - {'cents', 'vingts'})}(?![\w])"
-)
-_SCALE_WORD = re.compile(r"(?<![\w])(?:million|milliard|billion)")
+_ANCHOR_WORD = re.compile(rf"{trie_pattern(set((_FR_WORDS + ' ' + _EN_WORDS).split()) - {'cents', 'vingts'})}(?![\w])")
+_SCALE_WORD = re.compile(r"million|milliard|billion")
 _PHONE = re.compile(
     r"(?:\+\d{1,3}[\s.]?(?:\(0\)[\s.]?)?\d{1,4}(?:[\s.-]\d{2,4}){2,5}"
     r"|(?<!\d)0\d(?:[\s.-]\d{2}){4}(?!\d)|(?<!\d)0[\s.]8\d\d(?:[\s.]\d{2}){3}(?!\d)"
@@ -149,7 +149,6 @@ _FOUR_DIGITS = re.compile(r"\d{4}")
 _CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
 _CAPITALISED_BEFORE = re.compile(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$")
 _SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
-_WORDLIKE = re.compile(r"[\w’']")
 _INFINITIVE_COMPLEMENT = re.compile(r"d['’](?:être|avoir|\w+(?:er|ir))$")
 _NOUN_BEFORE_OF = re.compile(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$")
 _DURATION_WORDS = words(
@@ -163,7 +162,7 @@ _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 _STREET_OR_CODE_AFTER = re.compile(
     r"[ \u00a0]*(?<=[ \u00a0])(?:(?:rue|avenue|av\.|boulevard|bd|place|quai|allée|impasse|chemin|route|esplanade|cours|"
-    r"square|street|road|lane|drive|avenue)(?![\w])|[A-Z]\.[A-Z]\.)|,[ \u00a0]*\d{4,5}[ \u00a0]+[A-Z]",
+    r"square|street|road|lane|drive)(?![\w])|[A-Z]\.[A-Z]\.)|,[ \u00a0]*\d{4,5}[ \u00a0]+[A-Z]",
     re.IGNORECASE,
 )
 _SERVICE_NUMBER_BEFORE = re.compile(
@@ -171,6 +170,8 @@ _SERVICE_NUMBER_BEFORE = re.compile(
     r"[ \u00a0]*:?(?:[ \u00a0]+(?:le|the|au))?(?:[ \u00a0]+\d+[ \u00a0]+(?:ou|or))?)[ \u00a0]+$",
     re.IGNORECASE,
 )
+_NAME_BEFORE_YEAR = re.compile(r"(?:^|[\n.!?:;]\s*)([A-ZÀ-Ý][\w'’-]*)[ \u00a0]$")
+_DETERMINERS = words("nos vos leurs tous toutes our your all some quelques")
 _SERVICE_HINTS = ("numéro", "number", "appelez", "composez", "call", "dial", "line", "urgence", "emergency")
 _POINTS_OF_SOMETHING = re.compile(
     r"[ \u00a0]*(?:d['’]|de[ \u00a0]+|des[ \u00a0]+|of[ \u00a0]+)(?!moins|plus|pourcentage|hausse|baisse|percentage)",
@@ -290,7 +291,8 @@ def _ratios(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, i
 
 
 _FRACTION = re.compile(
-    r"(?<![\w'’])(?:(?P<count>deux|trois|quatre|two|three|four)[ \u00a0\u202f-]+|(?P<art>la|une|un|a|one)[ \u00a0\u202f]+)?"
+    r"(?<![\w'’])(?:(?P<count>deux|trois|quatre|two|three|four)[ \u00a0\u202f-]+"
+    r"|(?P<art>la|une|un|a|one)[ \u00a0\u202f]+)?"
     r"(?P<part>moitiés?|half|tiers|thirds?|quarts?|quarters?|cinquièmes?|fifths?|dixièmes?|tenths?)"
     r"(?P<of>[ \u00a0\u202f]+(?:de|des|du|d['’]|of|the|all)(?![\w]))?",
     re.IGNORECASE,
@@ -303,8 +305,12 @@ _ORDINAL_BEFORE = re.compile(
     r"(?:première|premier|seconde?|deuxième|dernière|dernier|first|second|last|latter|the)[ \u00a0\u202f]+$",
     re.IGNORECASE,
 )
-_TIME_OF = re.compile(r"[ \u00a0\u202f]+(?:of[ \u00a0\u202f]+|d['’]|de[ \u00a0\u202f]+l['’]?)?[ \u00a0\u202f]*"
-                      r"(?:heure|hour|an|année|year|mois|month|siècle|century|décennie|decade|\d{4})", re.IGNORECASE)
+_TIME_OF = re.compile(
+    r"[ \u00a0\u202f]+(?:of[ \u00a0\u202f]+|the[ \u00a0\u202f]+|d['’]|l['’]|de[ \u00a0\u202f]+l['’]?)?[ \u00a0\u202f]*"
+    r"(?:(?:heures?|hours?|ans?|années?|years?|mois|months?|siècles?|centur(?:y|ies)|décennies?|decades?)(?![\w])"
+    r"|\d{4})",
+    re.IGNORECASE,
+)
 
 
 def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
@@ -317,7 +323,7 @@ def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int
         part = match.group("part").lower()
         whole = next((n for key, n in _FRACTION_PARTS.items() if part.startswith(key)), None)
         count = _parse_words(match.group("count")) if match.group("count") else 1.0
-        if whole is None or not count or count >= whole or part.endswith("s") and count == 1 and whole != 3:
+        if whole is None or not count or count >= whole or (part.endswith("s") and count == 1 and whole != 3):
             continue
         if whole != 2 and not (match.group("art") or match.group("count")):
             continue
@@ -349,16 +355,30 @@ def _anchors(text: str) -> list[int]:
     anchors = []
     for run in _DIGITS.finditer(text):
         start = run.start()
-        prefix = _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
+        prefix = None
+        if text[max(0, start - 2) : start].strip(" \u00a0\u202f")[-1:] in _CURRENCY_LAST_CHARS:
+            prefix = _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
         anchors.append(prefix.start() if prefix else start)
     lower = text.lower()
     if len(lower) == len(text):
-        anchors.extend(match.start() for match in _ANCHOR_WORD.finditer(lower))
+        anchors.extend(
+            match.start() for match in _ANCHOR_WORD.finditer(lower) if not _word_char_before(lower, match.start())
+        )
         for scale in _SCALE_WORD.finditer(lower):
+            if _word_char_before(lower, scale.start(), "_"):
+                continue
             article = _ARTICLE_BEFORE.search(lower, max(0, scale.start() - 6), scale.start())
             if article:
                 anchors.append(article.start())
     return sorted(set(anchors))
+
+
+def _word_char_before(text: str, pos: int, joiners: str = "_-") -> bool:
+    """Whether a letter, digit or joiner (`_`, `-`) comes right before `pos` (a word does not start there)."""
+    if not pos:
+        return False
+    previous = text[pos - 1]
+    return previous.isalnum() or previous in joiners
 
 
 def _is_not_statistic(text: str, match: re.Match[str]) -> bool:
@@ -388,11 +408,19 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     groups = match.groupdict()
     if groups["pts"] and not _is_percentage_points(text, match, sentences):
         groups = groups | {"pts": None}
-    has_unit = any(groups[k] for k in ("cur", "cur2", "pct", "pts", "dur", "unit", "scale"))
+    has_unit = bool(
+        groups["cur"]
+        or groups["cur2"]
+        or groups["pct"]
+        or groups["pts"]
+        or groups["dur"]
+        or groups["unit"]
+        or groups["scale"]
+    )
     before = text[max(0, match.start() - 40) : match.start()]
     if not has_unit and (_last_word(before) in _REFERENCE_WORDS or _is_label(text, match, before)):
         return None
-    if _MULTIPLIER.match(text, match.end()):
+    if _next_char(text, match.end()) in "ftFT" and _MULTIPLIER.match(text, match.end()):
         return None
     base = _base_value(groups, language)
     if base is None:
@@ -404,7 +432,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     end = match.end()
     value_max = None
     if groups["num"] or groups["words"]:
-        ranged = _RANGE.match(text, end)
+        ranged = _RANGE.match(text, end) if _next_char(text, end) in _RANGE_FIRST_CHARS else None
         if ranged and _is_range(ranged, qualifier, before):
             second = _parse_number(ranged.group("num"), language)
             upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second or 0.0)
@@ -432,6 +460,11 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     return figure, end
 
 
+def _next_char(text: str, pos: int) -> str:
+    """The first character after `pos` that is not a space ("" at the end)."""
+    return text[pos : pos + 8].lstrip(" \u00a0\u202f")[:1] or " "
+
+
 def _is_label(text: str, match: re.Match[str], before: str) -> bool:
     """Digits that name or number something: `18e`, `(3)`, `NHS 111`, `L. 131-6`, `59047 Lille`, `12 rue …`."""
     end = match.end()
@@ -442,7 +475,7 @@ def _is_label(text: str, match: re.Match[str], before: str) -> bool:
         return True
     if text[match.start() - 1 : match.start()] == "(" and following == ")":
         return True
-    if _CODE_BEFORE.search(before):
+    if _CODE_BEFORE.search(before, max(0, len(before) - 16)):
         return True
     raw = match.group("num") or ""
     if len(raw) == 4 and raw.isdigit() and before.rstrip(" \u00a0").endswith(","):
@@ -506,6 +539,8 @@ def _base_value(groups: dict[str, str | None], language: str) -> float | None:
 
 def _parse_number(raw: str, language: str) -> float | None:
     """Parse `900 000`, `7,4`, `1,000.5`, `1.000` into a float."""
+    if raw.isdigit():
+        return float(raw)
     compact = _SEPARATORS.sub("", raw)
     if _COMMA_THOUSANDS_DECIMAL.fullmatch(compact) and (language == "en" or "." in compact):
         compact = compact.replace(",", "")
@@ -559,6 +594,8 @@ def _currency_code(currency: str) -> str:
         return "EUR"
     if lowered.startswith(("livre", "pound")):
         return "GBP"
+    if lowered.startswith(("franc", "chf")):
+        return "CHF"
     return "USD"
 
 
@@ -597,16 +634,30 @@ def _is_count(
     raw = groups["num"] or ""
     named = _after_proper_name(before)
     if _FOUR_DIGITS.fullmatch(raw) and 1800 <= value <= 2100:
-        if _YEAR_AFTER.match(after):
+        if _YEAR_AFTER.match(after) or (not qualifier and _named_at_sentence_start(before)):
             return False
         return bool(qualifier) or (_is_noun(following) and not named and _last_word(before) not in _YEAR_CONTEXT)
     if named and not _is_noun(following):
         return False
-    return bool(following) or bool(qualifier) or bool(_CLOSING_PUNCTUATION.match(after))
+    if following or qualifier or _CLOSING_PUNCTUATION.match(after):
+        return True
+    return not after.split("\n", 1)[0].strip() and before.rstrip(" \u00a0").endswith(";")
+
+
+def _named_at_sentence_start(before: str) -> bool:
+    """A capitalised name opening the sentence right before a year-like number (`France 2030 soutient`)."""
+    name = _NAME_BEFORE_YEAR.search(before)
+    if name is None:
+        return False
+    word = name.group(1).lower()
+    return word not in _ABOUT_STOP and word not in _DETERMINERS and word not in _QUALIFIER_ENDINGS
 
 
 def _after_proper_name(before: str) -> bool:
     """Whether the number follows a capitalised word inside a sentence (`France 2030`, `Ligue 1`)."""
+    words_before = before.split()
+    if not words_before or not words_before[-1][:1].isupper():
+        return False
     previous = _CAPITALISED_BEFORE.search(before)
     return bool(previous) and not _SENTENCE_PUNCTUATION_END.search(previous.group(1))  # type: ignore[union-attr]
 
@@ -620,17 +671,18 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     """A few words saying what the figure counts (`nouveaux contrats`)."""
     if kind == "duration":
         return None
-    window = text[end : end + 120]
+    window = text[end : end + 120].split("\n", 1)[0]
     window = window[_LEADING_ARTICLE.match(window).end() :]  # type: ignore[union-attr]
     words: list[str] = []
     for found in _ABOUT_WORD.finditer(window):
         token = found.group(0)
         lowered = token.lower()
-        if not _WORDLIKE.match(token) or lowered in _ABOUT_STOP or token[:1].isdigit():
+        first = token[0]
+        if not (first.isalpha() or first in "_’'") or lowered in _ABOUT_STOP:
             break
         if lowered in _DURATION_WORDS:
             break
-        if words and _INFINITIVE_COMPLEMENT.match(lowered):
+        if words and first in "dD" and _INFINITIVE_COMPLEMENT.match(lowered):
             break
         words.append(token)
         if len(words) == 4:
@@ -644,6 +696,7 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
 
 
 _NEWLINE = re.compile("\n")
+_PUNCTUATION_RUN = re.compile(r"[.!?…]+(?=\s|$)")
 
 
 class _Sentences:
@@ -651,10 +704,11 @@ class _Sentences:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        marks = list(_SENTENCE_END.finditer(text))
-        self.starts = [mark.start() for mark in marks]
-        self.ends = [mark.end() for mark in marks]
+        marks = [mark.span() for mark in _PUNCTUATION_RUN.finditer(text) if not _after_initial(text, mark.start())]
+        self.starts = [start for start, _ in marks]
+        self.ends = [end for _, end in marks]
         self.newlines = [match.start() for match in _NEWLINE.finditer(text)]
+        self.cache: dict[tuple[int, int], str] = {}
 
     def around(self, pos: int) -> str:
         """The sentence around a position, within its paragraph (at most 600 characters each side)."""
@@ -669,4 +723,15 @@ class _Sentences:
         end = hi_limit
         if following < len(self.starts) and self.ends[following] <= min(hi_limit, pos + 600):
             end = self.ends[following]
-        return " ".join(self.text[start:end].split())
+        sentence = self.cache.get((start, end))
+        if sentence is None:
+            sentence = self.cache[(start, end)] = " ".join(self.text[start:end].split())
+        return sentence
+
+
+def _after_initial(text: str, pos: int) -> bool:
+    """Whether the punctuation at `pos` follows a lone capital (`J. Smith`), which ends no sentence."""
+    previous = text[pos - 1 : pos] if pos else ""
+    if not ("A" <= previous <= "Z"):
+        return False
+    return pos < 2 or not (text[pos - 2].isalnum() or text[pos - 2] == "_")

@@ -36,8 +36,8 @@ def detect_language(text: str, hint: object = None) -> str:
     if isinstance(hint, str) and hint.strip():
         return hint.strip().lower().replace("_", "-").split("-")[0]
     words = _WORD.findall(text[:_LANGUAGE_SAMPLE].lower())
-    french = sum(word in _FRENCH for word in words)
-    english = sum(word in _ENGLISH for word in words)
+    french = sum(map(_FRENCH.__contains__, words))
+    english = sum(map(_ENGLISH.__contains__, words))
     return "en" if english > french else "fr"
 
 

@@ -60,7 +60,7 @@ _NOT_NAME_WORDS = words(
     """
 )
 _NAME_PARTICLES = words("le la de du des van von der den da di del della dos ter")
-_POST_NOMINALS = words("mp mep td msp mla mpp ms mhk qc kc obe cbe mbe dbe phd")
+_POST_NOMINALS = words("mp mep td msp mla mpp mhk qc kc obe cbe mbe dbe phd")
 _ORG_TAILS = words(
     """
     sa sas sarl inc ltd llc plc gmbh ag group groupe
@@ -111,7 +111,7 @@ SPEECH_VERBS = words(
     argues warned warns urged urges acknowledged acknowledges confirmed confirms observed
     observes concluded concludes wrote writes replied replies responded responds underlined
     underlines stressed stresses reflected praised praises recalled recalls disait disaient
-    écrivait écrit confiait reconnaissait
+    écrivait écrit confiait reconnaissait admis admise admet admettent concède concédé
     """
 )
 SPEECH_VERB = re.compile(rf"(?<![\w-]){trie_pattern(SPEECH_VERBS)}(?![\w])", re.IGNORECASE)

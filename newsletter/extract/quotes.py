@@ -83,8 +83,10 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
     """Find every quotation in clean text (paragraphs separated by blank lines)."""
     paragraphs = _paragraph_starts(text)
     spans = pair_quotation_marks(text, paragraphs, warnings)
-    resolver = _Resolver(text, paragraphs)
     found = QuotedText()
+    if not spans:
+        return found
+    resolver = _Resolver(text, paragraphs)
     previous: tuple[int, Quote] | None = None
     for index, span in enumerate(spans):
         inner = _inner_text(text, span)
@@ -336,12 +338,13 @@ _INCISE = re.compile(
 _TITLE_WORDS = re.compile(rf"^[\s,]*(?:(?:{people.HONORIFIC})\s+)*$")
 _TITLE_PHRASE = re.compile(r"^(?:(?:[A-ZÀ-Ý][\w'’.-]*|of|for|and|de|du|des|la|the|&)\s+){1,8}$")
 _SIGNATURE_DASH = re.compile(r"^[\s,]*[–—-]\s*(?:(?i:the)\s+)?")
+_SIGNATURE_MAX = 240
 _SIGNATURE_LINE = re.compile(r"^[\s–—-]*[^\n.!?«»“”\"]{3,200}$")
 _INDEFINITE_SUBJECT = re.compile(
     r"(?<![\w'’])(?:un|une|a|an|one)\s+(?:[\w'’-]+\s+){0,1}?"
     r"(?:collègue|habitant|habitante|bénévole|salarié|salariée|agent|agente|élève|parent|mère|père|"
     r"patient|patiente|infirmière|infirmier|médecin|témoin|volunteer|resident|colleague|worker|"
-    r"employee|parent|mother|father|nurse|doctor|teacher|student|pupil|witness|official|source)s?(?![\w])",
+    r"employee|mother|father|nurse|doctor|teacher|student|pupil|witness|official|source)s?(?![\w])",
     re.IGNORECASE,
 )
 _ORGANISATION_SUBJECT = re.compile(
@@ -462,6 +465,8 @@ class _Resolver:
             return None
         line_start = self.paragraphs[index]
         line_end = self.paragraphs[index + 1] if index + 1 < len(self.paragraphs) else len(self.text)
+        if line_end - line_start > _SIGNATURE_MAX:
+            return None
         line = self.text[line_start:line_end].rstrip()
         if not _SIGNATURE_LINE.match(line):
             return None
@@ -470,9 +475,10 @@ class _Resolver:
     def _signed_by(self, start: int, end: int) -> _Attribution | None:
         """The person whose name opens a signature (`The Honourable Jane Doe, Minister of …`)."""
         mentions = self._mentions_in(start, min(end, start + 200))
-        if not mentions or not _only_titles(self.text[start : mentions[0].start]) and not _TITLE_PHRASE.match(
-            self.text[start : mentions[0].start]
-        ):
+        if not mentions:
+            return None
+        lead = self.text[start : mentions[0].start]
+        if not (_only_titles(lead) or _TITLE_PHRASE.match(lead)):
             return None
         tail = self.text[mentions[0].end : end]
         if tail.strip() and not tail.lstrip().startswith(","):

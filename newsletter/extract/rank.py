@@ -15,6 +15,7 @@ _SENIOR = re.compile(
 )
 _POST_LENGTH = (60, 280)
 MAX_KEY_FIGURES = 5
+_KIND_WEIGHT = {"percent": 3.0, "count": 2.0, "money": 2.5, "duration": 0.0, "other": 0.5}
 
 
 def quote_score(quote: Quote) -> float:
@@ -40,8 +41,7 @@ def quote_score(quote: Quote) -> float:
 
 def figure_score(figure: Figure) -> float:
     """Higher is better: large counts and percentages with a clear subject beat durations."""
-    kind_weight = {"percent": 3.0, "count": 2.0, "money": 2.5, "duration": 0.0, "other": 0.5}
-    score = kind_weight.get(figure.kind, 0.0)
+    score = _KIND_WEIGHT.get(figure.kind, 0.0)
     if figure.about:
         score += 2
     if figure.kind in {"count", "money"} and figure.value > 0:
@@ -58,5 +58,6 @@ def key_quote(quotes: list[Quote]) -> int | None:
 
 def key_figures(figures: list[Figure], limit: int = MAX_KEY_FIGURES) -> list[int]:
     """Indexes of the best figures, best first (durations and weak figures left out)."""
-    ranked = sorted(range(len(figures)), key=lambda i: (-figure_score(figures[i]), i))
-    return [i for i in ranked if figure_score(figures[i]) >= 2][:limit]
+    scores = [figure_score(figure) for figure in figures]
+    ranked = sorted(range(len(figures)), key=lambda i: (-scores[i], i))
+    return [i for i in ranked if scores[i] >= 2][:limit]
