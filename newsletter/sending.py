@@ -282,8 +282,9 @@ class SentMarks:
 
     The statement is compiled once for the store's dialect and run on a few raw driver
     connections kept for the run (one for SQLite, whose writes are serial anyway: waiting on
-    a Python lock is far quicker than SQLite's sleeping busy handler), so the driver's
-    prepared-statement cache is reused and no per-message SQLAlchemy work is left."""
+    a Python lock is far quicker than SQLite's sleeping busy handler, so the workers' claims
+    take the same `slots`), so the driver's prepared-statement cache is reused and no
+    per-message SQLAlchemy work is left."""
 
     def __init__(self, store: Store, connections: int) -> None:
         self.engine = store.engine
@@ -437,7 +438,8 @@ class DigestSender:
                 return None
             if self.budget is not None:
                 self.budget -= size
-        batch = self.ledger.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
+        with self.marks.slots:  # SQLite: our writers queue here rather than in SQLite's sleeping busy handler
+            batch = self.ledger.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
         if self.budget is not None:
             with self.lock:
                 self.budget += size - len(batch)
@@ -595,7 +597,8 @@ def write_outbox(
 
 
 def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: datetime) -> str:
-    """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger."""
+    """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger;
+    its web-copy link works once the issue is sending (the archive never shows unsent issues)."""
     digest_config: DigestConfig = config.digest(issue.digest.name)
     template = build_message_template(issue.digest, digest_config, config, now=now)
     message = template.render(address, None, preview_unsubscribe_url(config))

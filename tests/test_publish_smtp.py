@@ -30,6 +30,7 @@ from newsletter.publish.smtp import (
     verp_sender,
 )
 from tests.fakes.smtp import (
+    IMPLICIT_TLS_WARNING,
     ControlledController,
     ControlledHandler,
     SecureServerFactory,
@@ -178,6 +179,7 @@ PASSWORD = "Tr0ub4dor-&-3-for-tests"
 PASSWORD_ENV = "NEWSLETTER_TEST_SMTP_PASSWORD"
 
 
+@pytest.mark.filterwarnings(IMPLICIT_TLS_WARNING)
 @pytest.mark.parametrize(("security", "mechanism"), [("starttls", "LOGIN"), ("tls", "PLAIN")])
 def test_tls_and_auth_work_and_the_password_is_never_shown(
     security: str,

@@ -110,6 +110,13 @@ def test_sent_marks_are_read_back_right_on_sqlite_and_postgresql(
     assert all(before <= row.sent_at <= utcnow() and "Queued" in row.provider_id for row in rows)
 
 
+def test_more_connections_than_the_database_pool_holds_still_send(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, store, _issue, addresses = setup(tmp_path, smtp_server, 40, connections=20)
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert report.sent == 40 and report.finished and not report.errors
+    assert smtp_server.handler.copies() == {a: 1 for a in addresses}
+
+
 def test_faults_end_with_one_copy_each_and_refused_addresses_marked(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

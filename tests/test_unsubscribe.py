@@ -99,7 +99,8 @@ def test_a_digest_sent_to_several_lists_is_left_at_once(store: Store) -> None:
     assert store.get_subscriber("ana@example.org").lists == ["sport"]
 
 
-def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, store: Store) -> None:
+def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, migrated_url: str) -> None:
+    store = Store.open(migrated_url)
     people = tmp_path / "people.csv"
     people.write_text("email,name,lists\nana@example.org,Ana,main; culture\n", encoding="utf-8")
     subs.import_csv(store, people, now=NOW)
@@ -113,6 +114,7 @@ def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, stor
     assert again.memberships_added == 0
     assert ana.lists == ["culture", "sport"] and ana.status is SubscriberStatus.ACTIVE
     assert subs.person_record(store, "ana@example.org")["lists_left"] == ["main"]
+    store.close()
 
 
 def test_bounced_subscriber_leaves_the_list_but_keeps_bounced_status(store: Store) -> None:

@@ -75,7 +75,7 @@ def add_command(
     config: ConfigOption = None,
     now: NowOption = None,
 ) -> None:
-    """Add a subscriber (someone who unsubscribed keeps that status)."""
+    """Add a subscriber (someone who unsubscribed keeps that status and stays off lists they left)."""
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.add(store, email, now=parse_now(now, cfg), name=name, locale=locale,
@@ -91,7 +91,8 @@ def remove_command(
     config: ConfigOption = None,
     now: NowOption = None,
 ) -> None:
-    """Take a subscriber off a list, or mark them unsubscribed from everything."""
+    """Take a subscriber off a list for good, as its unsubscribe link does (no import puts them
+    back), or mark them unsubscribed from everything."""
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.remove(store, email, now=parse_now(now, cfg), list_name=list_name)

@@ -14,7 +14,6 @@ import ipaddress
 import socket
 import ssl
 import threading
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -220,6 +219,7 @@ def password_checker(login: str, password: str, mechanisms: list[str]) -> Callab
 
 
 SecureServerFactory = Callable[..., SecureSmtpServer]
+IMPLICIT_TLS_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 
 
 @pytest.fixture
@@ -242,12 +242,10 @@ def secure_smtp_server(tmp_path: Path) -> Iterator[SecureServerFactory]:
         if security == "starttls":
             options.update(tls_context=context, require_starttls=True)
             controller = ControlledController(handler, hostname="127.0.0.1", port=free_port(), **options)
-        else:  # implicit TLS: aiosmtpd only knows STARTTLS as "TLS", so AUTH is allowed explicitly
+        else:  # implicit TLS: aiosmtpd only counts STARTTLS as TLS (it warns; see IMPLICIT_TLS_WARNING)
             options.update(auth_require_tls=False)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-                controller = ControlledController(handler, hostname="127.0.0.1", port=free_port(),
-                                                  ssl_context=context, **options)
+            controller = ControlledController(handler, hostname="127.0.0.1", port=free_port(),
+                                              ssl_context=context, **options)
         controller.start()
         controllers.append(controller)
         return SecureSmtpServer("127.0.0.1", controller.port, handler, cert_path, tried)
