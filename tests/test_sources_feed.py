@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 from newsletter.errors import SourceError
 from newsletter.extract import extract
 from newsletter.sources.base import FetchState
-from newsletter.sources.feed import FeedConfig, FeedSource
+from newsletter.sources.feed import FeedConfig, FeedSource, feed_fingerprint
 from tests.fakes.http_site import Site
 
 FAST = {"timeout": 0.5, "retries": 2, "retry_wait": 0.0}
@@ -211,3 +211,21 @@ def test_every_corpus_feed_goes_through_without_an_unhandled_exception(site: Sit
     assert ingested > len(files) // 3
     assert illformed, "ill-formed feeds must be reported"
     assert len(wellformed_failures) < len(files) // 20, wellformed_failures[:20]
+
+
+def test_a_feed_that_only_restamps_itself_is_not_parsed_again(site: Site) -> None:
+    body = site.fixture("rss2.xml").decode("utf-8")
+    stamps = iter(range(1, 10))
+
+    def restamped(_request: Request) -> Response:
+        stamp = f"<lastBuildDate>Mon, 24 Mar 2025 09:0{next(stamps)}:00 +0100</lastBuildDate>"
+        return Response(body.replace("<channel>", f"<channel>{stamp}", 1), content_type="application/rss+xml")
+
+    site.server.expect_request("/restamped").respond_with_handler(restamped)
+    state = FetchState()
+    assert len(fetch(site.url("/restamped"), state)) == 3
+    again = FetchState(fingerprint=state.fingerprint)
+    assert fetch(site.url("/restamped"), again) == []
+    assert again.not_modified
+    changed_item = body.replace("<item>", "<item><pubDate>Tue, 25 Mar 2025 10:00:00 +0100</pubDate>", 1)
+    assert feed_fingerprint(changed_item.encode()) != feed_fingerprint(body.encode())

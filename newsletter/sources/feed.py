@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,18 @@ log = logging.getLogger(__name__)
 
 NOT_FEED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "application/pdf")
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/")
+FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]")
+FEED_TIMESTAMP = re.compile(rb"<((?:\w+:)?(?:lastBuildDate|pubDate|updated|date))\b[^>]*>[^<]*</\1\s*>")
+
+
+def feed_fingerprint(body: bytes) -> str:
+    """A hash of the feed body that ignores feed-level timestamps (`lastBuildDate`, `updated`…),
+    so a feed that only re-stamps itself on every request counts as unchanged; items' own dates
+    still count."""
+    first_item = FIRST_ITEM.search(body)
+    split = first_item.start() if first_item else len(body)
+    head = FEED_TIMESTAMP.sub(b"", body[:split])
+    return hashlib.sha256(head + body[split:]).hexdigest()
 
 
 class FeedConfig(SourceConfig, HttpSettings):
@@ -53,7 +66,7 @@ class FeedSource:
             response = fetcher.get(
                 str(self.config.url), etag=state.etag, last_modified=state.last_modified
             )
-            fingerprint = hashlib.sha256(response.content).hexdigest()
+            fingerprint = feed_fingerprint(response.content)
             if response.not_modified or fingerprint == state.fingerprint:
                 state.not_modified = True
                 return
