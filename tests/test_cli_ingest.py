@@ -50,6 +50,7 @@ def test_ingest_prints_counts_per_source_and_dry_run_writes_nothing(
     ])
     code, output = invoke(ingest_env, "ingest", "--dry-run")
     assert "dry run" in output
+    assert not list(ingest_env.config_path.parent.rglob("*.db")), "a dry run creates no database"
     assert table_row(output, "local")[:5] == ["local", "3", "0", "0", "0"]
     code, output = invoke(ingest_env, "ingest", "--source", "local")
     assert code == 0 and table_row(output, "local")[:5] == ["local", "3", "0", "0", "0"]

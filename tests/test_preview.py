@@ -125,11 +125,18 @@ def test_preview_is_reproducible_and_writes_no_ledger(project):
     result = newsletter("preview", "--config", "config/newsletter.yaml", "--out", "out", "--now", NOW, cwd=project)
     assert result.returncode == 0, result.stderr
     assert (project / "out" / "digest.html").read_bytes() == first
+    assert not (project / "data").exists(), "a preview on a fresh project writes no database"
+    assert newsletter("db", "upgrade", "--config", "config/newsletter.yaml", cwd=project).returncode == 0
+    result = newsletter("preview", "--config", "config/newsletter.yaml", "--out", "out", "--now", NOW, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "out" / "digest.html").read_bytes() == first
+    from newsletter.ledger import Ledger
     from newsletter.store import Store
 
     with Store.open(f"sqlite:///{project / 'data' / 'newsletter.db'}") as store:
         assert store.list_announcements() == []
         assert store.last_runs() == []
+        assert not any(Ledger(store).counts().values())
 
 
 def test_config_comes_from_the_environment_and_digest_is_chosen_by_name(project, tmp_path):
@@ -151,6 +158,7 @@ def test_commands_refuse_an_out_of_date_database_with_a_clear_message(project):
     from sqlalchemy import create_engine, text
 
     database = project / "data" / "newsletter.db"
+    assert newsletter("db", "upgrade", "--config", "config/newsletter.yaml", cwd=project).returncode == 0
     engine = create_engine(f"sqlite:///{database}")
     with engine.begin() as conn:
         current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()

@@ -65,11 +65,18 @@ def load(config_path: Path | None) -> Config:
     return load_config(config_path or default_config_path())
 
 
-def open_store(config: Config) -> Store:
-    """The config's store; an embedded SQLite database is created on first use, others must be upgraded."""
-    from newsletter.store import Store
+def open_store(config: Config, *, dry_run: bool = False) -> Store:
+    """The config's store; an embedded SQLite database is created on first use, others must be upgraded.
+
+    A dry run writes nothing, not even a new database file: with none yet, it reads an empty
+    in-memory store instead.
+    """
+    from newsletter.store import Store, db
 
     url = config.database_url()
+    sqlite_path = db.sqlite_file(db.parse_url(url)) if url.startswith("sqlite") else None
+    if dry_run and sqlite_path is not None and not sqlite_path.exists():
+        return Store.open("sqlite://", create=True)
     return Store.open(url, create=url.startswith("sqlite"))
 
 

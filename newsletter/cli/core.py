@@ -78,7 +78,7 @@ def preview(
     from newsletter.preview import preview as run_preview
 
     config = load(config_path)
-    with open_store(config) as store:
+    with open_store(config, dry_run=True) as store:
         result = run_preview(config, store, out, now=parse_now(now, config), digest_name=digest)
     digest_summary = result.summary["digest"]
     console.print(f"[bold]Preview written to {out}[/bold]")

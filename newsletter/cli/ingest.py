@@ -48,7 +48,7 @@ def ingest_command(
     config = load(config_path)
     _check_source_name(config, source)
     moment = parse_now(now, config)
-    store = open_store(config)
+    store = open_store(config, dry_run=dry_run)
     try:
         reports = _run_with_progress(config, store, moment, source, dry_run)
     finally:
