@@ -17,14 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import bindparam, func, select, update
 
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config, DigestConfig
 from newsletter.digests import freeze_issue, open_issue, select_announcements, write_archive
-from newsletter.errors import NewsletterError, PublishError, StoreError
+from newsletter.errors import NewsletterError, PublishError
 from newsletter.ledger import DeliveryKind, Ledger
 from newsletter.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.models import Delivery, DeliveryStatus
@@ -37,16 +34,7 @@ from newsletter.publish.smtp import (
     TransientFailure,
     verp_sender,
 )
-from newsletter.store import DigestIssue, DigestIssueStatus, Store
-from newsletter.store.subscribers import SubscriberStatus, email_hash
-from newsletter.store.tables import (
-    UTCDateTime,
-    deliveries,
-    list_members,
-    subscribers,
-    suppressions,
-    utcnow,
-)
+from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus, utcnow
 from newsletter.subscribers import list_names
 from newsletter.unsubscribe import make_token, secret_from_env, unsubscribe_url
 
@@ -204,26 +192,7 @@ def token_lists(digest_list: str) -> str:
 
 def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> Iterator[tuple[int, str, str | None]]:
     """Active, unsuppressed subscribers of the list(s), once each, by id, read page by page."""
-    with store.engine.connect() as conn:
-        suppressed = set(conn.scalars(select(suppressions.c.email_hash)))
-    members = select(list_members.c.subscriber_id).where(list_members.c.list_name.in_(list_names(digest_list)))
-    t = subscribers
-    last_id = 0
-    while True:
-        query = (
-            select(t.c.id, t.c.email, t.c.name)
-            .where(t.c.id > last_id, t.c.status == str(SubscriberStatus.ACTIVE), t.c.id.in_(members))
-            .order_by(t.c.id)
-            .limit(page)
-        )
-        with store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        if not rows:
-            return
-        for row in rows:
-            if not suppressed or email_hash(row.email) not in suppressed:
-                yield row.id, row.email, row.name
-        last_id = rows[-1].id
+    return store.sendable_subscribers(list_names(digest_list), page)
 
 
 def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
@@ -233,108 +202,6 @@ def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
         for sid, email, name in recipients(store, issue.digest.list_name)
     )
     return ledger.ensure_pending(rows, issue_id=issue.id)
-
-
-def recover_interrupted(store: Store, issue_id: str, before: datetime) -> int:
-    """Rows of this issue left claimed by a process that died go back to pending (the one
-    in flight on each connection may then be sent twice, never lost)."""
-    t = deliveries
-    with store.engine.begin() as conn:
-        return conn.execute(
-            update(t)
-            .where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.CLAIMED), t.c.claimed_at <= before)
-            .values(status=str(DeliveryStatus.PENDING), claimed_at=None, updated_at=utcnow(),
-                    error="interrupted: the process stopped while sending")
-        ).rowcount
-
-
-def release_unattempted(store: Store, keys: list[str]) -> None:
-    """Give claimed rows that were never handed to the server back to pending, attempt not counted."""
-    if not keys:
-        return
-    t = deliveries
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(t)
-            .where(t.c.key.in_(keys), t.c.status == str(DeliveryStatus.CLAIMED))
-            .values(status=str(DeliveryStatus.PENDING), claimed_at=None, attempts=t.c.attempts - 1,
-                    updated_at=utcnow())
-        )
-
-
-def next_due(store: Store, issue_id: str) -> tuple[datetime | None, bool]:
-    """When the next pending row of the issue is due, and whether any row is still claimed."""
-    t = deliveries
-    with store.engine.connect() as conn:
-        due = conn.scalar(
-            select(func.min(func.coalesce(t.c.next_attempt_at, t.c.created_at), type_=UTCDateTime))
-            .where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.PENDING))
-        )
-        claimed = conn.scalar(
-            select(func.count()).where(t.c.issue_id == issue_id, t.c.status == str(DeliveryStatus.CLAIMED))
-        )
-    return due, bool(claimed)
-
-
-class SentMarks:
-    """The ledger's hot path for email: claimed -> sent, one committed UPDATE per accepted
-    message (same transition as `Ledger.mark_sent`), at the cost of one driver call.
-
-    The statement is compiled once for the store's dialect and run on a few raw driver
-    connections kept for the run (one for SQLite, whose writes are serial anyway: waiting on
-    a Python lock is far quicker than SQLite's sleeping busy handler, so the workers' claims
-    take the same `slots`), so the driver's prepared-statement cache is reused and no
-    per-message SQLAlchemy work is left."""
-
-    def __init__(self, store: Store, connections: int) -> None:
-        self.engine = store.engine
-        dialect = self.engine.dialect
-        t = deliveries
-        at = bindparam("at", type_=UTCDateTime)
-        statement = (
-            update(t)
-            .where(t.c.key == bindparam("row_key"), t.c.status == str(DeliveryStatus.CLAIMED))
-            .values(status=str(DeliveryStatus.SENT), sent_at=at, updated_at=at, error=None,
-                    provider_id=bindparam("reply"))
-        )
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.order = compiled.positiontup
-        self.fixed = compiled.construct_params({"row_key": "", "at": None, "reply": ""})
-        self.time_to_db = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
-        self.slots = threading.BoundedSemaphore(1 if dialect.name == "sqlite" else max(1, min(connections, 4)))
-        self.idle: list[Any] = []
-
-    def mark_sent(self, key: str, reply: str) -> None:
-        """Commit `key` as sent before anything else happens on this connection."""
-        values = dict(self.fixed, row_key=key, at=self.time_to_db(utcnow()), reply=reply)
-        arguments = [values[name] for name in self.order] if self.order else values
-        with self.slots:
-            connection = self.idle.pop() if self.idle else self.engine.raw_connection()
-            try:
-                cursor = connection.cursor()
-                cursor.execute(self.sql, arguments)
-                changed = cursor.rowcount
-                cursor.close()
-                connection.commit()
-            except Exception:
-                connection.invalidate()
-                raise
-            self.idle.append(connection)
-        if changed != 1:
-            raise StoreError(f"delivery {key} was not claimed any more when marked sent")
-
-    def close(self) -> None:
-        """Give the driver connections back to the store's pool."""
-        while self.idle:
-            self.idle.pop().close()
-
-
-def subscriber_statuses(store: Store, ids: list[int]) -> dict[int, str]:
-    """The current status of each of these subscribers (absent: forgotten)."""
-    t = subscribers
-    with store.engine.connect() as conn:
-        return {row.id: row.status for row in conn.execute(select(t.c.id, t.c.status).where(t.c.id.in_(ids)))}
 
 
 class DigestSender:
@@ -373,7 +240,7 @@ class DigestSender:
         self.envelope_from = self.digest_config.from_address
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.marks = SentMarks(store, config.smtp.connections)
+        self.marks = self.ledger.sent_marker(config.smtp.connections)
 
     def run(self) -> None:
         """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
@@ -438,14 +305,13 @@ class DigestSender:
                 return None
             if self.budget is not None:
                 self.budget -= size
-        with self.marks.slots:  # SQLite: our writers queue here rather than in SQLite's sleeping busy handler
-            batch = self.ledger.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
+        batch = self.marks.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
         if self.budget is not None:
             with self.lock:
                 self.budget += size - len(batch)
         if batch:
             return batch
-        due, claimed = next_due(self.store, self.issue.id)
+        due, claimed = self.ledger.next_due(self.issue.id)
         if due is None and not claimed:
             return None
         wait = POLL_SECONDS if due is None else (due - utcnow()).total_seconds()
@@ -454,10 +320,10 @@ class DigestSender:
         return []
 
     def _send_batch(self, connection: SmtpConnection, batch: list[Delivery]) -> None:
-        statuses = subscriber_statuses(self.store, [d.payload.get("subscriber_id", 0) for d in batch])
+        statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
         for index, delivery in enumerate(batch):
             if self.stop.is_set():
-                release_unattempted(self.store, [d.key for d in batch[index:]])
+                self.ledger.release_many([d.key for d in batch[index:]])
                 return
             status = statuses.get(delivery.payload.get("subscriber_id", 0))
             if status != SubscriberStatus.ACTIVE:
@@ -490,7 +356,7 @@ class DigestSender:
             outcome = self.ledger.mark_retry(delivery.key, str(error), retry_at)
             self._count("failed" if outcome is DeliveryStatus.FAILED else "retried", str(error))
         else:
-            self.marks.mark_sent(delivery.key, reply[:200])
+            self.marks.mark(delivery.key, reply[:200], utcnow())
             self._count("sent")
 
     def _count(self, outcome: str, error: str | None = None) -> None:
@@ -531,7 +397,7 @@ def send_digest(
     if issue.status is not DigestIssueStatus.SENT:
         publish_web_copy(config, issue)
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
-        recover_interrupted(store, issue.id, run_started)
+        ledger.recover_after_crash(issue_id=issue.id, claimed_before=run_started)
         report.created = create_deliveries(ledger, store, issue)
     counts = ledger.counts(issue.id)
     report.total = sum(counts.values())

@@ -7,13 +7,16 @@ import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from newsletter.errors import StoreError
 from newsletter.ledger import Ledger
 from newsletter.models import DeliveryStatus, Digest
 from newsletter.store import Store
+from newsletter.store.tables import deliveries
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 S = DeliveryStatus
@@ -103,6 +106,14 @@ def test_concurrent_batch_claims_never_share_a_row(ledger: Ledger, migrated_url:
     everything = claimed[0] + claimed[1]
     assert len(everything) == 600
     assert len(set(everything)) == 600
+
+
+def test_batch_claims_never_take_more_than_the_limit(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(5), issue_id="hebdo-1", now=T0)
+    assert [d.key for d in ledger.claim_batch("email", 2, T0, issue_id="hebdo-1")] == [
+        "email:hebdo-1:0", "email:hebdo-1:1"]
+    assert len(ledger.claim_batch("email", 2, T0)) == 2
+    assert ledger.counts("hebdo-1")["claimed"] == 4
 
 
 def test_a_sent_row_is_never_claimed_or_reset_again(ledger: Ledger) -> None:
@@ -271,3 +282,122 @@ def test_payload_changes_only_in_the_given_statuses(ledger: Ledger) -> None:
     assert ledger.get("post:a1:quote:x").payload == {"text": "x"}
     queued = ledger.list_deliveries(status=editable, kind="post")
     assert [d.key for d in queued] == ["post:a1:quote:masto"]
+
+
+def test_sent_marker_commits_each_mark_before_returning(ledger: Ledger, migrated_url: str) -> None:
+    ledger.ensure_pending(emails(3), issue_id="hebdo-1", now=T0)
+    marker = ledger.sent_marker(connections=2)
+    observer = Store.open(migrated_url)
+    try:
+        claimed = marker.claim_batch("email", 2, T0, issue_id="hebdo-1")
+        assert [d.key for d in claimed] == ["email:hebdo-1:0", "email:hebdo-1:1"]
+        marker.mark("email:hebdo-1:0", "250 2.0.0 Queued as A1", T0 + timedelta(seconds=1))
+        seen = Ledger(observer).get("email:hebdo-1:0")  # another connection: the mark is committed
+        assert seen is not None
+        assert (seen.status, seen.provider_id, seen.error) == (S.SENT, "250 2.0.0 Queued as A1", None)
+        with observer.engine.connect() as conn:
+            sent_at = conn.scalar(select(deliveries.c.sent_at).where(deliveries.c.key == "email:hebdo-1:0"))
+        assert sent_at == T0 + timedelta(seconds=1)
+        for unclaimed in ("email:hebdo-1:0", "email:hebdo-1:2", "email:hebdo-1:404"):
+            with pytest.raises(StoreError, match=f"delivery {unclaimed} was not claimed"):
+                marker.mark(unclaimed, "250 again", T0 + timedelta(seconds=2))
+        marker.mark("email:hebdo-1:1", "250 2.0.0 Queued as B2", T0 + timedelta(seconds=3))
+    finally:
+        marker.close()
+        observer.close()
+    counts = ledger.counts("hebdo-1")
+    assert (counts["sent"], counts["pending"], counts["claimed"]) == (2, 1, 0)
+    assert ledger.get("email:hebdo-1:0").provider_id == "250 2.0.0 Queued as A1"  # the late mark changed nothing
+    assert ledger.get("email:hebdo-1:2").status is S.PENDING
+
+
+def test_sent_marker_workers_send_every_row_once(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(300), issue_id="hebdo-1", now=T0)
+    marker = ledger.sent_marker(connections=4)
+    marked: list[list[str]] = [[] for _ in range(4)]
+
+    def work(index: int) -> None:
+        while batch := marker.claim_batch("email", 7, T0, issue_id="hebdo-1"):
+            for delivery in batch:
+                marker.mark(delivery.key, f"250 worker {index}", T0)
+                marked[index].append(delivery.key)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    marker.close()
+    everything = [key for keys in marked for key in keys]
+    assert len(everything) == len(set(everything)) == 300
+    assert ledger.counts("hebdo-1")["sent"] == 300
+
+
+def test_on_sqlite_claims_wait_for_a_mark_in_progress(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.upgrade(url)
+    with Store.open(url) as store:
+        store.create_digest_issue(Digest("hebdo", "hebdo-1", "Sujet", "general", [], "<p>x</p>", "x"), now=T0)
+        ledger = Ledger(store)
+        ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
+        marker = ledger.sent_marker(connections=4)
+        claimed: list[str] = []
+        claimer = threading.Thread(target=lambda: claimed.extend(d.key for d in marker.claim_batch("email", 2, T0)))
+        with marker.slots:  # what a mark holds while it writes
+            claimer.start()
+            claimer.join(0.3)
+            assert claimer.is_alive() and claimed == []
+        claimer.join(10)
+        marker.close()
+    assert claimed == ["email:hebdo-1:0", "email:hebdo-1:1"]
+
+
+def test_crash_recovery_scoped_to_one_issue(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(2, "hebdo-1"), issue_id="hebdo-1", now=T0)
+    ledger.ensure_pending(emails(1, "hebdo-2"), issue_id="hebdo-2", now=T0)
+    ledger.ensure_pending(posts("masto"), now=T0)
+    for key in ("email:hebdo-1:0", "email:hebdo-2:0", "post:a1:quote:masto"):
+        assert ledger.claim(key, T0)
+    assert ledger.claim("email:hebdo-1:1", T0 + timedelta(minutes=10))
+    later = T0 + timedelta(minutes=11)
+    recovered = ledger.recover_after_crash(later, claimed_before=T0 + timedelta(minutes=5), issue_id="hebdo-1")
+    assert recovered == {"pending": 1, "uncertain": 0}
+    row = ledger.get("email:hebdo-1:0")
+    assert (row.status, row.attempts, row.error) == (S.PENDING, 1, "interrupted: the process stopped while sending")
+    for untouched in ("email:hebdo-1:1", "email:hebdo-2:0", "post:a1:quote:masto"):
+        assert ledger.get(untouched).status is S.CLAIMED
+    assert ledger.recover_after_crash(later, issue_id="hebdo-2") == {"pending": 1, "uncertain": 0}
+    assert ledger.get("post:a1:quote:masto").status is S.CLAIMED
+    assert ledger.recover_after_crash(later) == {"pending": 1, "uncertain": 1}
+
+
+def test_release_many_gives_back_only_claimed_rows_without_counting(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(4), issue_id="hebdo-1", now=T0)
+    assert ledger.claim("email:hebdo-1:0", T0)
+    ledger.mark_retry("email:hebdo-1:0", "421 try later", T0, now=T0)
+    claimed = ledger.claim_batch("email", 3, T0 + timedelta(seconds=1), issue_id="hebdo-1")
+    assert [(d.key, d.attempts) for d in claimed] == [("email:hebdo-1:0", 2), ("email:hebdo-1:1", 1),
+                                                      ("email:hebdo-1:2", 1)]
+    ledger.mark_sent("email:hebdo-1:2", "250 ok", now=T0)
+    keys = ["email:hebdo-1:0", "email:hebdo-1:1", "email:hebdo-1:2", "email:hebdo-1:3", "email:missing"]
+    assert ledger.release_many(keys, T0) == 2
+    assert ledger.release_many([], T0) == 0
+    rows = {key: ledger.get(key) for key in keys[:4]}
+    assert [(r.status, r.attempts) for r in rows.values()] == [(S.PENDING, 1), (S.PENDING, 0), (S.SENT, 1),
+                                                                (S.PENDING, 0)]
+    assert rows["email:hebdo-1:0"].error == "421 try later"
+    assert ledger.release_many(keys, T0) == 0
+
+
+def test_next_due_tells_when_an_issue_has_work_left(ledger: Ledger) -> None:
+    assert ledger.next_due("hebdo-1") == (None, False)
+    ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
+    assert ledger.next_due("hebdo-1") == (T0, False)
+    assert ledger.claim("email:hebdo-1:0", T0)
+    assert ledger.next_due("hebdo-1") == (T0, True)
+    assert ledger.claim("email:hebdo-1:1", T0)
+    ledger.mark_retry("email:hebdo-1:1", "421", T0 + timedelta(minutes=3), now=T0)
+    assert ledger.next_due("hebdo-1") == (T0 + timedelta(minutes=3), True)
+    ledger.mark_sent("email:hebdo-1:0", now=T0)
+    assert ledger.next_due("hebdo-1") == (T0 + timedelta(minutes=3), False)
+    assert ledger.next_due("hebdo-2") == (None, False)

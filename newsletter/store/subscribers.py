@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -154,6 +154,38 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             found = conn.scalar(select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash(email)))
         return found is not None
+
+    def sendable_subscribers(
+        self, list_names: Iterable[str], page: int = 5000
+    ) -> Iterator[tuple[int, str, str | None]]:
+        """(id, email, name) of the active, unsuppressed members of any of these lists, once
+        each, by id, read `page` rows at a time."""
+        with self.engine.connect() as conn:
+            suppressed = set(conn.scalars(select(suppressions.c.email_hash)))
+        members = select(list_members.c.subscriber_id).where(list_members.c.list_name.in_(list(list_names)))
+        t = subscribers
+        last_id = 0
+        while True:
+            query = (
+                select(t.c.id, t.c.email, t.c.name)
+                .where(t.c.id > last_id, t.c.status == str(SubscriberStatus.ACTIVE), t.c.id.in_(members))
+                .order_by(t.c.id)
+                .limit(page)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                if not suppressed or email_hash(row.email) not in suppressed:
+                    yield row.id, row.email, row.name
+            last_id = rows[-1].id
+
+    def subscriber_statuses(self, ids: Iterable[int]) -> dict[int, str]:
+        """The current status of each of these subscribers (absent: forgotten)."""
+        t = subscribers
+        with self.engine.connect() as conn:
+            return {row.id: row.status for row in conn.execute(select(t.c.id, t.c.status).where(t.c.id.in_(list(ids))))}
 
     def _subscribers(self, *conditions: Any) -> list[Subscriber]:
         """Subscribers matching all `conditions`, with their lists."""
