@@ -39,7 +39,25 @@ PREVIEW_RECIPIENT = "preview@example.invalid"
 def qp_encode(text: str) -> bytes:
     """Quoted-printable bytes of `text` (UTF-8, CRLF line breaks, lines of at most 76)."""
     data = text.replace("\r\n", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
+    lines = binascii.b2a_qp(data, istext=True).split(b"\n")
+    return CRLF.join(_wrapped_qp_line(line) for line in lines)
+
+
+def _wrapped_qp_line(line: bytes) -> bytes:
+    """One encoded line cut by soft breaks to at most 76 characters, never inside an =XX escape.
+
+    binascii.b2a_qp can emit 77 characters when it encodes whitespace before a line break.
+    """
+    pieces = []
+    while len(line) > MAX_QP_LINE:
+        cut = MAX_QP_LINE - 1
+        escape = line.rfind(b"=", cut - 2, cut)
+        if escape != -1:
+            cut = escape
+        pieces.append(line[:cut] + b"=")
+        line = line[cut:]
+    pieces.append(line)
+    return CRLF.join(pieces)
 
 
 def with_soft_break(encoded: bytes) -> bytes:

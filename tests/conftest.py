@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs property tests with a fixed seed so a run is reproducible; locally they explore anew.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("NEWSLETTER_REQUIRE_ALL") == "1":
+    settings.load_profile("ci")
 
 pytest_plugins = [
     "tests.fakes.golden",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import quopri
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from newsletter.compose.digest import PLACEHOLDERS, personalise, render_digest
 from newsletter.config import Config, load_config
 from newsletter.digests import archive_url, recipient_values
-from newsletter.mime import build_message_template, placeholder_message
+from newsletter.mime import build_message_template, placeholder_message, qp_encode
 from newsletter.models import Digest
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
@@ -123,3 +124,10 @@ def test_any_text_round_trips_through_the_encoding(
     assert body(message, "plain") == personalise(text, values, is_html=False).replace("\r\n", "\n")
     assert body(message, "html") == personalise(text, values, is_html=True).replace("\r\n", "\n")
     assert max(len(line) for line in data.partition(b"\r\n\r\n")[2].split(b"\r\n")) <= 76
+
+
+def test_whitespace_before_a_line_break_never_makes_a_77_character_line():
+    text = "0\x80\x80" + "\U00010000" * 5 + "  \nsuite"
+    encoded = qp_encode(text)
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert quopri.decodestring(encoded).decode("utf-8") == text.replace("\n", "\r\n")
