@@ -2,7 +2,8 @@
 
 Run: /work/venv/bin/python bench/extract.py
 Prints, from the same run: the full extraction rate, a baseline rate (decode + clean only), the
-time for one input at 1x and 10x size, and the time for a 5 MB input, with the load averages
+time for one input at 1x and 10x size, and the time for 5 MB inputs (typical text, random binary,
+deeply nested HTML soup), with the load averages
 before and after (the machine may be shared).
 """
 
@@ -66,11 +67,16 @@ def baseline(index: int, text: str) -> None:
 
 def timed(label: str, text: str) -> float:
     """Time one extraction of `text`."""
+    return timed_bytes(label, text.encode("utf-8"), "text/markdown")
+
+
+def timed_bytes(label: str, data: bytes, content_type: str) -> float:
+    """Time one extraction of raw bytes."""
     started = time.perf_counter()
-    announcement = extract(RawDocument("bench", label, text.encode("utf-8"), "text/markdown"))
+    announcement = extract(RawDocument("bench", label, data, content_type))
     elapsed = time.perf_counter() - started
     print(
-        f"{label:<34} {elapsed * 1000:8.1f} ms  ({len(text) / 1e6:.2f} MB, "
+        f"{label:<34} {elapsed * 1000:8.1f} ms  ({len(data) / 1e6:.2f} MB, "
         f"{len(announcement.quotes)} quotes, {len(announcement.figures)} figures)"
     )
     return elapsed
@@ -94,7 +100,10 @@ def main() -> None:
     while len(huge_text) < 5_000_000:
         huge_text += "\n\n" + huge_text
     huge = timed("5 MB input", huge_text[:5_000_000])
-    print(f"target 5 MB < 2 s: {'OK' if huge < 2 else 'MISSED'}")
+    binary = timed_bytes("5 MB random binary", random.Random(11).randbytes(5_000_000), "application/octet-stream")
+    soup = timed_bytes("5 MB nested HTML soup", ("<div><p>« Bonjour <b>" * 250_000).encode("utf-8"), "text/html")
+    slowest = max(huge, binary, soup)
+    print(f"target 5 MB < 2 s (slowest of the three {slowest:.2f} s): {'OK' if slowest < 2 else 'MISSED'}")
     print(_load("load after"))
 
 

@@ -1,7 +1,8 @@
 """Extraction quality on the hand-labelled set in bench/labelled: quote and figure precision/recall.
 
-Run: /work/venv/bin/python bench/extract_quality.py [FOLDER] [-v]
-FOLDER holds the documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out).
+Run: /work/venv/bin/python bench/extract_quality.py [FOLDER...] [-v]
+Each FOLDER holds documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out);
+each folder given is scored and reported on its own.
 A quote counts as correct when its text starts like the labelled one and the speaker is the same
 (None for a document or organisation); a figure when its value and kind match a labelled one.
 """
@@ -51,11 +52,19 @@ def score(labels: list, found: list, matches) -> tuple[int, int, list, list]:
 
 
 def main() -> None:
-    """Print per-document errors (with -v) and the four figures."""
+    """Score every folder given (default bench/labelled), printing its figures."""
     logging.disable(logging.WARNING)
     verbose = "-v" in sys.argv
-    folders = [Path(arg) for arg in sys.argv[1:] if arg != "-v"]
-    folder = folders[0] if folders else LABELLED
+    folders = [Path(arg) for arg in sys.argv[1:] if arg != "-v"] or [LABELLED]
+    missing = [str(folder) for folder in folders if not (folder / "labels.json").is_file()]
+    if missing:
+        sys.exit(f"no labels.json in: {', '.join(missing)}")
+    for folder in folders:
+        score_folder(folder, verbose)
+
+
+def score_folder(folder: Path, verbose: bool) -> None:
+    """Print per-document errors (with `verbose`) and the four figures of one labelled folder."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
     for name, expected in sorted(labels.items()):

@@ -39,3 +39,15 @@ def test_stdin_and_readable_summary():
     result = CliRunner().invoke(app, ["extract", "-"], input=text)
     assert result.exit_code == 0, result.output
     assert "Élise Martin-Roche" in result.stdout and "850 000" in result.stdout
+
+
+def test_summary_shows_markup_in_announcement_text_literally(tmp_path):
+    source = tmp_path / "markup.md"
+    source.write_text(
+        "# Le plan [/x] [bold]\n\n« Nous ouvrons 300 places [/x] dès lundi », a déclaré la ministre Claire Martin.\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["extract", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "Le plan [/x] [bold]" in result.stdout
+    assert "[/x] dès lundi" in result.stdout

@@ -166,3 +166,10 @@ def test_encodings_are_repaired(payload, warning):
     assert announcement.title in {"Été"}
     if warning:
         assert any(warning in w for w in announcement.warnings)
+
+
+def test_figures_inside_a_quote_attributed_to_a_document_are_kept():
+    text = "# Mobilités\n\nSelon le rapport, « les trajets de moins de 5 km représentent 60 % des déplacements ».\n"
+    announcement = extract(RawDocument("s", "i", text.encode("utf-8"), "text/markdown"))
+    assert [(q.speaker, q.text[:10]) for q in announcement.quotes] == [(None, "les trajet")]
+    assert [figure.raw for figure in announcement.figures] == ["5 km", "60 %"]

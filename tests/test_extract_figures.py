@@ -172,3 +172,38 @@ def test_table_rows_keep_their_counts() -> None:
 )
 def test_addresses_references_services_and_hours_are_not_figures(text: str) -> None:
     assert find_figures(text, "fr") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "about"),
+    [
+        ("On recense 500 demandeurs d'emploi.", "demandeurs d'emploi"),
+        ("Il touche 500 lecteurs.", "lecteurs"),
+        ("Avec 30 laboratoires.", "laboratoires"),
+        ("Elle expose 12 dessins.", "dessins"),
+        ("Il reste 40 theatres.", "theatres"),
+        ("Il reste 40 des theatres.", "theatres"),
+    ],
+)
+def test_about_keeps_words_that_start_like_an_article(text, about):
+    assert only(text).about == about
+
+
+def test_about_does_not_borrow_a_scale_word_from_an_earlier_figure():
+    figures = find_figures("L'État engage 1 milliard d'euros, soit 3 500 € par commune.")
+    assert [(f.raw, f.about) for f in figures][-1] == ("3 500 €", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "value", "value_max"),
+    [
+        ("Il y a 15 à 20 000 enfants concernés.", "fr", 15000, 20000),
+        ("Il y a 15 à 20 millions de personnes.", "fr", 15e6, 20e6),
+        ("From 15 to 20 million people.", "en", 15e6, 20e6),
+        ("De 15 à 20 enfants par classe.", "fr", 15, 20),
+        ("Entre 15 000 et 20 000 enfants.", "fr", 15000, 20000),
+    ],
+)
+def test_range_shares_the_upper_bound_multiplier(text, language, value, value_max):
+    figure = only(text, language)
+    assert (figure.value, figure.value_max) == (pytest.approx(value), pytest.approx(value_max))

@@ -232,3 +232,22 @@ def test_a_signature_line_does_not_capture_a_following_sentence() -> None:
     assert [(q.text, q.speaker) for q in find_quotes(text, []).quotes] == [
         ("Nous serons au rendez-vous de la rentrée prochaine.", None)
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Selon le rapport, « les trajets de moins de 5 km représentent 60 % des déplacements ».",
+        "Selon le rapport : « les trajets courts dominent encore ».",
+        "Le rapport, « la demande de formation augmente dans toutes les régions ».",
+    ],
+)
+def test_clause_set_off_after_a_document_is_a_quote_without_speaker(text):
+    found = find_quotes(text, [])
+    assert [(q.speaker, q.role) for q in found.quotes] == [(None, None)]
+    assert found.names == [] and found.name_spans == []
+
+
+def test_name_after_a_naming_word_is_still_a_name():
+    found = find_quotes("Le programme, « 1 jeune 1 solution », continue. Le rapport « Mobilités 2030 » sort.", [])
+    assert found.quotes == [] and found.names == ["1 jeune 1 solution", "Mobilités 2030"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +82,18 @@ def test_huge_input_is_read_partially_with_a_warning():
     announcement = extract(RawDocument("s", "i", paragraph * 70_000, "text/markdown"))
     assert announcement.quotes and announcement.figures
     assert any("only the first" in w for w in announcement.warnings)
+
+
+def test_random_binary_gives_no_quotes_or_figures():
+    noise = random.Random(3).randbytes(200_000)
+    announcement = extract(RawDocument("s", "i", noise, "application/octet-stream"))
+    assert announcement.quotes == [] and announcement.figures == []
+    assert "content looks binary; not read" in announcement.warnings
+
+
+def test_deeply_nested_html_soup_is_read_flat():
+    soup = "<html lang='fr'><title>Soupe</title><body>" + "<div><p>« Bonjour <b>" * 3000
+    soup += "<p>Le plan aide 900 000 jeunes.</p>"
+    announcement = extract(RawDocument("s", "i", soup.encode("utf-8"), "text/html"))
+    assert any("read as flat text" in warning for warning in announcement.warnings)
+    assert [figure.value for figure in announcement.figures] == [900000]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.app import app
@@ -43,34 +44,32 @@ def _extract_one(path: str) -> dict[str, Any]:
 
 def _print_summary(console: Console, result: dict[str, Any]) -> None:
     """Print a readable summary of one result."""
-    console.rule(f"[bold]{result['path']}")
+    console.rule(f"[bold]{escape(result['path'])}")
     if "error" in result:
-        console.print(f"[red]error:[/red] {result['error']}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(result['error'])}", markup=True, highlight=False)
         return
-    console.print(f"[bold]{_escape(result['title'])}[/bold]")
+    console.print(f"[bold]{escape(result['title'])}[/bold]")
     console.print(f"published: {result['published']}  language: {result['language']}")
-    console.print(f"tags: {', '.join(result['tags']) or '-'}", highlight=False)
+    console.print(f"tags: {escape(', '.join(result['tags'])) or '-'}", highlight=False)
     if result["lede"]:
-        console.print(_escape(result["lede"]), style="italic", highlight=False)
+        console.print(escape(result["lede"]), style="italic", highlight=False)
     quotes = Table("#", "speaker", "role", "quote", title="Quotes", show_lines=True)
     for index, quote in enumerate(result["quotes"]):
         star = "*" if index == result["key_quote"] else ""
-        quotes.add_row(f"{index}{star}", quote["speaker"] or "-", quote["role"] or "-", quote["text"])
+        cells = (quote["speaker"] or "-", quote["role"] or "-", quote["text"])
+        quotes.add_row(f"{index}{star}", *(escape(cell) for cell in cells))
     console.print(quotes)
     figures = Table("#", "raw", "value", "kind", "qualifier", "about", title="Figures")
     for index, figure in enumerate(result["figures"]):
         star = "*" if index in result["key_figures"] else ""
-        figures.add_row(
-            f"{index}{star}", figure["raw"], f"{figure['value']:g}", figure["kind"],
-            figure["qualifier"] or "-", figure["about"] or "-",
-        )  # fmt: skip
+        cells = (
+            figure["raw"],
+            f"{figure['value']:g}",
+            figure["kind"],
+            figure["qualifier"] or "-",
+            figure["about"] or "-",
+        )
+        figures.add_row(f"{index}{star}", *(escape(cell) for cell in cells))
     console.print(figures)
     for warning in result.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {_escape(warning)}")
-
-
-def _escape(text: str) -> str:
-    """Escape rich markup in untrusted announcement text."""
-    from rich.markup import escape
-
-    return escape(text)
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")

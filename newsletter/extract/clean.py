@@ -57,6 +57,10 @@ _CONTACT = re.compile(
     r"notes?\s+to\s+editors|pour\s+(?:plus\s+d'|en\s+savoir\s+plus)|for\s+more\s+information)\b",
     re.IGNORECASE,
 )
+_CONTACT_DETAIL = re.compile(
+    r"@|(?<![\w])(?:t[ée]l|tél[ée]phone|phone|fax|mobile|portable|presse|press)(?![\w])|(?:\d[\s.]?){8,}",
+    re.IGNORECASE,
+)
 _SHARE_WORDS = words(
     """
     partager share facebook twitter x linkedin email e-mail mail imprimer print copier copy
@@ -191,7 +195,7 @@ def _drop_boilerplate(blocks: list[Block]) -> list[Block]:
         if _CONTACT.match(block.text):
             in_contact = True
             continue
-        if in_contact and not block.heading:
+        if in_contact and (not block.heading or _CONTACT_DETAIL.search(block.text)):
             continue
         in_contact = False
         if _is_share_line(block.text) or (_SEE_ALSO.match(block.text) and len(block.text) < 120):

@@ -19,17 +19,36 @@ _MOJIBAKE = re.compile(
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _BINARY_SAMPLE = 4096
-_BINARY_RATIO = 0.1
+_BINARY_RATIO = 0.05
 _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 
 
-def decode_content(content: str | bytes | None, warnings: list[str]) -> str:
-    """Return the content as clean text, appending a warning for each repair made."""
+def decode_content(content: str | bytes | None, warnings: list[str], limit: int | None = None) -> str:
+    """Return the content as clean text (at most `limit` characters), appending a warning for each repair made.
+
+    Binary content (many control bytes) gives an empty text and a warning rather than garbage.
+    """
     if content is None:
         return ""
-    is_bytes = isinstance(content, bytes | bytearray)
-    text = _decode_bytes(bytes(content), warnings) if is_bytes else str(content)
+    if isinstance(content, bytes | bytearray):
+        if _looks_binary(bytes(content)):
+            warnings.append("content looks binary; not read")
+            return ""
+        text = _decode_bytes(bytes(content), warnings)
+    else:
+        text = str(content)
+    if limit is not None and len(text) > limit:
+        warnings.append(f"input is {len(text)} characters; only the first {limit} were read")
+        text = text[:limit]
     return _repair_text(text, warnings)
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Whether the start of the data has too many control bytes to be text (no BOM: UTF-16/32 are text)."""
+    if any(data.startswith(bom) for bom, _ in _BOMS):
+        return False
+    sample = data[:_BINARY_SAMPLE]
+    return bool(sample) and 1 - len(sample.translate(None, _CONTROL_BYTES)) / len(sample) > _BINARY_RATIO
 
 
 def _decode_bytes(data: bytes, warnings: list[str]) -> str:
@@ -37,9 +56,6 @@ def _decode_bytes(data: bytes, warnings: list[str]) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace")
-    sample = data[:_BINARY_SAMPLE]
-    if sample and 1 - len(sample.translate(None, _CONTROL_BYTES)) / len(sample) > _BINARY_RATIO:
-        warnings.append("content looks binary; control bytes were dropped")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

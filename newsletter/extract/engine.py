@@ -42,12 +42,9 @@ def extract(raw: RawDocument) -> Announcement:
 
 def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     """The pipeline proper; may raise on a bug, which `extract` turns into a warning."""
-    text = decode_content(raw.content, warnings)
+    text = decode_content(raw.content, warnings, limit=TEXT_LIMIT)
     content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     given: dict[str, Any] = dict(raw.metadata) if isinstance(raw.metadata, dict) else {}
-    if len(text) > TEXT_LIMIT:
-        warnings.append(f"input is {len(text)} characters; only the first {TEXT_LIMIT} were read")
-        text = text[:TEXT_LIMIT]
     text, front = split_front_matter(text, warnings)
     meta = {**front, **given}
     content_type = (raw.content_type or "text/plain").split(";")[0].strip().lower()
@@ -55,6 +52,7 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     if (content_type == "text/html" and has_tags(text)) or looks_like_html(text):
         converted = html_to_text(text)
         text, hints = converted.text, converted.hints
+        warnings.extend(converted.warnings)
         content_type = "text/html"
     document = clean_markdown(text, plain=content_type == "text/plain")
     body = document.body

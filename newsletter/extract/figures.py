@@ -135,7 +135,7 @@ _ABOUT_STOP = words(
 )
 _LEADING_ARTICLE = re.compile(
     r"^[\s\u00a0\u202f]*(?:(?:des|du|de la|de l['’]|de|d['’]|les|la|le|l['’]|of the|of|the)"
-    r"[\s\u00a0\u202f]*)?",
+    r"(?:(?<=['’])|(?![\w’'-]))[\s\u00a0\u202f]*)?",
     re.IGNORECASE,
 )
 _ABOUT_WORD = re.compile(r"[\w’'-]+|\S")
@@ -144,6 +144,9 @@ _SEPARATORS = re.compile(r"[ \u00a0\u202f]")
 _COMMA_THOUSANDS_DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
 _COMMA_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_SMALL_INTEGER = re.compile(r"\d{1,3}")
+_THOUSANDS_GROUPS = re.compile(r"\d{1,3}((?:[ \u00a0\u202f.,]\d{3})+)")
+_THOUSANDS_GROUP = re.compile(r"\d{3}")
 _NEXT_WORD = re.compile(r"[\s\u00a0\u202f]*([\w’'-]+)")
 _FOUR_DIGITS = re.compile(r"\d{4}")
 _CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
@@ -437,9 +440,11 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
             second = _parse_number(ranged.group("num"), language)
             upper = _parse_unit(ranged.groupdict() | {"words": None, "art": None}, second or 0.0)
             if second is not None and second > base and (parsed.unit is None or upper.unit in (None, parsed.unit)):
-                if parsed.unit is None and upper.unit is not None:
-                    parsed = _Parsed(parsed.value * (upper.value / second if second else 1), upper.unit, upper.kind)
-                value_max, end = upper.value, ranged.end()
+                factor = _shared_factor(groups, ranged, base, second) if parsed.unit is None else 1.0
+                if base * factor <= upper.value:
+                    unit, kind = (upper.unit, upper.kind) if upper.unit else (parsed.unit, parsed.kind)
+                    parsed = _Parsed(parsed.value * factor, unit, kind)
+                    value_max, end = upper.value, ranged.end()
     if parsed.unit == "years" and _last_word(before) in _AGE_GROUP_WORDS:
         return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
@@ -516,6 +521,21 @@ def _qualifier(before: str) -> str | None:
         if len(parts) >= size and phrase in _QUALIFIERS:
             return phrase
     return None
+
+
+def _shared_factor(groups: dict[str, str | None], ranged: re.Match[str], base: float, second: float) -> float:
+    """The scale a bare lower bound shares with its upper bound: `15 à 20 millions`, `15 à 20 000` (×1000)."""
+    if groups["scale"]:
+        return 1.0
+    scale = ranged.group("scale")
+    if scale:
+        return _SCALE_WORDS.get(scale.lower(), 1.0)
+    lower = groups["num"] or ""
+    thousands = _THOUSANDS_GROUPS.fullmatch(ranged.group("num"))
+    if not (_SMALL_INTEGER.fullmatch(lower) and thousands):
+        return 1.0
+    factor = 1000.0 ** len(_THOUSANDS_GROUP.findall(thousands.group(1)))
+    return factor if base * factor <= second < base * factor * 10 else 1.0
 
 
 def _is_range(ranged: re.Match[str], qualifier: str | None, before: str) -> bool:
@@ -690,9 +710,16 @@ def _about(text: str, end: int, start: int, kind: str) -> str | None:
     if words:
         return " ".join(words)
     preceding = _NOUN_BEFORE_OF.search(text[max(0, start - 60) : start])
-    if preceding and preceding.group(1).lower() not in _ABOUT_STOP and kind in {"money", "count"}:
+    if preceding and kind in {"money", "count"} and _is_counted_noun_before(preceding):
         return preceding.group(1)
     return None
+
+
+def _is_counted_noun_before(preceding: re.Match[str]) -> bool:
+    """Whether `noun de … <figure>` names what the figure counts: not a scale word, not across a clause."""
+    noun = preceding.group(1).lower()
+    between = preceding.group(0)[len(preceding.group(1)) :]
+    return noun not in _ABOUT_STOP and noun not in _SCALE_WORDS and not any(mark in between for mark in ",;:()")
 
 
 _NEWLINE = re.compile("\n")

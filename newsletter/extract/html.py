@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
 
+from newsletter.extract.text import words
+
 BREAK = "\ue000"
 _DROPPED = "script, style, noscript, template, svg, nav, footer, aside, form, button, iframe, dialog"
 _BLOCK_TAG = re.compile(
@@ -20,6 +22,15 @@ _FOOTNOTE_SUP = re.compile(r"<sup\b[^>]{0,300}>\s*\[?\s*\d{1,3}\s*\]?\s*</sup>",
 _TAG = re.compile(r"<[A-Za-z!/]")
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")
 _HTML_SNIFF = re.compile(r"\s*(?:<!doctype\s+html|<html\b|<(?:body|article|div|p)\b)", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*>")
+_RAW_TEXT_ELEMENT = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_KEPT_WHEN_FLAT = frozenset({"html", "head", "body", "title", "meta"})
+# Elements that never stay open (void) or that the next sibling closes, so they add no nesting.
+_NOT_NESTING = words(
+    "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option optgroup "
+    "thead tbody tfoot colgroup caption rb rt rp"
+)
+MAX_NESTING = 1000
 
 
 @dataclass
@@ -28,6 +39,7 @@ class HtmlText:
 
     text: str
     hints: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def has_tags(text: str) -> bool:
@@ -46,6 +58,10 @@ def html_to_text(html: str) -> HtmlText:
     html = _HEADING_TAG.sub(lambda m: f"{BREAK}{'#' * int(m.group(1))} <h{m.group(1)}{m.group(2)}>", html)
     html = _HEADING_END.sub(lambda m: f"{m.group(0)}{BREAK}", html)
     html = _BLOCK_TAG.sub(BREAK + "<", html)
+    warnings: list[str] = []
+    if _nesting_depth(html) > MAX_NESTING:
+        warnings.append(f"HTML nests elements more than {MAX_NESTING} deep; read as flat text")
+        html = _flatten(html)
     tree = LexborHTMLParser(html)
     hints = _hints(tree)
     for node in tree.css(_DROPPED):
@@ -53,7 +69,26 @@ def html_to_text(html: str) -> HtmlText:
     root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
     raw = root.text(deep=True, separator="") if root is not None else ""
     blocks = (_SPACES.sub(" ", part).strip() for part in raw.split(BREAK))
-    return HtmlText("\n\n".join(block for block in blocks if block), hints)
+    return HtmlText("\n\n".join(block for block in blocks if block), hints, warnings)
+
+
+def _nesting_depth(html: str) -> int:
+    """How deep elements nest, counted from tags (stops counting past MAX_NESTING)."""
+    depth = deepest = 0
+    for tag in _ANY_TAG.finditer(html):
+        if tag.group(2).lower() in _NOT_NESTING or tag.group(0).endswith("/>"):
+            continue
+        depth = max(0, depth - 1) if tag.group(1) else depth + 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+    return deepest
+
+
+def _flatten(html: str) -> str:
+    """Drop scripts and styles, then every tag but the head's, so a pathologically deep page parses in linear time."""
+    html = _RAW_TEXT_ELEMENT.sub(" ", html)
+    return _ANY_TAG.sub(lambda tag: tag.group(0) if tag.group(2).lower() in _KEPT_WHEN_FLAT else "", html)
 
 
 def _hints(tree: LexborHTMLParser) -> dict[str, str]:

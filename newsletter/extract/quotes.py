@@ -17,6 +17,8 @@ _WINDOW = 400
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+\s+")
 _SENTENCE_END_AFTER = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 _TERMINAL = re.compile(r"[.!?…]\W*$")
+_SET_OFF = re.compile(r"[,:][\s\u00a0*_]*$")
+_SOURCE_BEFORE = re.compile(r"(?<![\w])(?:selon|d['’]après|according to)\s", re.IGNORECASE)
 _NAMING_WORDS = words(
     """
     dispositif dispositifs programme programmes program programs plan plans opération opérations
@@ -99,7 +101,7 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
         if lo == span.open:
             lo = _introducing_clause(text, lo, paragraphs, spans[index - 1].close + 1 if index else 0)
         before, after = text[lo : span.open], text[span.close + 1 : hi]
-        named = _follows_naming_word(before) and len(inner.split()) <= 12
+        named = _follows_naming_word(before) and len(inner.split()) <= 12 and not _clause_after_source(before, inner)
         attribution = None
         if not named:
             attribution = (
@@ -255,6 +257,15 @@ def _follows_naming_word(before: str) -> bool:
     """Whether the quote comes right after a word that introduces a name (`le dispositif`)."""
     tail = _TAIL_SPLIT.split(before[-40:].rstrip(" \u00a0:,*_").lower())
     return bool(tail) and tail[-1] in _NAMING_WORDS
+
+
+def _clause_after_source(before: str, inner: str) -> bool:
+    """`Selon le rapport, « les trajets … représentent 60 % »`: a clause set off by `,` or `:` is quoted, not named."""
+    if not _SET_OFF.search(before[-40:]):
+        return False
+    words = inner.split()
+    lowercase_clause = len(words) >= 4 and inner[:1].islower()
+    return bool(_SOURCE_BEFORE.search(before)) or _is_full_sentence(inner) or lowercase_clause
 
 
 def _looks_like_title(inner: str) -> bool:
