@@ -31,13 +31,7 @@ def _load(kind: str, table: dict[str, str], type_name: str) -> Any:
         valid = ", ".join(sorted(table))
         raise UnknownTypeError(f"unknown {kind} type {type_name!r} (valid: {valid})")
     module_name, _, attribute = table[type_name].partition(":")
-    try:
-        module = import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            raise UnknownTypeError(f"{kind} type {type_name!r} is not available yet") from None
-        raise
-    return getattr(module, attribute)
+    return getattr(import_module(module_name), attribute)
 
 
 def source_class(type_name: str) -> Any:
