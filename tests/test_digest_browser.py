@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import email
+from email import policy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageChops
 
 from newsletter.compose.digest import personalise, render_digest
+from newsletter.mime import build_message_template
 from tests.fakes.browser import check_layout
 from tests.fakes.digest_samples import FIXED_NOW, english, hostile, many_announcements, sample_config
 
@@ -50,3 +54,25 @@ def test_the_layout_check_sees_an_overflow(chromium: Any, tmp_path: Path) -> Non
     page.write_text('<html><body><table width="520"><tr><td>large</td></tr></table></body></html>')
     reports = check_layout(chromium, page, tmp_path)
     assert [r.overflows for r in reports] == [False, True]
+
+
+def test_the_html_part_as_sent_renders_exactly_like_the_digest(chromium: Any, tmp_path: Path) -> None:
+    config = sample_config()
+    digest = render_digest(config, config.digest("hebdo"), [*many_announcements(9), hostile()], FIXED_NOW)
+    template = build_message_template(digest, config.digest("hebdo"), config, now=FIXED_NOW)
+    data = template.render("marie@example.org", RECIPIENT["name"], RECIPIENT["unsubscribe_url"])
+    part = email.message_from_bytes(data, policy=policy.default).get_body(("html",))  # type: ignore[attr-defined]
+    assert part["Content-Transfer-Encoding"] == "7bit"
+    sent, composed = tmp_path / "sent" / "digest.html", tmp_path / "composed" / "digest.html"
+    for path in (sent, composed):
+        path.parent.mkdir()
+    sent.write_text(part.get_content(), encoding="utf-8")
+    values = {**RECIPIENT, "browser_url": template.browser_url}
+    composed.write_text(personalise(digest.html, values, is_html=True), encoding="utf-8")
+
+    for as_sent, as_composed in zip(
+        check_layout(chromium, sent, sent.parent), check_layout(chromium, composed, composed.parent), strict=True
+    ):
+        with Image.open(as_sent.screenshot) as left, Image.open(as_composed.screenshot) as right:
+            assert left.size == right.size, as_sent.width
+            assert ImageChops.difference(left.convert("RGB"), right.convert("RGB")).getbbox() is None, as_sent.width

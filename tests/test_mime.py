@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import email
 import quopri
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.compose.digest import PLACEHOLDERS, personalise, render_digest
-from newsletter.config import Config, load_config
+from newsletter.config import Config, DigestConfig, load_config
 from newsletter.digests import archive_url, recipient_values
-from newsletter.mime import build_message_template, placeholder_message, qp_encode
+from newsletter.mime import (
+    MessageTemplate,
+    SevenBitHtml,
+    ascii_html_lines,
+    build_message_template,
+    placeholder_message,
+    qp_encode,
+)
 from newsletter.models import Digest
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
@@ -37,6 +46,25 @@ def body(message: EmailMessage, kind: str) -> str:
     return part.get_content().replace("\r\n", "\n")
 
 
+def transfer_encoding(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    return str(part["Content-Transfer-Encoding"])
+
+
+def as_7bit(html: str) -> str:
+    """What a 7bit HTML part carries for `html`: character references, line cuts read as spaces."""
+    return html.replace("\r\n", "\n").encode("ascii", "xmlcharrefreplace").decode("ascii").replace("\n", " ")
+
+
+def body_lines(data: bytes, boundary_index: int) -> list[bytes]:
+    """The lines of the message's `boundary_index`-th body part (0: text, 1: HTML)."""
+    boundary = re.search(rb'boundary="([^"]+)"', data)
+    assert boundary is not None
+    part = data.split(b"--" + boundary.group(1))[boundary_index + 1]
+    return part.partition(b"\r\n\r\n")[2].split(b"\r\n")
+
+
 def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
     config = config_for(tmp_path)
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(4), NOW)
@@ -46,17 +74,61 @@ def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
     values = recipient_values(config, digest, name="Jeanne <Dupont> & fils", unsubscribe_url=UNSUBSCRIBE)
 
     assert message.get_content_type() == "multipart/alternative"
+    assert transfer_encoding(message, "plain") == "quoted-printable"
+    assert transfer_encoding(message, "html") == "7bit"
     assert body(message, "plain") == personalise(digest.text, values, is_html=False)
-    assert body(message, "html") == personalise(digest.html, values, is_html=True)
+    assert body(message, "html").replace("\n", " ") == as_7bit(personalise(digest.html, values, is_html=True))
     assert "Bonjour Jeanne <Dupont> & fils," in body(message, "plain")
     assert "Bonjour Jeanne &lt;Dupont&gt; &amp; fils," in body(message, "html")
+    assert "pr&#232;s de 900 000 b&#233;n&#233;ficiaires" in body(message, "html")
     assert f"https://news.example.org/archive/{digest.issue_id}" in body(message, "plain")
     assert "x=1&amp;y=2" in body(message, "html")
     head, _, rest = data.partition(b"\r\n\r\n")
-    assert max(len(line) for line in rest.split(b"\r\n")) <= 76
-    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert max(len(line) for line in body_lines(data, 0)) <= 76
+    html_lines = body_lines(data, 1)
+    assert max(len(line) for line in html_lines) <= 998
+    assert len(html_lines) < len(qp_encode(personalise(digest.html, values, is_html=True)).split(b"\r\n")) / 4
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998 and rest.startswith(b"--=_nl_")
+    assert not any(part.defects for part in message.walk())
     assert b"\n" not in data.replace(b"\r\n", b"")
     data.decode("ascii")
+
+
+def test_a_name_in_any_script_reaches_the_html_as_character_references(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    digest = render_digest(config, config.digest("hebdo"), sample_announcements(1), NOW)
+    template = build_message_template(digest, config.digest("hebdo"), config, now=NOW)
+    message = parse(template.render("li@example.org", "Zoé 李 Ñandú", UNSUBSCRIBE))
+    assert transfer_encoding(message, "html") == "7bit"
+    assert "Bonjour Zo&#233; &#26446; &#209;and&#250;," in body(message, "html")
+    assert "Bonjour Zoé 李 Ñandú," in body(message, "plain")
+
+
+@pytest.mark.parametrize(
+    ("html", "why"),
+    [
+        ("<html><head><style>p::before { content: 'é' }</style></head><body><p>x</p></body></html>", "style"),
+        ("<html><body><p>" + "mot " * 300 + "</p></body></html>", "no tag to cut at"),
+        ("<html><body><p>bip\x07</p></body></html>", "control character"),
+    ],
+)
+def test_html_that_7bit_cannot_carry_goes_quoted_printable(html: str, why: str) -> None:
+    assert SevenBitHtml.encode(html) is None, why
+    data = template_for(html).render("a@example.org", "Zoé", UNSUBSCRIBE)
+    message = parse(data)
+    assert transfer_encoding(message, "html") == "quoted-printable"
+    assert body(message, "html") == html
+    assert max(len(line) for line in body_lines(data, 1)) <= 76
+
+
+def test_a_value_too_long_for_its_line_sends_that_copy_quoted_printable() -> None:
+    html = "<html><body><p class=x>" + "Un mot. " * 100 + "<b class=y>" + "%%NL_NAME%%</b></p></body></html>"
+    template = template_for(html)
+    short, long_name = "Zoé", "Zoé" * 100
+    assert transfer_encoding(parse(template.render("a@example.org", short, UNSUBSCRIBE)), "html") == "7bit"
+    message = parse(template.render("b@example.org", long_name, UNSUBSCRIBE))
+    assert transfer_encoding(message, "html") == "quoted-printable"
+    assert long_name in body(message, "html")
 
 
 def test_headers_are_standard_and_encoded(tmp_path: Path) -> None:
@@ -112,18 +184,35 @@ def test_any_text_round_trips_through_the_encoding(
     parts: list[tuple[str, str, str]], tail: str, url: str, name: str | None
 ) -> None:
     text = "".join(a + b + placeholder for a, b, placeholder in parts) + tail
-    config = Config()
-    digest = Digest(name="hebdo", issue_id="i", subject="s", list_name="main", announcement_ids=[],
-                    html=text, text=text)
-    from newsletter.config import DigestConfig
-
-    digest_config = DigestConfig(name="hebdo", schedule="0 9 * * MON", list="main")
-    data = build_message_template(digest, digest_config, config).render("a@example.org", name, url)
+    data = template_for(text, text).render("a@example.org", name, url)
     message = parse(data)
-    values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(config, "i")}
+    values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(Config(), "i")}
+    html = personalise(text, values, is_html=True).replace("\r\n", "\n")
     assert body(message, "plain") == personalise(text, values, is_html=False).replace("\r\n", "\n")
-    assert body(message, "html") == personalise(text, values, is_html=True).replace("\r\n", "\n")
-    assert max(len(line) for line in data.partition(b"\r\n\r\n")[2].split(b"\r\n")) <= 76
+    assert max(len(line) for line in body_lines(data, 0)) <= 76
+    if transfer_encoding(message, "html") == "7bit":
+        assert body(message, "html").replace("\n", " ") == as_7bit(html)
+        assert max(len(line) for line in body_lines(data, 1)) <= 998
+    else:
+        assert body(message, "html") == html
+        assert max(len(line) for line in body_lines(data, 1)) <= 76
+    data.decode("ascii")
+
+
+def test_tag_rich_html_always_fits_in_7bit_lines() -> None:
+    html = "<div class=a>" + "<td style=\"width:600px\">é</td>" * 2000 + "</div>\n<p class=b>%%NL_NAME%%</p>"
+    lines = ascii_html_lines(html)
+    assert lines is not None and len(lines) > 50
+    assert max(len(line) for line in lines) <= 998
+    assert " ".join(lines) == as_7bit(html)
+
+
+def template_for(html: str, text: str = "texte") -> MessageTemplate:
+    """A message template for arbitrary HTML (and text) parts."""
+    digest = Digest(name="hebdo", issue_id="i", subject="s", list_name="main", announcement_ids=[],
+                    html=html, text=text)
+    digest_config = DigestConfig(name="hebdo", schedule="0 9 * * MON", list="main")
+    return build_message_template(digest, digest_config, Config())
 
 
 def test_whitespace_before_a_line_break_never_makes_a_77_character_line():
