@@ -59,6 +59,11 @@ def delivery_from_row(row: Row[Any]) -> Delivery:
     )
 
 
+def _deliveries(rows: list[Row[Any]]) -> list[Delivery]:
+    """Ledger rows as deliveries, oldest first."""
+    return [delivery_from_row(row) for row in sorted(rows, key=lambda row: row.id)]
+
+
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     """Split `items` into lists of at most `size`."""
     iterator = iter(items)
@@ -143,6 +148,10 @@ class Ledger:
     ) -> list[Delivery]:
         """Claim up to `limit` due pending rows of `kind` (and issue), oldest first; rows
         another process is claiming at the same moment are skipped, never shared."""
+        return _deliveries(self._claim_rows(kind, limit, now, issue_id))
+
+    def _claim_rows(self, kind: str, limit: int, now: datetime | None, issue_id: str | None) -> list[Row[Any]]:
+        """`claim_batch`'s database work: the claimed rows, not yet converted."""
         now = now or utcnow()
         t = deliveries
         candidates = (
@@ -169,8 +178,7 @@ class Ledger:
             .returning(*t.c)
         )
         with self.engine.begin() as conn:
-            rows = conn.execute(statement).all()
-        return [delivery_from_row(row) for row in sorted(rows, key=lambda row: row.id)]
+            return list(conn.execute(statement).all())
 
     def mark_sent(
         self,
@@ -501,9 +509,11 @@ class SentMarker:
     def claim_batch(
         self, kind: str, limit: int, now: datetime | None = None, issue_id: str | None = None
     ) -> list[Delivery]:
-        """`Ledger.claim_batch`, queued with the marks (SQLite: one writer of this process at a time)."""
+        """`Ledger.claim_batch`, queued with the marks (SQLite: one writer of this process at a
+        time); the rows are converted after the writer slot is given back."""
         with self.slots:
-            return self.ledger.claim_batch(kind, limit, now, issue_id)
+            rows = self.ledger._claim_rows(kind, limit, now, issue_id)
+        return _deliveries(rows)
 
     def mark(self, key: str, provider_id: str | None, now: datetime | None = None) -> None:
         """Commit the claimed row `key` as sent (before the caller's connection sends anything

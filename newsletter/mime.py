@@ -132,9 +132,11 @@ def _cut_at_tag_names(line: str) -> list[str] | None:
 
 @dataclass(frozen=True)
 class EncodedPart:
-    """One part quoted-printable encoded once around its per-recipient placeholders."""
+    """One part quoted-printable encoded once around its per-recipient placeholders; the
+    segments also kept dot-stuffed for SMTP's DATA."""
 
     segments: tuple[bytes, ...]
+    stuffed: tuple[bytes, ...]
     keys: tuple[str, ...]
     is_html: bool
 
@@ -144,13 +146,13 @@ class EncodedPart:
         pieces = PLACEHOLDER_PATTERN.split(text)
         segments = [with_soft_break(qp_encode(piece)) for piece in pieces[:-1]]
         segments.append(qp_encode(pieces[-1]))
-        return cls(tuple(segments), _placeholder_keys(text), is_html)
+        return cls(tuple(segments), stuffed_segments(segments), _placeholder_keys(text), is_html)
 
-    def render(self, values: dict[str, str | None]) -> bytes:
-        """The encoded part for one recipient."""
+    def pieces(self, values: dict[str, str | None], *, for_data: bool) -> list[bytes]:
+        """The encoded part for one recipient, as pieces to join (dot-stuffed `for_data`)."""
         ready = recipient_values(values, is_html=self.is_html)
         encoded = {key: with_soft_break(qp_encode(ready[key])) for key in set(self.keys)}
-        return _splice(self.segments, self.keys, encoded)
+        return _splice(self.stuffed if for_data else self.segments, self.keys, encoded, for_data=for_data)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class SevenBitHtml:
     """The HTML part as 7bit ASCII lines (see the module docstring), split at its placeholders."""
 
     segments: tuple[bytes, ...]
+    stuffed: tuple[bytes, ...]
     keys: tuple[str, ...]
 
     @classmethod
@@ -166,25 +169,45 @@ class SevenBitHtml:
         lines = ascii_html_lines(html)
         if lines is None:
             return None
-        pieces = PLACEHOLDER_PATTERN.split("\r\n".join(lines))
-        return cls(tuple(piece.encode("ascii") for piece in pieces), _placeholder_keys(html))
+        segments = [piece.encode("ascii") for piece in PLACEHOLDER_PATTERN.split("\r\n".join(lines))]
+        return cls(tuple(segments), stuffed_segments(segments), _placeholder_keys(html))
 
-    def render(self, values: dict[str, str | None]) -> bytes | None:
-        """The part for one recipient; None when a value is too long or holds control characters."""
+    def pieces(self, values: dict[str, str | None], *, for_data: bool) -> list[bytes] | None:
+        """The part for one recipient as pieces to join; None when a value is too long or holds
+        control characters."""
         ready = recipient_values(values, is_html=True)
         encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in set(self.keys)}
         if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE.search(ready[key]) for key, value in encoded.items()):
             return None
-        return _splice(self.segments, self.keys, encoded)
+        return _splice(self.stuffed if for_data else self.segments, self.keys, encoded, for_data=for_data)
 
 
-def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[str, bytes]) -> bytes:
-    """Segments with each placeholder's encoded value between them."""
+def stuffed_segments(segments: list[bytes]) -> tuple[bytes, ...]:
+    """The segments with every line that starts inside them dot-stuffed (the first segment
+    starts a line); a line starting at a segment's first byte is left to `_splice`."""
+    stuffed = [segment.replace(b"\r\n.", b"\r\n..") for segment in segments]
+    if stuffed[0].startswith(b"."):
+        stuffed[0] = b"." + stuffed[0]
+    return tuple(stuffed)
+
+
+def _splice(
+    segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[str, bytes], *, for_data: bool
+) -> list[bytes]:
+    """Segments with each placeholder's encoded value between them. `for_data`: the segments
+    are `stuffed_segments`, and the values, and any piece that starts a line, are stuffed here."""
     out = [segments[0]]
+    line_start = not segments[0] or segments[0].endswith(b"\n")
     for key, segment in zip(keys, segments[1:], strict=True):
-        out.append(encoded[key])
-        out.append(segment)
-    return b"".join(out)
+        value = encoded[key].replace(b"\r\n.", b"\r\n..") if for_data else encoded[key]
+        for piece in (value, segment):
+            if not piece:
+                continue
+            if for_data and line_start and piece.startswith(b"."):
+                piece = b"." + piece
+            out.append(piece)
+            line_start = piece.endswith(b"\n")
+    return out
 
 
 def _placeholder_keys(text: str) -> tuple[str, ...]:
@@ -206,9 +229,10 @@ class MessageTemplate:
     mailto: str | None
     browser_url: str
 
-    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> bytes:
-        """The complete message (CRLF line breaks, not dot-stuffed) for one recipient, greeted
-        by `name` and linking to the issue's web copy (`digests.archive_url`)."""
+    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str, *, for_data: bool = False) -> bytes:
+        """The complete message (CRLF line breaks) for one recipient, greeted by `name` and
+        linking to the issue's web copy (`digests.archive_url`). `for_data`: as SMTP's DATA
+        carries it, dot-stuffed and ending with the lone-dot line, built in the same single join."""
         values = {"name": name, "unsubscribe_url": unsubscribe_url, "browser_url": self.browser_url}
         headers = (
             f"To: {recipient_header(recipient_email, name)}\r\n"
@@ -216,6 +240,7 @@ class MessageTemplate:
             f"List-Unsubscribe: {list_unsubscribe(unsubscribe_url, self.mailto)}\r\n"
         ).encode("ascii")
         delimiter = b"\r\n--" + self.boundary
+        html_encoding, html = self._html_part(values, for_data=for_data)
         return b"".join(
             (
                 self.head,
@@ -223,21 +248,24 @@ class MessageTemplate:
                 delimiter,
                 b"\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                self.text.render(values),
+                *self.text.pieces(values, for_data=for_data),
                 delimiter,
                 b"\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: ",
-                *self._html_part(values),
+                html_encoding,
+                *html,
                 delimiter,
-                b"--\r\n",
+                b"--\r\n.\r\n" if for_data else b"--\r\n",
             )
         )
 
-    def _html_part(self, values: dict[str, str | None]) -> tuple[bytes, bytes]:
-        """The HTML part's transfer encoding (and header end) and body: 7bit when it can carry
-        this recipient's values, quoted-printable otherwise."""
-        if self.html_7bit is not None and (body := self.html_7bit.render(values)) is not None:
-            return b"7bit\r\n\r\n", body
-        return b"quoted-printable\r\n\r\n", self.html.render(values)
+    def _html_part(self, values: dict[str, str | None], *, for_data: bool) -> tuple[bytes, list[bytes]]:
+        """The HTML part's transfer encoding (and header end) and body pieces: 7bit when it can
+        carry this recipient's values, quoted-printable otherwise."""
+        if self.html_7bit is not None:
+            pieces = self.html_7bit.pieces(values, for_data=for_data)
+            if pieces is not None:
+                return b"7bit\r\n\r\n", pieces
+        return b"quoted-printable\r\n\r\n", self.html.pieces(values, for_data=for_data)
 
 
 def recipient_header(email: str, name: str | None) -> str:

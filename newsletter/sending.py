@@ -32,6 +32,7 @@ from newsletter.publish.smtp import (
     SmtpConnection,
     SmtpSettings,
     TransientFailure,
+    as_data,
     verp_sender,
 )
 from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus, utcnow
@@ -335,17 +336,17 @@ class DigestSender:
     def _deliver(self, connection: SmtpConnection, delivery: Delivery) -> None:
         """Send one message and record the outcome before the connection's next message."""
         token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
-        message = self.template.render(
-            delivery.target, delivery.payload.get("name"), unsubscribe_url(self.config, token)
-        )
-        if self.signer is not None:
-            message = self.signer.sign(message)
+        name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
+        if self.signer is None:
+            data = self.template.render(delivery.target, name, url, for_data=True)
+        else:
+            data = as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
         sender = self.envelope_from
         if self.config.smtp.verp:
             sender = verp_sender(sender, delivery.target)
         self.rate.acquire()
         try:
-            reply = connection.send(sender, delivery.target, message)
+            reply = connection.send_data(sender, delivery.target, data)
         except PermanentRefusal as error:
             self.ledger.mark_failed(delivery.key, str(error))
             if error.recipient:

@@ -26,6 +26,7 @@ from newsletter.mime import (
     qp_encode,
 )
 from newsletter.models import Digest
+from newsletter.publish.smtp import as_data
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
@@ -90,6 +91,7 @@ def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
     assert len(html_lines) < len(qp_encode(personalise(digest.html, values, is_html=True)).split(b"\r\n")) / 4
     assert max(len(line) for line in head.split(b"\r\n")) <= 998 and rest.startswith(b"--=_nl_")
     assert not any(part.defects for part in message.walk())
+    assert template.render("jeanne@example.org", "Jeanne <Dupont> & fils", UNSUBSCRIBE, for_data=True) == as_data(data)
     assert b"\n" not in data.replace(b"\r\n", b"")
     data.decode("ascii")
 
@@ -184,7 +186,9 @@ def test_any_text_round_trips_through_the_encoding(
     parts: list[tuple[str, str, str]], tail: str, url: str, name: str | None
 ) -> None:
     text = "".join(a + b + placeholder for a, b, placeholder in parts) + tail
-    data = template_for(text, text).render("a@example.org", name, url)
+    template = template_for(text, text)
+    data = template.render("a@example.org", name, url)
+    assert template.render("a@example.org", name, url, for_data=True) == as_data(data)
     message = parse(data)
     values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(Config(), "i")}
     html = personalise(text, values, is_html=True).replace("\r\n", "\n")
@@ -220,3 +224,12 @@ def test_whitespace_before_a_line_break_never_makes_a_77_character_line():
     encoded = qp_encode(text)
     assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
     assert quopri.decodestring(encoded).decode("utf-8") == text.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("name", [".Zoé", "..", "", None, "Zoé\n.point"])
+def test_the_data_form_dot_stuffs_every_line_start_in_one_pass(name: str | None) -> None:
+    text = ".début\n%%NL_NAME%%%%NL_NAME%%\n.%%NL_NAME%%.\n" + "." * 200 + "\n<p class=x>%%NL_NAME%%</p>"
+    template = template_for(text, text)
+    data = template.render("a@example.org", name, ".https://x/u")
+    assert template.render("a@example.org", name, ".https://x/u", for_data=True) == as_data(data)
+    assert b"\r\n.\r\n" not in data and as_data(data).endswith(b"--\r\n.\r\n")

@@ -73,12 +73,12 @@ def crlf(message: bytes) -> bytes:
     return message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
-def dot_stuff(message: bytes) -> bytes:
-    """A CRLF message ready for DATA: leading dots doubled, ending with CRLF."""
+def as_data(message: bytes) -> bytes:
+    """A CRLF message as DATA carries it: leading dots doubled, ending with CRLF and the lone-dot line."""
     if message.startswith(b"."):
         message = b"." + message
     message = message.replace(b"\r\n.", b"\r\n..")
-    return message if message.endswith(b"\r\n") else message + b"\r\n"
+    return message + (b".\r\n" if message.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 def verp_sender(return_path: str, recipient: str) -> str:
@@ -276,7 +276,11 @@ class SmtpConnection:
     def send(self, envelope_from: str, recipient: str, message: bytes) -> str:
         """Send one message whose line breaks are all CRLF (see `crlf`); returns the server's
         reply to DATA (250), else raises PermanentRefusal or TransientFailure."""
-        data = dot_stuff(message)
+        return self.send_data(envelope_from, recipient, as_data(message))
+
+    def send_data(self, envelope_from: str, recipient: str, data: bytes) -> str:
+        """`send` for a message already as DATA carries it: dot-stuffed, ending with the
+        lone-dot line (`MessageTemplate.render(for_data=True)` builds it in one pass)."""
         self.open()
         client = self.client
         assert client is not None
@@ -320,7 +324,7 @@ class SmtpConnection:
         code, reply = client.getreply()
         if code != 354:
             raise _classify("DATA", code, reply)
-        client.send(data + b".\r\n")
+        client.send(data)
         code, reply = client.getreply()
         if code != 250:
             raise _classify("end of DATA", code, reply)

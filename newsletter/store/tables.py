@@ -210,7 +210,7 @@ deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("key"),
     Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
-    Index("ix_deliveries_issue_id", "issue_id"),
+    Index("ix_deliveries_issue_status_id", "issue_id", "status", "id"),
 )
 
 runs = Table(
