@@ -42,6 +42,13 @@ class DeliveryKind(StrEnum):
     POST = "post"
 
 
+DELIVERY_COLUMNS = tuple(
+    deliveries.c[name]
+    for name in ("id", "key", "kind", "target", "status", "attempts", "provider_id", "provider_url", "error",
+                 "next_attempt_at", "issue_id", "payload")
+)
+
+
 def delivery_from_row(row: Row[Any]) -> Delivery:
     """The domain view of one ledger row."""
     return Delivery(
@@ -175,7 +182,7 @@ class Ledger:
                 attempts=t.c.attempts + 1,
                 updated_at=now,
             )
-            .returning(*t.c)
+            .returning(*DELIVERY_COLUMNS)
         )
         with self.engine.begin() as conn:
             return list(conn.execute(statement).all())

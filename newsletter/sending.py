@@ -41,7 +41,8 @@ from newsletter.unsubscribe import make_token, secret_from_env, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
-CLAIM_BATCH = 50
+MAX_CLAIM_BATCH = 200
+CLAIMS_PER_WORKER = 4
 RECIPIENT_PAGE = 5000
 POLL_SECONDS = 0.5
 SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
@@ -205,6 +206,12 @@ def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
     return ledger.ensure_pending(rows, issue_id=issue.id)
 
 
+def claim_size(to_send: int, connections: int) -> int:
+    """Rows a worker claims at a time: large batches cost less per message, but each worker
+    should get several batches so that a small list still spreads over every connection."""
+    return max(1, min(MAX_CLAIM_BATCH, to_send // (connections * CLAIMS_PER_WORKER)))
+
+
 class DigestSender:
     """One run of one issue: shared state of the workers (ledger, template, rate, pause)."""
 
@@ -230,6 +237,7 @@ class DigestSender:
         self.report = report
         self.secret = secret
         self.budget = limit
+        self.claim_size = claim_size(report.to_send, config.smtp.connections)
         self.backoff = backoff
         self.progress = progress
         self.shutdown = shutdown
@@ -301,7 +309,7 @@ class DigestSender:
     def _claim(self) -> list[Delivery] | None:
         """Claim the next rows (empty: wait and try again; None: nothing left for this worker)."""
         with self.lock:
-            size = CLAIM_BATCH if self.budget is None else min(CLAIM_BATCH, self.budget)
+            size = self.claim_size if self.budget is None else min(self.claim_size, self.budget)
             if size <= 0:
                 return None
             if self.budget is not None:
