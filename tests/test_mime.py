@@ -112,6 +112,8 @@ def test_a_name_in_any_script_reaches_the_html_as_character_references(tmp_path:
         ("<html><head><style>p::before { content: 'é' }</style></head><body><p>x</p></body></html>", "style"),
         ("<html><body><p>" + "mot " * 300 + "</p></body></html>", "no tag to cut at"),
         ("<html><body><p>bip\x07</p></body></html>", "control character"),
+        ("<html><head><style>p::after { content: '<b x' }</style></head><body><p class=a>x</p></body></html>",
+         "a tag-like string inside CSS"),
     ],
 )
 def test_html_that_7bit_cannot_carry_goes_quoted_printable(html: str, why: str) -> None:
