@@ -46,6 +46,7 @@ RAW_TEXT_ELEMENT = re.compile(
     r"<(script|style|xmp|iframe|noembed|noframes|plaintext)\b[^>]*>(.*?)(?:</\1|$)", re.IGNORECASE | re.DOTALL
 )
 NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 SOFT_BREAK = b"=\r\n"
 PLACEHOLDER_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
@@ -180,10 +181,10 @@ class SevenBitHtml:
 
     def pieces(self, values: dict[str, str | None], *, for_data: bool) -> list[bytes] | None:
         """The part for one recipient as pieces to join; None when a value is too long or holds
-        control characters."""
+        a line break or another control character."""
         ready = recipient_values(values, is_html=True)
         encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in set(self.keys)}
-        if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE.search(ready[key]) for key, value in encoded.items()):
+        if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE_VALUE.search(ready[key]) for key, value in encoded.items()):
             return None
         return _splice(self.stuffed if for_data else self.segments, self.keys, encoded, for_data=for_data)
 

@@ -102,6 +102,13 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     for n in range(3):
         run(config_path, "subscribers", "add", f"p{n}@example.org", "--name", f"P{n}", "--list", "main")
 
+    code, out, _ = run(config_path, "send", "digest", "hebdo", "--to", "relecture@example.org")
+    assert code == 0 and "test copy sent to relecture@example.org" in out
+    test_copy = smtp_server.handler.received.pop().message()
+    assert "2 nouvelle(s) annonce(s)" in test_copy["Subject"]
+    with Store.open(load_config(config_path).database_url()) as store:
+        assert store.list_digest_issues(digest="hebdo", limit=5) == []  # a test copy records nothing
+
     code, out, err = run(config_path, "send", "digest", "hebdo")
     assert code == 0 and "3 sent, 0 failed" in out and "finished" in out, out + err
     assert smtp_server.handler.copies() == {f"p{n}@example.org": 1 for n in range(3)}
@@ -109,5 +116,7 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     assert "2 nouvelle(s) annonce(s)" in subject
 
     code, out, _ = run(config_path, "send", "digest", "hebdo")
+    assert code == 0 and "hebdo: nothing to send (0 new announcement(s)" in out
+    code, out, _ = run(config_path, "send", "digest", "hebdo", "--to", "relecture@example.org")
     assert code == 0 and "hebdo: nothing to send (0 new announcement(s)" in out
     assert len(smtp_server.handler.received) == 3

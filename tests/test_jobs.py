@@ -68,13 +68,20 @@ def test_digest_awaiting_approval_is_skipped_not_failed(tmp_path, smtp_server, w
     store.close()
 
 
+def stop_once_received(received: list, count: int, stop: threading.Event) -> None:
+    """Set `stop` as soon as the SMTP server has received `count` messages (the run is mid-send)."""
+    while len(received) < count and not stop.wait(0.001):
+        pass
+    stop.set()
+
+
 def test_stopped_digest_is_interrupted_then_resumed_in_the_same_run(env):
     config, store, server = env
     addresses = seed_subscribers(store, 40)
     seed_announcements(store, NOW)
     server.handler.slow_mail, server.handler.slow_seconds = 10_000, 0.02
     stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
+    threading.Thread(target=stop_once_received, args=(server.handler.received, 5, stop), daemon=True).start()
     first = run_job(config, store, "digest:hebdo", NOW, stop=stop)
     assert first.outcome == "interrupted"
     sent_before = len(server.handler.received)

@@ -203,6 +203,7 @@ def test_any_text_round_trips_through_the_encoding(
         assert body(message, "html") == html
         assert max(len(line) for line in body_lines(data, 1)) <= 76
     data.decode("ascii")
+    assert b"\n" not in data.replace(b"\r\n", b"")
 
 
 def test_tag_rich_html_always_fits_in_7bit_lines() -> None:
@@ -235,3 +236,4 @@ def test_the_data_form_dot_stuffs_every_line_start_in_one_pass(name: str | None)
     data = template.render("a@example.org", name, ".https://x/u")
     assert template.render("a@example.org", name, ".https://x/u", for_data=True) == as_data(data)
     assert b"\r\n.\r\n" not in data and as_data(data).endswith(b"--\r\n.\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")

@@ -42,6 +42,13 @@ def test_unsubscribe_page_confirms_then_unsubscribes(review_env: ReviewEnv) -> N
     assert [a.action for a in review_env.store.list_actions()] == ["unsubscribe"]
 
 
+def test_a_token_for_several_lists_names_them_all(review_env: ReviewEnv) -> None:
+    subscriber = review_env.store.get_subscriber("ana@example.org")
+    page = review_env.client.get(f"/unsubscribe/{make_token(TEST_SECRET, subscriber.id, 'main,culture')}")
+    assert page.status_code == 200
+    assert "des listes « main » et « culture » ?" in page.text and "main,culture" not in page.text
+
+
 def test_unsubscribe_form_needs_csrf(review_env: ReviewEnv) -> None:
     token = token_for(review_env, "ana@example.org")
     review_env.client.get(f"/unsubscribe/{token}")

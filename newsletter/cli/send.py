@@ -13,7 +13,6 @@ from newsletter.cli.common import ConfigOption, NowOption, console, load, open_s
 from newsletter.config import Config
 from newsletter.sending import (
     SendReport,
-    find_issue,
     issue_to_send,
     pause_digest,
     resume_digest,
@@ -36,7 +35,9 @@ SendNameArgument = Annotated[
 def digest_command(
     name: SendNameArgument,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files to the outbox instead.")] = False,
-    to: Annotated[str | None, typer.Option("--to", help="Send one test copy here, outside the ledger.")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Send one test copy of what would go out here, outside the ledger.")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Send at most N messages now.")] = None,
     config: ConfigOption = None,
     now: NowOption = None,
@@ -46,13 +47,13 @@ def digest_command(
     cfg = load(config)
     moment = parse_now(now, cfg)
     with open_store(cfg) as store:
-        if to:
-            reply = send_test_copy(cfg, find_issue(store, name), to, now=moment)
-            typer.echo(f"test copy sent to {to} ({reply})")
-            return
-        plan = issue_to_send(cfg, store, name, moment, dry_run=dry_run)
+        plan = issue_to_send(cfg, store, name, moment, dry_run=dry_run or to is not None)
         if plan.issue is None:
             typer.echo(f"{name}: nothing to send ({plan.skip_reason})")
+            return
+        if to:
+            reply = send_test_copy(cfg, plan.issue, to, now=moment)
+            typer.echo(f"test copy sent to {to} ({reply})")
             return
         report = _send_with_progress(cfg, store, plan.issue, moment, limit=limit, dry_run=dry_run)
     _print_summary(report)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from babel.lists import format_list
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from newsletter.errors import ConfigError, NewsletterError
 from newsletter.unsubscribe import InvalidTokenError, UnsubscribeOutcome, secret_from_env, unsubscribe, verify_token
 from newsletter.web.common import blocking, locale, posted_form, render, web_state
 from newsletter.web.csrf import check_csrf
+from newsletter.web.i18n import translator
 from newsletter.web.subscribe import (
     ExpiredConfirmation,
     InvalidConfirmation,
@@ -61,7 +63,10 @@ async def unsubscribe_page(request: Request) -> Response:
         claims = None
     if claims is None:
         return _message(request, "unsubscribe_title", "invalid_link", 400 if secret else 503)
-    return render(request, "unsubscribe.html", {"token": token, "list_name": claims.list_name})
+    language = locale(request)
+    t = translator(language)
+    lists_text = format_list([t("quoted", name=name) for name in claims.lists], locale=language)
+    return render(request, "unsubscribe.html", {"token": token, "lists": claims.lists, "lists_text": lists_text})
 
 
 async def unsubscribe_post(request: Request) -> Response:
