@@ -10,8 +10,10 @@ and those withdrawn from it. What still waits follows the announcement; nothing 
   fills is skipped. Queued posts of a withdrawn announcement are skipped.
 - a digest issue not yet sending (awaiting approval or approved) that holds a changed or
   withdrawn announcement is re-rendered in place (same id; `digest.rerender` in the audit log),
-  without the withdrawn ones, or skipped with a reason when too few are left. An issue already
-  sending (or paused mid-send) is left untouched and a warning logged.
+  without the withdrawn ones, or skipped with a reason when too few are left. When its digest
+  requires approval, an approved issue goes back to awaiting approval: what was approved is not
+  what would go out any more. An issue already sending (or paused mid-send) is left untouched
+  and a warning logged.
 """
 
 from __future__ import annotations
@@ -167,7 +169,8 @@ def _rerender_issue(
         return
     rendered = render_digest(config, digest_config, announcements, issue.digest.scheduled_for or issue.created_at)
     rendered.issue_id = issue.id
-    if not store.rerender_digest_issue(rendered, expected=NOT_SENDING, now=now):
+    unapprove = digest_config.require_approval and issue.status is DigestIssueStatus.APPROVED
+    if not store.rerender_digest_issue(rendered, expected=NOT_SENDING, needs_approval=unapprove, now=now):
         _leave(issue.id, "no longer waiting", report)
         return
     detail = {
@@ -175,6 +178,7 @@ def _rerender_issue(
         "withdrawn": sorted(withdrawn),
         "subject_before": issue.digest.subject,
         "subject_after": rendered.subject,
+        "approval_withdrawn": unapprove,
     }
     store.record_action(ACTOR, "digest.rerender", issue.id, detail, now=now)
     log.info("digest issue %s re-rendered: %d changed, %d withdrawn", issue.id, len(changed), len(withdrawn))

@@ -124,6 +124,26 @@ def test_an_open_issue_is_re_rendered_in_place_and_a_sending_one_is_left_alone(
     assert any(weekly.issue_id in r.getMessage() and "sending" in r.getMessage() for r in caplog.records)
 
 
+def test_an_approved_issue_that_changes_goes_back_to_awaiting_approval(store: Store, config: Config) -> None:
+    reviewed = config.model_copy(update={"digests": [
+        d.model_copy(update={"require_approval": True}) if d.name == "hebdo" else d for d in config.digests
+    ]})
+    stored(store, apprentissage(), premier_emploi())
+    frozen = freeze_issue(store, reviewed, reviewed.digest("hebdo"), FIXED_NOW - HOUR / 2)
+    assert frozen is not None
+    assert store.get_digest_issue(frozen.issue_id).status is DigestIssueStatus.AWAITING_APPROVAL
+    store.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.APPROVED, actor="claire", now=FIXED_NOW)
+
+    report = change(store, reviewed, edited(apprentissage()))
+
+    assert report.rerendered_issues == [frozen.issue_id]
+    issue = store.get_digest_issue(frozen.issue_id)
+    assert issue is not None and issue.status is DigestIssueStatus.AWAITING_APPROVAL
+    assert issue.approved_by is None and "(corrigé)" in issue.digest.text
+    [action] = [a for a in store.list_actions() if a.action == "digest.rerender"]
+    assert action.detail is not None and action.detail["approval_withdrawn"] is True
+
+
 def test_a_withdrawn_announcement_leaves_the_issue_then_the_issue_is_skipped_when_too_small(
     store: Store, config: Config
 ) -> None:

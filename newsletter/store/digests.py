@@ -168,22 +168,31 @@ class DigestIssueQueries:
         return result.rowcount == 1
 
     def rerender_digest_issue(
-        self, digest: Digest, *, expected: Iterable[DigestIssueStatus | str], now: datetime | None = None
+        self,
+        digest: Digest,
+        *,
+        expected: Iterable[DigestIssueStatus | str],
+        needs_approval: bool = False,
+        now: datetime | None = None,
     ) -> bool:
         """Replace issue `digest.issue_id`'s announcements, subject and parts (same id) if it is
-        in one of the `expected` statuses (checked in the same statement); False otherwise."""
+        in one of the `expected` statuses (checked in the same statement); False otherwise.
+        `needs_approval` sends it back to awaiting approval, forgetting who approved what it was."""
         t = digest_issues
+        values: dict[str, Any] = {
+            "subject": digest.subject,
+            "preheader": digest.preheader,
+            "announcement_ids": list(digest.announcement_ids),
+            "html": digest.html,
+            "text": digest.text,
+            "rendered_at": now or utcnow(),
+        }
+        if needs_approval:
+            values |= {"status": str(DigestIssueStatus.AWAITING_APPROVAL), "approved_by": None, "approved_at": None}
         query = (
             update(t)
             .where(t.c.id == digest.issue_id, t.c.status.in_([str(DigestIssueStatus(s)) for s in expected]))
-            .values(
-                subject=digest.subject,
-                preheader=digest.preheader,
-                announcement_ids=list(digest.announcement_ids),
-                html=digest.html,
-                text=digest.text,
-                rendered_at=now or utcnow(),
-            )
+            .values(**values)
         )
         with self.engine.begin() as conn:
             return conn.execute(query).rowcount == 1
