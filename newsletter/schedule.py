@@ -23,7 +23,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from newsletter.config import Config
-from newsletter.jobs import close_interrupted_runs, digests_to_resume, run_job
+from newsletter.errors import NewsletterError
+from newsletter.jobs import JobResult, close_interrupted_runs, digests_to_resume, run_job
 from newsletter.ledger import Ledger
 from newsletter.schedule_grammar import Schedule, catch_up_decision, merge_schedules
 from newsletter.status import job_schedules
@@ -33,6 +34,41 @@ log = logging.getLogger("newsletter.schedule")
 LEASE_NAME = "runner"
 MISSED_MESSAGE = "the daemon was not running within the grace window"
 _running_daemons: dict[str, Daemon] = {}
+
+
+class RunnerBusy(NewsletterError):
+    """Another runner holds the lease: a one-off job would race its scheduled work."""
+
+
+def runner_id() -> str:
+    """A lease holder name that says where the runner is: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_once(config: Config, store: Store, job_id: str, stop: threading.Event) -> JobResult:
+    """Run one job now (`run --once`) as the runner: holding the lease, renewed on a heartbeat,
+    so a daemon cannot run the same work meanwhile; RunnerBusy when a daemon holds it."""
+    holder, ttl = runner_id(), config.scheduler.lease_ttl_seconds
+    if not store.acquire_lease(LEASE_NAME, holder, ttl, utcnow()):
+        raise RunnerBusy(f"a runner holds the lease ({store.lease_holder(LEASE_NAME)}): it runs the scheduled "
+                         f"jobs; stop it, or let it run {job_id} at its next slot")
+    done = threading.Event()
+
+    def keep_lease() -> None:
+        while not done.wait(max(ttl / 3, 0.2)):
+            if not store.renew_lease(LEASE_NAME, holder, ttl, utcnow()):
+                log.error("runner %s lost the lease: stopping %s", holder, job_id)
+                stop.set()
+                return
+
+    heartbeat = threading.Thread(target=keep_lease, name="lease-heartbeat", daemon=True)
+    heartbeat.start()
+    try:
+        return run_job(config, store, job_id, utcnow(), stop=stop)
+    finally:
+        done.set()
+        heartbeat.join()
+        store.release_lease(LEASE_NAME, holder)
 
 
 def execute(holder: str, job_id: str) -> None:
@@ -91,7 +127,7 @@ class Daemon:
     def __init__(self, config: Config, store: Store):
         self.config = config
         self.store = store
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = runner_id()
         self.stopping = threading.Event()
         self.work_stop = threading.Event()
         self.ttl = config.scheduler.lease_ttl_seconds

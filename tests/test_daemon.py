@@ -192,7 +192,7 @@ def test_two_daemons_on_one_sqlite_file_send_once_and_the_standby_takes_over(tmp
     store.close()
 
 
-def test_run_once_runs_one_job_now_and_an_invalid_config_refuses_to_start(tmp_path, smtp_server):
+def test_run_once_runs_one_job_now_beside_no_daemon_and_an_invalid_config_refuses_to_start(tmp_path, smtp_server):
     path, store, addresses = digest_env(tmp_path, smtp_server, 3)
     env = {**os.environ, TEST_SECRET_ENV: TEST_SECRET}
     once = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(path), "--once", "digest:hebdo"],
@@ -200,6 +200,15 @@ def test_run_once_runs_one_job_now_and_an_invalid_config_refuses_to_start(tmp_pa
     assert once.returncode == 0, once.stderr
     assert "digest:hebdo: ok" in once.stdout
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
+    assert store.lease_holder(LEASE_NAME) is None, "the one-off run gives the lease back"
+
+    assert store.acquire_lease(LEASE_NAME, "autre-serveur:4242:cafe0001", 60, datetime.now(UTC))
+    busy = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(path), "--once", "post:masto"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    assert busy.returncode == 1
+    assert "a runner holds the lease (autre-serveur:4242:cafe0001)" in busy.stderr
+    assert store.last_runs("post:masto") == [], "nothing ran beside the daemon"
+    store.release_lease(LEASE_NAME, "autre-serveur:4242:cafe0001")
     store.close()
 
     broken = write_daemon_config(tmp_path, digest_schedule="0 9 * * MON", branding={"primary_color": "#fefefe"})

@@ -19,15 +19,16 @@ from newsletter.logs import configure_logging
 @reports_errors
 def run(
     config_path: ConfigOption = None,
-    once: Annotated[str | None, typer.Option("--once", help="Run this job now (e.g. digest:hebdo) and exit.")] = None,
+    once: Annotated[
+        str | None,
+        typer.Option("--once", help="Run this job now (e.g. digest:hebdo) and exit; refused while a daemon runs."),
+    ] = None,
     log_format: Annotated[Literal["text", "json"], typer.Option("--log-format", help="Log lines as text or JSON.")]
     = "text",
 ) -> None:
     """Run the scheduler: ingestion, digests and posting slots from the config, until SIGTERM."""
     from newsletter.checks import check_config  # stages are imported when used: quick start-up
-    from newsletter.jobs import run_job
-    from newsletter.schedule import Daemon
-    from newsletter.store import utcnow
+    from newsletter.schedule import Daemon, run_once
 
     configure_logging(log_format)
     config = load(config_path)
@@ -42,7 +43,7 @@ def run(
             stop = threading.Event()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
-            result = run_job(config, store, once, utcnow(), stop=stop)
+            result = run_once(config, store, once, stop)
             console.print(f"{once}: {result.outcome} {result.counts} {result.message or ''}")
             raise typer.Exit(0 if result.outcome in ("ok", "skipped") else 1)
         daemon = Daemon(config, store)
