@@ -91,8 +91,7 @@ def remove_command(
     config: ConfigOption = None,
     now: NowOption = None,
 ) -> None:
-    """Take a subscriber off a list for good, as its unsubscribe link does (no import puts them
-    back), or mark them unsubscribed from everything."""
+    """Take a subscriber off a list, or off everything, for good: no import puts them back."""
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.remove(store, email, now=parse_now(now, cfg), list_name=list_name)
