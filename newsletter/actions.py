@@ -183,7 +183,7 @@ def send_test(
     from newsletter.sending import send_test_copy
 
     try:
-        recipient = validate_email(address.strip(), check_deliverability=False).normalized
+        recipient = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as error:
         raise ActionError(f"test send: {address!r} is not a valid address ({error})") from None
     if isinstance(issue, Digest):

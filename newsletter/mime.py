@@ -26,6 +26,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -45,18 +46,21 @@ TAG_NAME_END = re.compile(r"<[A-Za-z][A-Za-z0-9:-]*( )")
 RAW_TEXT_ELEMENT = re.compile(
     r"<(script|style|xmp|iframe|noembed|noframes|plaintext)\b[^>]*>(.*?)(?:</\1|$)", re.IGNORECASE | re.DOTALL
 )
-NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 SOFT_BREAK = b"=\r\n"
 PLACEHOLDER_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 MAX_NAME_LENGTH = 200
+MAX_HEADER_LINE = 78
+ENCODED_NAME_LINE = 76  # email.header.Header then keeps each encoded-word within RFC 2047's 75
 PREVIEW_RECIPIENT = "preview@example.invalid"
 
 
 def qp_encode(text: str) -> bytes:
-    """Quoted-printable bytes of `text` (UTF-8, CRLF line breaks, lines of at most 76)."""
-    data = text.replace("\r\n", "\n").encode("utf-8")
+    """Quoted-printable bytes of `text` (UTF-8, lines of at most 76; every line break, a lone
+    CR included, written CRLF: a bare CR never reaches the wire)."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     lines = binascii.b2a_qp(data, istext=True).split(b"\n")
     return CRLF.join(_wrapped_qp_line(line) for line in lines)
 
@@ -96,8 +100,9 @@ def with_soft_break(encoded: bytes) -> bytes:
 def ascii_html_lines(html: str) -> list[str] | None:
     """`html` as 7bit lines: non-ASCII as character references, long lines cut at tag names so
     that each stays under 998 octets with every placeholder counted as VALUE_RESERVE; None
-    when that cannot be done without changing what an HTML parser reads."""
-    text = html.replace("\r\n", "\n")
+    when that cannot be done without changing what an HTML parser reads (control characters:
+    a reference to U+0080-U+009F reads as a Windows-1252 character)."""
+    text = html.replace("\r\n", "\n").replace("\r", "\n")
     if NOT_7BIT_SAFE.search(text) or any(_unsafe_raw_text(m.group(2)) for m in RAW_TEXT_ELEMENT.finditer(text)):
         return None
     lines: list[str] = []
@@ -276,9 +281,17 @@ class MessageTemplate:
 
 
 def recipient_header(email: str, name: str | None) -> str:
-    """The To: value, the display name cleaned and RFC 2047 encoded when not ASCII."""
+    """The To: value, the display name cleaned and RFC 2047 encoded when not ASCII; a long
+    encoded name is folded into encoded-words of whole characters (RFC 2047's 75 and RFC
+    5322's 78 characters)."""
     display = clean_header(name or "")[:MAX_NAME_LENGTH]
-    return formataddr((display, email), charset="utf-8") if display else email
+    if not display:
+        return email
+    value = formataddr((display, email), charset="utf-8")
+    if display.isascii() or len("To: ") + len(value) <= MAX_HEADER_LINE:
+        return value
+    folded = Header(display, "utf-8", maxlinelen=ENCODED_NAME_LINE, header_name="To").encode(linesep="\r\n")
+    return f"{folded}\r\n <{email}>"
 
 
 def message_id(issue_id: str, recipient_email: str, domain: str) -> str:

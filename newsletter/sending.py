@@ -343,12 +343,13 @@ class DigestSender:
 
     def _deliver(self, connection: SmtpConnection, delivery: Delivery) -> None:
         """Send one message and record the outcome before the connection's next message."""
-        token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
-        name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
-        if self.signer is None:
-            data = self.template.render(delivery.target, name, url, for_data=True)
-        else:
-            data = as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
+        try:
+            data = self._data_for(delivery)
+        except (ValueError, UnicodeError) as error:  # one unusable recipient never stops the others
+            reason = f"{delivery.target}: cannot build this copy ({error})"
+            self.ledger.mark_failed(delivery.key, reason)
+            self._count("failed", reason)
+            return
         sender = self.envelope_from
         if self.config.smtp.verp:
             sender = verp_sender(sender, delivery.target)
@@ -367,6 +368,14 @@ class DigestSender:
         else:
             self.marks.mark(delivery.key, reply[:200], utcnow())
             self._count("sent")
+
+    def _data_for(self, delivery: Delivery) -> bytes:
+        """The recipient's copy as SMTP's DATA carries it (signed when DKIM is configured)."""
+        token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
+        name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
+        if self.signer is None:
+            return self.template.render(delivery.target, name, url, for_data=True)
+        return as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
 
     def _count(self, outcome: str, error: str | None = None) -> None:
         with self.lock:

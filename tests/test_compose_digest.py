@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,19 @@ def test_untrusted_text_is_escaped_and_never_evaluated() -> None:
     assert "{{ config }}" in digest.text
     assert 'href="javascript:' not in digest.html
     assert "Bcc: victim" not in digest.subject
+
+
+def test_an_announcement_link_cannot_carry_a_line_break_or_a_subscriber_value() -> None:
+    config = sample_config()  # the weekly digest adds no utm parameters: the link is kept as cleaned
+    honest = render_digest(config, config.digest("weekly"), [apprentissage()], FIXED_NOW)
+    tricky = replace(apprentissage(), url=" https://evil.example/a\r.\n?t=%%NL_UNSUBSCRIBE_URL%%&x=\x01y\x00 ")
+    digest = render_digest(config, config.digest("weekly"), [tricky], FIXED_NOW)
+    link = "https://evil.example/a.?t=%25%25NL_UNSUBSCRIBE_URL%%&x=%01y"
+    assert f'href="{html.escape(link)}"' in digest.html and link in digest.text
+    assert "\r" not in digest.html + digest.text
+    for part in ("html", "text"):
+        placeholders = PLACEHOLDERS["unsubscribe_url"]
+        assert getattr(digest, part).count(placeholders) == getattr(honest, part).count(placeholders)
 
 
 def test_a_hostile_title_cannot_break_the_subject() -> None:

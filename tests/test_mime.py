@@ -7,6 +7,7 @@ import quopri
 import re
 from datetime import UTC, datetime
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -53,9 +54,14 @@ def transfer_encoding(message: EmailMessage, kind: str) -> str:
     return str(part["Content-Transfer-Encoding"])
 
 
+def line_breaks(text: str) -> str:
+    """`text` with every line break (CRLF, or a lone CR or LF) written LF, as a part carries it."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def as_7bit(html: str) -> str:
     """What a 7bit HTML part carries for `html`: character references, line cuts read as spaces."""
-    return html.replace("\r\n", "\n").encode("ascii", "xmlcharrefreplace").decode("ascii").replace("\n", " ")
+    return line_breaks(html).encode("ascii", "xmlcharrefreplace").decode("ascii").replace("\n", " ")
 
 
 def body_lines(data: bytes, boundary_index: int) -> list[bytes]:
@@ -112,6 +118,7 @@ def test_a_name_in_any_script_reaches_the_html_as_character_references(tmp_path:
         ("<html><head><style>p::before { content: 'é' }</style></head><body><p>x</p></body></html>", "style"),
         ("<html><body><p>" + "mot " * 300 + "</p></body></html>", "no tag to cut at"),
         ("<html><body><p>bip\x07</p></body></html>", "control character"),
+        ("<html><body><p>Prix\x80 l\x92école</p></body></html>", "C1 controls read as Windows-1252"),
         ("<html><head><style>p::after { content: '<b x' }</style></head><body><p class=a>x</p></body></html>",
          "a tag-like string inside CSS"),
     ],
@@ -173,8 +180,8 @@ def test_placeholder_message_needs_no_secret(tmp_path: Path) -> None:
     assert "https://news.example.org/unsubscribe/preview" in body(message, "plain")
 
 
-piece = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=300)
-line_breaker = st.sampled_from(["", "\n", ".", "=", " ", "\t", "x" * 200, "é" * 90, "\n.\n", "  \n"])
+piece = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+line_breaker = st.sampled_from(["", "\n", ".", "=", " ", "\t", "x" * 200, "é" * 90, "\n.\n", "  \n", "\r.", "\x92"])
 
 
 @settings(max_examples=80, deadline=None)
@@ -193,8 +200,8 @@ def test_any_text_round_trips_through_the_encoding(
     assert template.render("a@example.org", name, url, for_data=True) == as_data(data)
     message = parse(data)
     values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(Config(), "i")}
-    html = personalise(text, values, is_html=True).replace("\r\n", "\n")
-    assert body(message, "plain") == personalise(text, values, is_html=False).replace("\r\n", "\n")
+    html = line_breaks(personalise(text, values, is_html=True))
+    assert body(message, "plain") == line_breaks(personalise(text, values, is_html=False))
     assert max(len(line) for line in body_lines(data, 0)) <= 76
     if transfer_encoding(message, "html") == "7bit":
         assert body(message, "html").replace("\n", " ") == as_7bit(html)
@@ -203,7 +210,7 @@ def test_any_text_round_trips_through_the_encoding(
         assert body(message, "html") == html
         assert max(len(line) for line in body_lines(data, 1)) <= 76
     data.decode("ascii")
-    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
 
 
 def test_tag_rich_html_always_fits_in_7bit_lines() -> None:
@@ -237,3 +244,29 @@ def test_the_data_form_dot_stuffs_every_line_start_in_one_pass(name: str | None)
     assert template.render("a@example.org", name, ".https://x/u", for_data=True) == as_data(data)
     assert b"\r\n.\r\n" not in data and as_data(data).endswith(b"--\r\n.\r\n")
     assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
+
+
+def test_a_lone_carriage_return_never_reaches_the_wire() -> None:
+    data = template_for("<p class=a>a\rb</p>", "texte\r.suite").render("a@example.org", "Zo\ré", UNSUBSCRIBE)
+    assert b"\r" not in data.replace(b"\r\n", b"") and b"\n" not in data.replace(b"\r\n", b"")
+    message = parse(data)
+    assert body(message, "plain") == "texte\n.suite" and "a\nb" in body(message, "html")
+
+
+def test_a_c1_control_in_a_name_sends_that_copy_quoted_printable() -> None:
+    template = template_for("<p class=a>Bonjour %%NL_NAME%%</p>")
+    message = parse(template.render("a@example.org", "Zo\x92e", UNSUBSCRIBE))
+    assert transfer_encoding(message, "html") == "quoted-printable" and "Zo\x92e" in body(message, "html")
+
+
+@pytest.mark.parametrize("name", ["é" * 200, "😀" * 200, "Zoé Ñandú " * 12])
+def test_a_long_non_ascii_name_is_folded_into_whole_encoded_words(name: str) -> None:
+    data = template_for("<p>x</p>").render("zoe@example.org", name, UNSUBSCRIBE)
+    head = data.partition(b"\r\n\r\n")[0].decode("ascii")
+    to_lines = re.search(r"^To: .*?(?=\r\n\S)", head, re.MULTILINE | re.DOTALL)
+    assert to_lines is not None
+    lines = to_lines.group(0).split("\r\n")
+    assert max(len(line) for line in lines) <= 78 and len(lines) > 1
+    assert all(len(word) <= 75 for word in re.findall(r"=\?utf-8\?[bq]\?[^?]*\?=", to_lines.group(0)))
+    decoded = str(make_header(decode_header(to_lines.group(0).removeprefix("To: "))))
+    assert decoded == f"{name.strip()} <zoe@example.org>"

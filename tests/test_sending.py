@@ -75,6 +75,17 @@ def test_everyone_gets_one_complete_personal_copy(tmp_path: Path, smtp_server: S
     assert again.sent == 0 and len(smtp_server.handler.received) == 12
 
 
+def test_a_recipient_whose_copy_cannot_be_built_fails_alone(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, store, _issue, addresses = setup(tmp_path, smtp_server, 5)
+    store.add_subscriber("josé@exemple.org", lists=["main"])  # stored by an older version, never validated
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    assert report.sent == 5 and report.failed == 1 and report.finished
+    assert smtp_server.handler.copies() == {a: 1 for a in addresses}
+    [failed] = Ledger(store).list_deliveries(status=DeliveryStatus.FAILED)
+    assert failed.target == "josé@exemple.org" and "cannot build this copy" in (failed.error or "")
+
+
 def test_names_are_escaped_and_the_web_copy_link_works_on_arrival(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

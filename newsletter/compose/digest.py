@@ -32,6 +32,8 @@ from newsletter.errors import ComposeError
 from newsletter.models import Announcement, Digest, Figure
 
 PLACEHOLDER_PREFIX = "%%NL_"
+URL_DROPPED = re.compile(r"[\t\r\n]")
+URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PLACEHOLDERS = {
     "name": "%%NL_NAME%%",
     "unsubscribe_url": "%%NL_UNSUBSCRIBE_URL%%",
@@ -143,10 +145,21 @@ def absolute_url(url: str, config: Config) -> str:
 
 
 def announcement_url(announcement: Announcement, config: Config) -> str:
-    """The announcement's own http(s) URL, or its page on the public site when it has none."""
-    if announcement.url and announcement.url.startswith(("http://", "https://")):
-        return announcement.url
+    """The announcement's own http(s) URL (see `clean_url`), or its page on the public site
+    when it has none."""
+    url = clean_url(announcement.url or "")
+    if url.startswith(("http://", "https://")):
+        return url
     return f"{config.public_base_url}/announcements/{announcement.id}"
+
+
+def clean_url(url: str) -> str:
+    """An untrusted URL as a browser reads it (WHATWG: tabs and line breaks dropped, leading
+    and trailing controls and spaces trimmed, other controls percent-encoded), made inert for
+    our placeholders, so that nothing in it can break a message or be personalised."""
+    url = URL_DROPPED.sub("", url).strip("".join(map(chr, range(0x21))))
+    url = URL_CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", url)
+    return url.replace(PLACEHOLDER_PREFIX, "%25%25NL_")
 
 
 def card_view(announcement: Announcement, config: Config, digest: DigestConfig, locale: str) -> dict[str, Any]:

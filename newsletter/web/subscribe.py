@@ -15,7 +15,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from newsletter.compose.digest import clean_header
@@ -23,8 +22,8 @@ from newsletter.config import Config, DigestConfig
 from newsletter.errors import NewsletterError
 from newsletter.mime import sender_domain
 from newsletter.publish.smtp import SmtpConnection, SmtpSettings
-from newsletter.sending import list_names
 from newsletter.store import Store, SubscriberStatus
+from newsletter.subscribers import SubscriberError, list_names, normalise_address
 from newsletter.web.i18n import translator
 
 SALT = "newsletter-subscribe-confirm"
@@ -62,10 +61,11 @@ def list_digest(config: Config, list_name: str) -> DigestConfig | None:
 
 
 def normalised_address(email: str) -> str | None:
-    """The address in canonical form, or None when it is not a valid address."""
+    """The address as `subscribers.normalise_address` keeps it (ASCII, lower case), or None
+    when it is not one the digest can be sent to."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
+        return normalise_address(email)
+    except SubscriberError:
         return None
 
 
