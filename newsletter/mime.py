@@ -6,14 +6,17 @@ The headers, the multipart structure and the bodies are encoded once. Each body 
 the 30 KB of compiled MJML. The web-copy link is the same for every recipient: encoded once.
 
 The text part is quoted-printable: its pieces end with a soft line break. The HTML part is sent
-7bit when it can be: every non-ASCII character becomes a numeric character reference (the
-same document to any HTML parser) and MJML's lines of thousands of characters are cut where
-a start tag's name ends, which is whitespace to HTML. That keeps every line under SMTP's 998
-octets, leaves nothing for a relay to re-encode (DKIM-safe), and sends about an eighth of the
-lines quoted-printable would: mail servers do per-line work, so each message costs the
-receiving server less. When the HTML cannot be carried that way (non-ASCII inside `<style>`,
-control characters, a line with no tag to cut at, an oversized value), that part, or that
-recipient's copy, falls back to quoted-printable.
+7bit when it can be: every non-ASCII character becomes a numeric character reference (the same
+document to any HTML parser) and MJML's lines of thousands of characters are cut where a start
+tag's name ends, which is whitespace to HTML. That keeps every line under SMTP's 998 octets,
+leaves a 7bit part no relay needs to convert (so a DKIM signature survives), and sends about an
+eighth of the lines quoted-printable would: mail servers do per-line work, so each message
+costs the receiving server less. When the HTML cannot be carried that way (non-ASCII or a
+placeholder inside `<style>`-like elements, CDATA, control characters, a line with no tag to
+cut at, an oversized value), that part, or that recipient's copy, falls back to
+quoted-printable. Cuts are never made inside `<style>`-like elements, `<title>` or `<textarea>`; an
+attribute value holding a literal `<name ` (only a template author could write one:
+announcement text is escaped) could be cut.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ MAX_LINE = 998
 VALUE_RESERVE = 250
 TAG_NAME_END = re.compile(r"<[A-Za-z][A-Za-z0-9:-]*( )")
 RAW_TEXT_ELEMENT = re.compile(
-    r"<(script|style|xmp|iframe|noembed|noframes|plaintext)\b[^>]*>(.*?)(?:</\1|$)", re.IGNORECASE | re.DOTALL
+    r"<(script|style|xmp|iframe|noembed|noframes|plaintext|title|textarea)\b[^>]*>(.*?)(?:</\1(?=[\s/>])|$)",
+    re.IGNORECASE | re.DOTALL,
 )
 NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -103,7 +107,7 @@ def ascii_html_lines(html: str) -> list[str] | None:
     when that cannot be done without changing what an HTML parser reads (control characters:
     a reference to U+0080-U+009F reads as a Windows-1252 character)."""
     text = html.replace("\r\n", "\n").replace("\r", "\n")
-    if NOT_7BIT_SAFE.search(text) or any(_unsafe_raw_text(m.group(2)) for m in RAW_TEXT_ELEMENT.finditer(text)):
+    if NOT_7BIT_SAFE.search(text) or "<![CDATA[" in text or any(map(_unsafe_raw_text, RAW_TEXT_ELEMENT.finditer(text))):
         return None
     lines: list[str] = []
     for line in text.encode("ascii", "xmlcharrefreplace").decode("ascii").split("\n"):
@@ -114,10 +118,15 @@ def ascii_html_lines(html: str) -> list[str] | None:
     return lines
 
 
-def _unsafe_raw_text(content: str) -> bool:
-    """Whether a `<style>`-like element's content would change: character references are not
-    decoded there, and a cut inside it would land in CSS or script."""
-    return not content.isascii() or TAG_NAME_END.search(content) is not None
+def _unsafe_raw_text(element: re.Match[str]) -> bool:
+    """Whether the content of a `<style>`-like element (or `<title>`, `<textarea>`) would
+    change: a cut inside it would land in CSS, script or shown text, and outside the last two
+    character references are not decoded, so a non-ASCII character or value would show as one."""
+    name, content = element.group(1).lower(), element.group(2)
+    if TAG_NAME_END.search(content):
+        return True
+    decodes_references = name in ("title", "textarea")
+    return not decodes_references and (not content.isascii() or PLACEHOLDER_PATTERN.search(content) is not None)
 
 
 def _cut_at_tag_names(line: str) -> list[str] | None:
