@@ -34,6 +34,7 @@ from newsletter.models import Announcement, Digest, Figure
 PLACEHOLDER_PREFIX = "%%NL_"
 URL_DROPPED = re.compile(r"[\t\r\n]")
 URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+URL_TRIMMED = "".join(map(chr, range(0x21)))  # C0 controls and space
 PLACEHOLDERS = {
     "name": "%%NL_NAME%%",
     "unsubscribe_url": "%%NL_UNSUBSCRIBE_URL%%",
@@ -157,7 +158,7 @@ def clean_url(url: str) -> str:
     """An untrusted URL as a browser reads it (WHATWG: tabs and line breaks dropped, leading
     and trailing controls and spaces trimmed, other controls percent-encoded), made inert for
     our placeholders, so that nothing in it can break a message or be personalised."""
-    url = URL_DROPPED.sub("", url).strip("".join(map(chr, range(0x21))))
+    url = URL_DROPPED.sub("", url).strip(URL_TRIMMED)
     url = URL_CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", url)
     return url.replace(PLACEHOLDER_PREFIX, "%25%25NL_")
 
