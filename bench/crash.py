@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.smtp import ControlledController, ControlledHandler, SmtpServer, free_port  # noqa: E402
-from tests.test_sending_crash import run_with_kills  # noqa: E402
+from tests.pipeline.test_sending_crash import run_with_kills  # noqa: E402
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from newsletter.core.models import RawDocument
 from newsletter.extract import extract
 from newsletter.extract.clean import clean_markdown
 from newsletter.extract.decode import decode_content
-from newsletter.models import RawDocument
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "extract"
 DOCUMENTS = 1200

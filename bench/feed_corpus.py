@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import yaml
 
 from newsletter.config import load_config
-from newsletter.ingest import ingest
+from newsletter.pipeline.ingest import ingest
 from newsletter.store import Store
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "feedparser-tests"

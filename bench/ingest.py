@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-import newsletter.ingest as ingest_module
+import newsletter.pipeline.ingest as ingest_module
 from newsletter.config import load_config
 from newsletter.store import Store
 

@@ -131,8 +131,8 @@ class SinkMeter:
 
 
 def sample_message(config_path: Path) -> bytes:
+    from newsletter.compose.mime import build_message_template
     from newsletter.config import load_config
-    from newsletter.mime import build_message_template
     from newsletter.store import Store
 
     config = load_config(config_path)
@@ -165,7 +165,7 @@ def full_send(config_path: str, queue: mp.Queue, sink_pid: int) -> None:
     """Child process: send the digest through the real path; report counts, time, peak RSS and
     the sink's figures over the send itself."""
     from newsletter.config import load_config
-    from newsletter.sending import SendReport, send_digest
+    from newsletter.pipeline.sending import SendReport, send_digest
     from newsletter.store import Store
 
     config = load_config(config_path)

@@ -27,10 +27,10 @@ from pydantic import (
     model_validator,
 )
 
-from newsletter.errors import ConfigError
+from newsletter.core.errors import ConfigError
+from newsletter.core.schedules import ScheduleSpec
+from newsletter.plugins import UnknownTypeError, publisher_class, source_class
 from newsletter.publish.base import ChannelConfig
-from newsletter.registry import UnknownTypeError, publisher_class, source_class
-from newsletter.schedule_grammar import ScheduleSpec
 from newsletter.sources.base import SourceConfig
 
 DEFAULT_CONFIG_PATH = Path("config/newsletter.yaml")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from newsletter.config import load_config, missing_secrets, secret_env_names
-from newsletter.errors import ConfigError
+from newsletter.core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "config" / "example.yaml"

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 
 from newsletter.config import Config, default_config_path, load_config
-from newsletter.errors import ConfigError, NewsletterError
-from newsletter.logs import configure_logging
+from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
     from newsletter.store import Store

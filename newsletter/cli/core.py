@@ -53,7 +53,7 @@ def init(
 @reports_errors
 def check(config_path: ConfigOption = None) -> None:
     """Validate the config, compile every template and list missing secrets by env-var name."""
-    from newsletter.checks import check_config  # stages are imported when used: quick start-up
+    from newsletter.pipeline.checks import check_config  # stages are imported when used: quick start-up
 
     config = load(config_path)
     report = check_config(config)
@@ -75,7 +75,7 @@ def preview(
     now: NowOption = None,
 ) -> None:
     """Dry run: write exactly what the next digest and posts would be, sending nothing."""
-    from newsletter.preview import preview as run_preview
+    from newsletter.pipeline.preview import preview as run_preview
 
     config = load(config_path)
     with open_store(config, dry_run=True) as store:
@@ -104,7 +104,7 @@ def status(
     now: NowOption = None,
 ) -> None:
     """Jobs with their schedule in words and next run, last runs, sources in error, paused channels."""
-    from newsletter.status import collect_status
+    from newsletter.runtime.status import collect_status
 
     config = load(config_path)
     with open_store(config) as store:

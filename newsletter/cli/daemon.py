@@ -12,7 +12,7 @@ import typer
 
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, console, load, open_store, reports_errors
-from newsletter.logs import configure_logging
+from newsletter.runtime.logs import configure_logging
 
 
 @app.command()
@@ -27,8 +27,8 @@ def run(
     = "text",
 ) -> None:
     """Run the scheduler: ingestion, digests and posting slots from the config, until SIGTERM."""
-    from newsletter.checks import check_config  # stages are imported when used: quick start-up
-    from newsletter.schedule import Daemon, run_once
+    from newsletter.pipeline.checks import check_config  # stages are imported when used: quick start-up
+    from newsletter.runtime.daemon import Daemon, run_once
 
     configure_logging(log_format)
     config = load(config_path)

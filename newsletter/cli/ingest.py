@@ -21,9 +21,9 @@ from newsletter.cli.common import (
     reports_errors,
 )
 from newsletter.config import Config
-from newsletter.errors import ConfigError
-from newsletter.ingest import SourceReport, ingest
-from newsletter.models import Announcement
+from newsletter.core.errors import ConfigError
+from newsletter.core.models import Announcement
+from newsletter.pipeline.ingest import SourceReport, ingest
 from newsletter.store import Store
 
 announcements_app = typer.Typer(help="Show the stored announcements.", no_args_is_help=True)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from newsletter.actions import approve_post
 from newsletter.cli.app import app
 from newsletter.cli.common import (
     ActorOption,
@@ -19,9 +18,9 @@ from newsletter.cli.common import (
     parse_now,
     reports_errors,
 )
-from newsletter.ledger import Ledger
-from newsletter.models import DeliveryStatus
-from newsletter.posting import (
+from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline.actions import approve_post
+from newsletter.pipeline.posting import (
     POSTS_PER_SLOT,
     channel_config,
     delete_post,
@@ -32,6 +31,7 @@ from newsletter.posting import (
     settle_post,
 )
 from newsletter.store import Store
+from newsletter.store.ledger import Ledger
 
 channels_app = typer.Typer(help="Social channels: lift a pause.", no_args_is_help=True)
 posts_app = typer.Typer(help="Social posts in the ledger: list, settle, approve, delete.", no_args_is_help=True)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
 from newsletter.config import Config
-from newsletter.sending import (
+from newsletter.pipeline.sending import (
     SendReport,
     issue_to_send,
     pause_digest,

@@ -46,7 +46,7 @@ def approve(
     actor: ActorOption = None,
 ) -> None:
     """Approve a post or digest issue awaiting approval, as the review page does (recorded in the log)."""
-    from newsletter import actions
+    from newsletter.pipeline import actions
     from newsletter.store import utcnow
 
     config = load(config_path)

@@ -9,9 +9,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter import subscribers as subs
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.pipeline import subscribers as subs
 from newsletter.store import SubscriberStatus
 
 group = typer.Typer(help="Manage subscribers and lists.", no_args_is_help=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from newsletter.models import Media
+from newsletter.core.models import Media
 
 WIDTH, HEIGHT = 1200, 675
 MARGIN = 64

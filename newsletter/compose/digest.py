@@ -28,8 +28,8 @@ from newsletter.compose.templates import (
     format_percentage,
 )
 from newsletter.config import Config, DigestConfig
-from newsletter.errors import ComposeError
-from newsletter.models import Announcement, Digest, Figure
+from newsletter.core.errors import ComposeError
+from newsletter.core.models import Announcement, Digest, Figure
 
 PLACEHOLDER_PREFIX = "%%NL_"
 URL_DROPPED = re.compile(r"[\t\r\n]")

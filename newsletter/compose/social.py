@@ -29,9 +29,9 @@ from newsletter.compose.digest import LABELS, announcement_url, figure_display, 
 from newsletter.compose.length import find_urls, measure
 from newsletter.compose.templates import build_environment, format_day
 from newsletter.config import Config
-from newsletter.models import Announcement, Figure, Media, Post, Quote
+from newsletter.core.models import Announcement, Figure, Media, Post, Quote
+from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig
-from newsletter.registry import publisher_class
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from typing import Any
 
+from newsletter.core.models import Announcement, RawDocument
 from newsletter.extract import metadata, rank
 from newsletter.extract.clean import clean_markdown, strip_inline
 from newsletter.extract.decode import decode_content
@@ -13,7 +14,6 @@ from newsletter.extract.figures import find_figures
 from newsletter.extract.frontmatter import split_front_matter
 from newsletter.extract.html import has_tags, html_to_text, looks_like_html
 from newsletter.extract.quotes import find_quotes
-from newsletter.models import Announcement, RawDocument
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 1_000_000

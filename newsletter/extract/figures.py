@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from text_to_num import text2num
 
+from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
 from newsletter.extract.text import trie_pattern, words
-from newsletter.models import Figure
 
 _SP = "[ \u00a0\u202f]"
 _NUMBER = (

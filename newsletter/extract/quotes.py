@@ -6,9 +6,9 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from newsletter.core.models import Quote
 from newsletter.extract import people
 from newsletter.extract.text import words
-from newsletter.models import Quote
 
 _MARK = re.compile('[«»“”"]')
 _CLOSER_OF = {"«": "»", "“": "”", '"': '"', "”": "”"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from newsletter.core.models import Figure, Quote
 from newsletter.extract.people import ROLE_HEADS
-from newsletter.models import Figure, Quote
 
 _SENIOR = re.compile(
     r"\b(?:ministre|minister|secrétaire d['’]état|secretary of state|premier ministre|prime minister|"

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from newsletter.core.models import Announcement, RawDocument
 from newsletter.extract.decode import decode_content
 from newsletter.extract.frontmatter import split_front_matter
-from newsletter.models import Announcement, RawDocument
 
 CONTENT_TYPES = {
     ".md": "text/markdown",

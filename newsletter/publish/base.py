@@ -7,8 +7,8 @@ from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from newsletter.models import Post
-from newsletter.schedule_grammar import ScheduleSpec
+from newsletter.core.models import Post
+from newsletter.core.schedules import ScheduleSpec
 
 Variant = Literal["quote", "figure", "link"]
 

@@ -29,8 +29,8 @@ from atproto_client.utils import TextBuilder
 from PIL import Image
 
 from newsletter.compose.length import find_urls
-from newsletter.errors import PublishError
-from newsletter.models import Media, Post
+from newsletter.core.errors import PublishError
+from newsletter.core.models import Media, Post
 from newsletter.publish.base import ChannelConfig, Published
 from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncertain, auth_message
 

@@ -1,6 +1,6 @@
 """What can go wrong when publishing, classified so the posting stage knows what to do.
 
-Publishers translate their library's exceptions into these; `newsletter.posting` decides:
+Publishers translate their library's exceptions into these; `newsletter.pipeline.posting` decides:
 wait or reschedule (RateLimited), retry with backoff (Transient), pause the channel
 (AuthFailed), record as posted (AlreadyPosted), hand to a person (Uncertain) or give up.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsletter.errors import PublishError
+from newsletter.core.errors import PublishError
 
 
 class RateLimited(PublishError):

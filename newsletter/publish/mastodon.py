@@ -22,8 +22,8 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
-from newsletter.errors import PublishError
-from newsletter.models import Post
+from newsletter.core.errors import PublishError
+from newsletter.core.models import Post
 from newsletter.publish.base import ChannelConfig, Published
 from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncertain, auth_message
 

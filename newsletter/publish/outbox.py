@@ -8,7 +8,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from newsletter.models import Post
+from newsletter.core.models import Post
 from newsletter.publish.base import Published
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

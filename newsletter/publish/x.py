@@ -18,8 +18,8 @@ import requests
 import tweepy
 from tweepy.auth import OAuth1UserHandler
 
-from newsletter.errors import PublishError
-from newsletter.models import Media, Post
+from newsletter.core.errors import PublishError
+from newsletter.core.models import Media, Post
 from newsletter.publish.base import ChannelConfig, Published
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, auth_message
 

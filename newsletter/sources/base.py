@@ -8,8 +8,8 @@ from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from newsletter.models import RawDocument
-from newsletter.schedule_grammar import ScheduleSpec
+from newsletter.core.models import RawDocument
+from newsletter.core.schedules import ScheduleSpec
 
 
 class SourceConfig(BaseModel):

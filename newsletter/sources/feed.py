@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import feedparser
 from pydantic import AnyHttpUrl
 
-from newsletter.errors import SourceError
-from newsletter.models import RawDocument
+from newsletter.core.errors import SourceError
+from newsletter.core.models import RawDocument
 from newsletter.sources.base import FetchState, SourceConfig
 from newsletter.sources.http import Fetcher, HttpSettings
 from newsletter.sources.pages import article_document

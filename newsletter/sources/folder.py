@@ -11,8 +11,8 @@ import frontmatter
 import yaml
 from pydantic import Field
 
-from newsletter.errors import SourceError
-from newsletter.models import RawDocument
+from newsletter.core.errors import SourceError
+from newsletter.core.models import RawDocument
 from newsletter.sources.base import FetchState, SourceConfig
 
 CONTENT_TYPES = {

@@ -19,7 +19,7 @@ from pydantic import BaseModel, NonNegativeFloat, NonNegativeInt, PositiveFloat,
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from newsletter import __version__
-from newsletter.errors import SourceError
+from newsletter.core.errors import SourceError
 
 USER_AGENT = f"newsletter/{__version__} (+announcement digest; polite fetcher)"
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -8,8 +8,8 @@ from typing import Any
 
 import trafilatura
 
-from newsletter.errors import SourceError
-from newsletter.models import RawDocument
+from newsletter.core.errors import SourceError
+from newsletter.core.models import RawDocument
 from newsletter.sources.http import Response
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")

@@ -10,9 +10,9 @@ from urllib.parse import urljoin
 from pydantic import AnyHttpUrl, Field, PositiveInt, model_validator
 from selectolax.lexbor import LexborHTMLParser
 
-from newsletter.errors import SourceError
-from newsletter.identity import canonical_url
-from newsletter.models import RawDocument
+from newsletter.core.errors import SourceError
+from newsletter.core.identity import canonical_url
+from newsletter.core.models import RawDocument
 from newsletter.sources.base import FetchState, SourceConfig
 from newsletter.sources.http import Fetcher, HttpSettings
 from newsletter.sources.pages import article_document

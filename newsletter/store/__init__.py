@@ -2,7 +2,7 @@
 
 `Store.open(url)` connects to SQLite (WAL, busy timeout) or PostgreSQL (`postgresql+psycopg://`)
 and refuses a database whose schema is not at the migrations' head; `Store.upgrade(url)`
-applies the migrations. The delivery ledger lives in `newsletter.ledger`.
+applies the migrations. The delivery ledger lives in `newsletter.store.ledger`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import TracebackType
 from sqlalchemy import URL, Engine
 from sqlalchemy.exc import OperationalError
 
-from newsletter.errors import StoreError
+from newsletter.core.errors import StoreError
 from newsletter.store import db
 from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, AnnouncementStatus, UpsertResult
 from newsletter.store.audit import ActionRecord, AuditQueries

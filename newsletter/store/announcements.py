@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, false, or_, select, true, update
 
-from newsletter.models import Announcement, Figure, Quote
+from newsletter.core.models import Announcement, Figure, Quote
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.tables import announcements, utcnow
 

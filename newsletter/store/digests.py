@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.errors import StoreError
-from newsletter.models import Digest
+from newsletter.core.errors import StoreError
+from newsletter.core.models import Digest
 from newsletter.store.tables import digest_issues, utcnow
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from newsletter.errors import StoreError
+from newsletter.core.errors import StoreError
 from newsletter.store.tables import runs, utcnow
 
 

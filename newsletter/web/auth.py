@@ -16,7 +16,7 @@ import secrets
 from starlette.requests import Request
 
 from newsletter.config import Config, is_loopback
-from newsletter.errors import ConfigError
+from newsletter.core.errors import ConfigError
 
 SESSION_USER = "reviewer"
 DEFAULT_ACTOR = "web"

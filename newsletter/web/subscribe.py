@@ -18,12 +18,12 @@ from email.utils import format_datetime, make_msgid
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from newsletter.compose.digest import clean_header
+from newsletter.compose.mime import sender_domain
 from newsletter.config import Config, DigestConfig
-from newsletter.errors import NewsletterError
-from newsletter.mime import sender_domain
-from newsletter.publish.smtp import SmtpConnection, SmtpSettings
+from newsletter.core.errors import NewsletterError
+from newsletter.pipeline.subscribers import SubscriberError, list_names, normalise_address
+from newsletter.publish.email.smtp import SmtpConnection, SmtpSettings
 from newsletter.store import Store, SubscriberStatus
-from newsletter.subscribers import SubscriberError, list_names, normalise_address
 from newsletter.web.i18n import translator
 
 SALT = "newsletter-subscribe-confirm"

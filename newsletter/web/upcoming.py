@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from newsletter.actions import queued_posts
 from newsletter.compose.digest import personalise, render_digest
 from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import platform_of
 from newsletter.config import Config, DigestConfig
-from newsletter.digests import OPEN_STATUSES
-from newsletter.models import DeliveryStatus, Digest, Post
-from newsletter.posting import cards_dir, planned_posts, post_from_payload
-from newsletter.preview import digest_announcements, next_run, preview_recipient_values, slot_times
+from newsletter.core.models import DeliveryStatus, Digest, Post
+from newsletter.pipeline.actions import queued_posts
+from newsletter.pipeline.digests import OPEN_STATUSES
+from newsletter.pipeline.posting import cards_dir, planned_posts, post_from_payload
+from newsletter.pipeline.preview import digest_announcements, next_run, preview_recipient_values, slot_times
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import DigestIssue, Store
 

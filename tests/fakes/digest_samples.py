@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.config import Config, DigestConfig
-from newsletter.models import Announcement, Figure, Quote
+from newsletter.core.models import Announcement, Figure, Quote
 
 FIXED_NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 HOSTILE_TITLE = 'Titre <script>alert(1)</script> & "{{ 7*7 }}" %%NL_UNSUBSCRIBE_URL%%\r\nBcc: victim@example.org'

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from newsletter.config import Config, load_config
-from newsletter.ingest import SourceReport, ingest
+from newsletter.pipeline.ingest import SourceReport, ingest
 from newsletter.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -21,8 +21,8 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from newsletter.config import Config, load_config
-from newsletter.models import Announcement, Figure, Quote
-from newsletter.posting import queue_posts
+from newsletter.core.models import Announcement, Figure, Quote
+from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.web.app import create_app
 from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer

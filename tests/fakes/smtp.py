@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config
-from newsletter.models import Announcement, Quote
+from newsletter.core.models import Announcement, Quote
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 
 

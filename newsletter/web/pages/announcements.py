@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.models import Announcement
+from newsletter.core.models import Announcement
 from newsletter.web.common import blocking, render, review_actor, web_state
 
 MAX_SHOWN = 200

@@ -8,7 +8,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from newsletter.compose.digest import personalise
-from newsletter.digests import SAFE_ISSUE_ID, archive_path, archive_values
+from newsletter.pipeline.digests import SAFE_ISSUE_ID, archive_path, archive_values
 from newsletter.store import DigestIssueStatus
 from newsletter.web.common import blocking, render, web_state
 from newsletter.web.pages.upcoming import DIGEST_CSP

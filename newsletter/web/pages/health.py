@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from newsletter.config import Config
-from newsletter.schedule import LEASE_NAME
-from newsletter.status import collect_status
+from newsletter.runtime.daemon import LEASE_NAME
+from newsletter.runtime.status import collect_status
 from newsletter.store import Store
 from newsletter.web.auth import reviewer
 from newsletter.web.common import blocking, web_state

@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.ledger import Ledger
-from newsletter.models import DeliveryStatus
-from newsletter.posting import list_posts
+from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline.posting import list_posts
 from newsletter.store import DigestIssue, Store
+from newsletter.store.ledger import Ledger
 from newsletter.web.common import blocking, render, review_actor, web_state
 
 SHOWN = 50

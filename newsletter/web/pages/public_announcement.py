@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.models import Announcement
+from newsletter.core.models import Announcement
 from newsletter.web.common import blocking, render, web_state
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter import actions
-from newsletter.actions import ActionError, ActionResult
-from newsletter.errors import NewsletterError
+from newsletter.core.errors import NewsletterError
+from newsletter.pipeline import actions
+from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, review_actor, web_state
 from newsletter.web.upcoming import live_digest
 

@@ -12,8 +12,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from newsletter.errors import ConfigError, NewsletterError
-from newsletter.unsubscribe import InvalidTokenError, UnsubscribeOutcome, secret_from_env, unsubscribe, verify_token
+from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.pipeline.unsubscribe import (
+    InvalidTokenError,
+    UnsubscribeOutcome,
+    secret_from_env,
+    unsubscribe,
+    verify_token,
+)
 from newsletter.web.common import blocking, locale, posted_form, render, web_state
 from newsletter.web.csrf import check_csrf
 from newsletter.web.i18n import translator

@@ -1,0 +1,238 @@
+"""Review actions: approve, edit a post, pick the key quote or figure, skip, send a test digest.
+
+Shared by the review web app and `newsletter approve`. Every action checks the state it acts
+on atomically (a post already claimed for sending cannot be edited) and is recorded in the
+audit log (`store.record_action`: who, when, what).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.compose.length import measure
+from newsletter.config import Config
+from newsletter.core.errors import NewsletterError
+from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest
+from newsletter.pipeline.posting import post_from_payload, post_to_payload, recompose_queued
+from newsletter.store import DigestIssue, DigestIssueStatus, Store
+from newsletter.store.ledger import DeliveryKind, Ledger
+
+S = DeliveryStatus
+EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
+SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
+MAX_QUEUED_POSTS = 1000
+
+
+class ActionError(NewsletterError):
+    """An action cannot be done as asked (unknown id, wrong state, text too long…)."""
+
+
+class TargetKind(StrEnum):
+    """What an id given to an action names."""
+
+    ISSUE = "issue"
+    POST = "post"
+    ANNOUNCEMENT = "announcement"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action did: the audit log's action name, its target and a one-line summary."""
+
+    action: str
+    target: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _record(store: Store, actor: str, action: str, target: str, summary: str, detail: dict[str, Any],
+            now: datetime) -> ActionResult:
+    """Append the action to the audit log and describe it."""
+    store.record_action(actor, action, target, detail, now=now)
+    return ActionResult(action, target, summary, detail)
+
+
+def resolve_target(config: Config, store: Store, target_id: str) -> tuple[TargetKind, str]:
+    """What `target_id` names: a post key, a digest issue id, a digest name (its issue awaiting
+    approval) or an announcement id; ActionError when none."""
+    target_id = target_id.strip()
+    if target_id.startswith("post:"):
+        if Ledger(store).get(target_id) is None:
+            raise ActionError(f"no queued post {target_id!r}")
+        return TargetKind.POST, target_id
+    if store.get_digest_issue(target_id) is not None:
+        return TargetKind.ISSUE, target_id
+    if any(d.name == target_id for d in config.digests):
+        waiting = store.list_digest_issues(digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1)
+        if not waiting:
+            raise ActionError(f"digest {target_id!r} has no issue awaiting approval")
+        return TargetKind.ISSUE, waiting[0].id
+    if store.get_announcement(target_id) is not None:
+        return TargetKind.ANNOUNCEMENT, target_id
+    raise ActionError(f"{target_id!r} is neither a post key, a digest issue, a digest name nor an announcement id")
+
+
+def approve(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> ActionResult:
+    """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be sent)."""
+    kind, target = resolve_target(config, store, target_id)
+    if kind is TargetKind.POST:
+        return approve_post(store, target, actor, now)
+    if kind is TargetKind.ISSUE:
+        return approve_issue(store, target, actor, now)
+    raise ActionError(f"{target} is an announcement: approve its posts or its digest issue")
+
+
+def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:
+    """Release one post awaiting approval to the queue; ActionError if it is unknown or in another state."""
+    _post(store, key)
+    if not Ledger(store).approve_key(key, now=now):
+        raise ActionError(f"post {key} is {_post(store, key).status}, not awaiting approval")
+    return _record(store, actor, "post.approve", key, f"post {key} approved: queued", {}, now)
+
+
+def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> ActionResult:
+    """Approve a digest issue awaiting approval and release its ledger rows."""
+    approved = store.set_digest_issue_status(
+        issue_id, DigestIssueStatus.APPROVED, expected=[DigestIssueStatus.AWAITING_APPROVAL], actor=actor, now=now
+    )
+    if not approved:
+        raise ActionError(f"digest issue {issue_id} is {_issue(store, issue_id).status}, not awaiting approval")
+    released = Ledger(store).approve(issue_id, now=now)
+    return _record(store, actor, "digest.approve", issue_id, f"digest issue {issue_id} approved",
+                   {"released": released}, now)
+
+
+def edit_post(config: Config, store: Store, key: str, text: str, actor: str, now: datetime) -> ActionResult:
+    """Replace a queued post's text after checking it against the platform's length rule."""
+    row = _post(store, key)
+    post = post_from_payload(row.payload)
+    text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip()
+    measured = measure(text, post.platform, post.limit)
+    if not text:
+        raise ActionError(f"post {key}: the text is empty")
+    if not measured.valid:
+        raise ActionError(f"post {key}: {measured} characters as {post.platform} counts them, over the limit")
+    before = post.text
+    post.text, post.length = text, measured.length
+    if not _update_payload(store, key, post_to_payload(post), now):
+        raise ActionError(f"post {key} is {_post(store, key).status} now: it can no longer be edited")
+    detail = {"before": before, "after": text, "length": str(measured)}
+    return _record(store, actor, "post.edit", key, f"post {key} edited ({measured})", detail, now)
+
+
+def pick_key(
+    config: Config, store: Store, announcement_id: str, kind: str, index: int, actor: str, now: datetime
+) -> ActionResult:
+    """Make another extracted quote or figure the key one, then recompose the announcement's
+    queued posts that nobody edited by hand."""
+    announcement = store.get_announcement(announcement_id)
+    if announcement is None:
+        raise ActionError(f"no announcement {announcement_id!r}")
+    choices = announcement.quotes if kind == "quote" else announcement.figures if kind == "figure" else None
+    if choices is None:
+        raise ActionError(f"pick either a quote or a figure, not {kind!r}")
+    if not 0 <= index < len(choices):
+        raise ActionError(f"announcement {announcement_id} has no {kind} number {index + 1}")
+    if kind == "quote":
+        announcement.key_quote = index
+        picked = choices[index].text
+    else:
+        announcement.key_figures = [index, *(i for i in announcement.key_figures if i != index)]
+        picked = choices[index].raw
+    store.save_extracted(announcement, now=now)
+    recomposed = _recompose_posts(config, store, announcement, now)
+    detail = {"kind": kind, "index": index, "text": picked, "recomposed": recomposed}
+    summary = f"announcement {announcement_id}: key {kind} is now « {picked} » ({recomposed} post(s) recomposed)"
+    return _record(store, actor, "announcement.pick_key", announcement_id, summary, detail, now)
+
+
+def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime, reason: str = "") -> ActionResult:
+    """Skip an announcement (no digest or post will carry it), one queued post, or a digest issue."""
+    kind, target = resolve_target(config, store, target_id)
+    reason = " ".join(reason.split()) or f"skipped by {actor}"
+    ledger = Ledger(store)
+    if kind is TargetKind.POST:
+        row = _post(store, target)
+        if row.status not in EDITABLE:
+            raise ActionError(f"post {target} is {row.status}: only queued posts can be skipped")
+        ledger.mark_skipped(target, reason, now=now)
+        return _record(store, actor, "post.skip", target, f"post {target} skipped", {"reason": reason}, now)
+    if kind is TargetKind.ISSUE:
+        if not store.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
+                                             reason=reason, now=now):
+            raise ActionError(f"digest issue {target} is {_issue(store, target).status}: it cannot be skipped")
+        return _record(store, actor, "digest.skip", target, f"digest issue {target} skipped", {"reason": reason}, now)
+    store.set_announce(target, False, now=now)
+    skipped = [row.key for row in queued_posts(store) if row.payload.get("announcement_id") == target]
+    for key in skipped:
+        ledger.mark_skipped(key, reason, now=now)
+    detail = {"reason": reason, "posts_skipped": skipped}
+    return _record(store, actor, "announcement.skip", target,
+                   f"announcement {target} skipped ({len(skipped)} queued post(s) skipped)", detail, now)
+
+
+def send_test(
+    config: Config, store: Store, issue: DigestIssue | Digest, address: str, actor: str, now: datetime
+) -> ActionResult:
+    """Send one copy of a digest (frozen or as it would be rendered now) to one address."""
+    from newsletter.pipeline.sending import send_test_copy
+
+    try:
+        recipient = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False).normalized
+    except EmailNotValidError as error:
+        raise ActionError(f"test send: {address!r} is not a valid address ({error})") from None
+    if isinstance(issue, Digest):
+        issue = DigestIssue(digest=issue, status=DigestIssueStatus.AWAITING_APPROVAL, created_at=now)
+    reply = send_test_copy(config, issue, recipient, now=now)
+    detail = {"to": recipient, "digest": issue.digest.name, "subject": issue.digest.subject, "reply": reply[:200]}
+    return _record(store, actor, "digest.test_send", issue.id, f"test copy of {issue.id} sent to {recipient}",
+                   detail, now)
+
+
+def queued_posts(store: Store) -> list[Delivery]:
+    """Post rows that can still change: awaiting approval or pending, oldest first."""
+    return Ledger(store).list_deliveries(status=EDITABLE, kind=DeliveryKind.POST, limit=MAX_QUEUED_POSTS)
+
+
+def hand_edited(store: Store, key: str) -> bool:
+    """Whether someone edited this post's text (the audit log says so)."""
+    return store.has_action("post.edit", key)
+
+
+def _recompose_posts(config: Config, store: Store, announcement: Announcement, now: datetime) -> int:
+    """Recompose the queued, never hand-edited posts of `announcement`; returns how many changed."""
+    changed = 0
+    rows = [r for r in queued_posts(store) if r.payload.get("announcement_id") == announcement.id]
+    for row in rows:
+        if hand_edited(store, row.key):
+            continue
+        fresh = recompose_queued(config, announcement, row)
+        if fresh and _update_payload(store, row.key, post_to_payload(fresh), now):
+            changed += 1
+    return changed
+
+
+def _post(store: Store, key: str) -> Delivery:
+    """The post row `key`; ActionError when there is none."""
+    row = Ledger(store).get(key)
+    if row is None or row.kind != str(DeliveryKind.POST):
+        raise ActionError(f"no queued post {key!r}")
+    return row
+
+
+def _issue(store: Store, issue_id: str) -> DigestIssue:
+    """The digest issue `issue_id`; ActionError when there is none."""
+    issue = store.get_digest_issue(issue_id)
+    if issue is None:
+        raise ActionError(f"no digest issue {issue_id!r}")
+    return issue
+
+
+def _update_payload(store: Store, key: str, payload: dict[str, Any], now: datetime) -> bool:
+    """Replace a post's payload if it is still queued (atomic with the status check)."""
+    return Ledger(store).update_payload(key, payload, only_in=EDITABLE, now=now)

@@ -1,0 +1,356 @@
+"""The posting stage: queue composed posts in the ledger, then publish what is due, one slot at a time.
+
+`queue_posts` composes the posts of newly announced announcements (those that became eligible,
+`announced_at`, within the window) for every channel and stores each as a ledger row keyed by
+`Post.idempotency_key` (pending, or awaiting_approval when the channel requires approval). A
+re-announced update (source `announce_updates: true`) gets its own key: the variant carries a
+revision suffix (`post:<id>:quote~r1:<channel>`), and only where no earlier post of that
+variant is still queued (a queued post is re-rendered in place instead, see
+`newsletter.pipeline.revisions`). `post_due` claims at most the slot's share of a channel's due rows
+and publishes them, handling faults:
+
+- 429: wait until the reset when it is close (`max_wait`), else reschedule the row at the reset;
+- 5xx, refused connections, timeouts the service deduplicates: retried with backoff, then left
+  pending for the next slot;
+- 401/403: the channel is paused with one clear reason (channel and env vars); the row goes back
+  to pending untouched (`newsletter channels resume NAME` lifts the pause);
+- duplicate-content rejection: recorded as sent;
+- a post whose request may have gone out (timeout in flight, thread cut, crash): `uncertain`,
+  for a person to settle (`newsletter posts settle`), never re-posted automatically.
+Dry runs write to the outbox folder and never touch the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from newsletter.compose.social import compose_posts
+from newsletter.config import Config
+from newsletter.core.errors import ConfigError, NewsletterError, PublishError
+from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Media, Post
+from newsletter.plugins import publisher_class
+from newsletter.publish.base import ChannelConfig, Published, Publisher
+from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
+from newsletter.publish.outbox import OutboxPublisher
+from newsletter.store import AnnouncedItem, Store
+from newsletter.store.ledger import DeliveryKind, Ledger
+
+log = logging.getLogger(__name__)
+
+S = DeliveryStatus
+QUEUE_WINDOW = timedelta(days=7)
+POSTS_PER_SLOT = 1
+DEFAULT_MAX_WAIT = 60.0
+RETRY_ATTEMPTS = 3
+RETRY_WAIT_MAX = 30.0
+REVISION_MARK = "~r"
+QUEUED = (S.PENDING, S.AWAITING_APPROVAL)
+
+
+@dataclass
+class PostReport:
+    """What one `post_due` run did for one channel (keys of the ledger rows)."""
+
+    channel: str
+    sent: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    paused: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Counts per outcome, for run records."""
+        outcomes = ("sent", "rescheduled", "failed", "uncertain", "skipped", "written")
+        return {name: len(getattr(self, name)) for name in outcomes}
+
+
+def post_to_payload(post: Post) -> dict[str, Any]:
+    """A post as the JSON stored in its ledger row."""
+    payload = asdict(post)
+    payload.pop("slot", None)
+    return payload
+
+
+def post_from_payload(payload: dict[str, Any]) -> Post:
+    """The post stored in a ledger row."""
+    data = dict(payload)
+    data["media"] = [Media(**m) for m in data.get("media", [])]
+    data["thread"] = list(data.get("thread", []))
+    return Post(**data)
+
+
+def channel_config(config: Config, name: str) -> ChannelConfig:
+    """The channel called `name`; ConfigError lists the configured ones."""
+    for channel in config.channels:
+        if channel.name == name:
+            return channel
+    valid = ", ".join(c.name for c in config.channels) or "none"
+    raise ConfigError([f"channels: no channel named {name!r} (configured: {valid})"])
+
+
+def make_publisher(channel: ChannelConfig) -> Publisher:
+    """The publisher for a channel, from its type."""
+    publisher: Publisher = publisher_class(channel.type)(channel)
+    return publisher
+
+
+def cards_dir(config: Config) -> Path:
+    """Where cards of queued posts are kept (they must outlive the run that drew them)."""
+    return config.resolve(config.data_dir) / "cards"
+
+
+def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
+    """A queued post composed afresh from `announcement`, keeping its variant key; None when the
+    announcement can no longer fill that variant."""
+    posts = compose_posts(announcement, channel_config(config, row.target), config, cards_dir=cards_dir(config))
+    variant = str(row.payload.get("variant", ""))
+    fresh = next((post for post in posts if post.variant == base_variant(variant)), None)
+    return None if fresh is None else replace(fresh, variant=variant)
+
+
+def variant_key(variant: str, revision: int) -> str:
+    """The variant as written in a post's ledger key: plain as first announced, with a revision
+    suffix (`quote~r2`) for a re-announced update."""
+    return variant if revision == 0 else f"{variant}{REVISION_MARK}{revision}"
+
+
+def base_variant(variant: str) -> str:
+    """The variant a (possibly revision-suffixed) variant key was composed as."""
+    return variant.split(REVISION_MARK, 1)[0]
+
+
+def post_key(announcement_id: str, variant: str, channel: str) -> str:
+    """The ledger key of one post: one per announcement, variant key and channel."""
+    return f"post:{announcement_id}:{variant}:{channel}"
+
+
+def wants_row(ledger: Ledger, item: AnnouncedItem, variant: str, channel: str) -> bool:
+    """Whether this revision of the announcement still needs a `variant` post on `channel`: no
+    row for this revision yet, and no earlier revision's row still queued."""
+    keys = [post_key(item.announcement.id, variant_key(variant, r), channel) for r in range(item.revision + 1)]
+    rows = [ledger.get(key) for key in keys]
+    return rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows)
+
+
+def planned_posts(
+    config: Config, store: Store, channel: ChannelConfig, now: datetime, *, since: datetime | None = None,
+    card_folder: Path | None = None,
+) -> list[Post]:
+    """Posts for announcements announced since `since` (default: a week) that have no ledger
+    row yet; an announcement that fails to compose is logged and skipped."""
+    ledger = Ledger(store)
+    posts: list[Post] = []
+    for item in store.announced_since(since or now - QUEUE_WINDOW, now=now):
+        if not any(wants_row(ledger, item, variant, channel.name) for variant in channel.variants):
+            continue
+        announcement = item.announcement
+        try:
+            composed = compose_posts(announcement, channel, config, cards_dir=card_folder or cards_dir(config))
+        except (NewsletterError, OSError, ValueError) as error:
+            log.error("channel %s: cannot compose posts for %s: %s", channel.name, announcement.id, error)
+            continue
+        for post in composed:
+            if wants_row(ledger, item, post.variant, channel.name):
+                post.variant = variant_key(post.variant, item.revision)
+                posts.append(post)
+    return posts
+
+
+def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime | None = None) -> dict[str, int]:
+    """Create ledger rows for the new posts of every channel; returns how many per channel."""
+    ledger = Ledger(store)
+    created: dict[str, int] = {}
+    for channel in config.channels:
+        posts = planned_posts(config, store, channel, now, since=since)
+        status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
+        rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
+        created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
+    return created
+
+
+class PostRunner:
+    """Publishes the due posts of one channel with the fault handling described above."""
+
+    def __init__(
+        self, config: Config, store: Store, channel: ChannelConfig, publisher: Publisher, *,
+        sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.config = config
+        self.store = store
+        self.ledger = Ledger(store)
+        self.channel = channel
+        self.publisher = publisher
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.clock = clock
+
+    def run(self, rows: list[Delivery], now: datetime, report: PostReport) -> None:
+        """Claim and publish each row, stopping early when the channel gets paused."""
+        for row in rows:
+            if report.paused:
+                break
+            if self.store.is_withdrawn(row.payload.get("announcement_id", "")):
+                self.ledger.mark_skipped(row.key, "announcement withdrawn", now=now)
+                report.skipped.append(row.key)
+                continue
+            if not self.ledger.claim(row.key, now):
+                continue
+            self._publish_claimed(row, now, report)
+
+    def _publish_claimed(self, row: Delivery, now: datetime, report: PostReport) -> None:
+        """Publish one claimed row and record the outcome in the ledger and the report."""
+        post = post_from_payload(row.payload)
+        key = row.key
+        try:
+            published = self._send(post, key)
+        except AlreadyPosted as error:
+            self.ledger.mark_sent(key, now=now)
+            report.sent.append(key)
+            log.info("%s", error)
+        except RateLimited as error:
+            when = error.reset_at or now + timedelta(minutes=15)
+            self._retry(key, str(error), when, now, report)
+        except Transient as error:
+            self._retry(key, str(error), now, now, report)
+        except AuthFailed as error:
+            self.ledger.release(key, str(error), now=now)
+            self.store.set_channel_paused(self.channel.name, True, str(error), now=now)
+            report.paused = str(error)
+            report.errors.append(str(error))
+        except Uncertain as error:
+            self.ledger.mark_uncertain(key, str(error), now=now)
+            report.uncertain.append(key)
+            report.errors.append(str(error))
+        except PublishError as error:
+            self.ledger.mark_failed(key, str(error), now=now)
+            report.failed.append(key)
+            report.errors.append(str(error))
+        except Exception as error:  # a bug mid-request: the post may have gone out
+            self.ledger.mark_uncertain(key, f"unexpected {type(error).__name__}: {error}", now=now)
+            report.uncertain.append(key)
+            report.errors.append(f"{key}: unexpected {type(error).__name__}: {error}")
+        else:
+            self.ledger.mark_sent(key, published.provider_id, published.url, now=now)
+            report.sent.append(key)
+
+    def _send(self, post: Post, key: str) -> Published:
+        """Publish with backoff on transient faults and one wait on a near rate-limit reset."""
+        try:
+            return self._with_backoff(post, key)
+        except RateLimited as error:
+            wait = (error.reset_at - self.clock()).total_seconds() if error.reset_at else None
+            if wait is None or wait > self.max_wait:
+                raise
+            self.sleep(max(wait, 0.0) + 1.0)
+            return self._with_backoff(post, key)
+
+    def _with_backoff(self, post: Post, key: str) -> Published:
+        """Publish, retrying transient faults with exponential backoff (the injected sleeper waits)."""
+        retrying = Retrying(
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=wait_exponential(multiplier=1, max=RETRY_WAIT_MAX),
+            retry=retry_if_exception_type(Transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(self.publisher.publish, post, idempotency_key=key)
+
+    def _retry(self, key: str, error: str, when: datetime, now: datetime, report: PostReport) -> None:
+        """Reschedule a claimed row at `when` (failed once its attempts are used up)."""
+        status = self.ledger.mark_retry(key, error, when, now=now)
+        (report.failed if status == S.FAILED else report.rescheduled).append(key)
+        report.errors.append(error)
+
+
+def due_rows(store: Store, channel: str, now: datetime, limit: int) -> list[Delivery]:
+    """The oldest pending, due post rows of `channel`."""
+    return Ledger(store).due(DeliveryKind.POST, channel, now, limit)
+
+
+def post_due(
+    config: Config, store: Store, channel_name: str, now: datetime, *, dry_run: bool = False,
+    limit: int = POSTS_PER_SLOT, publisher: Publisher | None = None,
+    sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
+) -> PostReport:
+    """Publish at most `limit` due posts of one channel (one slot's share); with `dry_run`,
+    write them (and the posts not queued yet) to the outbox instead, ledger untouched."""
+    channel = channel_config(config, channel_name)
+    report = PostReport(channel.name)
+    if dry_run:
+        return _dry_run(config, store, channel, now, limit, report)
+    paused, reason = store.channel_pause(channel.name)
+    if paused:
+        report.paused = reason or "paused"
+        return report
+    rows = due_rows(store, channel.name, now, limit)
+    if rows:
+        runner = PostRunner(config, store, channel, publisher or make_publisher(channel), sleep=sleep,
+                            max_wait=max_wait)
+        runner.run(rows, now, report)
+    return report
+
+
+def _dry_run(
+    config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
+) -> PostReport:
+    """Write what would be posted now to `<outbox>/posts/<channel>/`."""
+    outbox_dir = config.resolve(config.outbox_dir)
+    outbox = OutboxPublisher(outbox_dir)
+    queued = [(row.key, post_from_payload(row.payload)) for row in due_rows(store, channel.name, now, limit)]
+    if len(queued) < limit:
+        fresh = planned_posts(config, store, channel, now, card_folder=outbox_dir / "cards")
+        queued += [(p.idempotency_key, p) for p in fresh if not channel.require_approval]
+    for key, post in queued[:limit]:
+        published = outbox.publish(post, idempotency_key=key)
+        report.written.append(Path(published.url.removeprefix("file://")) if published.url else outbox_dir)
+    return report
+
+
+def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
+    """Lift a channel's pause; returns the reason it was paused (None if it was not)."""
+    paused, reason = store.channel_pause(channel)
+    store.set_channel_paused(channel, False, now=now)
+    return reason if paused else None
+
+
+def delete_post(
+    config: Config, store: Store, key: str, *, publisher: Publisher | None = None, actor: str = "cli"
+) -> Delivery:
+    """Retract a published post through its service's API (recorded as `actor`'s action); the row
+    stays `sent` (never re-posted)."""
+    row = Ledger(store).get(key)
+    if row is None or row.kind != str(DeliveryKind.POST):
+        raise NewsletterError(f"no post with id {key!r} (see `newsletter posts list`)")
+    if row.status != S.SENT or not row.provider_id:
+        missing = "" if row.provider_id else " without a provider id"
+        raise NewsletterError(f"post {key} is {row.status}{missing}: nothing to delete")
+    channel = channel_config(config, row.target)
+    service = publisher or make_publisher(channel)
+    service.delete(row.provider_id)  # type: ignore[attr-defined]
+    store.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
+    return row
+
+
+def settle_post(store: Store, key: str, *, sent: bool, now: datetime, actor: str = "cli") -> None:
+    """`actor`'s verdict on an uncertain post: it went out, or it may be posted again."""
+    Ledger(store).resolve_uncertain(key, sent=sent, now=now)
+    store.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
+
+
+def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,
+               limit: int = 200) -> list[Delivery]:
+    """Post rows of the ledger, oldest first, by status and channel."""
+    rows = Ledger(store).list_deliveries(status=status, kind=str(DeliveryKind.POST), limit=limit)
+    return [row for row in rows if channel is None or row.target == channel]

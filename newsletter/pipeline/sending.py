@@ -1,0 +1,498 @@
+"""The send-digest stage: ledger rows for every recipient, then N workers, one per SMTP connection.
+
+Every message goes through the ledger: rows are created in batches, claimed in small batches,
+and each one is marked sent (committed) as soon as the server answered 250 and before that
+connection starts its next message, so a kill duplicates at most the one message in flight
+per connection. Transient failures go back to pending with exponential backoff until
+`smtp.max_attempts`; permanent refusals are failed and the subscriber marked bounced.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from newsletter.compose.digest import render_digest
+from newsletter.compose.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
+from newsletter.config import Config, DigestConfig
+from newsletter.core.errors import NewsletterError, PublishError
+from newsletter.core.models import Delivery, DeliveryStatus
+from newsletter.pipeline.digests import freeze_issue, open_issue, select_announcements, write_archive
+from newsletter.pipeline.subscribers import list_names
+from newsletter.pipeline.unsubscribe import make_token, secret_from_env, unsubscribe_url
+from newsletter.publish.email.smtp import (
+    DkimSigner,
+    PermanentRefusal,
+    RateLimiter,
+    SmtpConnection,
+    SmtpSettings,
+    TransientFailure,
+    as_data,
+    verp_sender,
+)
+from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus, utcnow
+from newsletter.store.ledger import DeliveryKind, Ledger
+
+log = logging.getLogger(__name__)
+
+MAX_CLAIM_BATCH = 200
+CLAIMS_PER_WORKER = 4
+RECIPIENT_PAGE = 5000
+POLL_SECONDS = 0.5
+SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
+MAX_ERRORS_KEPT = 20
+
+
+class SendError(NewsletterError):
+    """A digest cannot be sent as asked (unknown, paused, awaiting approval…)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential delays between attempts of one message: base, base×factor, … up to cap."""
+
+    base: float = 10.0
+    factor: float = 2.0
+    cap: float = 600.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt."""
+        return min(self.cap, self.base * self.factor ** max(0, attempts - 1))
+
+
+@dataclass
+class SendReport:
+    """What one run did; updated live (the progress callback sees it) and returned at the end."""
+
+    issue_id: str
+    digest: str
+    dry_run: bool = False
+    total: int = 0
+    created: int = 0
+    already_sent: int = 0
+    to_send: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    pending: int = 0
+    paused: bool = False
+    finished: bool = False
+    written: int = 0
+    outbox: Path | None = None
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second so far."""
+        elapsed = self.elapsed or (time.monotonic() - self.started)
+        return (self.sent + self.failed) / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def done(self) -> int:
+        """Messages settled in this run (sent, failed or skipped)."""
+        return self.sent + self.failed + self.skipped
+
+    def note(self, error: str) -> None:
+        """Keep a few error lines for the summary."""
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+
+
+Progress = Callable[[SendReport], None]
+
+
+def find_issue(store: Store, name_or_id: str) -> DigestIssue:
+    """The issue with this id, else the newest issue of the digest with this name."""
+    issue = store.get_digest_issue(name_or_id)
+    if issue is not None:
+        return issue
+    latest = store.list_digest_issues(digest=name_or_id, limit=1)
+    if not latest:
+        raise SendError(f"no issue of digest {name_or_id!r} to send: compose one first")
+    return latest[0]
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """The issue a `send digest` run works on, or (issue None) why there is nothing to send."""
+
+    issue: DigestIssue | None
+    skip_reason: str | None = None
+
+
+def issue_to_send(config: Config, store: Store, name_or_id: str, now: datetime, *, dry_run: bool = False) -> IssuePlan:
+    """The issue with this id; for a digest name, its unfinished issue (resumed as recorded),
+    else a newly frozen one (`digests.freeze_issue`), else the reason nothing is due. A dry
+    run renders a new selection without recording it."""
+    found = store.get_digest_issue(name_or_id)
+    if found is not None:
+        return IssuePlan(found)
+    if name_or_id not in {digest.name for digest in config.digests}:
+        raise SendError(f"{name_or_id!r} is neither a configured digest nor a stored issue id")
+    digest_config = config.digest(name_or_id)
+    if dry_run and open_issue(store, digest_config) is None:
+        selection = select_announcements(store, config, digest_config, now)
+        if selection.skip_reason:
+            return IssuePlan(None, selection.skip_reason)
+        digest = render_digest(config, digest_config, selection.announcements, now)
+        return IssuePlan(DigestIssue(digest=digest, status=DigestIssueStatus.APPROVED, created_at=now))
+    frozen = freeze_issue(store, config, digest_config, now)
+    if frozen is None:
+        reason = select_announcements(store, config, digest_config, now).skip_reason
+        return IssuePlan(None, reason or "nothing new to send")
+    return IssuePlan(store.get_digest_issue(frozen.issue_id))
+
+
+def publish_web_copy(config: Config, issue: DigestIssue) -> None:
+    """Write the issue's public web copy before its first message goes out, so the « Voir dans
+    le navigateur » link works on arrival (rewriting it on a resume is harmless)."""
+    try:
+        write_archive(config, issue.digest)
+    except OSError as error:
+        raise SendError(f"cannot write the web copy of {issue.id}: {error}") from None
+
+
+def pause_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
+    """Stop an issue in progress: running senders finish their current message and stop."""
+    issue = find_issue(store, name_or_id)
+    if not store.set_digest_issue_status(issue.id, DigestIssueStatus.PAUSED, expected=SENDABLE, now=now):
+        raise SendError(f"issue {issue.id} is {issue.status}, only approved or sending issues can be paused")
+    store.record_action("cli", "send.pause", target=issue.id, now=now)
+    return find_issue(store, issue.id)
+
+
+def resume_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
+    """Allow a paused issue to be sent again (the caller then runs `send_digest`)."""
+    issue = find_issue(store, name_or_id)
+    if not store.set_digest_issue_status(
+        issue.id, DigestIssueStatus.SENDING, expected=(DigestIssueStatus.PAUSED,), now=now
+    ):
+        raise SendError(f"issue {issue.id} is {issue.status}, not paused")
+    store.record_action("cli", "send.resume", target=issue.id, now=now)
+    return find_issue(store, issue.id)
+
+
+def delivery_key(issue_id: str, subscriber_id: int) -> str:
+    """The ledger key: one message per issue and subscriber, whatever lists they are on."""
+    return f"email:{issue_id}:{subscriber_id}"
+
+
+def token_lists(digest_list: str) -> str:
+    """What an unsubscribe token of this digest names: every list the digest goes to, so the
+    one-click link stops this digest (and only the lists it is sent to)."""
+    return ",".join(list_names(digest_list))
+
+
+def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> Iterator[tuple[int, str, str | None]]:
+    """Active, unsuppressed subscribers of the list(s), once each, by id, read page by page."""
+    return store.sendable_subscribers(list_names(digest_list), page)
+
+
+def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
+    """One pending row per recipient of the issue (batched inserts); returns how many were new."""
+    rows = (
+        (delivery_key(issue.id, sid), str(DeliveryKind.EMAIL), email, {"subscriber_id": sid, "name": name})
+        for sid, email, name in recipients(store, issue.digest.list_name)
+    )
+    return ledger.ensure_pending(rows, issue_id=issue.id)
+
+
+def claim_size(to_send: int, connections: int) -> int:
+    """Rows a worker claims at a time: large batches cost less per message, but each worker
+    should get several batches so that a small list still spreads over every connection."""
+    return max(1, min(MAX_CLAIM_BATCH, to_send // (connections * CLAIMS_PER_WORKER)))
+
+
+class DigestSender:
+    """One run of one issue: shared state of the workers (ledger, template, rate, pause)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        issue: DigestIssue,
+        template: MessageTemplate,
+        report: SendReport,
+        *,
+        secret: str,
+        limit: int | None,
+        backoff: Backoff,
+        progress: Progress | None,
+        shutdown: threading.Event | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.issue = issue
+        self.digest_config = config.digest(issue.digest.name)
+        self.template = template
+        self.report = report
+        self.secret = secret
+        self.budget = limit
+        self.claim_size = claim_size(report.to_send, config.smtp.connections)
+        self.backoff = backoff
+        self.progress = progress
+        self.shutdown = shutdown
+        self.ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
+        self.settings = SmtpSettings.from_config(config.smtp, self.template.domain)
+        self.rate = RateLimiter(config.smtp.rate_per_second, config.smtp.rate_per_hour)
+        self.signer = DkimSigner.from_config(config.smtp, config.resolve)
+        self.token_lists = token_lists(issue.digest.list_name)
+        self.envelope_from = self.digest_config.from_address
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.marks = self.ledger.sent_marker(config.smtp.connections)
+
+    def run(self) -> None:
+        """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
+        monitor = threading.Thread(target=self._watch_pause, name="send-pause-watch", daemon=True)
+        monitor.start()
+        workers = [
+            threading.Thread(target=self._work, args=(SmtpConnection(self.settings),), name=f"smtp-{n}")
+            for n in range(self.config.smtp.connections)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.stop.set()
+        monitor.join()
+        self.marks.close()
+
+    def _watch_pause(self) -> None:
+        while not self.stop.wait(POLL_SECONDS):
+            if self.shutdown is not None and self.shutdown.is_set():
+                self.stop.set()
+                return
+            issue = self.store.get_digest_issue(self.issue.id)
+            if issue is not None and issue.status not in SENDABLE:
+                self.report.paused = issue.status is DigestIssueStatus.PAUSED
+                self.stop.set()
+
+    def _work(self, connection: SmtpConnection) -> None:
+        try:
+            while not self.stop.is_set() and self._connect(connection):
+                batch = self._claim()
+                if batch is None:
+                    return
+                if batch:
+                    self._send_batch(connection, batch)
+        except Exception as error:  # a worker must never die silently: stop the run, keep the ledger right
+            log.exception("sending worker stopped")
+            with self.lock:
+                self.report.note(f"worker stopped: {error}")
+            self.stop.set()
+        finally:
+            connection.close()
+
+    def _connect(self, connection: SmtpConnection) -> bool:
+        """Open the connection before claiming rows; back off on failure, give up after max_attempts."""
+        for attempt in range(1, self.config.smtp.max_attempts + 1):
+            try:
+                connection.open()
+                return True
+            except TransientFailure as error:
+                with self.lock:
+                    self.report.note(str(error))
+                if self.stop.wait(self.backoff.delay(attempt)):
+                    return False
+        return False
+
+    def _claim(self) -> list[Delivery] | None:
+        """Claim the next rows (empty: wait and try again; None: nothing left for this worker)."""
+        with self.lock:
+            size = self.claim_size if self.budget is None else min(self.claim_size, self.budget)
+            if size <= 0:
+                return None
+            if self.budget is not None:
+                self.budget -= size
+        batch = self.marks.claim_batch(str(DeliveryKind.EMAIL), size, now=utcnow(), issue_id=self.issue.id)
+        if self.budget is not None:
+            with self.lock:
+                self.budget += size - len(batch)
+        if batch:
+            return batch
+        due, claimed = self.ledger.next_due(self.issue.id)
+        if due is None and not claimed:
+            return None
+        wait = POLL_SECONDS if due is None else (due - utcnow()).total_seconds()
+        if self.stop.wait(min(max(wait, 0.01), POLL_SECONDS * 2)):
+            return None
+        return []
+
+    def _send_batch(self, connection: SmtpConnection, batch: list[Delivery]) -> None:
+        statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
+        for index, delivery in enumerate(batch):
+            if self.stop.is_set():
+                self.ledger.release_many([d.key for d in batch[index:]])
+                return
+            status = statuses.get(delivery.payload.get("subscriber_id", 0))
+            if status != SubscriberStatus.ACTIVE:
+                self.ledger.mark_skipped(delivery.key, f"subscriber is {status or 'forgotten'}")
+                self._count("skipped")
+                continue
+            self._deliver(connection, delivery)
+
+    def _deliver(self, connection: SmtpConnection, delivery: Delivery) -> None:
+        """Send one message and record the outcome before the connection's next message."""
+        try:
+            data = self._data_for(delivery)
+        except (ValueError, UnicodeError) as error:  # one unusable recipient never stops the others
+            reason = f"{delivery.target}: cannot build this copy ({error})"
+            self.ledger.mark_failed(delivery.key, reason)
+            self._count("failed", reason)
+            return
+        sender = self.envelope_from
+        if self.config.smtp.verp:
+            sender = verp_sender(sender, delivery.target)
+        self.rate.acquire()
+        try:
+            reply = connection.send_data(sender, delivery.target, data)
+        except PermanentRefusal as error:
+            self.ledger.mark_failed(delivery.key, str(error))
+            if error.recipient:
+                self.store.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
+            self._count("failed", str(error))
+        except TransientFailure as error:
+            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
+            outcome = self.ledger.mark_retry(delivery.key, str(error), retry_at)
+            self._count("failed" if outcome is DeliveryStatus.FAILED else "retried", str(error))
+        else:
+            self.marks.mark(delivery.key, reply[:200], utcnow())
+            self._count("sent")
+
+    def _data_for(self, delivery: Delivery) -> bytes:
+        """The recipient's copy as SMTP's DATA carries it (signed when DKIM is configured)."""
+        token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
+        name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
+        if self.signer is None:
+            return self.template.render(delivery.target, name, url, for_data=True)
+        return as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
+
+    def _count(self, outcome: str, error: str | None = None) -> None:
+        with self.lock:
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            if error:
+                self.report.note(error)
+            if self.progress is not None:
+                self.progress(self.report)
+
+
+def send_digest(
+    config: Config,
+    store: Store,
+    digest: str | DigestIssue,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    backoff: Backoff | None = None,
+    stop: threading.Event | None = None,
+) -> SendReport:
+    """Send an issue (by id, digest name or object) to its list through the ledger; with
+    `dry_run`, write `.eml` files to the outbox instead and touch nothing. Setting `stop`
+    ends the run between messages (the issue stays `sending`, to be resumed)."""
+    issue = find_issue(store, digest) if isinstance(digest, str) else digest
+    digest_config = config.digest(issue.digest.name)
+    template = build_message_template(issue.digest, digest_config, config, now=now)
+    report = SendReport(issue_id=issue.id, digest=issue.digest.name, dry_run=dry_run)
+    if dry_run:
+        write_outbox(config, store, issue, template, report, limit=limit)
+        return _finish(report)
+    secret = secret_from_env(config)
+    _check_sendable(issue)
+    ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
+    run_started = utcnow()
+    if issue.status is not DigestIssueStatus.SENT:
+        publish_web_copy(config, issue)
+        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
+        ledger.recover_after_crash(issue_id=issue.id, claimed_before=run_started)
+        report.created = create_deliveries(ledger, store, issue)
+    counts = ledger.counts(issue.id)
+    report.total = sum(counts.values())
+    report.already_sent = counts[DeliveryStatus.SENT]
+    report.to_send = counts[DeliveryStatus.PENDING] if limit is None else min(limit, counts[DeliveryStatus.PENDING])
+    if report.to_send:
+        sender = DigestSender(config, store, issue, template, report, secret=secret, limit=limit,
+                              backoff=backoff or Backoff(), progress=progress, shutdown=stop)
+        sender.run()
+    counts = ledger.counts(issue.id)
+    report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
+    if not report.pending and not report.paused:
+        report.finished = True
+        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
+    return _finish(report)
+
+
+def _check_sendable(issue: DigestIssue) -> None:
+    if issue.status is DigestIssueStatus.PAUSED:
+        raise SendError(f"issue {issue.id} is paused: run `newsletter send resume {issue.digest.name}`")
+    if issue.status is DigestIssueStatus.AWAITING_APPROVAL:
+        raise SendError(f"issue {issue.id} is awaiting approval")
+    if issue.status is DigestIssueStatus.SKIPPED:
+        raise SendError(f"issue {issue.id} was skipped ({issue.skip_reason or 'no reason given'})")
+
+
+def _finish(report: SendReport) -> SendReport:
+    report.elapsed = time.monotonic() - report.started
+    return report
+
+
+def safe_filename(text: str) -> str:
+    """`text` reduced to characters safe in a file name."""
+    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", text)[:120]
+
+
+def write_outbox(
+    config: Config,
+    store: Store,
+    issue: DigestIssue,
+    template: MessageTemplate,
+    report: SendReport,
+    *,
+    limit: int | None,
+) -> None:
+    """Write each recipient's message as an `.eml` file (real links if the secret is set)."""
+    folder = config.resolve(config.outbox_dir) / safe_filename(issue.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        secret: str | None = secret_from_env(config)
+    except NewsletterError:
+        secret = None
+    lists_named = token_lists(issue.digest.list_name)
+    for number, (sid, email, name) in enumerate(recipients(store, issue.digest.list_name), start=1):
+        if limit is not None and number > limit:
+            break
+        token = make_token(secret, sid, lists_named) if secret else None
+        url = unsubscribe_url(config, token) if token else preview_unsubscribe_url(config)
+        path = folder / f"{number:06d}-{safe_filename(email)}.eml"
+        path.write_bytes(template.render(email, name, url))
+        report.written += 1
+    report.outbox = folder
+
+
+def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: datetime) -> str:
+    """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger;
+    its web-copy link works once the issue is sending (the archive never shows unsent issues)."""
+    digest_config: DigestConfig = config.digest(issue.digest.name)
+    template = build_message_template(issue.digest, digest_config, config, now=now)
+    message = template.render(address, None, preview_unsubscribe_url(config))
+    signer = DkimSigner.from_config(config.smtp, config.resolve)
+    if signer is not None:
+        message = signer.sign(message)
+    connection = SmtpConnection(SmtpSettings.from_config(config.smtp, template.domain))
+    try:
+        return connection.send(digest_config.from_address, address, message)
+    except PublishError as error:
+        raise SendError(f"test copy to {address} not sent: {error}") from None
+    finally:
+        connection.close()

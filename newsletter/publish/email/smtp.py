@@ -1,0 +1,352 @@
+"""SMTP publisher: reusable connections (plain, STARTTLS or TLS), a rate limit, DKIM and VERP.
+
+`SmtpConnection.send` classifies every outcome the way the ledger needs it: accepted (250
+after DATA), refused for good (5xx: `PermanentRefusal`) or worth retrying (4xx, dropped
+connection, timeout: `TransientFailure`). The DATA phase is written by hand so a message
+already in CRLF form is only dot-stuffed (a cheap byte replace) rather than re-scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dkim
+
+from newsletter.config import SmtpConfig
+from newsletter.core.errors import ConfigError, PublishError
+
+DKIM_HEADERS = (
+    b"from", b"reply-to", b"to", b"subject", b"date", b"message-id", b"mime-version",
+    b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
+)
+LOCAL_HOSTNAME = "localhost"
+
+
+class TransientFailure(PublishError):
+    """The server deferred the message or the connection failed: try again later."""
+
+    def __init__(self, message: str, *, code: int | None = None, connection_lost: bool = False):
+        super().__init__(message, retryable=True)
+        self.code = code
+        self.connection_lost = connection_lost
+
+
+class PermanentRefusal(PublishError):
+    """The server refused the message for good (5xx); `recipient` says the address was refused."""
+
+    def __init__(self, message: str, *, code: int | None = None, recipient: bool = False):
+        super().__init__(message, retryable=False)
+        self.code = code
+        self.recipient = recipient
+
+
+def _reply_text(message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return " ".join(text.split())[:300]
+
+
+def _classify(stage: str, code: int, message: bytes | str, *, recipient: bool = False) -> PublishError:
+    """A 4xx reply is transient, anything else unexpected is permanent."""
+    text = f"{stage}: {code} {_reply_text(message)}"
+    if 400 <= code < 500:
+        return TransientFailure(text, code=code, connection_lost=code == 421)
+    return PermanentRefusal(text, code=code, recipient=recipient)
+
+
+def envelope_address(address: str) -> str:
+    """An address safe to put between < > in MAIL FROM / RCPT TO (validated ones always are)."""
+    if not address or any(c in address for c in "<>\r\n \t"):
+        raise PermanentRefusal(f"invalid envelope address {address!r}")
+    return address
+
+
+def crlf(message: bytes) -> bytes:
+    """The message with every line break written CRLF, as SMTP requires."""
+    return message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def as_data(message: bytes) -> bytes:
+    """A CRLF message as DATA carries it: leading dots doubled, ending with CRLF and the lone-dot line."""
+    if message.startswith(b"."):
+        message = b"." + message
+    message = message.replace(b"\r\n.", b"\r\n..")
+    return message + (b".\r\n" if message.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def verp_sender(return_path: str, recipient: str) -> str:
+    """A per-recipient envelope sender (VERP): `bounces+user=example.org@sender.domain`."""
+    local, _, domain = return_path.rpartition("@")
+    user, _, recipient_domain = recipient.rpartition("@")
+    return f"{local}+{user}={recipient_domain}@{domain}"
+
+
+def verp_recipient(envelope_sender: str, return_path: str) -> str | None:
+    """The recipient a bounce to a VERP address was about, or None if it is not one of ours."""
+    local, _, domain = return_path.rpartition("@")
+    address, _, address_domain = envelope_sender.rpartition("@")
+    prefix = f"{local}+"
+    if address_domain.lower() != domain.lower() or not address.startswith(prefix):
+        return None
+    user, equals, recipient_domain = address[len(prefix):].rpartition("=")
+    return f"{user}@{recipient_domain}" if equals and user else None
+
+
+class DkimSigner:
+    """Signs messages with DKIM, covering List-Unsubscribe and List-Unsubscribe-Post."""
+
+    def __init__(self, selector: str, domain: str, private_key: bytes):
+        self.selector = selector.encode("ascii")
+        self.domain = domain.encode("ascii")
+        self.private_key = private_key
+
+    @classmethod
+    def from_config(cls, smtp: SmtpConfig, resolve: Callable[[Path], Path]) -> DkimSigner | None:
+        """The signer the config asks for (key from a file or an env var), or None."""
+        if not smtp.dkim_selector:
+            return None
+        if not smtp.dkim_domain:
+            raise ConfigError(["smtp.dkim_domain: required when smtp.dkim_selector is set"])
+        if smtp.dkim_key_env:
+            key = os.environ.get(smtp.dkim_key_env, "").encode("ascii")
+            if not key:
+                raise ConfigError([f"smtp.dkim_key_env: environment variable {smtp.dkim_key_env} is not set"])
+        elif smtp.dkim_key_file:
+            path = resolve(smtp.dkim_key_file)
+            try:
+                key = path.read_bytes()
+            except OSError as error:
+                raise ConfigError([f"smtp.dkim_key_file: cannot read {path} ({error.strerror})"]) from None
+        else:
+            raise ConfigError(["smtp.dkim_selector: set dkim_key_file or dkim_key_env too"])
+        return cls(smtp.dkim_selector, smtp.dkim_domain, key)
+
+    def sign(self, message: bytes) -> bytes:
+        """The message with a DKIM-Signature header prepended."""
+        try:
+            signature = dkim.sign(
+                message, self.selector, self.domain, self.private_key, include_headers=list(DKIM_HEADERS)
+            )
+        except dkim.DKIMException as error:
+            raise ConfigError([f"smtp.dkim: cannot sign ({error})"]) from None
+        return signature + message
+
+
+class RateLimiter:
+    """Shared by every connection: at most `per_second` messages a second and `per_hour` an hour."""
+
+    def __init__(
+        self,
+        per_second: float | None,
+        per_hour: int | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self.per_hour = per_hour
+        self.clock = clock
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.next_slot = 0.0
+        self.hour_started = 0.0
+        self.hour_count = 0
+
+    def acquire(self) -> None:
+        """Wait until one more message may start."""
+        if not self.interval and not self.per_hour:
+            return
+        with self.lock:
+            now = self.clock()
+            slot = max(now, self.next_slot)
+            if self.per_hour:
+                if slot - self.hour_started >= 3600:
+                    self.hour_started, self.hour_count = slot, 0
+                if self.hour_count >= self.per_hour:
+                    slot = self.hour_started + 3600
+                    self.hour_started, self.hour_count = slot, 0
+                self.hour_count += 1
+            self.next_slot = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Everything needed to open a connection; the password is read from the env var."""
+
+    host: str
+    port: int
+    security: str
+    timeout: float
+    username: str | None = None
+    password_env: str | None = None
+    local_hostname: str = LOCAL_HOSTNAME
+
+    @classmethod
+    def from_config(cls, smtp: SmtpConfig, local_hostname: str = LOCAL_HOSTNAME) -> SmtpSettings:
+        """Settings from the `smtp:` section."""
+        return cls(smtp.host, smtp.port, smtp.security, smtp.timeout, smtp.username, smtp.password_env,
+                   local_hostname)
+
+    def password(self) -> str | None:
+        """The password from its environment variable (None without authentication)."""
+        if not self.username:
+            return None
+        if not self.password_env or not os.environ.get(self.password_env):
+            raise ConfigError([f"smtp.password_env: set it to an environment variable holding the "
+                               f"password of {self.username}"])
+        return os.environ[self.password_env]
+
+    def describe(self) -> str:
+        """One line for logs, without the password."""
+        auth = f" as {self.username}" if self.username else ""
+        return f"smtp://{self.host}:{self.port} ({self.security}){auth}"
+
+
+class _IdleConnectionClosed(Exception):
+    """The server closed a reused connection (or said 421) at MAIL FROM: nothing was sent yet,
+    so the transaction is retried once on a fresh connection without counting an attempt."""
+
+
+class SmtpConnection:
+    """One SMTP session reused across messages; reopened transparently after a failure."""
+
+    def __init__(self, settings: SmtpSettings, ssl_context: ssl.SSLContext | None = None):
+        self.settings = settings
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.client: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        """Connect, greet, secure and authenticate; TransientFailure if the server is unavailable."""
+        if self.client is not None:
+            return
+        s = self.settings
+        try:
+            if s.security == "tls":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout,
+                    context=self.ssl_context,
+                )
+            else:
+                client = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+            client.ehlo()
+            if s.security == "starttls":
+                client.starttls(context=self.ssl_context)
+                client.ehlo()
+            password = s.password()
+            if s.username and password is not None:
+                client.login(s.username, password)
+        except smtplib.SMTPAuthenticationError as error:
+            raise ConfigError([f"smtp: {s.describe()} refused the credentials ({error.smtp_code})"]) from None
+        except ssl.SSLCertVerificationError as error:
+            raise ConfigError([f"smtp: the certificate of {s.describe()} is not trusted ({error.verify_message})"]) \
+                from None
+        except smtplib.SMTPConnectError as error:
+            raise _classify("connect", error.smtp_code, error.smtp_error) from None
+        except smtplib.SMTPResponseException as error:
+            raise _classify("greeting", error.smtp_code, error.smtp_error) from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise TransientFailure(f"connect to {s.describe()}: {error or type(error).__name__}",
+                                   connection_lost=True) from None
+        self.client = client
+
+    def close(self) -> None:
+        """Say QUIT if possible and forget the session."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
+    def drop(self) -> None:
+        """Forget a broken session without talking to the server."""
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> str:
+        """Send one message whose line breaks are all CRLF (see `crlf`); returns the server's
+        reply to DATA (250), else raises PermanentRefusal or TransientFailure."""
+        return self.send_data(envelope_from, recipient, as_data(message))
+
+    def send_data(self, envelope_from: str, recipient: str, data: bytes) -> str:
+        """`send` for a message already as DATA carries it: dot-stuffed, ending with the
+        lone-dot line (`MessageTemplate.render(for_data=True)` builds it in one pass)."""
+        self.open()
+        client = self.client
+        assert client is not None
+        try:
+            try:
+                return self._transaction(client, envelope_from, recipient, data)
+            except _IdleConnectionClosed:
+                self.drop()
+                self.open()
+                client = self.client
+                assert client is not None
+                return self._transaction(client, envelope_from, recipient, data)
+        except (OSError, smtplib.SMTPServerDisconnected) as error:
+            self.drop()
+            reason = "timed out" if isinstance(error, socket.timeout) else f"connection lost ({error})"
+            raise TransientFailure(f"{recipient}: {reason}", connection_lost=True) from None
+        except PublishError as error:
+            if isinstance(error, TransientFailure) and error.connection_lost:
+                self.drop()
+            else:
+                self._reset(client)
+            raise
+
+    def _transaction(self, client: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes) -> str:
+        try:
+            client.putcmd("mail", f"FROM:<{envelope_address(envelope_from)}>")
+            code, reply = client.getreply()
+        except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError) as error:
+            if "timed out" in str(error):  # smtplib reports a read timeout as a disconnection
+                raise
+            raise _IdleConnectionClosed() from None
+        if code == 421:
+            raise _IdleConnectionClosed()
+        if code != 250:
+            raise _classify("MAIL FROM", code, reply)
+        client.putcmd("rcpt", f"TO:<{envelope_address(recipient)}>")
+        code, reply = client.getreply()
+        if code not in (250, 251):
+            raise _classify(f"RCPT TO <{recipient}>", code, reply, recipient=True)
+        client.putcmd("data")
+        code, reply = client.getreply()
+        if code != 354:
+            raise _classify("DATA", code, reply)
+        client.send(data)
+        code, reply = client.getreply()
+        if code != 250:
+            raise _classify("end of DATA", code, reply)
+        return _reply_text(reply)
+
+    def _reset(self, client: smtplib.SMTP) -> None:
+        """RSET after a refused transaction so the session can carry on."""
+        try:
+            client.rset()
+        except (OSError, smtplib.SMTPException):
+            self.drop()
+
+
+class SmtpPool:
+    """N connections opened lazily and handed out one per worker."""
+
+    def __init__(self, settings: SmtpSettings, size: int):
+        self.settings = settings
+        self.size = size
+        self.connections = [SmtpConnection(settings) for _ in range(size)]
+
+    def close(self) -> None:
+        """Close every open connection."""
+        for connection in self.connections:
+            connection.close()

@@ -1,0 +1,89 @@
+"""Alerts to the comms team: a job failure, a paused channel, a source failing for a day.
+
+Alerts go by email (through the configured SMTP server) and/or a JSON POST to a webhook.
+Sending an alert never raises: a failed alert is logged, and the job carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import httpx
+
+from newsletter.config import Config
+from newsletter.store import RunOutcome, Store
+
+log = logging.getLogger("newsletter.runtime.alerts")
+
+
+def notify(config: Config, subject: str, body: str, *, kind: str, target: str) -> None:
+    """Send one alert to every configured destination."""
+    log.warning("alert (%s %s): %s", kind, target, subject)
+    if config.alerts.webhook_url:
+        _post_webhook(config, {"kind": kind, "target": target, "subject": subject, "body": body})
+    if config.alerts.email:
+        _send_email(config, subject, body)
+
+
+def _post_webhook(config: Config, payload: dict[str, str]) -> None:
+    try:
+        httpx.post(config.alerts.webhook_url or "", json=payload, timeout=10).raise_for_status()
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        log.error("alert webhook failed: %s", error)
+
+
+def _send_email(config: Config, subject: str, body: str) -> None:
+    message = EmailMessage()
+    message["From"] = config.alerts.from_address
+    message["To"] = ", ".join(config.alerts.email)
+    message["Subject"] = f"[newsletter] {subject}"
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="newsletter.local")
+    message.set_content(body)
+    smtp = config.smtp
+    try:
+        client_class = smtplib.SMTP_SSL if smtp.security == "tls" else smtplib.SMTP
+        with client_class(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+            if smtp.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            password = _secret(smtp.password_env)
+            if smtp.username and password:
+                client.login(smtp.username, password)
+            client.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        log.error("alert email failed: %s", error)
+
+
+def _secret(env_name: str | None) -> str | None:
+    return os.environ.get(env_name) if env_name else None
+
+
+def job_failed(config: Config, store: Store, job_id: str, message: str) -> None:
+    """Alert when a job starts failing, and when a source has been failing for a day."""
+    runs = store.last_runs(job_id, limit=2)
+    previous = runs[1] if len(runs) > 1 else None
+    if previous is None or previous.outcome is not RunOutcome.FAILED:
+        notify(config, f"job {job_id} failed", message, kind="job_failed", target=job_id)
+    if job_id.startswith("ingest:") and runs and previous is not None:
+        source = job_id.removeprefix("ingest:")
+        since = (store.get_source_state(source) or {}).get("failing_since")
+        threshold = timedelta(hours=config.alerts.source_failing_hours)
+        if since is not None and _crossed(since, runs[0].started_at, previous.started_at, threshold):
+            notify(config, f"source {source} failing since {since:%Y-%m-%d %H:%M} UTC", message,
+                   kind="source_failing", target=job_id)
+
+
+def _crossed(since: datetime, latest: datetime, previous: datetime, threshold: timedelta) -> bool:
+    """True when the failing streak passed `threshold` with the latest run, not before."""
+    return latest - since >= threshold > previous - since
+
+
+def channel_paused(config: Config, channel: str, reason: str) -> None:
+    """Alert that a social channel is paused and needs a person (credentials, suspension)."""
+    notify(config, f"channel {channel} paused", reason, kind="channel_paused", target=channel)

@@ -1,0 +1,84 @@
+"""What `newsletter status` shows: jobs, their schedules in words, next and last runs, failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from newsletter.config import Config
+from newsletter.core.schedules import Schedule, describe, merge_schedules, next_fire_times, parse_schedule
+from newsletter.store import RunOutcome, RunRecord, Store
+
+DEFAULT_INGEST_SCHEDULE = parse_schedule({"every": "10m"})
+RECENT_RUNS = 5
+MISSED_SHOWN = 10
+
+
+def job_schedules(config: Config) -> dict[str, list[Schedule]]:
+    """Every job the daemon runs, by fixed id, with its schedules."""
+    jobs: dict[str, list[Schedule]] = {}
+    for source in config.sources:
+        jobs[f"ingest:{source.name}"] = [source.schedule or DEFAULT_INGEST_SCHEDULE]
+    for digest in config.digests:
+        jobs[f"digest:{digest.name}"] = [digest.schedule]
+    for channel in config.channels:
+        jobs[f"post:{channel.name}"] = list(channel.slots)
+    return jobs
+
+
+def _iso(moment: datetime | None, config: Config) -> str | None:
+    return moment.astimezone(config.tz).isoformat() if moment else None
+
+
+def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any]:
+    """The daemon's state as JSON-ready data for `status` and the health endpoint."""
+    jobs = []
+    for job_id, schedules in job_schedules(config).items():
+        runs = store.last_runs(job_id, limit=RECENT_RUNS)
+        missed = [run for run in store.last_runs(job_id, limit=200) if run.outcome is RunOutcome.MISSED]
+        next_run = next_fire_times(merge_schedules(schedules), now, config.tz, 1) if schedules else []
+        jobs.append({
+            "id": job_id,
+            "schedule": "; ".join(describe(s, config.locale) for s in schedules) or "—",
+            "next_run": _iso(next_run[0], config) if next_run else None,
+            "last_run": _run_summary(runs[0], config) if runs else None,
+            "recent_runs": [_run_summary(run, config) for run in runs],
+            "missed_runs": [_iso(run.scheduled_for, config) for run in missed[:MISSED_SHOWN]],
+        })
+    return {
+        "now": _iso(now, config),
+        "jobs": jobs,
+        "sources_in_error": _sources_in_error(config, store),
+        "paused_channels": _paused_channels(config, store),
+    }
+
+
+def _run_summary(run: RunRecord, config: Config) -> dict[str, Any]:
+    return {
+        "outcome": str(run.outcome),
+        "scheduled_for": _iso(run.scheduled_for, config),
+        "started_at": _iso(run.started_at, config),
+        "finished_at": _iso(run.finished_at, config),
+        "counts": run.counts,
+        "message": run.message,
+    }
+
+
+def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
+    failing = []
+    for source in config.sources:
+        runs = store.last_runs(f"ingest:{source.name}", limit=1)
+        if runs and runs[0].outcome is RunOutcome.FAILED:
+            state = store.get_source_state(source.name) or {}
+            since = state.get("failing_since") or runs[0].started_at
+            failing.append({"name": source.name, "error": runs[0].message, "since": _iso(since, config)})
+    return failing
+
+
+def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:
+    paused = []
+    for channel in config.channels:
+        is_paused, reason = store.channel_pause(channel.name)
+        if is_paused:
+            paused.append({"name": channel.name, "reason": reason})
+    return paused

@@ -1,0 +1,548 @@
+"""The delivery ledger: the only place that decides whether a message or post was already sent.
+
+One row per email per recipient or per post per channel, keyed by an idempotency key. A sender
+claims a row (atomically: pending and due -> claimed), talks to the provider, then marks it sent,
+retry, failed or skipped, each in its own committed transaction. `attempts` counts claims, so an
+attempt interrupted by a crash still counts towards `max_attempts`. Dry runs never touch it.
+`Ledger.sent_marker` gives bulk email senders the same claim -> sent path at driver speed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, bindparam, case, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.core.errors import StoreError
+from newsletter.core.models import Delivery, DeliveryStatus
+from newsletter.store import Store, SubscriberStatus
+from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.tables import UTCDateTime, deliveries, subscribers, utcnow
+
+S = DeliveryStatus
+BATCH_SIZE = 1000
+DEFAULT_MAX_ATTEMPTS = 5
+MAX_MARKER_CONNECTIONS = 4
+INTERRUPTED = "interrupted: the process stopped while sending"
+
+PendingRow = tuple[str, str, str, dict[str, Any] | None]
+Item = TypeVar("Item")
+
+
+class DeliveryKind(StrEnum):
+    """What a ledger row delivers; decides what crash recovery may retry."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+DELIVERY_COLUMNS = tuple(
+    deliveries.c[name]
+    for name in ("id", "key", "kind", "target", "status", "attempts", "provider_id", "provider_url", "error",
+                 "next_attempt_at", "issue_id", "payload")
+)
+
+
+def delivery_from_row(row: Row[Any]) -> Delivery:
+    """The domain view of one ledger row."""
+    return Delivery(
+        key=row.key,
+        kind=row.kind,
+        target=row.target,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        provider_id=row.provider_id,
+        provider_url=row.provider_url,
+        error=row.error,
+        next_attempt_at=row.next_attempt_at,
+        issue_id=row.issue_id,
+        payload=row.payload or {},
+    )
+
+
+def _deliveries(rows: list[Row[Any]]) -> list[Delivery]:
+    """Ledger rows as deliveries, oldest first."""
+    return [delivery_from_row(row) for row in sorted(rows, key=lambda row: row.id)]
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Split `items` into lists of at most `size`."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _statuses(*statuses: DeliveryStatus) -> list[str]:
+    """Status values for an IN clause."""
+    return [str(s) for s in statuses]
+
+
+class Ledger:
+    """The deliveries ledger of one store."""
+
+    def __init__(self, store: Store, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+        self.store = store
+        self.engine = store.engine
+        self.max_attempts = max_attempts
+
+    def ensure_pending(
+        self,
+        rows: Iterable[PendingRow],
+        *,
+        issue_id: str | None = None,
+        status: DeliveryStatus = S.PENDING,
+        now: datetime | None = None,
+    ) -> int:
+        """Insert the (key, kind, target, payload) rows whose key is new, in batches;
+        existing keys are left exactly as they are. Returns how many rows were created."""
+        if status not in (S.PENDING, S.AWAITING_APPROVAL):
+            raise ValueError(f"new deliveries are pending or awaiting_approval, not {status}")
+        now = now or utcnow()
+        created = 0
+        for batch in _batches(rows, BATCH_SIZE):
+            values = [
+                {
+                    "key": key,
+                    "kind": str(DeliveryKind(kind)),
+                    "issue_id": issue_id,
+                    "target": target,
+                    "status": str(status),
+                    "attempts": 0,
+                    "payload": payload,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key, kind, target, payload in batch
+            ]
+            try:
+                with self.engine.begin() as conn:
+                    statement = insert_ignoring_conflicts(conn, deliveries).returning(deliveries.c.id)
+                    created += len(conn.execute(statement, values).all())
+            except IntegrityError:
+                raise StoreError(f"no digest issue {issue_id} to record deliveries for") from None
+        return created
+
+    def claim(self, key: str, now: datetime | None = None) -> bool:
+        """Claim one row for sending: True only for the one caller that moved it from
+        pending (and due) to claimed."""
+        now = now or utcnow()
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, *self._claimable(now))
+                .values(
+                    status=str(S.CLAIMED),
+                    claimed_at=now,
+                    attempts=t.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+        return result.rowcount == 1
+
+    def claim_batch(
+        self,
+        kind: str,
+        limit: int,
+        now: datetime | None = None,
+        issue_id: str | None = None,
+    ) -> list[Delivery]:
+        """Claim up to `limit` due pending rows of `kind` (and issue), oldest first; rows
+        another process is claiming at the same moment are skipped, never shared."""
+        return _deliveries(self._claim_rows(kind, limit, now, issue_id))
+
+    def _claim_rows(self, kind: str, limit: int, now: datetime | None, issue_id: str | None) -> list[Row[Any]]:
+        """`claim_batch`'s database work: the claimed rows, not yet converted."""
+        now = now or utcnow()
+        t = deliveries
+        candidates = (
+            select(t.c.id)
+            .where(t.c.kind == str(DeliveryKind(kind)), *self._claimable(now))
+            .order_by(t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if issue_id is not None:
+            candidates = candidates.where(t.c.issue_id == issue_id)
+        # PostgreSQL may rescan an IN subquery once per row it updates, and each rescan's LIMIT
+        # would then lock further rows: picking the rows once, in a materialised CTE, keeps `limit`.
+        picked = candidates.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+        statement = (
+            update(t)
+            .where(t.c.id.in_(select(picked.c.id)), *self._claimable(now))
+            .values(
+                status=str(S.CLAIMED),
+                claimed_at=now,
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*DELIVERY_COLUMNS)
+        )
+        with self.engine.begin() as conn:
+            return list(conn.execute(statement).all())
+
+    def mark_sent(
+        self,
+        key: str,
+        provider_id: str | None = None,
+        provider_url: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record that the provider accepted the claimed row `key` (committed at once)."""
+        now = now or utcnow()
+        self._transition(
+            key,
+            (S.CLAIMED,),
+            status=str(S.SENT),
+            sent_at=now,
+            provider_id=provider_id,
+            provider_url=provider_url,
+            error=None,
+            updated_at=now,
+        )
+
+    def mark_failed(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Give up on `key` for good (e.g. a permanent provider error)."""
+        self._transition(
+            key,
+            (S.PENDING, S.AWAITING_APPROVAL, S.CLAIMED, S.UNCERTAIN),
+            status=str(S.FAILED),
+            error=error,
+            updated_at=now or utcnow(),
+        )
+
+    def mark_retry(
+        self,
+        key: str,
+        error: str,
+        next_attempt_at: datetime,
+        now: datetime | None = None,
+    ) -> DeliveryStatus:
+        """Put a claimed row back to pending, due at `next_attempt_at`; once it has been
+        attempted `max_attempts` times it becomes failed instead. Returns the new status."""
+        now = now or utcnow()
+        t = deliveries
+        exhausted = t.c.attempts >= self.max_attempts
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status == str(S.CLAIMED))
+                .values(
+                    status=case((exhausted, str(S.FAILED)), else_=str(S.PENDING)),
+                    next_attempt_at=next_attempt_at,
+                    claimed_at=None,
+                    error=error,
+                    updated_at=now,
+                )
+                .returning(t.c.status)
+            ).first()
+        if row is None:
+            raise self._not_in(key, (S.CLAIMED,))
+        return DeliveryStatus(row.status)
+
+    def mark_skipped(self, key: str, reason: str | None = None, now: datetime | None = None) -> None:
+        """Decide not to send `key` (unsubscribed, suppressed, channel paused…)."""
+        self._transition(
+            key,
+            (S.PENDING, S.AWAITING_APPROVAL, S.CLAIMED, S.FAILED, S.UNCERTAIN),
+            status=str(S.SKIPPED),
+            error=reason,
+            updated_at=now or utcnow(),
+        )
+
+    def mark_uncertain(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Record that a claimed row may or may not have gone out (e.g. a timeout after
+        the request was sent); it is never retried automatically."""
+        self._transition(key, (S.CLAIMED,), status=str(S.UNCERTAIN), error=error, updated_at=now or utcnow())
+
+    def resolve_uncertain(self, key: str, *, sent: bool, now: datetime | None = None) -> None:
+        """An operator's verdict on an uncertain row: sent, or pending to send again."""
+        now = now or utcnow()
+        if sent:
+            self._transition(key, (S.UNCERTAIN,), status=str(S.SENT), sent_at=now, updated_at=now)
+        else:
+            self._transition(key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now)
+
+    def release(self, key: str, error: str, now: datetime | None = None) -> None:
+        """Put a claimed row back to pending without counting the attempt (nothing was sent,
+        e.g. the channel's credentials were refused before any request went out)."""
+        now = now or utcnow()
+        t = deliveries
+        self._transition(
+            key, (S.CLAIMED,), status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, error=error,
+            updated_at=now,
+        )
+
+    def release_many(self, keys: Collection[str], now: datetime | None = None) -> int:
+        """Put the rows among `keys` that are still claimed back to pending without counting the
+        attempt (they were never handed to the provider, e.g. the run stopped first), their error
+        left as it was; rows no longer claimed are untouched. Returns how many were released."""
+        if not keys:
+            return 0
+        now = now or utcnow()
+        t = deliveries
+        released = 0
+        with self.engine.begin() as conn:
+            for batch in _batches(keys, BATCH_SIZE):
+                released += conn.execute(
+                    update(t)
+                    .where(t.c.key.in_(batch), t.c.status == str(S.CLAIMED))
+                    .values(status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, updated_at=now)
+                ).rowcount
+        return released
+
+    def hold_for_review(self, key: str, reason: str, now: datetime | None = None) -> bool:
+        """Put a queued row (pending or awaiting approval) in awaiting approval, noting why a
+        person should look at it first; False if it is no longer queued."""
+        return self._set_if_queued(key, status=str(S.AWAITING_APPROVAL), error=reason, updated_at=now or utcnow())
+
+    def skip_queued(self, key: str, reason: str, now: datetime | None = None) -> bool:
+        """Skip a row that is still queued (pending or awaiting approval); False if it is not
+        (claimed, sent or finished rows are never touched)."""
+        return self._set_if_queued(key, status=str(S.SKIPPED), error=reason, updated_at=now or utcnow())
+
+    def update_payload(
+        self, key: str, payload: dict[str, Any], *, only_in: Collection[DeliveryStatus], now: datetime | None = None
+    ) -> bool:
+        """Replace row `key`'s payload if it is in one of the `only_in` statuses (checked in the
+        same statement); False otherwise."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status.in_(_statuses(*only_in)))
+                .values(payload=payload, updated_at=now or utcnow())
+            )
+        return result.rowcount == 1
+
+    def approve_key(self, key: str, now: datetime | None = None) -> bool:
+        """Release one row awaiting approval (-> pending); False if it was not awaiting approval."""
+        return self._release_awaiting(deliveries.c.key == key, now) == 1
+
+    def approve(self, issue_id: str, now: datetime | None = None) -> int:
+        """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
+        return self._release_awaiting(deliveries.c.issue_id == issue_id, now)
+
+    def recover_after_crash(
+        self,
+        now: datetime | None = None,
+        *,
+        claimed_before: datetime | None = None,
+        issue_id: str | None = None,
+    ) -> dict[str, int]:
+        """Settle rows left claimed (by a process that died) before `claimed_before`
+        (default: now), only those of `issue_id` when given: emails go back to pending (at
+        most one message per interrupted connection may then be sent twice), posts become
+        uncertain and are never re-posted automatically. Returns {"pending": n, "uncertain": m}."""
+        now = now or utcnow()
+        cutoff = claimed_before or now
+        t = deliveries
+        stale = [t.c.status == str(S.CLAIMED), t.c.claimed_at <= cutoff]
+        if issue_id is not None:
+            stale.append(t.c.issue_id == issue_id)
+        with self.engine.begin() as conn:
+            emails = conn.execute(
+                update(t)
+                .where(*stale, t.c.kind == str(DeliveryKind.EMAIL))
+                .values(status=str(S.PENDING), claimed_at=None, error=INTERRUPTED, updated_at=now)
+            ).rowcount
+            posts = conn.execute(
+                update(t)
+                .where(*stale, t.c.kind != str(DeliveryKind.EMAIL))
+                .values(status=str(S.UNCERTAIN), error=INTERRUPTED, updated_at=now)
+            ).rowcount
+        return {str(S.PENDING): emails, str(S.UNCERTAIN): posts}
+
+    def sent_marker(self, connections: int) -> SentMarker:
+        """A fast claim -> sent marker for `connections` concurrent senders (see `SentMarker`);
+        close it when the run ends."""
+        return SentMarker(self, connections)
+
+    def next_due(self, issue_id: str) -> tuple[datetime | None, bool]:
+        """When the issue's next pending row is due (None: no pending row), and whether any of
+        its rows is still claimed."""
+        t = deliveries
+        due_at = func.min(func.coalesce(t.c.next_attempt_at, t.c.created_at), type_=UTCDateTime)
+        with self.engine.connect() as conn:
+            due = conn.scalar(select(due_at).where(t.c.issue_id == issue_id, t.c.status == str(S.PENDING)))
+            claimed = conn.scalar(
+                select(func.count()).where(t.c.issue_id == issue_id, t.c.status == str(S.CLAIMED))
+            )
+        return due, bool(claimed)
+
+    def counts(self, issue_id: str | None = None) -> dict[str, int]:
+        """How many rows are in each status (every status present, zeros included)."""
+        t = deliveries
+        query = select(t.c.status, func.count()).group_by(t.c.status)
+        if issue_id is not None:
+            query = query.where(t.c.issue_id == issue_id)
+        found = {str(s): 0 for s in DeliveryStatus}
+        with self.engine.connect() as conn:
+            for status, count in conn.execute(query):
+                found[status] = int(count)
+        return found
+
+    def bounced_failures(self, issue_id: str) -> int:
+        """Failed messages of the issue whose recipient is now marked bounced."""
+        t = deliveries
+        query = (
+            select(func.count()).select_from(t.join(subscribers, subscribers.c.email == t.c.target))
+            .where(t.c.issue_id == issue_id, t.c.status == str(S.FAILED),
+                   subscribers.c.status == str(SubscriberStatus.BOUNCED))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def get(self, key: str) -> Delivery | None:
+        """The ledger row with this key, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.key == key)).first()
+        return delivery_from_row(row) if row else None
+
+    def due(self, kind: str, target: str, now: datetime, limit: int) -> list[Delivery]:
+        """The oldest pending rows of `kind` for `target` that are due at `now` (not claimed)."""
+        t = deliveries
+        query = (
+            select(t)
+            .where(t.c.kind == str(DeliveryKind(kind)), t.c.target == target, *self._claimable(now))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def list_deliveries(
+        self,
+        *,
+        status: DeliveryStatus | Collection[DeliveryStatus] | None = None,
+        issue_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Ledger rows, oldest first, filtered by status (one or several), issue and kind."""
+        t = deliveries
+        query = select(t).order_by(t.c.id).limit(limit)
+        if isinstance(status, DeliveryStatus):
+            query = query.where(t.c.status == str(status))
+        elif status is not None:
+            query = query.where(t.c.status.in_(_statuses(*status)))
+        if issue_id is not None:
+            query = query.where(t.c.issue_id == issue_id)
+        if kind is not None:
+            query = query.where(t.c.kind == str(DeliveryKind(kind)))
+        with self.engine.connect() as conn:
+            return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def _release_awaiting(self, which: Any, now: datetime | None) -> int:
+        """Move the rows matching `which` from awaiting_approval to pending; returns how many."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(which, t.c.status == str(S.AWAITING_APPROVAL))
+                .values(status=str(S.PENDING), updated_at=now or utcnow())
+            )
+        return result.rowcount
+
+    def _set_if_queued(self, key: str, **values: Any) -> bool:
+        """Update row `key` only if it is pending or awaiting approval (in the same statement)."""
+        t = deliveries
+        queued = _statuses(S.PENDING, S.AWAITING_APPROVAL)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(queued)).values(**values))
+        return result.rowcount == 1
+
+    def _claimable(self, now: datetime) -> tuple[Any, ...]:
+        """Conditions of a row that may be claimed now."""
+        t = deliveries
+        return (
+            t.c.status == str(S.PENDING),
+            (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now),
+        )
+
+    def _transition(self, key: str, allowed: tuple[DeliveryStatus, ...], **values: Any) -> None:
+        """Update row `key` if it is in one of the `allowed` statuses, else raise StoreError."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(_statuses(*allowed))).values(**values))
+        if result.rowcount != 1:
+            raise self._not_in(key, allowed)
+
+    def _not_in(self, key: str, allowed: tuple[DeliveryStatus, ...]) -> StoreError:
+        """The error for a row that is missing or not in an allowed status."""
+        current = self.get(key)
+        where = "does not exist" if current is None else f"is {current.status}"
+        expected = " or ".join(str(s) for s in allowed)
+        return StoreError(f"delivery {key} {where}, expected {expected}")
+
+
+class SentMarker:
+    """The ledger's hot path for bulk email: claimed -> sent, one committed UPDATE per accepted
+    message (the transition of `Ledger.mark_sent`, without provider_url), at the cost of one
+    driver call.
+
+    The statement is compiled once for the store's dialect and run on a few raw driver
+    connections kept for the run, so the driver's prepared-statement cache is reused and no
+    per-message SQLAlchemy work is left. Writes take `slots`: one at a time on SQLite, whose
+    writes are serial anyway (waiting on a Python lock is far quicker than SQLite's sleeping
+    busy handler), which is why the senders' claims go through `claim_batch` here too."""
+
+    def __init__(self, ledger: Ledger, connections: int) -> None:
+        self.ledger = ledger
+        self.engine = ledger.engine
+        dialect = self.engine.dialect
+        t = deliveries
+        at = bindparam("at", type_=UTCDateTime)
+        statement = (
+            update(t)
+            .where(t.c.key == bindparam("row_key"), t.c.status == str(S.CLAIMED))
+            .values(status=str(S.SENT), sent_at=at, updated_at=at, error=None, provider_id=bindparam("reply"))
+        )
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup
+        self.fixed = compiled.construct_params({"row_key": "", "at": None, "reply": ""})
+        self.time_to_db = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        writers = 1 if dialect.name == "sqlite" else max(1, min(connections, MAX_MARKER_CONNECTIONS))
+        self.slots = threading.BoundedSemaphore(writers)
+        self.idle: list[Any] = []
+
+    def claim_batch(
+        self, kind: str, limit: int, now: datetime | None = None, issue_id: str | None = None
+    ) -> list[Delivery]:
+        """`Ledger.claim_batch`, queued with the marks (SQLite: one writer of this process at a
+        time); the rows are converted after the writer slot is given back."""
+        with self.slots:
+            rows = self.ledger._claim_rows(kind, limit, now, issue_id)
+        return _deliveries(rows)
+
+    def mark(self, key: str, provider_id: str | None, now: datetime | None = None) -> None:
+        """Commit the claimed row `key` as sent (before the caller's connection sends anything
+        else); StoreError if it is no longer claimed."""
+        values = dict(self.fixed, row_key=key, at=self.time_to_db(now or utcnow()), reply=provider_id)
+        arguments = [values[name] for name in self.order] if self.order else values
+        with self.slots:
+            connection = self.idle.pop() if self.idle else self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, arguments)
+                changed = cursor.rowcount
+                cursor.close()
+                connection.commit()
+            except Exception:
+                connection.invalidate()
+                raise
+            self.idle.append(connection)
+        if changed != 1:
+            raise StoreError(f"delivery {key} was not claimed any more when marked sent")
+
+    def close(self) -> None:
+        """Give the driver connections back to the store's pool."""
+        while self.idle:
+            self.idle.pop().close()

@@ -1,0 +1,123 @@
+"""`newsletter post`, `channels resume` and `posts list/settle/delete` end to end over loopback APIs."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.config import load_config
+from newsletter.core.models import Announcement, Quote
+from newsletter.pipeline.posting import queue_posts
+from newsletter.store import Store
+from newsletter.store.ledger import Ledger
+
+NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
+KEY = "post:ann0000000000001:quote:masto"
+
+
+def setup(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "newsletter.yaml"
+    config.write_text(yaml.safe_dump({
+        "data_dir": "data", "outbox_dir": "outbox",
+        "channels": [{"name": "masto", "type": "mastodon", "base_url": url, "variants": ["quote"], "timeout": 2}],
+    }))
+    (tmp_path / "data").mkdir()
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}", create=True) as store:
+        store.upsert_announcement(
+            Announcement("doc1", "src", "Plan jeunes", url="https://www.travail.gouv.fr/plan",
+                         quotes=[Quote("Nous agissons.", "Marie Martin")], key_quote=0, id="ann0000000000001"),
+            announce=True, now=NOW - timedelta(hours=1))
+    return config
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None):
+    environment = env or {"MASTODON_ACCESS_TOKEN": "masto-token"}
+    return CliRunner().invoke(app, [*args, "--config", str(config)], env=environment)
+
+
+def test_dry_run_then_post_then_list_and_delete(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    dry = run(config, "post", "--dry-run", "--now", NOW.isoformat())
+    assert dry.exit_code == 0, dry.output
+    assert (tmp_path / "outbox" / "posts" / "masto" / "post_ann0000000000001_quote_masto.txt").exists()
+    assert fake_mastodon.requests == []
+    posted = run(config, "post", "--now", NOW.isoformat())
+    assert posted.exit_code == 0, posted.output
+    assert f"posted {KEY}" in posted.output and fake_mastodon.url in posted.output
+    listed = run(config, "posts", "list")
+    assert KEY in listed.output and "sent" in listed.output
+    deleted = run(config, "posts", "delete", KEY)
+    assert deleted.exit_code == 0, deleted.output
+    assert fake_mastodon.calls("/api/v1/statuses/", "DELETE")
+
+
+def test_bad_token_pauses_until_resumed(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    failed = run(config, "post", "--now", NOW.isoformat(), env={"MASTODON_ACCESS_TOKEN": "revoked"})
+    assert failed.exit_code == 1
+    assert "MASTODON_ACCESS_TOKEN" in failed.output and "revoked" not in failed.output
+    assert "paused" in failed.output
+    resumed = run(config, "channels", "resume", "masto")
+    assert resumed.exit_code == 0 and "resumed" in resumed.output
+    assert f"posted {KEY}" in run(config, "post", "--now", NOW.isoformat()).output
+
+
+def test_settle_an_uncertain_post(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    run(config, "post", "--dry-run", "--now", NOW.isoformat())
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        queue_posts(load_config(config), store, NOW)
+        ledger = Ledger(store)
+        ledger.claim(KEY, NOW)
+        ledger.recover_after_crash(NOW + timedelta(minutes=1))
+    assert "uncertain" in run(config, "posts", "list", "--status", "uncertain").output
+    settled = run(config, "posts", "settle", KEY, "--sent", "--as", "dora")
+    assert settled.exit_code == 0, settled.output
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        assert [(a.actor, a.action) for a in store.list_actions()] == [("dora", "post.settle")]
+    assert "nothing due" in run(config, "post", "--now", NOW.isoformat()).output
+    assert fake_mastodon.calls("/api/v1/statuses") == []
+
+
+def test_unknown_channel_is_a_config_error(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    result = run(config, "post", "--channel", "nope")
+    assert result.exit_code == 2 and "no channel named 'nope'" in result.output
+
+
+def queue_for_approval(tmp_path: Path, url: str) -> tuple[Path, str]:
+    """A config whose channel requires approval, with its post queued; returns (config, database URL)."""
+    config = setup(tmp_path, url)
+    data = yaml.safe_load(config.read_text())
+    data["channels"][0]["require_approval"] = True
+    config.write_text(yaml.safe_dump(data))
+    database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
+    with Store.open(database) as store:
+        queue_posts(load_config(config), store, NOW)
+    return config, database
+
+
+def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_path):
+    config, database = queue_for_approval(tmp_path, fake_mastodon.url)
+    approved = run(config, "posts", "approve", KEY, "--as", "carole")
+    assert approved.exit_code == 0, approved.output
+    assert f"{KEY}: approved" in approved.output
+    again = run(config, "posts", "approve", KEY)
+    assert again.exit_code == 1 and "not awaiting approval" in again.output
+    with Store.open(database) as store:
+        assert Ledger(store).get(KEY).status == "pending"
+        assert [(a.actor, a.action, a.target) for a in store.list_actions()] == [("carole", "post.approve", KEY)]
+    assert f"posted {KEY}" in run(config, "post", "--now", NOW.isoformat()).output
+
+
+def test_posts_approve_defaults_to_the_login_name(fake_mastodon, tmp_path):
+    config, database = queue_for_approval(tmp_path, fake_mastodon.url)
+    assert run(config, "posts", "approve", KEY).exit_code == 0
+    with Store.open(database) as store:
+        (action,) = store.list_actions()
+    assert action.action == "post.approve" and action.actor == f"cli:{getpass.getuser()}"

@@ -1,0 +1,110 @@
+"""Composing posts: templates per platform, fitting rules, cards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from newsletter.compose.length import measure
+from newsletter.compose.social import compose_posts, sentences, shorten_quote, split_to_fit
+from newsletter.config import Config
+from newsletter.core.models import Announcement, Figure, Quote
+from newsletter.publish.bluesky import BlueskyPublisher
+from newsletter.publish.mastodon import MastodonPublisher
+from newsletter.publish.x import XPublisher
+
+LONG_QUOTE = (
+    "Nous allons accompagner près de 900 000 jeunes vers l'emploi. M. Dupont l'a rappelé hier. "
+    "C'est une priorité absolue pour le gouvernement, et nous y consacrerons tous les moyens nécessaires, "
+    "sans exception, dans chaque territoire de la République, de l'Hexagone aux Outre-mer."
+)
+
+
+def announcement(quote: str = LONG_QUOTE, title: str = "Plan jeunes : 900 000 accompagnements") -> Announcement:
+    return Announcement(
+        "doc", "src", title, lede="Le gouvernement lance un plan.", url="https://www.travail.gouv.fr/plan-jeunes",
+        quotes=[Quote(quote, "Marie Martin", "ministre du Travail")], key_quote=0,
+        figures=[Figure("près de 900 000", 900000, qualifier="près de", about="jeunes accompagnés")],
+        key_figures=[0], id="abc", published=None,
+    )
+
+
+def test_sentences_do_not_split_after_abbreviations_or_inside_urls():
+    text = "Voir https://a.fr/x.html. M. Dupont l'a dit. Le 1. 000 ? Non."
+    assert sentences(text) == ["Voir https://a.fr/x.html.", "M. Dupont l'a dit.", "Le 1. 000 ?", "Non."]
+    assert shorten_quote(LONG_QUOTE, 2).endswith("M. Dupont l'a rappelé hier. […]")
+
+
+def test_every_variant_fits_with_locale_figures_url_and_hashtags(tmp_path):
+    channel = XPublisher.Config(name="x", hashtags=["Emploi", "#Jeunes"], variants=["quote", "figure", "link"])
+    posts = compose_posts(announcement(), channel, Config(), cards_dir=tmp_path)
+    assert [p.variant for p in posts] == ["quote", "figure", "link"]
+    for post in posts:
+        assert measure(post.text, "x").valid and post.length <= 280
+        assert "https://www.travail.gouv.fr/plan-jeunes #Emploi #Jeunes" in post.text
+    assert "près de 900\u202f000 jeunes accompagnés" in posts[1].text
+    assert "M. Dupont l'a rappelé hier. […]" in posts[0].text  # the third sentence does not fit on X
+    card = posts[0].media[0]
+    assert Image.open(card.path).size == (1200, 675)
+    assert card.alt_text.startswith("Nous allons") and card.alt_text.endswith("Marie Martin, ministre du Travail")
+    assert posts[2].media == []
+
+
+def test_posts_carry_the_announcements_language():
+    channel = MastodonPublisher.Config(name="m", base_url="http://127.0.0.1:9", variants=["quote", "figure", "link"])
+    french = compose_posts(announcement(), channel, Config())
+    assert [p.language for p in french] == ["fr", "fr", "fr"]
+    english = announcement(quote="We will support nearly 900,000 young people.")
+    english.language = "en"
+    assert [p.language for p in compose_posts(english, channel, Config())] == ["en", "en", "en"]
+
+
+def test_a_long_quote_is_cut_at_a_sentence_boundary_with_a_mark(tmp_path):
+    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=220)
+    (post,) = compose_posts(announcement(), channel, Config())
+    assert "M. Dupont l'a rappelé hier. […]" in post.text and "Outre-mer" not in post.text
+    assert post.length <= 220 and "https://www.travail.gouv.fr/plan-jeunes" in post.text
+
+
+def test_a_quote_that_cannot_fit_falls_back_to_the_figure_post():
+    single = "Une phrase unique et très longue " + "qui ne finit pas " * 12 + "avant la limite."
+    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=150)
+    (post,) = compose_posts(announcement(single), channel, Config())
+    assert post.variant == "figure" and "près de 900" in post.text and post.length <= 150
+
+
+def test_thread_when_allowed_each_part_within_the_limit():
+    single = "Une phrase unique et très longue " + "qui ne finit pas " * 12 + "avant la limite."
+    channel = MastodonPublisher.Config(name="m", base_url="http://127.0.0.1", variants=["quote", "figure"],
+                                       limit=150, thread=True)
+    posts = {p.variant: p for p in compose_posts(announcement(single), channel, Config())}
+    thread = posts["quote"]
+    assert thread.thread
+    assert all(measure(part, "mastodon", 150).valid for part in [thread.text, *thread.thread])
+    joined = " ".join([thread.text, *thread.thread])
+    assert "https://www.travail.gouv.fr/plan-jeunes" in joined and "qui ne finit pas" in joined
+
+
+def test_optional_parts_are_dropped_in_order_and_nothing_goes_over():
+    channel = XPublisher.Config(name="x", hashtags=["Emploi", "Jeunes", "Formation"], variants=["link"], limit=60)
+    (post,) = compose_posts(announcement(title="Plan jeunes"), channel, Config())
+    assert post.length <= 60
+    assert "#Emploi" in post.text and "#Formation" not in post.text  # last hashtags go first
+    tiny = XPublisher.Config(name="x", variants=["quote"], limit=20)
+    assert compose_posts(announcement(), tiny, Config()) == []
+
+
+def test_split_to_fit_never_breaks_a_url():
+    text = "Début. " + "mot " * 30 + "https://www.travail.gouv.fr/un/chemin/assez/long"
+    parts = split_to_fit(text, lambda t: len(t) <= 60)
+    assert parts and all(len(p) <= 60 for p in parts)
+    assert any(p.endswith("https://www.travail.gouv.fr/un/chemin/assez/long") for p in parts)
+
+
+def test_templates_come_from_the_override_folder(tmp_path: Path):
+    (tmp_path / "social").mkdir()
+    (tmp_path / "social" / "x.txt.j2").write_text("{{ title }} — {{ url }}")
+    config = Config(templates_dir=tmp_path)
+    (post,) = compose_posts(announcement(), XPublisher.Config(name="x", variants=["link"]), config)
+    assert post.text == "Plan jeunes : 900 000 accompagnements — https://www.travail.gouv.fr/plan-jeunes"

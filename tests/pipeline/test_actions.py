@@ -1,0 +1,150 @@
+"""Review actions on a real store: approve, edit, pick the key, skip, test send, and the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from newsletter.cli.app import app
+from newsletter.compose.digest import render_digest
+from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline import actions
+from newsletter.pipeline.actions import ActionError
+from newsletter.pipeline.preview import digest_announcements
+from newsletter.store import DigestIssueStatus
+from newsletter.store.ledger import Ledger
+from tests.fakes.review_env import NOW, TOKEN_ENV, ReviewEnv
+
+X_POST = "post:apprentissage:quote:x-main"
+MASTO_POST = "post:apprentissage:quote:masto"
+
+
+def audit(env: ReviewEnv) -> list[tuple[str, str, str | None]]:
+    return [(a.actor, a.action, a.target) for a in env.store.list_actions()]
+
+
+def frozen_issue(env: ReviewEnv, status: DigestIssueStatus = DigestIssueStatus.AWAITING_APPROVAL) -> str:
+    digest = env.config.digest("hebdo")
+    rendered = render_digest(env.config, digest, digest_announcements(env.config, env.store, digest, [], NOW), NOW)
+    return env.store.create_digest_issue(rendered, status=status, now=NOW).id
+
+
+def test_approve_post_moves_it_to_the_queue_and_is_logged(review_env: ReviewEnv) -> None:
+    result = actions.approve(review_env.config, review_env.store, X_POST, "alice", NOW)
+    assert Ledger(review_env.store).get(X_POST).status == DeliveryStatus.PENDING
+    assert result.action == "post.approve"
+    assert ("alice", "post.approve", X_POST) in audit(review_env)
+    with pytest.raises(ActionError, match="not awaiting approval"):
+        actions.approve(review_env.config, review_env.store, X_POST, "alice", NOW)
+
+
+def test_approve_digest_issue_by_id_or_digest_name(review_env: ReviewEnv) -> None:
+    issue_id = frozen_issue(review_env)
+    actions.approve(review_env.config, review_env.store, "hebdo", "bob", NOW)
+    issue = review_env.store.get_digest_issue(issue_id)
+    assert issue.status is DigestIssueStatus.APPROVED and issue.approved_by == "bob"
+    assert ("bob", "digest.approve", issue_id) in audit(review_env)
+    with pytest.raises(ActionError, match="no issue awaiting approval"):
+        actions.approve(review_env.config, review_env.store, "hebdo", "bob", NOW)
+
+
+def test_unknown_target_is_a_clear_error(review_env: ReviewEnv) -> None:
+    with pytest.raises(ActionError, match="neither a post key"):
+        actions.approve(review_env.config, review_env.store, "nothing-like-this", "bob", NOW)
+    with pytest.raises(ActionError, match="no queued post"):
+        actions.approve(review_env.config, review_env.store, "post:missing:quote:x-main", "bob", NOW)
+
+
+def test_edit_revalidates_length_as_the_platform_counts(review_env: ReviewEnv) -> None:
+    ledger = Ledger(review_env.store)
+    result = actions.edit_post(review_env.config, review_env.store, X_POST, "Nouveau texte\r\nhttps://example.org/x",
+                               "alice", NOW)
+    row = ledger.get(X_POST)
+    assert row.payload["text"] == "Nouveau texte\nhttps://example.org/x"
+    assert row.payload["length"] == 14 + 23  # a URL counts 23 on X
+    assert result.detail["length"] == "37/280"
+    too_long = "é" * 281
+    with pytest.raises(ActionError, match="281/280"):
+        actions.edit_post(review_env.config, review_env.store, X_POST, too_long, "alice", NOW)
+    with pytest.raises(ActionError, match="empty"):
+        actions.edit_post(review_env.config, review_env.store, X_POST, "  \n ", "alice", NOW)
+    assert ledger.get(X_POST).payload["text"] == "Nouveau texte\nhttps://example.org/x"
+    edits = [a for a in review_env.store.list_actions() if a.action == "post.edit"]
+    assert len(edits) == 1 and edits[0].detail["after"] == "Nouveau texte\nhttps://example.org/x"
+
+
+def test_a_post_being_sent_cannot_be_edited(review_env: ReviewEnv) -> None:
+    ledger = Ledger(review_env.store)
+    assert ledger.claim(MASTO_POST, NOW)
+    with pytest.raises(ActionError, match="claimed"):
+        actions.edit_post(review_env.config, review_env.store, MASTO_POST, "Autre texte", "alice", NOW)
+
+
+def test_pick_key_quote_recomposes_queued_posts_but_not_edited_ones(review_env: ReviewEnv) -> None:
+    store, config = review_env.store, review_env.config
+    actions.edit_post(config, store, X_POST, "Texte choisi à la main", "alice", NOW)
+    result = actions.pick_key(config, store, "apprentissage", "quote", 1, "alice", NOW + timedelta(minutes=1))
+    assert store.get_announcement("apprentissage").key_quote == 1
+    ledger = Ledger(store)
+    assert "Nous continuerons à soutenir" in ledger.get(MASTO_POST).payload["text"]
+    assert ledger.get(X_POST).payload["text"] == "Texte choisi à la main"
+    assert result.detail["recomposed"] == 1
+    with pytest.raises(ActionError, match="no quote number 3"):
+        actions.pick_key(config, store, "apprentissage", "quote", 2, "alice", NOW)
+
+
+def test_pick_key_figure_puts_it_first(review_env: ReviewEnv) -> None:
+    actions.pick_key(review_env.config, review_env.store, "apprentissage", "figure", 1, "alice", NOW)
+    assert review_env.store.get_announcement("apprentissage").key_figures == [1, 0]
+
+
+def test_skip_announcement_leaves_digest_and_posts(review_env: ReviewEnv) -> None:
+    store, config = review_env.store, review_env.config
+    result = actions.skip(config, store, "apprentissage", "alice", NOW, reason="doublon")
+    digest = config.digest("hebdo")
+    assert "apprentissage" not in [a.id for a in digest_announcements(config, store, digest, [], NOW)]
+    ledger = Ledger(store)
+    assert ledger.get(X_POST).status == DeliveryStatus.SKIPPED
+    assert ledger.get(MASTO_POST).status == DeliveryStatus.SKIPPED
+    assert sorted(result.detail["posts_skipped"]) == sorted([X_POST, MASTO_POST])
+
+
+def test_skip_post_and_issue(review_env: ReviewEnv) -> None:
+    store, config = review_env.store, review_env.config
+    actions.skip(config, store, MASTO_POST, "alice", NOW)
+    assert Ledger(store).get(MASTO_POST).status == DeliveryStatus.SKIPPED
+    with pytest.raises(ActionError, match="only queued posts"):
+        actions.skip(config, store, MASTO_POST, "alice", NOW)
+    issue_id = frozen_issue(review_env)
+    actions.skip(config, store, issue_id, "alice", NOW, reason="pas cette semaine")
+    issue = store.get_digest_issue(issue_id)
+    assert issue.status is DigestIssueStatus.SKIPPED and issue.skip_reason == "pas cette semaine"
+
+
+def test_send_test_reaches_the_smtp_server(review_env: ReviewEnv) -> None:
+    store, config = review_env.store, review_env.config
+    digest = config.digest("hebdo")
+    rendered = render_digest(config, digest, digest_announcements(config, store, digest, [], NOW), NOW)
+    actions.send_test(config, store, rendered, " Relecteur@Example.org ", "alice", NOW)
+    (received,) = review_env.smtp.handler.received
+    assert received.rcpt_tos == ["Relecteur@example.org"]
+    assert received.message()["Subject"] == rendered.subject
+    assert ("alice", "digest.test_send", rendered.issue_id) in audit(review_env)
+    with pytest.raises(ActionError, match="not a valid address"):
+        actions.send_test(config, store, rendered, "pas-une-adresse", "alice", NOW)
+    assert Ledger(store).counts()["sent"] == 0  # a test copy never goes through the ledger
+
+
+def test_cli_approve_records_who(review_env: ReviewEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    config_path = review_env.folder / "newsletter.yaml"
+    result = CliRunner().invoke(app, ["approve", X_POST, "--config", str(config_path), "--as", "carole"])
+    assert result.exit_code == 0, result.output
+    assert "approved" in result.output
+    assert Ledger(review_env.store).get(X_POST).status == DeliveryStatus.PENDING
+    assert ("carole", "post.approve", X_POST) in audit(review_env)
+    again = CliRunner().invoke(app, ["approve", X_POST, "--config", str(config_path)])
+    assert again.exit_code == 1
+    assert "not awaiting approval" in again.output

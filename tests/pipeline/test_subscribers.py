@@ -1,0 +1,116 @@
+"""Subscriber import, add, remove, export and forget on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsletter.core.models import Digest
+from newsletter.pipeline import subscribers as subs
+from newsletter.store import DigestIssueStatus, Store, SubscriberStatus
+from newsletter.store.ledger import Ledger
+
+NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
+CSV = """email,name,lists,locale
+Jeanne.Dupont@Example.org,Jeanne Dupont,main; culture,fr
+not-an-address,Bad Row,main,fr
+jeanne.dupont@example.org,Duplicate,main,fr
+,Empty,main,fr
+paul@example.org,Paul,,en
+zoe@bücher.example,Zoé,culture,fr
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(f"sqlite:///{tmp_path / 'store.db'}", create=True)
+
+
+def write(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_reports_bad_rows_and_deduplicates(tmp_path: Path, store: Store) -> None:
+    report = subs.import_csv(store, write(tmp_path, CSV), now=NOW, list_name="all")
+
+    assert (report.rows, report.added, report.duplicates) == (6, 3, 1)
+    assert [(r.line, r.value) for r in report.rejected] == [(3, "not-an-address"), (5, "")]
+    assert "@" in report.rejected[0].reason and report.rejected[1].reason == "no email address"
+    jeanne = store.get_subscriber("jeanne.dupont@example.org")
+    assert jeanne is not None and jeanne.name == "Jeanne Dupont" and jeanne.locale == "fr"
+    assert jeanne.lists == ["all", "culture", "main"]
+    assert jeanne.consent_source == "import:people.csv" and jeanne.consent_at == NOW
+    assert store.get_subscriber("paul@example.org").lists == ["all"]
+    assert store.get_subscriber("zoe@xn--bcher-kva.example") is not None
+
+
+def test_reimport_is_idempotent_and_never_resubscribes(tmp_path: Path, store: Store) -> None:
+    path = write(tmp_path, CSV)
+    subs.import_csv(store, path, now=NOW)
+    store.set_subscriber_status("paul@example.org", SubscriberStatus.UNSUBSCRIBED)
+    store.set_subscriber_status("jeanne.dupont@example.org", SubscriberStatus.BOUNCED)
+    subs.forget(store, "zoe@xn--bcher-kva.example", now=NOW)
+    before = subs.export(store, "json")
+
+    again = subs.import_csv(store, path, now=NOW)
+
+    assert (again.added, again.memberships_added, again.suppressed) == (0, 0, 1)
+    assert subs.export(store, "json") == before
+    assert store.get_subscriber("paul@example.org").status is SubscriberStatus.UNSUBSCRIBED
+    assert store.get_subscriber("jeanne.dupont@example.org").status is SubscriberStatus.BOUNCED
+    assert store.get_subscriber("zoe@xn--bcher-kva.example") is None
+
+
+def test_header_names_and_semicolon_delimiter_are_configurable(tmp_path: Path, store: Store) -> None:
+    path = write(tmp_path, "Courriel;Nom;Listes\nanne@example.org;Anne;main|culture\n")
+    report = subs.import_csv(store, path, now=NOW, columns=subs.ColumnNames(email="Courriel", name="Nom",
+                                                                               lists="Listes"))
+    assert report.added == 1
+    assert store.get_subscriber("anne@example.org").lists == ["culture", "main"]
+
+
+def test_missing_email_column_names_the_file_and_line(tmp_path: Path, store: Store) -> None:
+    path = write(tmp_path, "mail,name\na@example.org,A\n")
+    with pytest.raises(subs.SubscriberError, match=r"people.csv, line 1: no 'email' column"):
+        subs.import_csv(store, path, now=NOW)
+
+
+def test_add_remove_and_forgotten_address_cannot_come_back(store: Store) -> None:
+    added = subs.add(store, " Anne@Example.org ", now=NOW, name="Anne", lists=["main", "culture"])
+    assert added.email == "anne@example.org" and added.status is SubscriberStatus.ACTIVE
+    assert subs.remove(store, "anne@example.org", now=NOW, list_name="culture").lists == ["main"]
+    assert subs.remove(store, "anne@example.org", now=NOW).status is SubscriberStatus.UNSUBSCRIBED
+    assert subs.add(store, "anne@example.org", now=NOW, lists=["main"]).status is SubscriberStatus.UNSUBSCRIBED
+    assert subs.forget(store, "ANNE@example.org", now=NOW)
+    with pytest.raises(subs.SubscriberError, match="forgotten"):
+        subs.add(store, "anne@example.org", now=NOW)
+    with pytest.raises(subs.SubscriberError, match="no subscriber"):
+        subs.remove(store, "anne@example.org", now=NOW)
+    with pytest.raises(subs.SubscriberError):
+        subs.add(store, "anne@@example.org", now=NOW)
+
+
+def test_export_of_a_person_holds_everything_and_forget_erases_it(store: Store) -> None:
+    subscriber = subs.add(store, "anne@example.org", now=NOW, name="Anne", lists=["main"], consent_source="form")
+    digest = Digest(name="hebdo", issue_id="hebdo-1", subject="s", list_name="main", announcement_ids=[],
+                    html="h", text="t")
+    store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, now=NOW)
+    Ledger(store).ensure_pending([("email:hebdo-1:1", "email", "anne@example.org",
+                                   {"subscriber_id": subscriber.id, "name": "Anne"})], issue_id="hebdo-1")
+
+    record = json.loads(subs.export(store, "json", email="anne@example.org"))
+    assert record["email"] == "anne@example.org" and record["name"] == "Anne"
+    assert record["lists"] == ["main"] and record["consent_source"] == "form"
+    assert [d["issue_id"] for d in record["deliveries"]] == ["hebdo-1"]
+    assert "anne@example.org" in subs.export(store, "csv", email="anne@example.org")
+
+    subs.forget(store, "anne@example.org", now=NOW)
+    dump = subs.export(store, "csv") + json.dumps([d.__dict__ for d in Ledger(store).list_deliveries()],
+                                                  default=str)
+    assert "anne@example.org" not in dump and "Anne" not in dump
+    assert store.is_suppressed("anne@example.org")

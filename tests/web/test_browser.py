@@ -1,0 +1,96 @@
+"""A real browser on the review app: Debian's Chromium (Playwright) against uvicorn on loopback.
+
+Opens the Upcoming page, switches the digest preview to mobile width, edits and approves a post
+and checks it moved to the queue. Screenshots go to test-output/web/ (printed at the end).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from newsletter.core.models import DeliveryStatus
+from newsletter.store import Store
+from newsletter.store.ledger import Ledger
+from newsletter.web.app import create_app
+from tests.fakes.review_env import NOW, ReviewEnv
+from tests.fakes.smtp import free_port
+from tests.pipeline.test_actions import X_POST
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
+
+
+@pytest.fixture
+def served(review_env: ReviewEnv) -> Iterator[str]:
+    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
+    config = review_env.config
+    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def local_only(page: Any, base_url: str) -> None:
+    """Refuse every request that does not go to the test server."""
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url) else route.abort())
+
+
+def test_preview_edit_and_approve_in_a_real_browser(chromium: Any, served: str, review_env: ReviewEnv) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        local_only(page, served)
+        page.goto(f"{served}/upcoming")
+        frame = page.locator("#digest-hebdo iframe.digest-frame")
+        digest_body = page.frame_locator("#digest-hebdo iframe.digest-frame").locator("body")
+        digest_body.wait_for()
+        assert "Apprentissage" in digest_body.inner_text()
+        assert frame.evaluate("element => element.getBoundingClientRect().width") > 375
+        page.screenshot(path=str(SCREENSHOTS / "upcoming-desktop.png"), full_page=True)
+
+        page.click("#digest-hebdo button[data-width=mobile]")
+        assert frame.evaluate("element => element.getBoundingClientRect().width") == 375
+        assert page.get_attribute("#digest-hebdo button[data-width=mobile]", "aria-pressed") == "true"
+        frame.screenshot(path=str(SCREENSHOTS / "digest-mobile.png"))
+
+        card = page.locator(f'article[data-key="{X_POST}"]')
+        assert card.get_attribute("data-status") == "awaiting_approval"
+        counter = card.locator("output.length")
+        card.locator("textarea").fill("é" * 281)
+        assert counter.text_content() == "281/280"
+        assert card.locator("button.save").is_disabled()
+        card.locator("textarea").fill("Relu par l'équipe 👍 https://ministere.example.org/communiques/apprentissage")
+        assert counter.text_content() == "44/280"  # as compose/length.py counts for X
+        card.locator("button.save").click()
+        page.wait_for_load_state()
+        page.locator(f'article[data-key="{X_POST}"] button.approve').click()
+        page.wait_for_load_state()
+
+        moved = page.locator(f'.posts.queue article[data-key="{X_POST}"]')
+        moved.wait_for()
+        assert moved.get_attribute("data-status") == "pending"
+        assert "Relu par l'équipe" in moved.locator("textarea").input_value()
+        assert page.locator(f'.posts.awaiting article[data-key="{X_POST}"]').count() == 0
+        page.screenshot(path=str(SCREENSHOTS / "upcoming-after-approval.png"), full_page=True)
+    finally:
+        page.close()
+    row = Ledger(review_env.store).get(X_POST)
+    assert row.status == DeliveryStatus.PENDING and row.payload["length"] == 44
+    assert [a.action for a in review_env.store.list_actions()][:2] == ["post.approve", "post.edit"]
+    print(f"screenshots: {SCREENSHOTS}")
