@@ -112,6 +112,11 @@ class DigestConfig(Strict):
     utm: dict[str, str] = Field(default_factory=dict)
     locale: str | None = None
 
+    @property
+    def minimum_items(self) -> int:
+        """How many announcements an issue needs to go out: `min_items`, and never fewer than one."""
+        return max(self.min_items, 1)
+
 
 class UnsubscribeConfig(Strict):
     """How subscribers leave: signed links (secret from an env var) and a mailto address."""

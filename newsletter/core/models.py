@@ -11,6 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from newsletter.core.keys import post_key
+
 
 @dataclass(frozen=True)
 class RawDocument:
@@ -142,7 +144,7 @@ class Post:
     @property
     def idempotency_key(self) -> str:
         """The ledger key: one post per announcement, variant and channel."""
-        return f"post:{self.announcement_id}:{self.variant}:{self.channel}"
+        return post_key(self.announcement_id, self.variant, self.channel)
 
 
 class DeliveryStatus(StrEnum):
@@ -172,3 +174,21 @@ class Delivery:
     next_attempt_at: datetime | None = None
     issue_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+QUEUED_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL)
+
+
+def post_to_payload(post: Post) -> dict[str, Any]:
+    """A post as the JSON stored in its ledger row."""
+    payload = asdict(post)
+    payload.pop("slot", None)
+    return payload
+
+
+def post_from_payload(payload: dict[str, Any]) -> Post:
+    """The post stored in a ledger row."""
+    data = dict(payload)
+    data["media"] = [Media(**m) for m in data.get("media", [])]
+    data["thread"] = list(data.get("thread", []))
+    return Post(**data)

@@ -17,8 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.compose.length import measure
 from newsletter.config import Config
 from newsletter.core.errors import NewsletterError
-from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest
-from newsletter.pipeline.posting import post_from_payload, post_to_payload, recompose_queued
+from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest, post_from_payload, post_to_payload
+from newsletter.pipeline.posting import recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import DeliveryKind, Ledger
 

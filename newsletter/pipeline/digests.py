@@ -23,14 +23,14 @@ from newsletter.compose.digest import (
     digest_environment,
     digest_locale,
     personalise,
-    render_digest,
     render_subject,
     render_template,
 )
 from newsletter.config import BrandingConfig, Config, DigestConfig
 from newsletter.core.errors import ComposeError, NewsletterError, StoreError
+from newsletter.core.keys import JobKind, job_id
 from newsletter.core.models import Announcement, Digest, Figure, Quote
-from newsletter.store import AnnouncedItem, DigestIssue, DigestIssueStatus, RunOutcome, Store
+from newsletter.store import AnnouncedItem, DigestIssue, DigestIssueStatus, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_STATUSES = (
@@ -58,7 +58,7 @@ class Selection:
 
 def digest_job(digest: DigestConfig) -> str:
     """The run-history job name of a digest."""
-    return f"digest:{digest.name}"
+    return job_id(JobKind.DIGEST, digest.name)
 
 
 def last_sent_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
@@ -87,16 +87,18 @@ def not_yet_carried(found: list[AnnouncedItem], last: DigestIssue | None) -> lis
     ]
 
 
-def select_announcements(store: Store, config: Config, digest: DigestConfig, now: datetime) -> Selection:
+def select_announcements(
+    store: Store, config: Config, digest: DigestConfig, now: datetime, *, extra: list[AnnouncedItem] | None = None
+) -> Selection:
     """The announcements eligible since the digest's last successful send was selected and not
     carried by it, newest first, capped by `max_items`; with fewer than `min_items` (at least 1),
-    a skip reason."""
+    a skip reason. `extra` items (what an ingestion run would bring) replace stored ones by id."""
     last = last_sent_issue(store, digest)
     since = last.created_at if last else None
-    found = store.announced_since(since or EPOCH, digest.tags or None, now=now)
+    found = with_extra(store.announced_since(since or EPOCH, digest.tags or None, now=now), extra or [], digest)
     fresh = by_date_newest_first(not_yet_carried(found, last))
     kept, left_out = fresh[: digest.max_items], fresh[digest.max_items :]
-    minimum = max(digest.min_items, 1)
+    minimum = digest.minimum_items
     reason = None
     if len(kept) < minimum:
         since_text = since.astimezone(config.tz).strftime("%Y-%m-%d %H:%M %Z") if since else "the start"
@@ -104,46 +106,30 @@ def select_announcements(store: Store, config: Config, digest: DigestConfig, now
     return Selection(kept, since, reason, [a.id for a in left_out])
 
 
-def open_issue(store: Store, digest: DigestConfig) -> Digest | None:
+def with_extra(found: list[AnnouncedItem], extra: list[AnnouncedItem], digest: DigestConfig) -> list[AnnouncedItem]:
+    """`found` with the `extra` items the digest's tags admit, an extra one replacing a stored one."""
+    admitted = [item for item in extra if not digest.tags or set(digest.tags) & set(item.announcement.tags)]
+    replaced = {item.announcement.id for item in admitted}
+    return [item for item in found if item.announcement.id not in replaced] + admitted
+
+
+def open_recorded_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
     """The digest's issue that is recorded but not finished (awaiting approval, approved,
     sending or paused), if any."""
     found = store.list_digest_issues(digest=digest.name, statuses=OPEN_STATUSES, limit=1)
-    return found[0].digest if found else None
+    return found[0] if found else None
+
+
+def open_issue(store: Store, digest: DigestConfig) -> Digest | None:
+    """The digest of the open recorded issue, if any."""
+    issue = open_recorded_issue(store, digest)
+    return issue.digest if issue else None
 
 
 def unfinished_issues(store: Store) -> list[tuple[str, str]]:
     """(issue id, digest name) of the issues a previous process left half-sent, oldest first."""
     found = store.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=1000)
     return [(issue.id, issue.digest.name) for issue in reversed(found)]
-
-
-def freeze_issue(
-    store: Store, config: Config, digest: DigestConfig, now: datetime, *, record_skip: bool = True
-) -> Digest | None:
-    """Select, render once and record a digest issue (awaiting approval or approved).
-
-    An unfinished issue of the same digest is returned as it was recorded, never re-selected.
-    With too few announcements, nothing is recorded but (with `record_skip`) a skipped run
-    giving the reason, and None is returned.
-    """
-    existing = open_issue(store, digest)
-    if existing is not None:
-        return existing
-    selection = select_announcements(store, config, digest, now)
-    if selection.skip_reason:
-        if not record_skip:
-            return None
-        run_id = store.start_run(digest_job(digest), scheduled_for=now, now=now)
-        counts = {"selected": len(selection.announcements), "min_items": max(digest.min_items, 1)}
-        store.finish_run(run_id, RunOutcome.SKIPPED, counts, selection.skip_reason, now=now)
-        return None
-    rendered = render_digest(config, digest, selection.announcements, now)
-    status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
-    try:
-        store.create_digest_issue(rendered, status=status, now=now)
-    except StoreError:
-        return load_issue(store, rendered.issue_id)
-    return rendered
 
 
 def load_issue(store: Store, issue_id: str) -> Digest:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from newsletter.config import Config
 from newsletter.core.errors import NewsletterError
 from newsletter.core.identity import stable_id
+from newsletter.core.keys import JobKind, job_id
 from newsletter.core.models import Announcement, RawDocument
 from newsletter.extract import extract
 from newsletter.pipeline.revisions import RevisionReport, follow_changes
@@ -204,7 +205,7 @@ def ingest_source(
     name = source_config.name
     report = SourceReport(name)
     stored_state = store.get_source_state(name) or {}
-    run_id = store.start_run(f"ingest:{name}", now=now) if record_runs and not dry_run else None
+    run_id = store.start_run(job_id(JobKind.INGEST, name), now=now) if record_runs and not dry_run else None
     data = stored_state.get("data") or {}
     fetch_state = FetchState(
         stored_state.get("etag"), stored_state.get("last_modified"), data.get("fingerprint")

@@ -25,34 +25,32 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
-from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Media, Post
+from newsletter.core.keys import base_variant
+from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Post, post_from_payload, post_to_payload
+from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, posts_to_queue
 from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
 from newsletter.publish.outbox import OutboxPublisher
-from newsletter.store import AnnouncedItem, Store
+from newsletter.store import Store
 from newsletter.store.ledger import DeliveryKind, Ledger
 
 log = logging.getLogger(__name__)
 
 S = DeliveryStatus
-QUEUE_WINDOW = timedelta(days=7)
 POSTS_PER_SLOT = 1
 DEFAULT_MAX_WAIT = 60.0
 RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX = 30.0
-REVISION_MARK = "~r"
-QUEUED = (S.PENDING, S.AWAITING_APPROVAL)
 
 
 @dataclass
@@ -75,21 +73,6 @@ class PostReport:
         return {name: len(getattr(self, name)) for name in outcomes}
 
 
-def post_to_payload(post: Post) -> dict[str, Any]:
-    """A post as the JSON stored in its ledger row."""
-    payload = asdict(post)
-    payload.pop("slot", None)
-    return payload
-
-
-def post_from_payload(payload: dict[str, Any]) -> Post:
-    """The post stored in a ledger row."""
-    data = dict(payload)
-    data["media"] = [Media(**m) for m in data.get("media", [])]
-    data["thread"] = list(data.get("thread", []))
-    return Post(**data)
-
-
 def channel_config(config: Config, name: str) -> ChannelConfig:
     """The channel called `name`; ConfigError lists the configured ones."""
     for channel in config.channels:
@@ -105,11 +88,6 @@ def make_publisher(channel: ChannelConfig) -> Publisher:
     return publisher
 
 
-def cards_dir(config: Config) -> Path:
-    """Where cards of queued posts are kept (they must outlive the run that drew them)."""
-    return config.resolve(config.data_dir) / "cards"
-
-
 def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
     """A queued post composed afresh from `announcement`, keeping its variant key; None when the
     announcement can no longer fill that variant."""
@@ -119,60 +97,12 @@ def recompose_queued(config: Config, announcement: Announcement, row: Delivery) 
     return None if fresh is None else replace(fresh, variant=variant)
 
 
-def variant_key(variant: str, revision: int) -> str:
-    """The variant as written in a post's ledger key: plain as first announced, with a revision
-    suffix (`quote~r2`) for a re-announced update."""
-    return variant if revision == 0 else f"{variant}{REVISION_MARK}{revision}"
-
-
-def base_variant(variant: str) -> str:
-    """The variant a (possibly revision-suffixed) variant key was composed as."""
-    return variant.split(REVISION_MARK, 1)[0]
-
-
-def post_key(announcement_id: str, variant: str, channel: str) -> str:
-    """The ledger key of one post: one per announcement, variant key and channel."""
-    return f"post:{announcement_id}:{variant}:{channel}"
-
-
-def wants_row(ledger: Ledger, item: AnnouncedItem, variant: str, channel: str) -> bool:
-    """Whether this revision of the announcement still needs a `variant` post on `channel`: no
-    row for this revision yet, and no earlier revision's row still queued."""
-    keys = [post_key(item.announcement.id, variant_key(variant, r), channel) for r in range(item.revision + 1)]
-    rows = [ledger.get(key) for key in keys]
-    return rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows)
-
-
-def planned_posts(
-    config: Config, store: Store, channel: ChannelConfig, now: datetime, *, since: datetime | None = None,
-    card_folder: Path | None = None,
-) -> list[Post]:
-    """Posts for announcements announced since `since` (default: a week) that have no ledger
-    row yet; an announcement that fails to compose is logged and skipped."""
-    ledger = Ledger(store)
-    posts: list[Post] = []
-    for item in store.announced_since(since or now - QUEUE_WINDOW, now=now):
-        if not any(wants_row(ledger, item, variant, channel.name) for variant in channel.variants):
-            continue
-        announcement = item.announcement
-        try:
-            composed = compose_posts(announcement, channel, config, cards_dir=card_folder or cards_dir(config))
-        except (NewsletterError, OSError, ValueError) as error:
-            log.error("channel %s: cannot compose posts for %s: %s", channel.name, announcement.id, error)
-            continue
-        for post in composed:
-            if wants_row(ledger, item, post.variant, channel.name):
-                post.variant = variant_key(post.variant, item.revision)
-                posts.append(post)
-    return posts
-
-
 def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime | None = None) -> dict[str, int]:
     """Create ledger rows for the new posts of every channel; returns how many per channel."""
     ledger = Ledger(store)
     created: dict[str, int] = {}
     for channel in config.channels:
-        posts = planned_posts(config, store, channel, now, since=since)
+        posts = posts_to_queue(config, store, channel, now, since=since)
         status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
         rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
         created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
@@ -305,15 +235,14 @@ def post_due(
 def _dry_run(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
 ) -> PostReport:
-    """Write what would be posted now to `<outbox>/posts/<channel>/`."""
+    """Write what the plan would post now to `<outbox>/posts/<channel>/`."""
     outbox_dir = config.resolve(config.outbox_dir)
     outbox = OutboxPublisher(outbox_dir)
-    queued = [(row.key, post_from_payload(row.payload)) for row in due_rows(store, channel.name, now, limit)]
-    if len(queued) < limit:
-        fresh = planned_posts(config, store, channel, now, card_folder=outbox_dir / "cards")
-        queued += [(p.idempotency_key, p) for p in fresh if not channel.require_approval]
-    for key, post in queued[:limit]:
-        published = outbox.publish(post, idempotency_key=key)
+    entries = plan_channel(config, store, channel, now, card_folder=outbox_dir / "cards")
+    due = [e for e in entries if e.state is PostState.QUEUED and (e.not_before is None or e.not_before <= now)]
+    due += [e for e in entries if e.state is PostState.PLANNED and not channel.require_approval]
+    for entry in due[:limit]:
+        published = outbox.publish(entry.post, idempotency_key=entry.key)
         report.written.append(Path(published.url.removeprefix("file://")) if published.url else outbox_dir)
     return report
 

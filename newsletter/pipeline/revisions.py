@@ -25,9 +25,11 @@ from datetime import datetime
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config
 from newsletter.core.errors import NewsletterError
-from newsletter.core.models import Announcement, Delivery
+from newsletter.core.keys import parse_post_key
+from newsletter.core.models import QUEUED_STATUSES as QUEUED
+from newsletter.core.models import Announcement, Delivery, post_to_payload
 from newsletter.pipeline.actions import hand_edited
-from newsletter.pipeline.posting import QUEUED, post_to_payload, recompose_queued
+from newsletter.pipeline.posting import recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import DeliveryKind, Ledger
 
@@ -80,9 +82,9 @@ def queued_posts_of(store: Store, announcement_ids: set[str]) -> dict[str, list[
         return found
     rows = Ledger(store).list_deliveries(status=QUEUED, kind=DeliveryKind.POST, limit=MAX_QUEUED_POSTS)
     for row in rows:
-        announcement_id = row.key.split(":")[1] if row.key.count(":") >= 3 else ""
-        if announcement_id in announcement_ids:
-            found.setdefault(announcement_id, []).append(row)
+        key = parse_post_key(row.key)
+        if key is not None and key.announcement_id in announcement_ids:
+            found.setdefault(key.announcement_id, []).append(row)
     return found
 
 
@@ -154,7 +156,7 @@ def _rerender_issue(
     digest_config = config.digest(issue.digest.name)
     kept = [i for i in issue.digest.announcement_ids if i not in withdrawn and not store.is_withdrawn(i)]
     announcements = store.get_announcements(kept)
-    minimum = max(digest_config.min_items, 1)
+    minimum = digest_config.minimum_items
     if len(announcements) < minimum:
         reason = (f"{len(announcements)} announcement(s) left after withdrawals at their source, "
                   f"fewer than min_items={minimum}")

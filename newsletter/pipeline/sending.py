@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from newsletter.compose.digest import render_digest
 from newsletter.compose.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, PublishError
+from newsletter.core.keys import email_key
 from newsletter.core.models import Delivery, DeliveryStatus
-from newsletter.pipeline.digests import freeze_issue, open_issue, select_announcements, write_archive
+from newsletter.pipeline.digests import write_archive
+from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.subscribers import list_names
 from newsletter.pipeline.unsubscribe import make_token, secret_from_env, unsubscribe_url
 from newsletter.publish.email.smtp import (
@@ -139,15 +140,16 @@ def issue_to_send(config: Config, store: Store, name_or_id: str, now: datetime, 
     if name_or_id not in {digest.name for digest in config.digests}:
         raise SendError(f"{name_or_id!r} is neither a configured digest nor a stored issue id")
     digest_config = config.digest(name_or_id)
-    if dry_run and open_issue(store, digest_config) is None:
-        selection = select_announcements(store, config, digest_config, now)
-        if selection.skip_reason:
-            return IssuePlan(None, selection.skip_reason)
-        digest = render_digest(config, digest_config, selection.announcements, now)
-        return IssuePlan(DigestIssue(digest=digest, status=DigestIssueStatus.APPROVED, created_at=now))
+    if dry_run:
+        plan = plan_digest(config, store, digest_config, now, send_at=now)
+        if plan.issue is not None:
+            return IssuePlan(plan.issue)
+        if plan.digest is None:
+            return IssuePlan(None, plan.skip_reason)
+        return IssuePlan(DigestIssue(digest=plan.digest, status=DigestIssueStatus.APPROVED, created_at=now))
     frozen = freeze_issue(store, config, digest_config, now)
     if frozen is None:
-        reason = select_announcements(store, config, digest_config, now).skip_reason
+        reason = plan_digest(config, store, digest_config, now, send_at=now).skip_reason
         return IssuePlan(None, reason or "nothing new to send")
     return IssuePlan(store.get_digest_issue(frozen.issue_id))
 
@@ -181,11 +183,6 @@ def resume_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
     return find_issue(store, issue.id)
 
 
-def delivery_key(issue_id: str, subscriber_id: int) -> str:
-    """The ledger key: one message per issue and subscriber, whatever lists they are on."""
-    return f"email:{issue_id}:{subscriber_id}"
-
-
 def token_lists(digest_list: str) -> str:
     """What an unsubscribe token of this digest names: every list the digest goes to, so the
     one-click link stops this digest (and only the lists it is sent to)."""
@@ -200,7 +197,7 @@ def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> It
 def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
     """One pending row per recipient of the issue (batched inserts); returns how many were new."""
     rows = (
-        (delivery_key(issue.id, sid), str(DeliveryKind.EMAIL), email, {"subscriber_id": sid, "name": name})
+        (email_key(issue.id, sid), str(DeliveryKind.EMAIL), email, {"subscriber_id": sid, "name": name})
         for sid, email, name in recipients(store, issue.digest.list_name)
     )
     return ledger.ensure_pending(rows, issue_id=issue.id)

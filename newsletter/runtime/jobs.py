@@ -17,9 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from newsletter.config import Config
+from newsletter.core import keys
 from newsletter.core.errors import NewsletterError
-from newsletter.pipeline.digests import freeze_issue, unfinished_issues
+from newsletter.core.keys import JobKind
+from newsletter.pipeline.digests import unfinished_issues
 from newsletter.pipeline.ingest import ingest
+from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.sending import send_digest
 from newsletter.runtime import alerts
@@ -48,7 +51,7 @@ JobFunction = Callable[[Config, Store, str, datetime, threading.Event], JobResul
 
 
 @dataclass(frozen=True)
-class JobKind:
+class JobRunner:
     """What a job of one kind runs, and whether its stage writes its own run history."""
 
     run: JobFunction
@@ -58,9 +61,9 @@ class JobKind:
 def job_ids(config: Config) -> list[str]:
     """Every job the config defines, by fixed id."""
     return (
-        [f"ingest:{s.name}" for s in config.sources]
-        + [f"digest:{d.name}" for d in config.digests]
-        + [f"post:{c.name}" for c in config.channels]
+        [keys.job_id(JobKind.INGEST, s.name) for s in config.sources]
+        + [keys.job_id(JobKind.DIGEST, d.name) for d in config.digests]
+        + [keys.job_id(JobKind.POST, c.name) for c in config.channels]
     )
 
 
@@ -76,7 +79,7 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
     digest_config = config.digest(name)
     frozen = freeze_issue(store, config, digest_config, now, record_skip=False)
     if frozen is None:
-        minimum = max(digest_config.min_items, 1)
+        minimum = digest_config.minimum_items
         return JobResult(str(RunOutcome.SKIPPED), {}, f"fewer than {minimum} new announcement(s)")
     issue = store.get_digest_issue(frozen.issue_id)
     if issue is None or issue.status in (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.PAUSED):
@@ -109,19 +112,19 @@ def _post(config: Config, store: Store, name: str, now: datetime, stop: threadin
     return JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None, alerted=bool(report.paused))
 
 
-JOB_KINDS: dict[str, JobKind] = {
-    "ingest": JobKind(_ingest, records_own_runs=True),
-    "digest": JobKind(_digest),
-    "post": JobKind(_post),
+JOB_KINDS: dict[str, JobRunner] = {
+    "ingest": JobRunner(_ingest, records_own_runs=True),
+    "digest": JobRunner(_digest),
+    "post": JobRunner(_post),
 }
 
 
-def job_kind(config: Config, job_id: str) -> JobKind:
-    """The kind of a configured job; NewsletterError lists the valid ids."""
-    kind = job_id.partition(":")[0]
-    if kind not in JOB_KINDS or job_id not in job_ids(config):
+def job_kind(config: Config, job_id: str) -> tuple[JobRunner, str]:
+    """What a configured job runs and the name it runs for; NewsletterError lists the valid ids."""
+    parsed = keys.parse_job_id(job_id)
+    if parsed is None or job_id not in job_ids(config):
         raise NewsletterError(f"unknown job {job_id!r} (jobs: {', '.join(job_ids(config)) or 'none configured'})")
-    return JOB_KINDS[kind]
+    return JOB_KINDS[parsed.kind], parsed.name
 
 
 def run_job(
@@ -134,8 +137,7 @@ def run_job(
     stop: threading.Event | None = None,
 ) -> JobResult:
     """Run one job, record it in the run history, log one line, and alert on failure."""
-    kind = job_kind(config, job_id)
-    name = job_id.partition(":")[2]
+    kind, name = job_kind(config, job_id)
     started = time.monotonic()
     run_id = None if kind.records_own_runs else _open_run(store, job_id, scheduled_for, now)
     try:
@@ -169,9 +171,10 @@ def _open_run(store: Store, job_id: str, scheduled_for: datetime | None, now: da
 
 
 def _interrupted_digest_run(store: Store, job_id: str) -> RunRecord | None:
-    kind, _, name = job_id.partition(":")
-    if kind != "digest":
+    parsed = keys.parse_job_id(job_id)
+    if parsed is None or parsed.kind is not JobKind.DIGEST:
         return None
+    name = parsed.name
     last = store.last_runs(job_id, limit=1)
     if not last or last[0].outcome is not RunOutcome.INTERRUPTED:
         return None
@@ -198,4 +201,4 @@ def digests_to_resume(config: Config, store: Store) -> list[str]:
     """Job ids of the configured digests with an issue a previous process left half-sent."""
     configured = {digest.name for digest in config.digests}
     names = [name for _, name in unfinished_issues(store) if name in configured]
-    return [f"digest:{name}" for name in dict.fromkeys(names)]
+    return [keys.job_id(JobKind.DIGEST, name) for name in dict.fromkeys(names)]

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from newsletter.config import Config
+from newsletter.core import keys
+from newsletter.core.keys import JobKind
 from newsletter.core.schedules import Schedule, describe, merge_schedules, next_fire_times, parse_schedule
 from newsletter.store import RunOutcome, RunRecord, Store
 
@@ -18,11 +20,11 @@ def job_schedules(config: Config) -> dict[str, list[Schedule]]:
     """Every job the daemon runs, by fixed id, with its schedules."""
     jobs: dict[str, list[Schedule]] = {}
     for source in config.sources:
-        jobs[f"ingest:{source.name}"] = [source.schedule or DEFAULT_INGEST_SCHEDULE]
+        jobs[keys.job_id(JobKind.INGEST, source.name)] = [source.schedule or DEFAULT_INGEST_SCHEDULE]
     for digest in config.digests:
-        jobs[f"digest:{digest.name}"] = [digest.schedule]
+        jobs[keys.job_id(JobKind.DIGEST, digest.name)] = [digest.schedule]
     for channel in config.channels:
-        jobs[f"post:{channel.name}"] = list(channel.slots)
+        jobs[keys.job_id(JobKind.POST, channel.name)] = list(channel.slots)
     return jobs
 
 
@@ -67,7 +69,7 @@ def _run_summary(run: RunRecord, config: Config) -> dict[str, Any]:
 def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
     failing = []
     for source in config.sources:
-        runs = store.last_runs(f"ingest:{source.name}", limit=1)
+        runs = store.last_runs(keys.job_id(JobKind.INGEST, source.name), limit=1)
         if runs and runs[0].outcome is RunOutcome.FAILED:
             state = store.get_source_state(source.name) or {}
             since = state.get("failing_since") or runs[0].started_at

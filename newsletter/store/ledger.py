@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
-from newsletter.core.models import Delivery, DeliveryStatus
+from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.tables import UTCDateTime, deliveries, subscribers, utcnow
@@ -416,6 +416,15 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def queued_posts(self, channel: str | None = None) -> list[Delivery]:
+        """Every post row that still waits to go out (pending or awaiting approval), oldest first."""
+        t = deliveries
+        query = select(t).where(t.c.kind == str(DeliveryKind.POST), t.c.status.in_([str(s) for s in QUEUED_STATUSES]))
+        if channel is not None:
+            query = query.where(t.c.target == channel)
+        with self.engine.connect() as conn:
+            return [delivery_from_row(row) for row in conn.execute(query.order_by(t.c.id))]
 
     def list_deliveries(
         self,

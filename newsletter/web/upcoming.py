@@ -1,8 +1,7 @@
 """What the Upcoming page shows: each digest's next issue and every pending post with its slot.
 
-The digest is rendered with the same functions as `newsletter preview` (selection from the
-store, `render_digest`, placeholder recipient values); nothing is ingested, written to the
-ledger or sent.
+Both come from the one plan (`newsletter.pipeline.plan`) that `newsletter preview` and the real
+send and post runs read; nothing is ingested, written to the ledger or sent.
 """
 
 from __future__ import annotations
@@ -12,15 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from newsletter.compose.digest import personalise, render_digest
+from newsletter.compose.digest import personalise
 from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import platform_of
 from newsletter.config import Config, DigestConfig
-from newsletter.core.models import DeliveryStatus, Digest, Post
-from newsletter.pipeline.actions import queued_posts
-from newsletter.pipeline.digests import OPEN_STATUSES
-from newsletter.pipeline.posting import cards_dir, planned_posts, post_from_payload
-from newsletter.pipeline.preview import digest_announcements, next_run, preview_recipient_values, slot_times
+from newsletter.core.models import Digest, Post
+from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest
+from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import DigestIssue, Store
 
@@ -103,27 +100,11 @@ def card_file(config: Config, kind: str, channel: str, name: str) -> Path | None
     return path if path.is_relative_to(folder) and path.is_file() else None
 
 
-def open_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
-    """The digest's recorded, unfinished issue, if any."""
-    found = store.list_digest_issues(digest=digest.name, statuses=OPEN_STATUSES, limit=1)
-    return found[0] if found else None
-
-
 def live_digest(config: Config, store: Store, digest: DigestConfig, now: datetime) -> DigestPreview:
-    """The digest's next issue: the recorded open one, else rendered now as the preview would."""
-    when = next_run([digest.schedule], config, now)
-    preview = DigestPreview(digest, when, store.count_subscribers(digest.list))
-    issue = open_issue(store, digest)
-    if issue is not None:
-        preview.issue, preview.digest = issue, issue.digest
-        return preview
-    announcements = digest_announcements(config, store, digest, [], now)
-    minimum = max(digest.min_items, 1)
-    if len(announcements) < minimum:
-        preview.skip_reason = f"{len(announcements)} < min_items={minimum}"
-        return preview
-    preview.digest = render_digest(config, digest, announcements, when or now)
-    return preview
+    """The digest's next issue as the plan decides it: the recorded open one, else as it would be
+    frozen at its next scheduled run."""
+    plan = plan_digest(config, store, digest, now)
+    return DigestPreview(digest, plan.scheduled_for, plan.recipients, plan.digest, plan.issue, plan.skip_reason)
 
 
 def digest_html(config: Config, digest: Digest) -> str:
@@ -147,18 +128,15 @@ def post_card(config: Config, channel: ChannelConfig, post: Post, status: str, k
 
 
 def channel_previews(config: Config, store: Store, now: datetime) -> list[ChannelPreview]:
-    """Every channel's posts awaiting approval, queued (with their slots) and planned."""
-    rows = queued_posts(store)
+    """Every channel's posts awaiting approval, queued (with their slots) and planned, as planned."""
     previews = []
     for channel in config.channels:
         preview = ChannelPreview(channel, platform_of(channel))
-        for row in (r for r in rows if r.target == channel.name):
-            card = post_card(config, channel, post_from_payload(row.payload), str(row.status), row.key)
-            (preview.awaiting if row.status == DeliveryStatus.AWAITING_APPROVAL else preview.queued).append(card)
-        for post in planned_posts(config, store, channel, now, card_folder=preview_cards_dir(config)):
-            preview.planned.append(post_card(config, channel, post, "planned", None))
-        in_line = preview.queued + ([] if channel.require_approval else preview.planned)
-        for card, slot in zip(in_line, slot_times(config, channel.slots, now, len(in_line)), strict=True):
-            card.slot = slot
+        for entry in plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config)):
+            key = None if entry.state is PostState.PLANNED else entry.key
+            card = post_card(config, channel, entry.post, str(entry.state), key)
+            card.slot = entry.slot
+            lists = {PostState.AWAITING_APPROVAL: preview.awaiting, PostState.QUEUED: preview.queued}
+            lists.get(entry.state, preview.planned).append(card)
         previews.append(preview)
     return previews

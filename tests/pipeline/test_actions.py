@@ -8,11 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.compose.digest import render_digest
 from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline import actions
 from newsletter.pipeline.actions import ActionError
-from newsletter.pipeline.preview import digest_announcements
+from newsletter.pipeline.plan import plan_digest
 from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
 from tests.fakes.review_env import NOW, TOKEN_ENV, ReviewEnv
@@ -27,7 +26,7 @@ def audit(env: ReviewEnv) -> list[tuple[str, str, str | None]]:
 
 def frozen_issue(env: ReviewEnv, status: DigestIssueStatus = DigestIssueStatus.AWAITING_APPROVAL) -> str:
     digest = env.config.digest("hebdo")
-    rendered = render_digest(env.config, digest, digest_announcements(env.config, env.store, digest, [], NOW), NOW)
+    rendered = plan_digest(env.config, env.store, digest, NOW, send_at=NOW).digest
     return env.store.create_digest_issue(rendered, status=status, now=NOW).id
 
 
@@ -104,7 +103,7 @@ def test_skip_announcement_leaves_digest_and_posts(review_env: ReviewEnv) -> Non
     store, config = review_env.store, review_env.config
     result = actions.skip(config, store, "apprentissage", "alice", NOW, reason="doublon")
     digest = config.digest("hebdo")
-    assert "apprentissage" not in [a.id for a in digest_announcements(config, store, digest, [], NOW)]
+    assert "apprentissage" not in [a.id for a in plan_digest(config, store, digest, NOW).announcements]
     ledger = Ledger(store)
     assert ledger.get(X_POST).status == DeliveryStatus.SKIPPED
     assert ledger.get(MASTO_POST).status == DeliveryStatus.SKIPPED
@@ -126,7 +125,7 @@ def test_skip_post_and_issue(review_env: ReviewEnv) -> None:
 def test_send_test_reaches_the_smtp_server(review_env: ReviewEnv) -> None:
     store, config = review_env.store, review_env.config
     digest = config.digest("hebdo")
-    rendered = render_digest(config, digest, digest_announcements(config, store, digest, [], NOW), NOW)
+    rendered = plan_digest(config, store, digest, NOW, send_at=NOW).digest
     actions.send_test(config, store, rendered, " Relecteur@Example.org ", "alice", NOW)
     (received,) = review_env.smtp.handler.received
     assert received.rcpt_tos == ["Relecteur@example.org"]

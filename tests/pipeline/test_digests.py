@@ -16,7 +16,6 @@ from newsletter.pipeline.digests import (
     archive_url,
     check_templates,
     contrast_ratio,
-    freeze_issue,
     load_issue,
     mark_issue_sent,
     prepared_parts,
@@ -25,6 +24,7 @@ from newsletter.pipeline.digests import (
     unfinished_issues,
     write_archive,
 )
+from newsletter.pipeline.plan import freeze_issue
 from newsletter.store import DigestIssueStatus, RunOutcome, Store
 from tests.fakes.digest_samples import FIXED_NOW, apprentissage, premier_emploi, sample_config
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 import newsletter.pipeline.ingest as ingest_module
 from newsletter.core.models import DeliveryStatus
-from newsletter.pipeline.digests import freeze_issue
+from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store.ledger import Ledger
 from newsletter.store.tables import announcements, runs, source_state

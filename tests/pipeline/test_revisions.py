@@ -14,7 +14,8 @@ import yaml
 from newsletter.config import Config, load_config
 from newsletter.core.models import Announcement, DeliveryStatus, Quote
 from newsletter.pipeline.actions import edit_post
-from newsletter.pipeline.digests import freeze_issue, mark_issue_sent, select_announcements
+from newsletter.pipeline.digests import mark_issue_sent, select_announcements
+from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import queue_posts
 from newsletter.pipeline.revisions import follow_changes
 from newsletter.store import DigestIssueStatus, Store
