@@ -9,7 +9,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from newsletter.cli.app import app
-from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
+from newsletter.cli.common import (
+    ActorOption,
+    ConfigOption,
+    NowOption,
+    actor_name,
+    console,
+    load,
+    open_store,
+    parse_now,
+    reports_errors,
+)
 from newsletter.config import Config
 from newsletter.pipeline.sending import (
     SendReport,
@@ -56,6 +66,25 @@ def digest_command(
             typer.echo(f"test copy sent to {to} ({reply})")
             return
         report = _send_with_progress(cfg, store, plan.issue, moment, limit=limit, dry_run=dry_run)
+    _print_summary(report)
+    if report.pending and not report.paused:
+        raise typer.Exit(1)
+
+
+@group.command("now")
+@reports_errors
+def now_command(
+    target: Annotated[str, typer.Argument(help="A digest issue id, or a digest name with an issue awaiting approval.")],
+    config: ConfigOption = None,
+    actor: ActorOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send a digest issue at once, approving it first if it waits for approval (recorded in the log)."""
+    from newsletter.pipeline.actions import send_now
+
+    cfg = load(config)
+    with open_store(cfg) as store:
+        report = send_now(cfg, store, target, actor_name(actor), parse_now(now, cfg))
     _print_summary(report)
     if report.pending and not report.paused:
         raise typer.Exit(1)

@@ -45,11 +45,16 @@ def approve(
     config_path: ConfigOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Approve a post or digest issue awaiting approval, as the review page does (recorded in the log)."""
+    """Approve a post or digest issue awaiting approval, as the review page does (recorded in the log); an
+    issue whose time has come is sent at once, a digest name with none waiting approves its next issue."""
     from newsletter.pipeline import actions
     from newsletter.store import utcnow
 
     config = load(config_path)
     with open_store(config) as store:
-        result = actions.approve(config, store, target, actor_name(actor), utcnow())
-    console.print(result.summary)
+        now = utcnow()
+        result = actions.approve(config, store, target, actor_name(actor), now)
+        console.print(result.summary)
+        if result.detail.get("send_now"):
+            report = actions.send_now(config, store, result.target, actor_name(actor), now)
+            console.print(f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.pending} pending")

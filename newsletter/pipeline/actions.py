@@ -10,22 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.compose.length import measure
 from newsletter.config import Config
-from newsletter.core.errors import NewsletterError
+from newsletter.core.errors import NewsletterError, StoreError
 from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest, post_from_payload, post_to_payload
 from newsletter.pipeline.posting import recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import DeliveryKind, Ledger
 
+if TYPE_CHECKING:
+    from newsletter.pipeline.sending import SendReport
+
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
 SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
-MAX_QUEUED_POSTS = 1000
 
 
 class ActionError(NewsletterError):
@@ -78,13 +80,59 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
 
 
 def approve(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> ActionResult:
-    """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be sent)."""
+    """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be
+    sent); a digest name with no issue waiting approves its planned next issue ahead of time."""
+    name = target_id.strip()
+    if any(d.name == name for d in config.digests) and not _awaiting(store, name):
+        return approve_planned(config, store, name, actor, now)
     kind, target = resolve_target(config, store, target_id)
     if kind is TargetKind.POST:
         return approve_post(store, target, actor, now)
     if kind is TargetKind.ISSUE:
         return approve_issue(store, target, actor, now)
     raise ActionError(f"{target} is an announcement: approve its posts or its digest issue")
+
+
+def _awaiting(store: Store, digest_name: str) -> bool:
+    """Whether the digest has an issue awaiting approval."""
+    return bool(store.list_digest_issues(digest=digest_name, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1))
+
+
+def approve_planned(config: Config, store: Store, digest_name: str, actor: str, now: datetime) -> ActionResult:
+    """Record the digest's planned next issue as approved: it waits for its scheduled time."""
+    from newsletter.pipeline.plan import plan_digest
+
+    plan = plan_digest(config, store, config.digest(digest_name), now)
+    if plan.issue is not None:
+        raise ActionError(f"digest {digest_name} already has issue {plan.issue.id} ({plan.issue.status})")
+    if plan.digest is None:
+        raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
+    try:
+        issue = store.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, now=now)
+    except StoreError:
+        raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile") from None
+    when = plan.send_at.isoformat()
+    return _record(store, actor, "digest.approve", issue.id, f"digest issue {issue.id} approved: goes out at {when}",
+                   {"released": 0, "send_now": False, "scheduled_for": when}, now)
+
+
+def is_due(issue: DigestIssue, now: datetime) -> bool:
+    """Whether an issue's scheduled time has come (an approved one is then sent at once)."""
+    when = issue.digest.scheduled_for
+    return when is None or when <= now
+
+
+def send_now(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> SendReport:
+    """Approve (when it waits) and send a digest issue at once, whatever its scheduled time."""
+    from newsletter.pipeline.sending import send_digest
+
+    kind, issue_id = resolve_target(config, store, target_id)
+    if kind is not TargetKind.ISSUE:
+        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+    if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
+        approve_issue(store, issue_id, actor, now)
+    store.record_action(actor, "digest.send_now", issue_id, {}, now=now)
+    return send_digest(config, store, issue_id, now=now)
 
 
 def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:
@@ -103,8 +151,9 @@ def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> Act
     if not approved:
         raise ActionError(f"digest issue {issue_id} is {_issue(store, issue_id).status}, not awaiting approval")
     released = Ledger(store).approve(issue_id, now=now)
-    return _record(store, actor, "digest.approve", issue_id, f"digest issue {issue_id} approved",
-                   {"released": released}, now)
+    due = is_due(_issue(store, issue_id), now)
+    summary = f"digest issue {issue_id} approved" + (": its time has come, it is sent now" if due else "")
+    return _record(store, actor, "digest.approve", issue_id, summary, {"released": released, "send_now": due}, now)
 
 
 def edit_post(config: Config, store: Store, key: str, text: str, actor: str, now: datetime) -> ActionResult:
@@ -196,7 +245,7 @@ def send_test(
 
 def queued_posts(store: Store) -> list[Delivery]:
     """Post rows that can still change: awaiting approval or pending, oldest first."""
-    return Ledger(store).list_deliveries(status=EDITABLE, kind=DeliveryKind.POST, limit=MAX_QUEUED_POSTS)
+    return Ledger(store).queued_posts()
 
 
 def hand_edited(store: Store, key: str) -> bool:

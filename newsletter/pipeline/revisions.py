@@ -31,7 +31,7 @@ from newsletter.core.models import Announcement, Delivery, post_to_payload
 from newsletter.pipeline.actions import hand_edited
 from newsletter.pipeline.posting import recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
-from newsletter.store.ledger import DeliveryKind, Ledger
+from newsletter.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ ACTOR = "ingest"
 NOT_SENDING = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 STARTED = (DigestIssueStatus.SENDING, DigestIssueStatus.PAUSED)
 MAX_OPEN_ISSUES = 100
-MAX_QUEUED_POSTS = 100_000
 HELD_REASON = "the announcement changed at its source after this post was edited by hand: review it"
 GONE_VARIANT_REASON = "the announcement changed at its source and no longer fills this variant"
 WITHDRAWN_REASON = "announcement withdrawn at its source"
@@ -80,7 +79,7 @@ def queued_posts_of(store: Store, announcement_ids: set[str]) -> dict[str, list[
     found: dict[str, list[Delivery]] = {}
     if not announcement_ids:
         return found
-    rows = Ledger(store).list_deliveries(status=QUEUED, kind=DeliveryKind.POST, limit=MAX_QUEUED_POSTS)
+    rows = Ledger(store).queued_posts()
     for row in rows:
         key = parse_post_key(row.key)
         if key is not None and key.announcement_id in announcement_ids:

@@ -20,6 +20,7 @@ from newsletter.config import Config
 from newsletter.core import keys
 from newsletter.core.errors import NewsletterError
 from newsletter.core.keys import JobKind
+from newsletter.pipeline.actions import is_due
 from newsletter.pipeline.digests import unfinished_issues
 from newsletter.pipeline.ingest import ingest
 from newsletter.pipeline.plan import freeze_issue
@@ -85,6 +86,9 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
     if issue is None or issue.status in (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.PAUSED):
         status = issue.status if issue else "gone"
         return JobResult(str(RunOutcome.SKIPPED), {"issue": frozen.issue_id}, f"issue {frozen.issue_id} is {status}")
+    if not is_due(issue, now):
+        when = issue.digest.scheduled_for
+        return JobResult(str(RunOutcome.SKIPPED), {"issue": issue.id}, f"issue {issue.id} waits for {when}")
     report = send_digest(config, store, issue, now=now, stop=stop)
     totals = {status: n for status, n in Ledger(store).counts(issue.id).items() if n}
     counts = {"issue": issue.id, **totals, "sent_this_run": report.sent}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +24,8 @@ def _field(form: FormData, name: str) -> str:
 
 
 async def _act(request: Request, run: Callable[[FormData, str], ActionResult]) -> Response:
-    """Check login and CSRF, run the action off the loop, then go back with a message (or 400)."""
+    """Check login and CSRF, run the action off the loop, then go back with a message (or 400); a
+    digest issue the action made due is sent in the background after the answer."""
     actor = review_actor(request)
     form = await posted_form(request)
     back = local_path(_field(form, "next"))
@@ -32,7 +34,12 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult]) -
     except NewsletterError as error:
         return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
     flash(request, result.summary)
-    return redirect(back)
+    response = redirect(back)
+    if result.detail.get("send_now"):
+        state = _state(request)
+        response.background = BackgroundTask(
+            actions.send_now, state.config, state.store, result.target, actor, state.clock())
+    return response
 
 
 def _state(request: Request) -> Any:
@@ -44,6 +51,20 @@ async def approve(request: Request) -> Response:
     state = _state(request)
     return await _act(request, lambda form, actor: actions.approve(
         state.config, state.store, _field(form, "target"), actor, state.clock()))
+
+
+async def send_now(request: Request) -> Response:
+    """Send a digest issue at once (approving it first when it waits), in the background."""
+
+    state = _state(request)
+
+    def run(form: FormData, actor: str) -> ActionResult:
+        kind, target = actions.resolve_target(state.config, state.store, _field(form, "target"))
+        if kind is not actions.TargetKind.ISSUE:
+            raise ActionError(f"{target!r} is not a digest issue")
+        return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
+
+    return await _act(request, run)
 
 
 async def edit(request: Request) -> Response:
@@ -96,6 +117,7 @@ async def test_send(request: Request) -> Response:
 
 routes = [
     Route("/actions/approve", approve, methods=["POST"]),
+    Route("/actions/send-now", send_now, methods=["POST"]),
     Route("/actions/edit", edit, methods=["POST"]),
     Route("/actions/pick-key", pick_key, methods=["POST"]),
     Route("/actions/skip", skip, methods=["POST"]),
