@@ -182,17 +182,17 @@ def pick_key(
     announcement = store.get_announcement(announcement_id)
     if announcement is None:
         raise ActionError(f"no announcement {announcement_id!r}")
-    choices = announcement.quotes if kind == "quote" else announcement.figures if kind == "figure" else None
-    if choices is None:
+    if kind not in ("quote", "figure"):
         raise ActionError(f"pick either a quote or a figure, not {kind!r}")
-    if not 0 <= index < len(choices):
+    count = len(announcement.quotes if kind == "quote" else announcement.figures)
+    if not 0 <= index < count:
         raise ActionError(f"announcement {announcement_id} has no {kind} number {index + 1}")
     if kind == "quote":
         announcement.key_quote = index
-        picked = choices[index].text
+        picked = announcement.quotes[index].text
     else:
         announcement.key_figures = [index, *(i for i in announcement.key_figures if i != index)]
-        picked = choices[index].raw
+        picked = announcement.figures[index].raw
     store.save_extracted(announcement, now=now)
     recomposed = _recompose_posts(config, store, announcement, now)
     detail = {"kind": kind, "index": index, "text": picked, "recomposed": recomposed}

@@ -106,7 +106,8 @@ class Pending:
 
 def build_source(source_config: SourceConfig, config: Config) -> Source:
     """Instantiate the source class registered for the config's `type:`."""
-    return source_class(source_config.type)(source_config, config.base_dir)
+    source: Source = source_class(source_config.type)(source_config, config.base_dir)
+    return source
 
 
 def raw_hash(raw: RawDocument) -> str:

@@ -16,11 +16,12 @@ from typing import Any
 
 from newsletter.compose.digest import personalise
 from newsletter.compose.mime import placeholder_message, preview_unsubscribe_url
-from newsletter.config import ChannelConfig, Config
+from newsletter.config import Config
 from newsletter.core.models import Digest, Media, Post
 from newsletter.pipeline.digests import recipient_values
 from newsletter.pipeline.ingest import SourceReport, ingest
 from newsletter.pipeline.plan import DigestPlan, PlannedPost, plan_channel, plan_digest
+from newsletter.publish.base import ChannelConfig
 from newsletter.store import Store
 
 SUMMARY_VERSION = 2
