@@ -104,7 +104,7 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
 
     plan = plan_digest(config, store, config.digest(digest_name), now)
     if plan.issue is not None:
-        raise ActionError(f"digest {digest_name} already has issue {plan.issue.id} ({plan.issue.status})")
+        raise ActionError(f"digest {digest_name} has no issue awaiting approval: {plan.issue.id} is {plan.issue.status}")
     if plan.digest is None:
         raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
     try:

@@ -144,7 +144,9 @@ def test_approve_and_test_send_a_frozen_issue(review_env: ReviewEnv) -> None:
     assert review_env.post("/actions/test-send", {"digest": "hebdo", "address": "nope"}).status_code == 400
     assert review_env.post("/actions/approve", {"target": issue_id}).status_code == 303
     issue = review_env.store.get_digest_issue(issue_id)
-    assert issue.status is DigestIssueStatus.APPROVED and issue.approved_by == "web"
+    assert issue.approved_by == "web"
+    assert issue.status is DigestIssueStatus.SENT, "approved once its time had come: sent at once"
+    assert len(review_env.smtp.handler.received) == 3, "the test copy, then both subscribers"
 
 
 def test_announcements_filter_by_source_and_date(review_env: ReviewEnv) -> None:
