@@ -24,6 +24,7 @@ from newsletter.config import Config
 from newsletter.core.errors import ConfigError
 from newsletter.core.models import Announcement
 from newsletter.pipeline.ingest import SourceReport, ingest
+from newsletter.pipeline.revisions import follow_changes
 from newsletter.store import Store
 
 announcements_app = typer.Typer(help="Show the stored announcements.", no_args_is_help=True)
@@ -126,7 +127,7 @@ def _run_with_progress(
         def on_item(name: str, done: int, total: int) -> None:
             bar.update(task, description=escape(name), completed=done, total=total)
 
-        return ingest(config, store, now=moment, only=only, dry_run=dry_run, on_item=on_item)
+        return ingest(config, store, now=moment, only=only, dry_run=dry_run, on_item=on_item, follow=follow_changes)
 
 
 def _report_table(reports: list[SourceReport], dry_run: bool) -> Table:

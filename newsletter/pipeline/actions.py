@@ -19,6 +19,7 @@ from newsletter.config import Config
 from newsletter.core.errors import NewsletterError, StoreError
 from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest, post_from_payload, post_to_payload
 from newsletter.pipeline.posting import recompose_queued
+from newsletter.pipeline.revisions import hand_edited
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import DeliveryKind, Ledger
 
@@ -104,7 +105,8 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
 
     plan = plan_digest(config, store, config.digest(digest_name), now)
     if plan.issue is not None:
-        raise ActionError(f"digest {digest_name} has no issue awaiting approval: {plan.issue.id} is {plan.issue.status}")
+        issue = plan.issue
+        raise ActionError(f"digest {digest_name} has no issue awaiting approval: {issue.id} is {issue.status}")
     if plan.digest is None:
         raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
     try:
@@ -246,11 +248,6 @@ def send_test(
 def queued_posts(store: Store) -> list[Delivery]:
     """Post rows that can still change: awaiting approval or pending, oldest first."""
     return Ledger(store).queued_posts()
-
-
-def hand_edited(store: Store, key: str) -> bool:
-    """Whether someone edited this post's text (the audit log says so)."""
-    return store.has_action("post.edit", key)
 
 
 def _recompose_posts(config: Config, store: Store, announcement: Announcement, now: datetime) -> int:

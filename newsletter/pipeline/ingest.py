@@ -5,8 +5,10 @@ path) to its stored announcement id and a hash of the raw document, so that an u
 document is recognised without extraction work, a feed item keeps its id when its link
 changes, and a moved file keeps the announcement it had.
 
-Announcements whose content changed and those withdrawn are handed to
-`newsletter.pipeline.revisions.follow_changes`, which re-renders or withdraws what still waits for them.
+Ingestion only stores and reports what changed (`SourceReport.changed_ids`, `withdrawn_ids`);
+it never renders. A caller that wants queued posts and open issues to follow the changes passes
+a `follow` callable (the daemon and `newsletter ingest` pass
+`newsletter.pipeline.revisions.follow_changes`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from newsletter.config import Config
@@ -27,7 +29,6 @@ from newsletter.core.identity import stable_id
 from newsletter.core.keys import JobKind, job_id
 from newsletter.core.models import Announcement, RawDocument
 from newsletter.extract import extract
-from newsletter.pipeline.revisions import RevisionReport, follow_changes
 from newsletter.plugins import source_class
 from newsletter.sources.base import FetchState, Source, SourceConfig
 from newsletter.store import Store
@@ -36,6 +37,21 @@ log = logging.getLogger(__name__)
 
 MAX_SEEN = 20_000
 ItemProgress = Callable[[str, int, int], None]
+
+
+class FollowReport(Protocol):
+    """What following changes reports back: the problems to show as warnings."""
+
+    errors: list[str]
+
+
+class ChangeFollower(Protocol):
+    """Follows stored changes and withdrawals through what still waits for them (queued posts,
+    open digest issues); the caller chooses it, so ingestion itself never renders anything."""
+
+    def __call__(
+        self, config: Config, store: Store, *, changed: list[str], withdrawn: list[str], now: datetime
+    ) -> FollowReport: ...
 
 
 @dataclass
@@ -56,7 +72,7 @@ class SourceReport:
     announced: list[Announcement] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
-    revisions: RevisionReport = field(default_factory=RevisionReport)
+    revisions: FollowReport | None = None
     started: float = field(default_factory=time.monotonic)
 
     def finished_at(self, now: datetime) -> datetime:
@@ -171,12 +187,14 @@ def ingest(
     on_progress: Callable[[str], None] | None = None,
     on_item: ItemProgress | None = None,
     record_runs: bool = True,
+    follow: ChangeFollower | None = None,
 ) -> list[SourceReport]:
     """Ingest every configured source (or `only` one); a failing source fails alone.
 
     `on_progress(name)` is called after each source, `on_item(name, done, total)` after each
     document; `dry_run` reads the store but writes nothing; `record_runs=False` leaves the
-    `runs` rows to a caller that records its own (the scheduler)."""
+    `runs` rows to a caller that records its own (the scheduler); `follow` is called with what
+    changed (see `ChangeFollower`), before the run is recorded."""
     reports = []
     for source_config in config.sources:
         if only and source_config.name != only:
@@ -184,7 +202,7 @@ def ingest(
         reports.append(
             ingest_source(
                 source_config, config, store,
-                now=now, dry_run=dry_run, on_item=on_item, record_runs=record_runs,
+                now=now, dry_run=dry_run, on_item=on_item, record_runs=record_runs, follow=follow,
             )
         )
         if on_progress:
@@ -201,6 +219,7 @@ def ingest_source(
     dry_run: bool,
     on_item: ItemProgress | None = None,
     record_runs: bool = True,
+    follow: ChangeFollower | None = None,
 ) -> SourceReport:
     """Fetch, extract and store one source; record the run in `runs` if asked, never in a dry run."""
     name = source_config.name
@@ -221,7 +240,7 @@ def ingest_source(
         log.debug("source %s traceback", name, exc_info=True)
         _record_failure(report, None if dry_run else store, run_id, stored_state, reason, now)
         return report
-    run = _SourceRun(source_config, config, store, report, now=now, dry_run=dry_run, on_item=on_item)
+    run = _SourceRun(source_config, config, store, report, now=now, dry_run=dry_run, on_item=on_item, follow=follow)
     seen = run.process(source, documents, fetch_state, stored_state)
     if not dry_run:
         _record_success(store, run_id, report, fetch_state, stored_state, seen, now)
@@ -241,6 +260,7 @@ class _SourceRun:
         now: datetime,
         dry_run: bool,
         on_item: ItemProgress | None,
+        follow: ChangeFollower | None = None,
     ):
         self.source_config = source_config
         self.config = config
@@ -249,6 +269,7 @@ class _SourceRun:
         self.now = now
         self.dry_run = dry_run
         self.on_item = on_item
+        self.follow = follow
         self.name = source_config.name
         self.complete = False
 
@@ -291,8 +312,8 @@ class _SourceRun:
         self._store_all(pending, first_contact, seen)
         if source.complete:
             self._withdraw_missing(current_ids)
-        if not self.dry_run and (report.changed_ids or report.withdrawn_ids):
-            self._follow_changes()
+        if self.follow and not self.dry_run and (report.changed_ids or report.withdrawn_ids):
+            self._follow_changes(self.follow)
         return _cap(seen)
 
     def _examine(
@@ -382,19 +403,19 @@ class _SourceRun:
             self.report.add("withdrawn")
             self.report.withdrawn_ids.append(announcement_id)
 
-    def _follow_changes(self) -> None:
+    def _follow_changes(self, follow: ChangeFollower) -> None:
         """Re-render or withdraw what still waits for the changed and withdrawn announcements;
         a problem there is reported but never undoes what was stored."""
         report = self.report
         try:
-            report.revisions = follow_changes(
+            report.revisions = follow(
                 self.config, self.store, changed=report.changed_ids, withdrawn=report.withdrawn_ids, now=self.now
             )
         except Exception as error:  # the announcements are stored; the run must still be recorded
             log.exception("source %s: cannot follow changes of its announcements", self.name)
             report.errors.append(f"following changes: unexpected {type(error).__name__}: {error}")
             return
-        report.warnings.extend(report.revisions.errors)
+        report.warnings.extend(report.revisions.errors if report.revisions else [])
 
     def _item_failed(self, raw: RawDocument, reason: str) -> None:
         message = f"{raw.path or raw.identity}: {reason}"

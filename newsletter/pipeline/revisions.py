@@ -28,7 +28,6 @@ from newsletter.core.errors import NewsletterError
 from newsletter.core.keys import parse_post_key
 from newsletter.core.models import QUEUED_STATUSES as QUEUED
 from newsletter.core.models import Announcement, Delivery, post_to_payload
-from newsletter.pipeline.actions import hand_edited
 from newsletter.pipeline.posting import recompose_queued
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
@@ -72,6 +71,11 @@ def follow_changes(
         _withdraw_posts(store, announcement_id, queued.get(announcement_id, []), now, report)
     _revise_issues(config, store, set(changed), set(withdrawn), now, report)
     return report
+
+
+def hand_edited(store: Store, key: str) -> bool:
+    """Whether someone edited this post's text (the audit log says so)."""
+    return store.has_action("post.edit", key)
 
 
 def queued_posts_of(store: Store, announcement_ids: set[str]) -> dict[str, list[Delivery]]:

@@ -25,6 +25,7 @@ from newsletter.pipeline.digests import unfinished_issues
 from newsletter.pipeline.ingest import ingest
 from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
+from newsletter.pipeline.revisions import follow_changes
 from newsletter.pipeline.sending import send_digest
 from newsletter.runtime import alerts
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
@@ -69,7 +70,7 @@ def job_ids(config: Config) -> list[str]:
 
 
 def _ingest(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
-    (report,) = ingest(config, store, now=now, only=name)
+    (report,) = ingest(config, store, now=now, only=name, follow=follow_changes)
     if report.new or report.updated:
         queue_posts(config, store, now)
     outcome = RunOutcome.FAILED if report.failed else RunOutcome.OK

@@ -13,6 +13,7 @@ import yaml
 
 from newsletter.config import Config, load_config
 from newsletter.pipeline.ingest import SourceReport, ingest
+from newsletter.pipeline.revisions import follow_changes
 from newsletter.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,7 +48,7 @@ class IngestEnv:
     def run(self, when: str = "2025-03-25T09:00", **options: Any) -> dict[str, SourceReport]:
         """Ingest at the given Paris time; the reports by source name."""
         now = datetime.fromisoformat(when).replace(tzinfo=PARIS)
-        reports = ingest(self.config, self.open_store(), now=now, **options)
+        reports = ingest(self.config, self.open_store(), now=now, **{"follow": follow_changes, **options})
         return {report.source: report for report in reports}
 
     def close(self) -> None:
