@@ -267,7 +267,7 @@ def delete_post(
         raise NewsletterError(f"post {key} is {row.status}{missing}: nothing to delete")
     channel = channel_config(config, row.target)
     service = publisher or make_publisher(channel)
-    service.delete(row.provider_id)  # type: ignore[attr-defined]
+    service.delete(row.provider_id)
     store.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
     return row
 

@@ -50,6 +50,10 @@ class Publisher(Protocol):
         """Send `post` (and its thread and media); raise PublishError on failure."""
         ...
 
+    def delete(self, provider_id: str) -> None:
+        """Retract the published post with this provider id; raise PublishError on failure."""
+        ...
+
     def describe(self) -> str:
         """One line describing the channel's settings, secrets redacted."""
         ...
