@@ -20,7 +20,8 @@ class RawDocument:
 
     `identity` is the source's stable key for the document (front-matter id, canonical URL,
     feed guid or path); `metadata` carries what the source knows for sure (title, date,
-    tags, lang, url, publish_at, draft) and wins over what extraction guesses.
+    tags, lang, url, publish_at, draft) and wins over what extraction guesses; `whole_page`
+    marks a fetched web page whose article extraction must find first.
     """
 
     source: str
@@ -30,6 +31,7 @@ class RawDocument:
     url: str | None = None
     path: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    whole_page: bool = False
 
 
 @dataclass

@@ -13,6 +13,7 @@ from newsletter.extract.decode import decode_content
 from newsletter.extract.figures import find_figures
 from newsletter.extract.frontmatter import split_front_matter
 from newsletter.extract.html import has_tags, html_to_text, looks_like_html
+from newsletter.extract.main_text import main_text
 from newsletter.extract.quotes import find_quotes
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,14 @@ def extract(raw: RawDocument) -> Announcement:
 def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     """The pipeline proper; may raise on a bug, which `extract` turns into a warning."""
     text = decode_content(raw.content, warnings, limit=TEXT_LIMIT)
-    content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     given: dict[str, Any] = dict(raw.metadata) if isinstance(raw.metadata, dict) else {}
+    content_type = (raw.content_type or "text/plain").split(";")[0].strip().lower()
+    article = main_text(text, raw.url) if raw.whole_page else None
+    if article is not None:
+        text, content_type, given = article.markdown, "text/markdown", {**article.metadata, **given}
+    content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     text, front = split_front_matter(text, warnings)
     meta = {**front, **given}
-    content_type = (raw.content_type or "text/plain").split(";")[0].strip().lower()
     hints: dict[str, str] = {}
     if (content_type == "text/html" and has_tags(text)) or looks_like_html(text):
         converted = html_to_text(text)

@@ -169,9 +169,10 @@ def test_fetch_full_reads_the_linked_page_but_keeps_the_feed_date(site: Site) ->
     site.serve_fixture("/summary.xml", "summary_only.xml")
     site.serve_fixture("/articles/plan-jeunes", "article.html")
     [document] = fetch(site.url("/summary.xml"), fetch_full=True)
-    assert "Aucun jeune ne doit rester sans solution" in document.content
-    assert "Mentions légales" not in document.content
-    assert document.metadata["date"] == date(2025, 3, 5)
+    announcement = extract(document)
+    assert "Aucun jeune ne doit rester sans solution" in announcement.body
+    assert "Mentions légales" not in announcement.body
+    assert announcement.published == date(2025, 3, 5), "the feed's date wins over the page's"
     assert document.identity == "plan-jeunes"
 
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from newsletter.core.errors import SourceError
+from newsletter.extract import extract
 from newsletter.sources.base import FetchState
 from newsletter.sources.web import WebConfig, WebSource
 from tests.fakes.http_site import Site
@@ -25,11 +26,13 @@ def web_source(**options: Any) -> WebSource:
 def test_article_pages_give_main_text_title_and_date(site: Site) -> None:
     site.serve_fixture("/articles/plan-jeunes", "article.html")
     [document] = list(web_source(urls=[site.url("/articles/plan-jeunes")]).fetch(FetchState()))
-    assert document.metadata["title"] == "Plan jeunes : 1,2 milliard d'euros"
-    assert document.metadata["date"] == date(2025, 3, 4)
-    assert "« Aucun jeune ne doit rester sans solution »" in document.content
-    assert "Mentions légales" not in document.content and "Accueil" not in document.content
-    assert document.url == site.url("/articles/plan-jeunes")
+    assert document.whole_page and document.url == site.url("/articles/plan-jeunes")
+    announcement = extract(document)
+    assert announcement.title == "Plan jeunes : 1,2 milliard d'euros"
+    assert announcement.published == date(2025, 3, 4)
+    assert "« Aucun jeune ne doit rester sans solution »" in announcement.body
+    assert "Mentions légales" not in announcement.body and "Accueil" not in announcement.body
+    assert announcement.url == site.url("/articles/plan-jeunes")
 
 
 def test_a_listing_page_and_selector_find_the_articles_and_a_dead_link_fails_alone(site: Site) -> None:
@@ -39,11 +42,12 @@ def test_a_listing_page_and_selector_find_the_articles_and_a_dead_link_fails_alo
     state = FetchState()
     source = web_source(listing=site.url("/presse"), selector="ul.press li.item")
     documents = list(source.fetch(state))
-    assert [d.metadata["title"] for d in documents] == [
+    announcements = [extract(d) for d in documents]
+    assert [a.title for a in announcements] == [
         "Plan jeunes : 1,2 milliard d'euros",
         "Forum de l'emploi : 3 500 visiteurs attendus",
     ]
-    assert documents[1].metadata["date"] == date(2025, 3, 21)
+    assert announcements[1].published == date(2025, 3, 21)
     [(key, reason)] = state.failures
     assert key == site.url("/articles/gone") and "HTTP 404" in reason
 
