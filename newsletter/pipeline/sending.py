@@ -276,7 +276,7 @@ class DigestSender:
 
     def _work(self, connection: SmtpConnection) -> None:
         try:
-            while not self.stop.is_set() and self._connect(connection):
+            while not self._stopping() and self._connect(connection):
                 batch = self._claim()
                 if batch is None:
                     return
@@ -289,6 +289,12 @@ class DigestSender:
             self.stop.set()
         finally:
             connection.close()
+
+    def _stopping(self) -> bool:
+        """True once the run must end: a worker failed, the issue was paused, or the caller asked."""
+        if self.shutdown is not None and self.shutdown.is_set():
+            self.stop.set()
+        return self.stop.is_set()
 
     def _connect(self, connection: SmtpConnection) -> bool:
         """Open the connection before claiming rows; back off on failure, give up after max_attempts."""
@@ -328,7 +334,7 @@ class DigestSender:
     def _send_batch(self, connection: SmtpConnection, batch: list[Delivery]) -> None:
         statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
         for index, delivery in enumerate(batch):
-            if self.stop.is_set():
+            if self._stopping():
                 self.ledger.release_many([d.key for d in batch[index:]])
                 return
             status = statuses.get(delivery.payload.get("subscriber_id", 0))
