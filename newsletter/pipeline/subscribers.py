@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from charset_normalizer import from_bytes
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -41,6 +42,10 @@ from newsletter.store.tables import (
 BATCH_SIZE = 1000
 LIST_SEPARATORS = re.compile(r"[;|,]")
 FORGOTTEN = "forgotten"
+
+
+CSV_CHARSETS = ["cp1252", "latin_1", "mac_roman", "cp850"]
+"""What spreadsheets in France write when they do not write UTF-8, tried first."""
 
 
 class SubscriberError(NewsletterError):
@@ -143,27 +148,39 @@ def split_lists(text: str | None) -> tuple[str, ...]:
 
 
 def read_rows(path: Path, columns: ColumnNames) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each CSV row; the delimiter (`,` or `;`) is detected."""
+    """(line number, row) for each CSV row: the text decoded (UTF-8, else the detected charset,
+    as French Excel writes Windows-1252) and the delimiter (`,` or `;`) read off the header line."""
+    text = decode_csv(path)
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in reader.fieldnames or []]
+    if columns.email not in header:
+        raise SubscriberError(
+            f"{path}, line 1: no {columns.email!r} column (found: {', '.join(header) or 'nothing'})"
+        )
+    reader.fieldnames = header
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as error:
+        raise SubscriberError(f"{path}, line {reader.line_num}: {error}") from None
+
+
+def decode_csv(path: Path) -> str:
+    """The file's text: UTF-8 (with or without BOM) when it is, else charset-normalizer's best match."""
+    try:
+        data = path.read_bytes()
     except OSError as error:
         raise SubscriberError(f"{path}: cannot read ({error.strerror})") from None
-    with handle:
-        sample = handle.read(4096)
-        handle.seek(0)
-        delimiter = ";" if sample.count(";") > sample.count(",") else ","
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        header = [name.strip() for name in reader.fieldnames or []]
-        if columns.email not in header:
-            raise SubscriberError(
-                f"{path}, line 1: no {columns.email!r} column (found: {', '.join(header) or 'nothing'})"
-            )
-        reader.fieldnames = header
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise SubscriberError(f"{path}, line {reader.line_num}: {error}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    match = from_bytes(data, cp_isolation=CSV_CHARSETS).best() or from_bytes(data).best()
+    if match is None:
+        raise SubscriberError(f"{path}: not a text file (no character set matches)")
+    return str(match)
 
 
 def _cell(row: dict[str, Any], name: str) -> str | None:

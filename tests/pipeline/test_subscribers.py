@@ -74,6 +74,31 @@ def test_header_names_and_semicolon_delimiter_are_configurable(tmp_path: Path, s
     assert store.get_subscriber("anne@example.org").lists == ["culture", "main"]
 
 
+def test_comma_header_with_semicolon_list_cells_imports_every_list(tmp_path: Path, store: Store) -> None:
+    path = write(tmp_path, "email,lists\nmarc@example.org;x@y,\"main; culture; sport\"\n"
+                           "lea@example.org,main; culture\n")
+    report = subs.import_csv(store, path, now=NOW)
+    assert report.added == 1 and len(report.rejected) == 1, "the header's comma decides, not the cells' semicolons"
+    assert store.get_subscriber("lea@example.org").lists == ["culture", "main"]
+
+
+def test_windows_1252_file_from_french_excel_is_decoded(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "export-excel.csv"
+    rows = "email;nom;listes\r\nhelene@example.org;Hélène Lefèvre;main\r\nfrancois@example.org;François Œuvré;main\r\n"
+    path.write_bytes(rows.encode("cp1252"))
+    report = subs.import_csv(store, path, now=NOW, columns=subs.ColumnNames(name="nom", lists="listes"))
+    assert report.added == 2 and not report.rejected
+    assert store.get_subscriber("helene@example.org").name == "Hélène Lefèvre"
+    assert store.get_subscriber("francois@example.org").name == "François Œuvré"
+
+
+def test_utf8_with_bom_keeps_the_email_header(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("email,name\nzoe@example.org,Zoé\n".encode("utf-8-sig"))
+    assert subs.import_csv(store, path, now=NOW).added == 1
+    assert store.get_subscriber("zoe@example.org").name == "Zoé"
+
+
 def test_missing_email_column_names_the_file_and_line(tmp_path: Path, store: Store) -> None:
     path = write(tmp_path, "mail,name\na@example.org,A\n")
     with pytest.raises(subs.SubscriberError, match=r"people.csv, line 1: no 'email' column"):
