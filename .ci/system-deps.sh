@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests exercise (PostgreSQL server, headless Chromium) when absent.
+# Installs the Debian packages the tests exercise (PostgreSQL server, headless Chromium, libfaketime
+# for a standby whose clock runs ahead) when absent.
 set -euo pipefail
 packages=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || packages+=(libfaketime)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -240,6 +240,9 @@ def _resolve_sqlite_url(url: str, config: Config) -> str:
     return url
 
 
+FOLDER_ENV_VARS = {"data_dir": "NEWSLETTER_DATA_DIR", "outbox_dir": "NEWSLETTER_OUTBOX_DIR"}
+
+
 def default_config_path() -> Path:
     """`$NEWSLETTER_CONFIG`, else `config/newsletter.yaml`."""
     return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
@@ -248,7 +251,7 @@ def default_config_path() -> Path:
 def load_config(path: Path | str) -> Config:
     """Read and validate a config file; raise ConfigError with one line per problem."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = {**_read_yaml(path), **_folder_overrides()}
     problems: list[str] = []
     data = _typed_plugins(data, problems)
     try:
@@ -260,6 +263,12 @@ def load_config(path: Path | str) -> Config:
     if problems or config is None:
         raise ConfigError([f"{path}: {problem}" for problem in problems])
     return config
+
+
+def _folder_overrides() -> dict[str, str]:
+    """`data_dir` and `outbox_dir` from NEWSLETTER_DATA_DIR / NEWSLETTER_OUTBOX_DIR when set: the
+    Docker image points both into its `/data` volume, whatever the mounted config says."""
+    return {key: os.environ[name] for key, name in FOLDER_ENV_VARS.items() if os.environ.get(name)}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -25,6 +25,11 @@ def run(
     ] = None,
     log_format: Annotated[Literal["text", "json"], typer.Option("--log-format", help="Log lines as text or JSON.")]
     = "text",
+    health_port: Annotated[
+        int | None,
+        typer.Option("--health-port", envvar="NEWSLETTER_HEALTH_PORT",
+                     help="Also answer GET /health on 127.0.0.1:PORT (for container health checks)."),
+    ] = None,
 ) -> None:
     """Run the scheduler: ingestion, digests and posting slots from the config, until SIGTERM."""
     from newsletter.pipeline.checks import check_config  # stages are imported when used: quick start-up
@@ -48,7 +53,13 @@ def run(
             raise typer.Exit(0 if result.outcome in ("ok", "skipped") else 1)
         daemon = Daemon(config, store)
         daemon.install_signal_handlers()
-        code = daemon.run()
+        if health_port is None:
+            code = daemon.run()
+        else:
+            from newsletter.runtime.health import HealthListener
+
+            with HealthListener(config, store, health_port):
+                code = daemon.run()
     if not daemon.stopped_cleanly:
         logging.shutdown()
         os._exit(code)  # a job outlived stop_timeout_seconds: leave it to the ledger's recovery

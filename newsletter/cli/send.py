@@ -27,6 +27,7 @@ from newsletter.pipeline.sending import (
     pause_digest,
     resume_digest,
     send_digest,
+    send_recorded,
     send_test_copy,
 )
 from newsletter.store import DigestIssue, Store
@@ -139,7 +140,9 @@ def _send_with_progress(
             progress.update(task, completed=report.done, sent=report.sent, failed=report.failed,
                             rate=report.rate)
 
-        return send_digest(config, store, issue, now=now, limit=limit, dry_run=dry_run, progress=show)
+        if dry_run:
+            return send_digest(config, store, issue, now=now, limit=limit, dry_run=True, progress=show)
+        return send_recorded(config, store, issue, now=now, trigger="send digest", limit=limit, progress=show)
 
 
 def _print_summary(report: SendReport) -> None:

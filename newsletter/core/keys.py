@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 REVISION_MARK = "~r"
+RUNNER_LEASE = "runner"  # the lease the scheduler process holds
 
 
 class JobKind(StrEnum):

@@ -110,7 +110,8 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
     if plan.digest is None:
         raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
     try:
-        issue = store.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, now=now)
+        issue = store.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, follows=plan.follows,
+                                          now=now)
     except StoreError:
         raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile") from None
     when = plan.send_at.isoformat()
@@ -126,7 +127,7 @@ def is_due(issue: DigestIssue, now: datetime) -> bool:
 
 def send_now(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> SendReport:
     """Approve (when it waits) and send a digest issue at once, whatever its scheduled time."""
-    from newsletter.pipeline.sending import send_digest
+    from newsletter.pipeline.sending import send_recorded
 
     kind, issue_id = resolve_target(config, store, target_id)
     if kind is not TargetKind.ISSUE:
@@ -134,7 +135,7 @@ def send_now(config: Config, store: Store, target_id: str, actor: str, now: date
     if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
         approve_issue(store, issue_id, actor, now)
     store.record_action(actor, "digest.send_now", issue_id, {}, now=now)
-    return send_digest(config, store, issue_id, now=now)
+    return send_recorded(config, store, _issue(store, issue_id), now=now, trigger=f"send now by {actor}")
 
 
 def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:

@@ -30,7 +30,7 @@ from newsletter.core.models import (
     post_from_payload,
 )
 from newsletter.core.schedules import Schedule, merge_schedules, next_fire_times
-from newsletter.pipeline.digests import digest_job, load_issue, open_recorded_issue, select_announcements
+from newsletter.pipeline.digests import digest_job, open_recorded_issue, select_announcements
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import AnnouncedItem, DigestIssue, DigestIssueStatus, RunOutcome, Store
 from newsletter.store.ledger import Ledger
@@ -38,6 +38,7 @@ from newsletter.store.ledger import Ledger
 log = logging.getLogger(__name__)
 
 QUEUE_WINDOW = timedelta(days=7)
+FREEZE_ATTEMPTS = 3
 QUEUED = QUEUED_STATUSES
 
 
@@ -67,6 +68,7 @@ class DigestPlan:
     issue: DigestIssue | None = None
     skip_reason: str | None = None
     left_out: list[str] = field(default_factory=list)
+    follows: str = ""
 
     @property
     def subject(self) -> str | None:
@@ -83,7 +85,8 @@ def plan_digest(
     ingestion run would bring now (the preview's dry run)."""
     scheduled_for = next_run([digest.schedule], config, now)
     moment = send_at or scheduled_for or now
-    plan = DigestPlan(digest, moment, scheduled_for, store.count_subscribers(digest.list))
+    plan = DigestPlan(digest, moment, scheduled_for, store.count_subscribers(digest.list),
+                      follows=store.digest_chain_tip(digest.name))
     issue = open_recorded_issue(store, digest)
     if issue is not None:
         plan.issue, plan.digest = issue, issue.digest
@@ -107,21 +110,24 @@ def freeze_issue(
     With too few announcements, nothing is recorded but (with `record_skip`) a skipped run
     giving the reason, and None is returned. Two racing freezes record one issue.
     """
-    plan = plan_digest(config, store, digest, now, send_at=now)
-    if plan.issue is not None:
-        return plan.issue.digest
-    if plan.digest is None:
-        if record_skip:
-            run_id = store.start_run(digest_job(digest), scheduled_for=now, now=now)
-            counts = {"selected": len(plan.announcements), "min_items": digest.minimum_items}
-            store.finish_run(run_id, RunOutcome.SKIPPED, counts, plan.skip_reason, now=now)
-        return None
-    status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
-    try:
-        store.create_digest_issue(plan.digest, status=status, now=now)
-    except StoreError:
-        return load_issue(store, plan.digest.issue_id)
-    return plan.digest
+    for _ in range(FREEZE_ATTEMPTS):
+        plan = plan_digest(config, store, digest, now, send_at=now)
+        if plan.issue is not None:
+            return plan.issue.digest
+        if plan.digest is None:
+            if record_skip:
+                run_id = store.start_run(digest_job(digest), scheduled_for=now, now=now)
+                counts = {"selected": len(plan.announcements), "min_items": digest.minimum_items}
+                store.finish_run(run_id, RunOutcome.SKIPPED, counts, plan.skip_reason, now=now)
+            return None
+        status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
+        try:
+            store.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
+        except StoreError:
+            log.info("digest %s: another process recorded its issue first; planning again", digest.name)
+            continue
+        return plan.digest
+    raise StoreError(f"digest {digest.name}: other processes kept recording issues while this one froze")
 
 
 def ordered_announcements(store: Store, ids: list[str]) -> list[Announcement]:

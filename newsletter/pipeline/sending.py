@@ -21,7 +21,7 @@ from pathlib import Path
 from newsletter.compose.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, PublishError
-from newsletter.core.keys import email_key
+from newsletter.core.keys import JobKind, email_key, job_id
 from newsletter.core.models import Delivery, DeliveryStatus
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
@@ -37,7 +37,7 @@ from newsletter.publish.email.smtp import (
     as_data,
     verp_sender,
 )
-from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus, utcnow
+from newsletter.store import DigestIssue, DigestIssueStatus, RunOutcome, Store, SubscriberStatus, utcnow
 from newsletter.store.ledger import DeliveryKind, Ledger
 
 log = logging.getLogger(__name__)
@@ -414,17 +414,17 @@ def send_digest(
     secret = secret_from_env(config)
     _check_sendable(issue)
     ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
-    run_started = utcnow()
     if issue.status is not DigestIssueStatus.SENT:
         publish_web_copy(config, issue)
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
-        ledger.recover_after_crash(issue_id=issue.id, claimed_before=run_started)
+        ledger.recover_dead_claims(issue_id=issue.id)
         report.created = create_deliveries(ledger, store, issue)
     counts = ledger.counts(issue.id)
     report.total = sum(counts.values())
     report.already_sent = counts[DeliveryStatus.SENT]
     report.to_send = counts[DeliveryStatus.PENDING] if limit is None else min(limit, counts[DeliveryStatus.PENDING])
-    if report.to_send:
+    if report.to_send or (limit is None and counts[DeliveryStatus.CLAIMED]):
+        # Rows another live process is sending are waited for: they end sent, or come back pending.
         sender = DigestSender(config, store, issue, template, report, secret=secret, limit=limit,
                               backoff=backoff or Backoff(), progress=progress, shutdown=stop)
         sender.run()
@@ -434,6 +434,49 @@ def send_digest(
         report.finished = True
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
     return _finish(report)
+
+
+def send_outcome(report: SendReport, *, stopped: bool, limited: bool = False) -> tuple[RunOutcome, str | None]:
+    """How a send run goes in the run history, for the daemon's digest job and manual sends alike:
+    ok when finished (or when `limited` on purpose), skipped when paused, interrupted when
+    stopped, else failed with the reason."""
+    errors = "; ".join(report.errors) or None
+    if report.finished:
+        return RunOutcome.OK, errors
+    if report.paused:
+        return RunOutcome.SKIPPED, f"issue {report.issue_id} was paused while sending"
+    if stopped:
+        return RunOutcome.INTERRUPTED, f"stopped with {report.pending} message(s) left, resumed at the next start"
+    if limited and not report.failed:
+        return RunOutcome.OK, f"limited run: {report.pending} message(s) left for the next send"
+    return RunOutcome.FAILED, errors or f"{report.pending} message(s) not sent"
+
+
+def send_counts(store: Store, report: SendReport) -> dict[str, object]:
+    """The run-history counts of a send: the issue, the ledger's totals and what this run sent."""
+    totals = {status: n for status, n in Ledger(store).counts(report.issue_id).items() if n}
+    return {"issue": report.issue_id, **totals, "sent_this_run": report.sent}
+
+
+def send_recorded(
+    config: Config, store: Store, issue: DigestIssue, *, now: datetime, trigger: str, limit: int | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """`send_digest` recorded as a run of the digest's job with its `trigger` (an operator's
+    `send digest`, "send now"), so `status` shows manual sends and their failures."""
+    run_id = store.start_run(job_id(JobKind.DIGEST, issue.digest.name), now=now)
+    counts: dict[str, object] = {"issue": issue.id, "trigger": trigger}
+    try:
+        report = send_digest(config, store, issue, now=now, limit=limit, progress=progress)
+    except NewsletterError as error:
+        store.finish_run(run_id, RunOutcome.FAILED, counts, str(error))
+        raise
+    except BaseException as error:
+        store.finish_run(run_id, RunOutcome.INTERRUPTED, counts, f"stopped: {type(error).__name__}")
+        raise
+    outcome, message = send_outcome(report, stopped=False, limited=limit is not None)
+    store.finish_run(run_id, outcome, {**send_counts(store, report), "trigger": trigger}, message)
+    return report
 
 
 def _check_sendable(issue: DigestIssue) -> None:

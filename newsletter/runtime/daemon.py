@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from newsletter.config import Config
+from newsletter.core import keys
 from newsletter.core.errors import NewsletterError
 from newsletter.core.schedules import Schedule, catch_up_decision, merge_schedules
 from newsletter.runtime.jobs import JobResult, close_interrupted_runs, digests_to_resume, run_job
@@ -31,7 +32,7 @@ from newsletter.store import RunOutcome, Store, utcnow
 from newsletter.store.ledger import Ledger
 
 log = logging.getLogger("newsletter.runtime.daemon")
-LEASE_NAME = "runner"
+LEASE_NAME = keys.RUNNER_LEASE
 MISSED_MESSAGE = "the daemon was not running within the grace window"
 _running_daemons: dict[str, Daemon] = {}
 
@@ -49,14 +50,14 @@ def run_once(config: Config, store: Store, job_id: str, stop: threading.Event) -
     """Run one job now (`run --once`) as the runner: holding the lease, renewed on a heartbeat,
     so a daemon cannot run the same work meanwhile; RunnerBusy when a daemon holds it."""
     holder, ttl = runner_id(), config.scheduler.lease_ttl_seconds
-    if not store.acquire_lease(LEASE_NAME, holder, ttl, utcnow()):
+    if not store.acquire_lease(LEASE_NAME, holder, ttl):
         raise RunnerBusy(f"a runner holds the lease ({store.lease_holder(LEASE_NAME)}): it runs the scheduled "
                          f"jobs; stop it, or let it run {job_id} at its next slot")
     done = threading.Event()
 
     def keep_lease() -> None:
         while not done.wait(max(ttl / 3, 0.2)):
-            if not store.renew_lease(LEASE_NAME, holder, ttl, utcnow()):
+            if not store.renew_lease(LEASE_NAME, holder, ttl):
                 log.error("runner %s lost the lease: stopping %s", holder, job_id)
                 stop.set()
                 return
@@ -158,7 +159,7 @@ class Daemon:
         announced_standby = False
         try:
             while not self.stopping.is_set():
-                if self.store.acquire_lease(LEASE_NAME, self.holder, self.ttl, utcnow()):
+                if self.store.acquire_lease(LEASE_NAME, self.holder, self.ttl):
                     self.lead()
                     announced_standby = False
                 elif not announced_standby:
@@ -179,14 +180,14 @@ class Daemon:
         if self.stopping.is_set():
             return
         now = utcnow()
-        Ledger(self.store).recover_after_crash(now)
+        Ledger(self.store).recover_dead_claims(now)
         close_interrupted_runs(self.store, now)
         scheduler = self.build_scheduler(now)
         scheduler.start()
         log.info("runner %s holds the lease: %d job(s) scheduled", self.holder, len(scheduler.get_jobs()))
         try:
             while not self.stopping.wait(self.heartbeat):
-                if not self.store.renew_lease(LEASE_NAME, self.holder, self.ttl, utcnow()):
+                if not self.store.renew_lease(LEASE_NAME, self.holder, self.ttl):
                     log.error("runner %s lost the lease: stopping its jobs", self.holder)
                     break
         finally:
@@ -242,4 +243,4 @@ class Daemon:
                 log.error("jobs still running after %.0fs: stopping anyway (the ledger resumes them)",
                           self.config.scheduler.stop_timeout_seconds)
                 return False
-            self.store.renew_lease(LEASE_NAME, self.holder, self.ttl, utcnow())
+            self.store.renew_lease(LEASE_NAME, self.holder, self.ttl)

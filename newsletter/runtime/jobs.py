@@ -26,10 +26,9 @@ from newsletter.pipeline.ingest import ingest
 from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.revisions import follow_changes
-from newsletter.pipeline.sending import send_digest
+from newsletter.pipeline.sending import send_counts, send_digest, send_outcome
 from newsletter.runtime import alerts
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
-from newsletter.store.ledger import Ledger
 
 log = logging.getLogger("newsletter.runtime.jobs")
 
@@ -91,17 +90,8 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
         when = issue.digest.scheduled_for
         return JobResult(str(RunOutcome.SKIPPED), {"issue": issue.id}, f"issue {issue.id} waits for {when}")
     report = send_digest(config, store, issue, now=now, stop=stop)
-    totals = {status: n for status, n in Ledger(store).counts(issue.id).items() if n}
-    counts = {"issue": issue.id, **totals, "sent_this_run": report.sent}
-    errors = "; ".join(report.errors) or None
-    if report.finished:
-        return JobResult(str(RunOutcome.OK), counts, errors)
-    if report.paused:
-        return JobResult(str(RunOutcome.SKIPPED), counts, f"issue {issue.id} was paused while sending")
-    if stop.is_set():
-        left = f"stopped with {report.pending} message(s) left, resumed at the next start"
-        return JobResult(str(RunOutcome.INTERRUPTED), counts, left)
-    return JobResult(str(RunOutcome.FAILED), counts, errors or f"{report.pending} message(s) not sent")
+    outcome, message = send_outcome(report, stopped=stop.is_set())
+    return JobResult(str(outcome), send_counts(store, report), message)
 
 
 def _post(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:

@@ -55,6 +55,19 @@ def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any
     }
 
 
+def collect_health(config: Config, store: Store, now: datetime) -> dict[str, Any]:
+    """`collect_status` plus `ok`, the lease holder and the problems that make it not ok: what
+    `GET /health` of the review app and of `newsletter run --health-port` answer."""
+    status = collect_status(config, store, now)
+    holder = store.lease_holder(keys.RUNNER_LEASE)
+    problems = [] if holder else ["no runner holds the lease (absent or stale): is `newsletter run` running?"]
+    for job in status["jobs"]:
+        last = job["last_run"]
+        if last and last["outcome"] == "failed":
+            problems.append(f"job {job['id']} failed at {last['started_at']}: {last['message'] or 'no message'}")
+    return {"ok": not problems, "problems": problems, "runner": holder, **status}
+
+
 def _run_summary(run: RunRecord, config: Config) -> dict[str, Any]:
     return {
         "outcome": str(run.outcome),

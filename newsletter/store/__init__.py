@@ -18,6 +18,7 @@ from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, A
 from newsletter.store.audit import ActionRecord, AuditQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries, DigestIssueStatus
 from newsletter.store.lease import LeaseQueries
+from newsletter.store.owners import ClaimOwner
 from newsletter.store.runs import RunOutcome, RunQueries, RunRecord
 from newsletter.store.sources import SourceStateQueries
 from newsletter.store.subscribers import Subscriber, SubscriberQueries, SubscriberStatus
@@ -54,6 +55,7 @@ class Store(
     def __init__(self, engine: Engine, url: URL):
         self.engine = engine
         self.url = url
+        self.claim_owner = ClaimOwner(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:
@@ -120,8 +122,11 @@ class Store(
         return db.display_url(self.url)
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+        """Retire this process's claim owner, then close every pooled connection."""
+        try:
+            self.claim_owner.close()
+        finally:
+            self.engine.dispose()
 
     def __enter__(self) -> Store:
         return self

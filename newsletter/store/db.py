@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,13 @@ def insert_ignoring_conflicts(engine_or_conn: Engine | Connection, table: Any) -
     dialect = sqlite if engine_or_conn.dialect.name == "sqlite" else postgresql
     statement = dialect.insert(table).on_conflict_do_nothing()
     return statement.execution_options(preserve_rowcount=True)
+
+
+def database_now(connection: Connection) -> datetime:
+    """The database server's current time (aware UTC): the one clock every process on every
+    host agrees on, so leases and heartbeats never compare two machines' clocks."""
+    if connection.dialect.name == "sqlite":
+        text_now = connection.exec_driver_sql("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").scalar_one()
+        return datetime.fromisoformat(text_now).replace(tzinfo=UTC)
+    moment: datetime = connection.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
+    return moment.astimezone(UTC)

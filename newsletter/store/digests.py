@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
@@ -28,6 +28,7 @@ class DigestIssueStatus(StrEnum):
 
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
+FIRST_ISSUE = ""
 
 
 @dataclass
@@ -84,9 +85,12 @@ class DigestIssueQueries:
         digest: Digest,
         *,
         status: DigestIssueStatus | str = DigestIssueStatus.AWAITING_APPROVAL,
+        follows: str,
         now: datetime | None = None,
     ) -> DigestIssue:
-        """Freeze `digest` (ids, subject, compiled HTML and text) as a new issue."""
+        """Freeze `digest` (ids, subject, compiled HTML and text) as a new issue, the one after
+        issue `follows` (`digest_chain_tip` when its plan was made): the database refuses a
+        second issue after the same one, so two racing freezes record one issue."""
         status = DigestIssueStatus(status)
         now = now or utcnow()
         try:
@@ -104,11 +108,20 @@ class DigestIssueQueries:
                         html=digest.html,
                         text=digest.text,
                         status=str(status),
+                        follows=follows,
                     )
                 )
         except IntegrityError:
             raise StoreError(f"digest issue {digest.issue_id} already exists") from None
         return DigestIssue(digest=digest, status=status, created_at=now)
+
+    def digest_chain_tip(self, digest: str) -> str:
+        """The id of the digest's latest issue (the one no issue follows yet), or FIRST_ISSUE."""
+        t, successor = digest_issues, digest_issues.alias("successor")
+        followed = exists().where(successor.c.digest == t.c.digest, successor.c.follows == t.c.id)
+        query = select(t.c.id).where(t.c.digest == digest, ~followed).order_by(t.c.created_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            return conn.scalar(query) or FIRST_ISSUE
 
     def get_digest_issue(self, issue_id: str) -> DigestIssue | None:
         """The stored issue with this id, or None."""

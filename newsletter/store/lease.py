@@ -1,13 +1,16 @@
-"""The runner lease: at most one scheduler process works on a database at a time."""
+"""The runner lease: at most one scheduler process works on a database at a time.
+
+Every time here is the database's clock (`database_now`), never the caller's: a standby whose
+clock runs ahead cannot see a live holder's lease as expired."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, delete, or_, select, update
 
-from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.tables import runner_lease, utcnow
+from newsletter.store.db import database_now, insert_ignoring_conflicts
+from newsletter.store.tables import runner_lease
 
 
 class LeaseQueries:
@@ -15,12 +18,12 @@ class LeaseQueries:
 
     engine: Engine
 
-    def acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None) -> bool:
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
         """Take lease `name` for `holder` if free, expired or already theirs."""
-        now = now or utcnow()
-        expires_at = now + timedelta(seconds=ttl_seconds)
         t = runner_lease
         with self.engine.begin() as conn:
+            now = database_now(conn)
+            expires_at = now + timedelta(seconds=ttl_seconds)
             inserted = conn.execute(
                 insert_ignoring_conflicts(conn, t).values(
                     name=name,
@@ -39,11 +42,11 @@ class LeaseQueries:
             )
         return taken.rowcount == 1
 
-    def renew_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime | None = None) -> bool:
+    def renew_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
         """Extend `holder`'s lease; False if they lost it (another process took it over)."""
-        now = now or utcnow()
         t = runner_lease
         with self.engine.begin() as conn:
+            now = database_now(conn)
             result = conn.execute(
                 update(t)
                 .where(t.c.name == name, t.c.holder == holder)
@@ -58,8 +61,8 @@ class LeaseQueries:
             result = conn.execute(delete(t).where(t.c.name == name, t.c.holder == holder))
         return result.rowcount == 1
 
-    def lease_holder(self, name: str, now: datetime | None = None) -> str | None:
+    def lease_holder(self, name: str) -> str | None:
         """Who holds lease `name` now, or None if it is free or expired."""
         t = runner_lease
         with self.engine.connect() as conn:
-            return conn.scalar(select(t.c.holder).where(t.c.name == name, t.c.expires_at > (now or utcnow())))
+            return conn.scalar(select(t.c.holder).where(t.c.name == name, t.c.expires_at > database_now(conn)))

@@ -23,7 +23,8 @@ from newsletter.core.errors import StoreError
 from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.tables import UTCDateTime, deliveries, subscribers, utcnow
+from newsletter.store.owners import remove_dead_owners
+from newsletter.store.tables import UTCDateTime, claim_owners, deliveries, subscribers, utcnow
 
 S = DeliveryStatus
 BATCH_SIZE = 1000
@@ -140,6 +141,7 @@ class Ledger:
                 .values(
                     status=str(S.CLAIMED),
                     claimed_at=now,
+                    claimed_by=self.store.claim_owner.id(),
                     attempts=t.c.attempts + 1,
                     updated_at=now,
                 )
@@ -179,6 +181,7 @@ class Ledger:
             .values(
                 status=str(S.CLAIMED),
                 claimed_at=now,
+                claimed_by=self.store.claim_owner.id(),
                 attempts=t.c.attempts + 1,
                 updated_at=now,
             )
@@ -237,6 +240,7 @@ class Ledger:
                     status=case((exhausted, str(S.FAILED)), else_=str(S.PENDING)),
                     next_attempt_at=next_attempt_at,
                     claimed_at=None,
+                    claimed_by=None,
                     error=error,
                     updated_at=now,
                 )
@@ -267,7 +271,8 @@ class Ledger:
         if sent:
             self._transition(key, (S.UNCERTAIN,), status=str(S.SENT), sent_at=now, updated_at=now)
         else:
-            self._transition(key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, updated_at=now)
+            self._transition(key, (S.UNCERTAIN,), status=str(S.PENDING), claimed_at=None, claimed_by=None,
+                             updated_at=now)
 
     def release(self, key: str, error: str, now: datetime | None = None) -> None:
         """Put a claimed row back to pending without counting the attempt (nothing was sent,
@@ -275,8 +280,8 @@ class Ledger:
         now = now or utcnow()
         t = deliveries
         self._transition(
-            key, (S.CLAIMED,), status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, error=error,
-            updated_at=now,
+            key, (S.CLAIMED,), status=str(S.PENDING), claimed_at=None, claimed_by=None, attempts=t.c.attempts - 1,
+            error=error, updated_at=now,
         )
 
     def release_many(self, keys: Collection[str], now: datetime | None = None) -> int:
@@ -293,7 +298,8 @@ class Ledger:
                 released += conn.execute(
                     update(t)
                     .where(t.c.key.in_(batch), t.c.status == str(S.CLAIMED))
-                    .values(status=str(S.PENDING), claimed_at=None, attempts=t.c.attempts - 1, updated_at=now)
+                    .values(status=str(S.PENDING), claimed_at=None, claimed_by=None, attempts=t.c.attempts - 1,
+                            updated_at=now)
                 ).rowcount
         return released
 
@@ -329,32 +335,29 @@ class Ledger:
         """Release an approved issue's rows (awaiting_approval -> pending); returns how many."""
         return self._release_awaiting(deliveries.c.issue_id == issue_id, now)
 
-    def recover_after_crash(
-        self,
-        now: datetime | None = None,
-        *,
-        claimed_before: datetime | None = None,
-        issue_id: str | None = None,
-    ) -> dict[str, int]:
-        """Settle rows left claimed (by a process that died) before `claimed_before`
-        (default: now), only those of `issue_id` when given: emails go back to pending (at
-        most one message per interrupted connection may then be sent twice), posts become
-        uncertain and are never re-posted automatically. Returns {"pending": n, "uncertain": m}."""
+    def recover_dead_claims(self, now: datetime | None = None, *, issue_id: str | None = None) -> dict[str, int]:
+        """Settle the rows claimed by owners that died (see `newsletter.store.owners`), only those
+        of `issue_id` when given; a live process's claims are never touched. Emails go back to
+        pending (at most one message per interrupted connection may then be sent twice), posts
+        become uncertain and are never re-posted automatically. Returns {"pending": n, "uncertain": m}."""
         now = now or utcnow()
-        cutoff = claimed_before or now
+        remove_dead_owners(self.engine, keep=self.store.claim_owner.registered)
         t = deliveries
-        stale = [t.c.status == str(S.CLAIMED), t.c.claimed_at <= cutoff]
+        orphaned = [
+            t.c.status == str(S.CLAIMED),
+            t.c.claimed_by.is_(None) | t.c.claimed_by.not_in(select(claim_owners.c.id)),
+        ]
         if issue_id is not None:
-            stale.append(t.c.issue_id == issue_id)
+            orphaned.append(t.c.issue_id == issue_id)
         with self.engine.begin() as conn:
             emails = conn.execute(
                 update(t)
-                .where(*stale, t.c.kind == str(DeliveryKind.EMAIL))
-                .values(status=str(S.PENDING), claimed_at=None, error=INTERRUPTED, updated_at=now)
+                .where(*orphaned, t.c.kind == str(DeliveryKind.EMAIL))
+                .values(status=str(S.PENDING), claimed_at=None, claimed_by=None, error=INTERRUPTED, updated_at=now)
             ).rowcount
             posts = conn.execute(
                 update(t)
-                .where(*stale, t.c.kind != str(DeliveryKind.EMAIL))
+                .where(*orphaned, t.c.kind != str(DeliveryKind.EMAIL))
                 .values(status=str(S.UNCERTAIN), error=INTERRUPTED, updated_at=now)
             ).rowcount
         return {str(S.PENDING): emails, str(S.UNCERTAIN): posts}

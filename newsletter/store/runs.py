@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from newsletter.core.errors import StoreError
-from newsletter.store.tables import runs, utcnow
+from newsletter.store.owners import ClaimOwner, remove_dead_owners
+from newsletter.store.tables import claim_owners, runs, utcnow
 
 
 class RunOutcome(StrEnum):
@@ -42,6 +43,7 @@ class RunQueries:
     """Run history methods of `Store`."""
 
     engine: Engine
+    claim_owner: ClaimOwner
 
     def start_run(self, job: str, scheduled_for: datetime | None = None, *, now: datetime | None = None) -> int:
         """Record that `job` started; returns the run id for `finish_run`."""
@@ -54,6 +56,7 @@ class RunQueries:
                     started_at=now or utcnow(),
                     outcome=str(RunOutcome.RUNNING),
                     counts={},
+                    owner=self.claim_owner.id(),
                 )
                 .returning(runs.c.id)
             )
@@ -85,11 +88,14 @@ class RunQueries:
             raise StoreError(f"no run with id {run_id}")
 
     def interrupt_running(self, message: str, *, now: datetime | None = None) -> int:
-        """Close the runs still `running` (their process stopped or died) as interrupted."""
+        """Close the runs still `running` whose process died as interrupted (a live process's
+        runs, such as an operator's `send digest` beside the daemon, are left running)."""
+        remove_dead_owners(self.engine, keep=self.claim_owner.registered)
+        orphaned = runs.c.owner.is_(None) | runs.c.owner.not_in(select(claim_owners.c.id))
         with self.engine.begin() as conn:
             return conn.execute(
                 update(runs)
-                .where(runs.c.outcome == str(RunOutcome.RUNNING))
+                .where(runs.c.outcome == str(RunOutcome.RUNNING), orphaned)
                 .values(outcome=str(RunOutcome.INTERRUPTED), message=message, finished_at=now or utcnow())
             ).rowcount
 
@@ -97,7 +103,9 @@ class RunQueries:
         """Mark an interrupted run as running again (its work is being resumed)."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(runs).where(runs.c.id == run_id).values(outcome=str(RunOutcome.RUNNING), finished_at=None)
+                update(runs).where(runs.c.id == run_id).values(
+                    outcome=str(RunOutcome.RUNNING), finished_at=None, owner=self.claim_owner.id()
+                )
             )
 
     def last_runs(self, job: str | None = None, limit: int = 10) -> list[RunRecord]:

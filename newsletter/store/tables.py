@@ -186,7 +186,9 @@ digest_issues = Table(
     Column("finished_at", UTCDateTime),
     Column("skip_reason", Text),
     Column("rendered_at", UTCDateTime),
+    Column("follows", String(200)),
     Index("ix_digest_issues_digest_created_at", "digest", "created_at"),
+    UniqueConstraint("digest", "follows", name="uq_digest_issues_digest_follows"),
 )
 
 deliveries = Table(
@@ -201,6 +203,7 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_at", UTCDateTime),
+    Column("claimed_by", String(64)),
     Column("sent_at", UTCDateTime),
     Column("provider_id", Text),
     Column("provider_url", Text),
@@ -224,6 +227,7 @@ runs = Table(
     Column("outcome", String(20), nullable=False),
     Column("counts", JSON, nullable=False),
     Column("message", Text),
+    Column("owner", String(64)),
     Index("ix_runs_job_started_at", "job", "started_at"),
 )
 
@@ -235,6 +239,16 @@ runner_lease = Table(
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+claim_owners = Table(
+    "claim_owners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
 )
 
 channel_state = Table(

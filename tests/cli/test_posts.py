@@ -15,6 +15,7 @@ from newsletter.core.models import Announcement, Quote
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
+from tests.fakes.crash import process_died
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 KEY = "post:ann0000000000001:quote:masto"
@@ -74,7 +75,8 @@ def test_settle_an_uncertain_post(fake_mastodon, tmp_path):
         queue_posts(load_config(config), store, NOW)
         ledger = Ledger(store)
         ledger.claim(KEY, NOW)
-        ledger.recover_after_crash(NOW + timedelta(minutes=1))
+        process_died(store)
+        ledger.recover_dead_claims(NOW + timedelta(minutes=1))
     assert "uncertain" in run(config, "posts", "list", "--status", "uncertain").output
     settled = run(config, "posts", "settle", KEY, "--sent", "--as", "dora")
     assert settled.exit_code == 0, settled.output

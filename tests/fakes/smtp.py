@@ -298,7 +298,9 @@ def sample_announcements(count: int = 3) -> list[Announcement]:
 def create_issue(config: Config, store: Store, now: datetime, count: int = 3) -> DigestIssue:
     """Render and freeze an approved issue of the `hebdo` digest."""
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(count), now)
-    return store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, now=now)
+    return store.create_digest_issue(
+        digest, status=DigestIssueStatus.APPROVED, follows=store.digest_chain_tip(digest.name), now=now
+    )
 
 
 def seed_subscribers(store: Store, count: int, lists: tuple[str, ...] = ("main",)) -> list[str]:

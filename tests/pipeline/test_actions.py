@@ -27,7 +27,9 @@ def audit(env: ReviewEnv) -> list[tuple[str, str, str | None]]:
 def frozen_issue(env: ReviewEnv, status: DigestIssueStatus = DigestIssueStatus.AWAITING_APPROVAL) -> str:
     digest = env.config.digest("hebdo")
     rendered = plan_digest(env.config, env.store, digest, NOW, send_at=NOW).digest
-    return env.store.create_digest_issue(rendered, status=status, now=NOW).id
+    return env.store.create_digest_issue(
+        rendered, status=status, follows=env.store.digest_chain_tip(rendered.name), now=NOW
+    ).id
 
 
 def test_approve_post_moves_it_to_the_queue_and_is_logged(review_env: ReviewEnv) -> None:

@@ -16,6 +16,7 @@ from newsletter.pipeline.actions import approve_post
 from newsletter.pipeline.posting import delete_post, post_due, queue_posts, resume_channel, settle_post
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
+from tests.fakes.crash import process_died
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 S = DeliveryStatus
@@ -162,7 +163,8 @@ def test_a_post_in_flight_at_a_crash_is_never_reposted(fake_mastodon, store, tmp
     key = "post:ann0000000000001:quote:masto"
     ledger = Ledger(store)
     assert ledger.claim(key, NOW)  # the process dies here, request in flight
-    assert ledger.recover_after_crash(NOW + timedelta(minutes=5)) == {"pending": 0, "uncertain": 1}
+    process_died(store)
+    assert ledger.recover_dead_claims(NOW + timedelta(minutes=5)) == {"pending": 0, "uncertain": 1}
     assert post_due(config, store, "masto", NOW + timedelta(hours=1)).sent == []
     assert fake_mastodon.calls("/api/v1/statuses") == []
     settle_post(store, key, sent=False, now=NOW + timedelta(hours=2))

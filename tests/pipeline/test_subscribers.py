@@ -124,7 +124,7 @@ def test_export_of_a_person_holds_everything_and_forget_erases_it(store: Store) 
     subscriber = subs.add(store, "anne@example.org", now=NOW, name="Anne", lists=["main"], consent_source="form")
     digest = Digest(name="hebdo", issue_id="hebdo-1", subject="s", list_name="main", announcement_ids=[],
                     html="h", text="t")
-    store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, now=NOW)
+    store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, follows="", now=NOW)
     Ledger(store).ensure_pending([("email:hebdo-1:1", "email", "anne@example.org",
                                    {"subscriber_id": subscriber.id, "name": "Anne"})], issue_id="hebdo-1")
 

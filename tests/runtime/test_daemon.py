@@ -202,7 +202,7 @@ def test_run_once_runs_one_job_now_beside_no_daemon_and_an_invalid_config_refuse
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
     assert store.lease_holder(LEASE_NAME) is None, "the one-off run gives the lease back"
 
-    assert store.acquire_lease(LEASE_NAME, "autre-serveur:4242:cafe0001", 60, datetime.now(UTC))
+    assert store.acquire_lease(LEASE_NAME, "autre-serveur:4242:cafe0001", 60)
     busy = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(path), "--once", "post:masto"],
                           capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
     assert busy.returncode == 1

@@ -11,6 +11,7 @@ from newsletter.core.errors import NewsletterError
 from newsletter.runtime.jobs import close_interrupted_runs, digests_to_resume, run_job
 from newsletter.store import DigestIssueStatus, RunOutcome
 from newsletter.store.ledger import Ledger
+from tests.fakes.crash import process_died
 from tests.fakes.daemon_env import open_config_store, seed_announcements, write_daemon_config
 from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, seed_subscribers
 
@@ -106,6 +107,8 @@ def test_runs_left_running_by_a_dead_process_become_interrupted_and_resume(env):
     addresses = seed_subscribers(store, 3)
     seed_announcements(store, NOW)
     dead_run = store.start_run("digest:hebdo", NOW, now=NOW)
+    assert close_interrupted_runs(store, NOW) == 0, "the run of a live process is left running"
+    process_died(store)
     assert close_interrupted_runs(store, NOW) == 1
     assert store.last_runs("digest:hebdo")[0].outcome is RunOutcome.INTERRUPTED
     assert digests_to_resume(config, store) == [], "no issue was frozen: nothing to resume"

@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from newsletter.core.errors import StoreError
 from newsletter.core.models import DeliveryStatus, Digest
 from newsletter.store import Store
+from newsletter.store.db import database_now
 from newsletter.store.ledger import Ledger
-from newsletter.store.tables import deliveries
+from newsletter.store.owners import OWNER_TTL_SECONDS
+from newsletter.store.tables import claim_owners, deliveries
+from tests.fakes.crash import process_died
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 S = DeliveryStatus
@@ -31,7 +34,8 @@ def emails(count: int, issue: str = "hebdo-1") -> list[tuple[str, str, str, dict
 def ledger(store: Store) -> Ledger:
     """A ledger with one frozen digest issue to attach email rows to."""
     for issue in ("hebdo-1", "hebdo-2"):
-        store.create_digest_issue(Digest("hebdo", issue, "Sujet", "general", [], "<p>x</p>", "x"), now=T0)
+        digest = Digest("hebdo", issue, "Sujet", "general", [], "<p>x</p>", "x")
+        store.create_digest_issue(digest, follows=store.digest_chain_tip("hebdo"), now=T0)
     return Ledger(store, max_attempts=3)
 
 
@@ -128,7 +132,8 @@ def test_a_sent_row_is_never_claimed_or_reset_again(ledger: Ledger) -> None:
     ledger.mark_sent("post:a1:court:mastodon", "109", "https://social.example/@x/109", T0)
     assert not ledger.claim("post:a1:court:mastodon", T0 + timedelta(days=1))
     assert ledger.claim_batch("post", 10, T0 + timedelta(days=1)) == []
-    assert ledger.recover_after_crash(T0 + timedelta(days=1)) == {"pending": 0, "uncertain": 0}
+    process_died(ledger.store)
+    assert ledger.recover_dead_claims(T0 + timedelta(days=1)) == {"pending": 0, "uncertain": 0}
     with pytest.raises(StoreError, match="is sent, expected claimed"):
         ledger.mark_sent("post:a1:court:mastodon", now=T0)
     for mark in (ledger.mark_failed, ledger.mark_skipped):
@@ -208,7 +213,7 @@ def test_crash_recovery_requeues_emails_and_holds_posts(ledger: Ledger, migrated
     assert (crashed.returncode, crashed.stdout.strip()) == (9, "2"), crashed.stderr
     assert ledger.counts()["claimed"] == 2
     later = datetime.now(UTC) + timedelta(seconds=1)
-    assert ledger.recover_after_crash(later) == {"pending": 1, "uncertain": 1}
+    assert ledger.recover_dead_claims(later) == {"pending": 1, "uncertain": 1}
     email = ledger.get("email:hebdo-1:0")
     post = ledger.get("post:a1:court:bluesky")
     assert email is not None and post is not None
@@ -220,14 +225,34 @@ def test_crash_recovery_requeues_emails_and_holds_posts(ledger: Ledger, migrated
     assert ledger.counts()["sent"] == 1
 
 
-def test_recovery_leaves_claims_newer_than_the_cutoff(ledger: Ledger) -> None:
+def test_recovery_leaves_a_live_process_claims_alone(ledger: Ledger, migrated_url: str) -> None:
     ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
-    assert ledger.claim("email:hebdo-1:0", T0)
-    assert ledger.claim("email:hebdo-1:1", T0 + timedelta(minutes=10))
-    recovered = ledger.recover_after_crash(T0 + timedelta(minutes=11), claimed_before=T0 + timedelta(minutes=5))
-    assert recovered == {"pending": 1, "uncertain": 0}
-    still = ledger.get("email:hebdo-1:1")
-    assert still is not None and still.status is S.CLAIMED
+    with Store.open(migrated_url) as other_process:
+        assert Ledger(other_process).claim("email:hebdo-1:1", T0)
+        assert ledger.claim("email:hebdo-1:0", T0)
+        assert ledger.recover_dead_claims(T0 + timedelta(days=1)) == {"pending": 0, "uncertain": 0}
+        assert Ledger(other_process).recover_dead_claims() == {"pending": 0, "uncertain": 0}
+        process_died(ledger.store)
+        assert Ledger(other_process).recover_dead_claims() == {"pending": 1, "uncertain": 0}
+        still = ledger.get("email:hebdo-1:1")
+        assert still is not None and still.status is S.CLAIMED
+
+
+def test_an_owner_whose_heartbeat_stopped_is_dead_by_the_database_clock(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
+    with ledger.engine.begin() as conn:
+        now = database_now(conn)
+        conn.execute(insert(claim_owners), [
+            {"id": "autre-hote:7:silent", "host": "autre-hote", "pid": 7, "started_at": now - timedelta(hours=1),
+             "heartbeat_at": now - timedelta(seconds=OWNER_TTL_SECONDS + 5)},
+            {"id": "autre-hote:8:alive", "host": "autre-hote", "pid": 8, "started_at": now - timedelta(hours=1),
+             "heartbeat_at": now - timedelta(seconds=1)},
+        ])
+        for number, owner in enumerate(("autre-hote:7:silent", "autre-hote:8:alive")):
+            conn.execute(update(deliveries).where(deliveries.c.key == f"email:hebdo-1:{number}")
+                         .values(status="claimed", claimed_by=owner, attempts=1, claimed_at=T0))
+    assert ledger.recover_dead_claims() == {"pending": 1, "uncertain": 0}
+    assert [ledger.get(f"email:hebdo-1:{n}").status for n in (0, 1)] == [S.PENDING, S.CLAIMED]
 
 
 def posts(*targets: str) -> list[tuple[str, str, str, dict[str, object]]]:
@@ -337,7 +362,8 @@ def test_on_sqlite_claims_wait_for_a_mark_in_progress(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     Store.upgrade(url)
     with Store.open(url) as store:
-        store.create_digest_issue(Digest("hebdo", "hebdo-1", "Sujet", "general", [], "<p>x</p>", "x"), now=T0)
+        digest = Digest("hebdo", "hebdo-1", "Sujet", "general", [], "<p>x</p>", "x")
+        store.create_digest_issue(digest, follows="", now=T0)
         ledger = Ledger(store)
         ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
         marker = ledger.sent_marker(connections=4)
@@ -352,23 +378,26 @@ def test_on_sqlite_claims_wait_for_a_mark_in_progress(tmp_path: Path) -> None:
     assert claimed == ["email:hebdo-1:0", "email:hebdo-1:1"]
 
 
-def test_crash_recovery_scoped_to_one_issue(ledger: Ledger) -> None:
+def test_crash_recovery_scoped_to_one_issue(ledger: Ledger, migrated_url: str) -> None:
     ledger.ensure_pending(emails(2, "hebdo-1"), issue_id="hebdo-1", now=T0)
     ledger.ensure_pending(emails(1, "hebdo-2"), issue_id="hebdo-2", now=T0)
     ledger.ensure_pending(posts("masto"), now=T0)
-    for key in ("email:hebdo-1:0", "email:hebdo-2:0", "post:a1:quote:masto"):
-        assert ledger.claim(key, T0)
+    with Store.open(migrated_url) as dying:
+        for key in ("email:hebdo-1:0", "email:hebdo-2:0", "post:a1:quote:masto"):
+            assert Ledger(dying).claim(key, T0)
+        process_died(dying)
     assert ledger.claim("email:hebdo-1:1", T0 + timedelta(minutes=10))
     later = T0 + timedelta(minutes=11)
-    recovered = ledger.recover_after_crash(later, claimed_before=T0 + timedelta(minutes=5), issue_id="hebdo-1")
+    recovered = ledger.recover_dead_claims(later, issue_id="hebdo-1")
     assert recovered == {"pending": 1, "uncertain": 0}
     row = ledger.get("email:hebdo-1:0")
     assert (row.status, row.attempts, row.error) == (S.PENDING, 1, "interrupted: the process stopped while sending")
     for untouched in ("email:hebdo-1:1", "email:hebdo-2:0", "post:a1:quote:masto"):
         assert ledger.get(untouched).status is S.CLAIMED
-    assert ledger.recover_after_crash(later, issue_id="hebdo-2") == {"pending": 1, "uncertain": 0}
+    assert ledger.recover_dead_claims(later, issue_id="hebdo-2") == {"pending": 1, "uncertain": 0}
     assert ledger.get("post:a1:quote:masto").status is S.CLAIMED
-    assert ledger.recover_after_crash(later) == {"pending": 1, "uncertain": 1}
+    assert ledger.recover_dead_claims(later) == {"pending": 0, "uncertain": 1}
+    assert ledger.get("email:hebdo-1:1").status is S.CLAIMED, "this live process's claim is never recovered"
 
 
 def test_release_many_gives_back_only_claimed_rows_without_counting(ledger: Ledger) -> None:

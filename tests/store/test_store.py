@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +22,7 @@ from newsletter.store import (
     Store,
     SubscriberStatus,
 )
+from tests.conftest import require_or_skip
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
@@ -208,20 +214,49 @@ def test_runs_are_listed_newest_first_with_counts(store: Store) -> None:
 
 
 def test_lease_is_exclusive_between_two_stores(store: Store, migrated_url: str) -> None:
-    other = Store.open(migrated_url)
-    try:
-        assert store.acquire_lease("runner", "host-a:1", 60, now=T0)
-        assert not other.acquire_lease("runner", "host-b:2", 60, now=T0 + timedelta(seconds=30))
-        assert other.lease_holder("runner", now=T0) == "host-a:1"
-        assert store.renew_lease("runner", "host-a:1", 60, now=T0 + timedelta(seconds=50))
-        assert not other.acquire_lease("runner", "host-b:2", 60, now=T0 + timedelta(seconds=100))
-        assert other.acquire_lease("runner", "host-b:2", 60, now=T0 + timedelta(seconds=111))
-        assert not store.renew_lease("runner", "host-a:1", 60, now=T0 + timedelta(seconds=112))
+    with Store.open(migrated_url) as other:
+        assert store.acquire_lease("runner", "host-a:1", 60)
+        assert not other.acquire_lease("runner", "host-b:2", 60)
+        assert other.lease_holder("runner") == "host-a:1"
+        assert store.renew_lease("runner", "host-a:1", 0.2)
+        time.sleep(0.4)
+        assert other.lease_holder("runner") is None, "an expired lease has no holder"
+        assert other.acquire_lease("runner", "host-b:2", 60)
+        assert not store.renew_lease("runner", "host-a:1", 60)
         assert not store.release_lease("runner", "host-a:1")
         assert other.release_lease("runner", "host-b:2")
-        assert store.acquire_lease("runner", "host-a:1", 60, now=T0 + timedelta(seconds=113))
-    finally:
-        other.close()
+        assert store.acquire_lease("runner", "host-a:1", 60)
+
+
+STANDBY = """
+import sys
+from datetime import UTC, datetime
+from newsletter.store import Store
+
+with Store.open(sys.argv[1]) as store:
+    ahead = (datetime.now(UTC) - datetime.fromisoformat(sys.argv[2])).total_seconds()
+    print(round(ahead), store.acquire_lease("runner", "standby:2", 30), store.lease_holder("runner"))
+"""
+
+
+@pytest.mark.postgres
+def test_a_standby_whose_clock_runs_60s_ahead_does_not_take_a_live_lease(migrated_postgres_url: str) -> None:
+    """Two machines sharing PostgreSQL: the lease is judged on the database's clock."""
+    libfaketime = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not libfaketime:
+        require_or_skip("libfaketime is not installed (Debian package libfaketime)")
+    with Store.open(migrated_postgres_url) as holder:
+        assert holder.acquire_lease("runner", "live:1", 30)
+        env = {**os.environ, "LD_PRELOAD": str(libfaketime[0]), "FAKETIME": "+60s"}
+        standby = subprocess.run(
+            [sys.executable, "-c", STANDBY, migrated_postgres_url, datetime.now(UTC).isoformat()],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+        assert standby.returncode == 0, standby.stderr
+        ahead, taken, seen = standby.stdout.split()
+        assert int(ahead) >= 59, "the standby's clock runs a minute ahead"
+        assert (taken, seen) == ("False", "live:1")
+        assert holder.renew_lease("runner", "live:1", 30)
 
 
 def test_concurrent_lease_acquisition_has_one_winner(store: Store, migrated_url: str) -> None:
@@ -231,7 +266,7 @@ def test_concurrent_lease_acquisition_has_one_winner(store: Store, migrated_url:
 
     def contend(index: int) -> None:
         barrier.wait()
-        if stores[index % 2].acquire_lease("runner", f"holder-{index}", 60, now=T0):
+        if stores[index % 2].acquire_lease("runner", f"holder-{index}", 60):
             wins.append(f"holder-{index}")
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
@@ -241,7 +276,7 @@ def test_concurrent_lease_acquisition_has_one_winner(store: Store, migrated_url:
         thread.join()
     stores[1].close()
     assert len(wins) == 1
-    assert store.lease_holder("runner", now=T0) == wins[0]
+    assert store.lease_holder("runner") == wins[0]
 
 
 def make_digest(issue_id: str = "hebdo-2026-10") -> Digest:
@@ -260,14 +295,14 @@ def make_digest(issue_id: str = "hebdo-2026-10") -> Digest:
 
 
 def test_digest_issue_is_frozen_and_approved_once(store: Store) -> None:
-    issue = store.create_digest_issue(make_digest(), now=T0)
+    issue = store.create_digest_issue(make_digest(), follows="", now=T0)
     assert issue.status is DigestIssueStatus.AWAITING_APPROVAL
     stored = store.get_digest_issue("hebdo-2026-10")
     assert stored is not None
     assert stored.digest == make_digest()
     assert stored.created_at == T0
     with pytest.raises(StoreError, match="already exists"):
-        store.create_digest_issue(make_digest(), now=T0)
+        store.create_digest_issue(make_digest(), follows="", now=T0)
     awaiting = [DigestIssueStatus.AWAITING_APPROVAL]
     assert store.set_digest_issue_status("hebdo-2026-10", "approved", expected=awaiting, actor="ana")
     assert not store.set_digest_issue_status("hebdo-2026-10", "approved", expected=awaiting, actor="bob")
@@ -279,7 +314,7 @@ def test_digest_issue_is_frozen_and_approved_once(store: Store) -> None:
 
 
 def test_an_issue_is_re_rendered_in_place_only_while_not_sending(store: Store) -> None:
-    store.create_digest_issue(make_digest(), status=DigestIssueStatus.APPROVED, now=T0)
+    store.create_digest_issue(make_digest(), status=DigestIssueStatus.APPROVED, follows="", now=T0)
     changed = replace(make_digest(), subject="Nouveau sujet", html="<p>nouveau</p>", announcement_ids=["a"])
     waiting = [DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED]
     assert store.rerender_digest_issue(changed, expected=waiting, now=T0 + timedelta(hours=1))
@@ -292,7 +327,7 @@ def test_an_issue_is_re_rendered_in_place_only_while_not_sending(store: Store) -
 
 
 def test_skipped_digest_issue_keeps_its_reason(store: Store) -> None:
-    store.create_digest_issue(make_digest("hebdo-2026-11"), now=T0)
+    store.create_digest_issue(make_digest("hebdo-2026-11"), follows=store.digest_chain_tip("hebdo"), now=T0)
     store.set_digest_issue_status("hebdo-2026-11", "skipped", reason="no announcements", now=T0)
     issue = store.get_digest_issue("hebdo-2026-11")
     assert issue is not None
@@ -366,3 +401,14 @@ def test_has_action_finds_an_action_on_a_target(store: Store) -> None:
     assert store.has_action("post.edit", "post:a1:quote:masto")
     assert not store.has_action("post.edit", "post:a1:quote:x")
     assert not store.has_action("post.skip", "post:a1:quote:masto")
+
+
+def test_a_second_issue_after_the_same_one_is_refused_by_the_database(store: Store) -> None:
+    tip = store.digest_chain_tip("hebdo")
+    store.create_digest_issue(make_digest("hebdo-2026-10"), follows=tip, now=T0)
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_digest_issue(make_digest("hebdo-2026-10-bis"), follows=tip, now=T0 + timedelta(minutes=1))
+    assert store.digest_chain_tip("hebdo") == "hebdo-2026-10"
+    store.create_digest_issue(make_digest("hebdo-2026-11"), follows="hebdo-2026-10", now=T0 + timedelta(days=7))
+    assert store.digest_chain_tip("hebdo") == "hebdo-2026-11"
+    assert [issue.id for issue in store.list_digest_issues(digest="hebdo")] == ["hebdo-2026-11", "hebdo-2026-10"]

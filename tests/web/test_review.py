@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -236,7 +237,7 @@ def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) ->
     response = review_env.client.get("/health")
     assert response.status_code == 503
     assert response.json()["ok"] is False and "lease" in response.json()["problems"][0]
-    store.acquire_lease(LEASE_NAME, "runner-1", 30, now=NOW - timedelta(seconds=5))
+    store.acquire_lease(LEASE_NAME, "runner-1", 30)
     healthy = review_env.client.get("/health")
     assert healthy.status_code == 200
     body = healthy.json()
@@ -253,5 +254,6 @@ def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) ->
 
 
 def test_stale_lease_is_unhealthy(review_env: ReviewEnv) -> None:
-    review_env.store.acquire_lease(LEASE_NAME, "runner-1", 30, now=NOW - timedelta(minutes=5))
+    review_env.store.acquire_lease(LEASE_NAME, "runner-1", 0.05)
+    time.sleep(0.1)
     assert review_env.client.get("/health").status_code == 503
