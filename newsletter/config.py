@@ -29,7 +29,7 @@ from pydantic import (
 
 from newsletter.core.errors import ConfigError
 from newsletter.core.schedules import ScheduleSpec
-from newsletter.plugins import UnknownTypeError, publisher_class, source_class
+from newsletter.plugins import UnknownTypeError, publisher_config, source_config
 from newsletter.publish.base import ChannelConfig
 from newsletter.sources.base import SourceConfig
 
@@ -293,7 +293,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _typed_plugins(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """Validate each source and channel with its own type's model, keeping key paths."""
     data = dict(data)
-    for section, lookup in (("sources", source_class), ("channels", publisher_class)):
+    for section, lookup in (("sources", source_config), ("channels", publisher_config)):
         items = data.get(section)
         if not isinstance(items, list):
             continue
@@ -314,7 +314,7 @@ def _validate_plugin(section: str, index: int, item: Any, lookup: Any, problems:
         problems.append(f"{where}.type: field required")
         return item
     try:
-        model = lookup(type_name).Config
+        model = lookup(type_name)
     except UnknownTypeError as error:
         problems.append(f"{where}.type: {error}")
         return item

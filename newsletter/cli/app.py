@@ -1,4 +1,8 @@
-"""The Typer application every command module registers on."""
+"""The Typer application every command module registers on.
+
+Help is plain click text (`rich_markup_mode=None`): rendering it through rich costs more start-up
+than the whole command.
+"""
 
 import typer
 
@@ -8,4 +12,5 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )

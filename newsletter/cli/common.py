@@ -13,18 +13,26 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
-from newsletter.config import Config, default_config_path, load_config
 from newsletter.core.errors import ConfigError, NewsletterError
 from newsletter.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from newsletter.config import Config
     from newsletter.store import Store
 
-console = Console()
-error_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.cache
+def console() -> Console:
+    """The rich Console commands print through, created on first use: `--help` and `count` never
+    import rich's console."""
+    from rich.console import Console
+
+    return Console()
 
 ConfigOption = Annotated[
     Path | None,
@@ -60,6 +68,8 @@ def reports_errors(function: F) -> F:
 
 def load(config_path: Path | None) -> Config:
     """The validated config from `--config`, `$NEWSLETTER_CONFIG` or the default path."""
+    from newsletter.config import default_config_path, load_config
+
     if not logging.getLogger().handlers:
         configure_logging()
     return load_config(config_path or default_config_path())

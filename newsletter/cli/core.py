@@ -11,8 +11,6 @@ import typer
 
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
-from newsletter.compose.templates import PACKAGE_DIR, default_templates_dir
-from newsletter.config import default_config_path
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -20,6 +18,8 @@ app.add_typer(db_app, name="db")
 
 def starter_dir() -> Path:
     """The shipped starter config: package data when installed, else the repository's config/."""
+    from newsletter.compose.templates import PACKAGE_DIR
+
     packaged = PACKAGE_DIR / "_starter"
     return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "config"
 
@@ -30,6 +30,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a starter config (config/newsletter.yaml, example announcements) and the templates."""
+    from newsletter.compose.templates import default_templates_dir
+
     targets = {
         starter_dir() / "example.yaml": folder / "config" / "newsletter.yaml",
         starter_dir() / "examples": folder / "config" / "examples",
@@ -37,7 +39,7 @@ def init(
     }
     existing = [str(target) for target in targets.values() if target.exists()]
     if existing and not force:
-        console.print(f"[red]Refusing to overwrite[/red] {', '.join(existing)} (use --force).")
+        console().print(f"[red]Refusing to overwrite[/red] {', '.join(existing)} (use --force).")
         raise typer.Exit(1)
     for source, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -45,15 +47,16 @@ def init(
             shutil.copytree(source, target, dirs_exist_ok=True)
         else:
             shutil.copyfile(source, target)
-    console.print(f"Wrote {', '.join(str(t) for t in targets.values())}.")
-    console.print("Next: [bold]newsletter check[/bold], then [bold]newsletter preview --out preview[/bold].")
+    console().print(f"Wrote {', '.join(str(t) for t in targets.values())}.")
+    console().print("Next: [bold]newsletter check[/bold], then [bold]newsletter preview --out preview[/bold].")
 
 
 @app.command()
 @reports_errors
 def check(config_path: ConfigOption = None) -> None:
     """Validate the config, compile every template and list missing secrets by env-var name."""
-    from newsletter.pipeline.checks import check_config  # stages are imported when used: quick start-up
+    from newsletter.config import default_config_path
+    from newsletter.pipeline.checks import check_config
 
     config = load(config_path)
     report = check_config(config)
@@ -81,17 +84,17 @@ def preview(
     with open_store(config, dry_run=True) as store:
         result = run_preview(config, store, out, now=parse_now(now, config), digest_name=digest)
     digest_summary = result.summary["digest"]
-    console.print(f"[bold]Preview written to {out}[/bold]")
+    console().print(f"[bold]Preview written to {out}[/bold]")
     if digest_summary.get("skipped"):
-        console.print(f"Digest {digest_summary['name']}: skipped ({digest_summary['skipped']})")
+        console().print(f"Digest {digest_summary['name']}: skipped ({digest_summary['skipped']})")
     else:
-        console.print(
+        console().print(
             f"Digest {digest_summary['name']} → list {digest_summary['list']} "
             f"({digest_summary['recipients']} recipient(s)) at {digest_summary['scheduled_for']}: "
             f"« {digest_summary['subject']} », {len(digest_summary['announcements'])} announcement(s)"
         )
     for post in result.summary["posts"]:
-        console.print(
+        console().print(
             f"Post {post['channel']} ({post['variant']}, {post['length']}/{post['limit']}) at {post['slot']}"
         )
 
@@ -113,20 +116,20 @@ def status(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for job in data["jobs"]:
-        console.print(f"[bold]{job['id']}[/bold]: {job['schedule']} — next {job['next_run'] or 'never'}")
+        console().print(f"[bold]{job['id']}[/bold]: {job['schedule']} — next {job['next_run'] or 'never'}")
         if not job["recent_runs"]:
-            console.print("  never ran")
+            console().print("  never ran")
         for run in job["recent_runs"]:
             counts = " ".join(f"{key}={value}" for key, value in run["counts"].items())
             when = run["scheduled_for"] if run["outcome"] == "missed" else run["started_at"]
             message = f" — {run['message']}" if run["message"] else ""
-            console.print(f"  {run['outcome']} {when} {counts}{message}", markup=False)
+            console().print(f"  {run['outcome']} {when} {counts}{message}", markup=False)
         if job["missed_runs"]:
-            console.print(f"  [yellow]missed[/yellow]: {', '.join(job['missed_runs'])}")
+            console().print(f"  [yellow]missed[/yellow]: {', '.join(job['missed_runs'])}")
     for source in data["sources_in_error"]:
-        console.print(f"[red]source {source['name']} failing[/red]: {source['error']}")
+        console().print(f"[red]source {source['name']} failing[/red]: {source['error']}")
     for channel in data["paused_channels"]:
-        console.print(f"[yellow]channel {channel['name']} paused[/yellow]: {channel['reason']}")
+        console().print(f"[yellow]channel {channel['name']} paused[/yellow]: {channel['reason']}")
 
 
 @db_app.command("upgrade")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from newsletter.cli.app import app
-from newsletter.compose.length import Measurement, measure
+
+if TYPE_CHECKING:
+    from newsletter.compose.length import Measurement
 
 EXIT_OVER_LIMIT = 1
 EXIT_BAD_INPUT = 2
@@ -42,6 +44,8 @@ def count(
     ] = False,
 ) -> None:
     """Print LENGTH/LIMIT; exit 1 when a text is over its limit, 2 on unreadable input."""
+    from newsletter.compose.length import measure
+
     if jsonl:
         if text != "-":
             _fail("--jsonl reads stdin: give no TEXT (or '-')")
@@ -55,6 +59,8 @@ def count(
 
 def _count_json_lines(data: bytes, platform: str, limit: int | None) -> int:
     """Measure each JSON-string line of `data` and return the exit code; bad lines are skipped."""
+    from newsletter.compose.length import measure
+
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()

@@ -49,7 +49,7 @@ def run(
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
             result = run_once(config, store, once, stop)
-            console.print(f"{once}: {result.outcome} {result.counts} {result.message or ''}")
+            console().print(f"{once}: {result.outcome} {result.counts} {result.message or ''}")
             raise typer.Exit(0 if result.outcome in ("ok", "skipped") else 1)
         daemon = Daemon(config, store)
         daemon.install_signal_handlers()

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from newsletter.cli.app import app
-from newsletter.extract import extract as run_extraction
-from newsletter.extract import read_path, to_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @app.command("extract")
@@ -28,6 +26,8 @@ def extract_command(
     if as_json:
         sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
         return
+    from rich.console import Console
+
     console = Console()
     for result in results:
         _print_summary(console, result)
@@ -35,6 +35,9 @@ def extract_command(
 
 def _extract_one(path: str) -> dict[str, Any]:
     """Extract one input, or report why it could not be read."""
+    from newsletter.extract import extract as run_extraction
+    from newsletter.extract import read_path, to_json
+
     try:
         raw = read_path(path)
     except (OSError, ValueError) as exc:
@@ -44,6 +47,9 @@ def _extract_one(path: str) -> dict[str, Any]:
 
 def _print_summary(console: Console, result: dict[str, Any]) -> None:
     """Print a readable summary of one result."""
+    from rich.markup import escape
+    from rich.table import Table
+
     console.rule(f"[bold]{escape(result['path'])}")
     if "error" in result:
         console.print(f"[red]error:[/red] {escape(result['error'])}", markup=True, highlight=False)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from newsletter.cli.app import app
 from newsletter.cli.common import (
@@ -20,12 +17,15 @@ from newsletter.cli.common import (
     parse_now,
     reports_errors,
 )
-from newsletter.config import Config
 from newsletter.core.errors import ConfigError
-from newsletter.core.models import Announcement
-from newsletter.pipeline.ingest import SourceReport, ingest
-from newsletter.pipeline.revisions import follow_changes
-from newsletter.store import Store
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from newsletter.config import Config
+    from newsletter.core.models import Announcement
+    from newsletter.pipeline.ingest import SourceReport
+    from newsletter.store import Store
 
 announcements_app = typer.Typer(help="Show the stored announcements.", no_args_is_help=True)
 app.add_typer(announcements_app, name="announcements")
@@ -46,6 +46,8 @@ def ingest_command(
     """Fetch every source (or one), extract and store; print per-source counts.
 
     Exits 1 when a source failed."""
+    from rich.markup import escape
+
     config = load(config_path)
     _check_source_name(config, source)
     moment = parse_now(now, config)
@@ -54,10 +56,10 @@ def ingest_command(
         reports = _run_with_progress(config, store, moment, source, dry_run)
     finally:
         store.close()
-    console.print(_report_table(reports, dry_run))
+    console().print(_report_table(reports, dry_run))
     for report in reports:
         for error in report.errors:
-            console.print(f"[red]{escape(report.source)}[/red]: {escape(error)}", highlight=False)
+            console().print(f"[red]{escape(report.source)}[/red]: {escape(error)}", highlight=False)
     if any(report.failed and not _any_stored(report) for report in reports):
         raise typer.Exit(1)
 
@@ -75,6 +77,9 @@ def list_command(
     config_path: ConfigOption = None,
 ) -> None:
     """List stored announcements, oldest first."""
+    from rich.markup import escape
+    from rich.table import Table
+
     config = load(config_path)
     moment = _parse_since(since, config) if since else None
     store = open_store(config)
@@ -92,8 +97,8 @@ def list_command(
             str(len(announcement.quotes)),
             str(len(announcement.figures)),
         )
-    console.print(table)
-    console.print(f"{len(found)} announcement(s)")
+    console().print(table)
+    console().print(f"{len(found)} announcement(s)")
 
 
 @announcements_app.command("show")
@@ -115,13 +120,19 @@ def show_command(
 def _run_with_progress(
     config: Config, store: Store, moment: datetime, only: str | None, dry_run: bool
 ) -> list[SourceReport]:
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newsletter.pipeline.ingest import ingest
+    from newsletter.pipeline.revisions import follow_changes
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+    with Progress(*columns, console=console(), transient=True, disable=not console().is_terminal) as bar:
         task = bar.add_task("ingest", total=None)
 
         def on_item(name: str, done: int, total: int) -> None:
@@ -131,6 +142,9 @@ def _run_with_progress(
 
 
 def _report_table(reports: list[SourceReport], dry_run: bool) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     title = "Ingestion (dry run: nothing written)" if dry_run else "Ingestion"
     table = Table("source", *COUNT_COLUMNS, title=title)
     for report in reports:
@@ -173,6 +187,8 @@ def _find(store: Store, announcement_id: str) -> Announcement:
 
 
 def _print_announcement(announcement: Announcement) -> None:
+    from rich.markup import escape
+
     lines = [
         f"[bold]{escape(announcement.title)}[/bold]",
         f"id: {announcement.id}",
@@ -197,4 +213,4 @@ def _print_announcement(announcement: Announcement) -> None:
         lines.append(escape(f"- {figure.raw} = {figure.value:g}{unit} ({figure.kind})" + key))
     for warning in announcement.warnings:
         lines.append(escape(f"warning: {warning}"))
-    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+    console().print("\n".join(lines), highlight=False, soft_wrap=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,20 +18,10 @@ from newsletter.cli.common import (
     parse_now,
     reports_errors,
 )
-from newsletter.core.models import DeliveryStatus
-from newsletter.pipeline.actions import approve_post
-from newsletter.pipeline.posting import (
-    POSTS_PER_SLOT,
-    channel_config,
-    delete_post,
-    list_posts,
-    post_due,
-    queue_posts,
-    resume_channel,
-    settle_post,
-)
-from newsletter.store import Store
-from newsletter.store.ledger import Ledger
+from newsletter.core.models import POSTS_PER_SLOT, DeliveryStatus
+
+if TYPE_CHECKING:
+    from newsletter.store import Store
 
 channels_app = typer.Typer(help="Social channels: lift a pause.", no_args_is_help=True)
 posts_app = typer.Typer(help="Social posts in the ledger: list, settle, approve, delete.", no_args_is_help=True)
@@ -49,6 +39,8 @@ def post(
     now: NowOption = None,
 ) -> None:
     """Post what is due on each channel (one slot's share), or write it to the outbox with --dry-run."""
+    from newsletter.pipeline.posting import channel_config, post_due, queue_posts
+
     config = load(config_path)
     moment = parse_now(now, config)
     names = [channel_config(config, channel).name] if channel else [c.name for c in config.channels]
@@ -59,12 +51,12 @@ def post(
         for name in names:
             report = post_due(config, store, name, moment, dry_run=dry_run, limit=limit)
             for path in report.written:
-                console.print(f"{name}: wrote {path}")
+                console().print(f"{name}: wrote {path}")
             for key in report.sent:
                 row_url = _url(store, key)
-                console.print(f"{name}: posted {key}{f' {row_url}' if row_url else ''}")
+                console().print(f"{name}: posted {key}{f' {row_url}' if row_url else ''}")
             for key in report.rescheduled:
-                console.print(f"{name}: will retry {key}")
+                console().print(f"{name}: will retry {key}")
             for line in report.errors:
                 typer.echo(f"{name}: {line}", err=True)
             if report.paused:
@@ -72,12 +64,14 @@ def post(
             if report.failed or report.uncertain or report.paused:
                 exit_code = 1
             if not (report.written or report.sent or report.rescheduled or report.errors or report.paused):
-                console.print(f"{name}: nothing due")
+                console().print(f"{name}: nothing due")
     raise typer.Exit(exit_code)
 
 
 def _url(store: Store, key: str) -> str | None:
     """The published URL of post `key`, if the service gave one."""
+    from newsletter.store.ledger import Ledger
+
     row = Ledger(store).get(key)
     return row.provider_url if row else None
 
@@ -86,12 +80,14 @@ def _url(store: Store, key: str) -> str | None:
 @reports_errors
 def resume(name: str, config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None) -> None:
     """Lift the pause on channel NAME (after fixing its credentials)."""
+    from newsletter.pipeline.posting import channel_config, resume_channel
+
     config = load(config_path)
     channel_config(config, name)
     with open_store(config) as store:
         reason = resume_channel(store, name, parse_now(now, config))
         store.record_action(actor_name(actor), "channel.resume", name, {"reason": reason})
-    console.print(f"{name}: resumed" + (f" (was paused: {reason})" if reason else " (was not paused)"))
+    console().print(f"{name}: resumed" + (f" (was paused: {reason})" if reason else " (was not paused)"))
 
 
 @posts_app.command("list")
@@ -102,11 +98,13 @@ def list_command(
     config_path: ConfigOption = None,
 ) -> None:
     """List posts with their status, provider URL and last error."""
+    from newsletter.pipeline.posting import list_posts
+
     config = load(config_path)
     with open_store(config) as store:
         rows = list_posts(store, status=status, channel=channel)
     if not rows:
-        console.print("no posts")
+        console().print("no posts")
     for row in rows:
         detail = row.provider_url or row.error or ""
         typer.echo(f"{row.key}\t{row.status}\t{row.attempts}\t{detail}")
@@ -116,10 +114,12 @@ def list_command(
 @reports_errors
 def delete(key: str, config_path: ConfigOption = None, actor: ActorOption = None) -> None:
     """Retract published post KEY through its service's API."""
+    from newsletter.pipeline.posting import delete_post
+
     config = load(config_path)
     with open_store(config) as store:
         row = delete_post(config, store, key, actor=actor_name(actor))
-    console.print(f"deleted {key} ({row.provider_url or row.provider_id})")
+    console().print(f"deleted {key} ({row.provider_url or row.provider_id})")
 
 
 @posts_app.command("settle")
@@ -132,17 +132,21 @@ def settle(
     now: NowOption = None,
 ) -> None:
     """Settle uncertain post KEY: --sent records it as posted, --not-sent lets it be posted again."""
+    from newsletter.pipeline.posting import settle_post
+
     config = load(config_path)
     with open_store(config) as store:
         settle_post(store, key, sent=sent, now=parse_now(now, config), actor=actor_name(actor))
-    console.print(f"{key}: {'sent' if sent else 'pending again'}")
+    console().print(f"{key}: {'sent' if sent else 'pending again'}")
 
 
 @posts_app.command("approve")
 @reports_errors
 def approve(key: str, config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None) -> None:
     """Release post KEY that is awaiting approval (recorded in the action log, as `newsletter approve`)."""
+    from newsletter.pipeline.actions import approve_post
+
     config = load(config_path)
     with open_store(config) as store:
         approve_post(store, key, actor_name(actor), parse_now(now, config))
-    console.print(f"{key}: approved")
+    console().print(f"{key}: approved")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from newsletter.cli.app import app
 from newsletter.cli.common import (
@@ -20,17 +19,13 @@ from newsletter.cli.common import (
     parse_now,
     reports_errors,
 )
-from newsletter.config import Config
-from newsletter.pipeline.sending import (
-    SendReport,
-    issue_to_send,
-    pause_digest,
-    resume_digest,
-    send_digest,
-    send_recorded,
-    send_test_copy,
-)
-from newsletter.store import DigestIssue, Store
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from newsletter.config import Config
+    from newsletter.pipeline.sending import SendReport
+    from newsletter.store import DigestIssue, Store
 
 group = typer.Typer(help="Send digests by email (through the delivery ledger).", no_args_is_help=True)
 app.add_typer(group, name="send")
@@ -55,6 +50,8 @@ def digest_command(
 ) -> None:
     """Send a digest: its unfinished issue, else a new issue of what is new since its last
     send (nothing when too little is new); a rerun sends only what is not marked sent."""
+    from newsletter.pipeline.sending import issue_to_send, send_test_copy
+
     cfg = load(config)
     moment = parse_now(now, cfg)
     with open_store(cfg) as store:
@@ -95,6 +92,8 @@ def now_command(
 @reports_errors
 def pause_command(name: NameArgument, config: ConfigOption = None, now: NowOption = None) -> None:
     """Stop an issue in progress: senders finish their current message and stop."""
+    from newsletter.pipeline.sending import pause_digest
+
     cfg = load(config)
     with open_store(cfg) as store:
         issue = pause_digest(store, name, parse_now(now, cfg))
@@ -110,6 +109,8 @@ def resume_command(
     now: NowOption = None,
 ) -> None:
     """Resume a paused issue and carry on sending it."""
+    from newsletter.pipeline.sending import resume_digest
+
     cfg = load(config)
     moment = parse_now(now, cfg)
     with open_store(cfg) as store:
@@ -125,12 +126,16 @@ def _send_with_progress(
     config: Config, store: Store, issue: DigestIssue, now: datetime, *, limit: int | None = None,
     dry_run: bool = False,
 ) -> SendReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from newsletter.pipeline.sending import send_digest, send_recorded
+
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("sent {task.fields[sent]} · failed {task.fields[failed]} · {task.fields[rate]:.0f}/s"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=console(), transient=True) as progress:
         task: TaskID | None = None
 
         def show(report: SendReport) -> None:

@@ -34,7 +34,7 @@ def serve(
     with open_store(config):
         pass  # fail now, with a clear message, if the database is unusable
     web_app = create_app(config, lambda: open_store(config))
-    console.print(f"Serving on http://{bind_host}:{bind_port} (public URL {config.public_base_url})")
+    console().print(f"Serving on http://{bind_host}:{bind_port} (public URL {config.public_base_url})")
     uvicorn.run(web_app, host=bind_host, port=bind_port, proxy_headers=False, log_level="info")
 
 
@@ -54,7 +54,7 @@ def approve(
     with open_store(config) as store:
         now = utcnow()
         result = actions.approve(config, store, target, actor_name(actor), now)
-        console.print(result.summary)
+        console().print(result.summary)
         if result.detail.get("send_now"):
             report = actions.send_now(config, store, result.target, actor_name(actor), now)
-            console.print(f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.pending} pending")
+            console().print(f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.pending} pending")

@@ -6,13 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from newsletter.cli.app import app
 from newsletter.cli.common import ConfigOption, NowOption, console, load, open_store, parse_now, reports_errors
-from newsletter.pipeline import subscribers as subs
-from newsletter.store import SubscriberStatus
+from newsletter.core.models import SubscriberStatus
 
 group = typer.Typer(help="Manage subscribers and lists.", no_args_is_help=True)
 app.add_typer(group, name="subscribers")
@@ -42,11 +39,15 @@ def import_command(
     now: NowOption = None,
 ) -> None:
     """Import subscribers; bad rows are listed with their line and reason, never fatal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newsletter.pipeline import subscribers as subs
+
     cfg = load(config)
     columns = subs.ColumnNames(email_column, name_column, lists_column, locale_column)
     with open_store(cfg) as store, Progress(
         TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        console=console(), transient=True,
     ) as progress:
         task = progress.add_task("import", total=_count_lines(file) or None)
         report = subs.import_csv(
@@ -76,6 +77,8 @@ def add_command(
     now: NowOption = None,
 ) -> None:
     """Add a subscriber (someone who unsubscribed keeps that status and stays off lists they left)."""
+    from newsletter.pipeline import subscribers as subs
+
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.add(store, email, now=parse_now(now, cfg), name=name, locale=locale,
@@ -92,6 +95,8 @@ def remove_command(
     now: NowOption = None,
 ) -> None:
     """Take a subscriber off a list, or off everything, for good: no import puts them back."""
+    from newsletter.pipeline import subscribers as subs
+
     cfg = load(config)
     with open_store(cfg) as store:
         found = subs.remove(store, email, now=parse_now(now, cfg), list_name=list_name)
@@ -107,6 +112,8 @@ def list_command(
     config: ConfigOption = None,
 ) -> None:
     """Show subscribers and how many there are."""
+    from rich.table import Table
+
     cfg = load(config)
     wanted = None if status == "all" else SubscriberStatus(status)
     with open_store(cfg) as store:
@@ -115,7 +122,7 @@ def list_command(
     for s in found[:limit]:
         consent = f"{s.consent_source or ''} {s.consent_at:%Y-%m-%d}" if s.consent_at else (s.consent_source or "")
         table.add_row(s.email, s.name or "", str(s.status), ", ".join(s.lists), consent)
-    console.print(table)
+    console().print(table)
     typer.echo(f"{len(found)} subscriber(s)")
 
 
@@ -129,6 +136,8 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Export everything stored about a person, or every subscriber, as CSV or JSON."""
+    from newsletter.pipeline import subscribers as subs
+
     cfg = load(config)
     with open_store(cfg) as store:
         text = subs.export(store, fmt, email=email, list_name=list_name)
@@ -147,6 +156,8 @@ def forget_command(
     now: NowOption = None,
 ) -> None:
     """Erase a person, keeping only a hashed suppression entry so they are never re-imported."""
+    from newsletter.pipeline import subscribers as subs
+
     cfg = load(config)
     with open_store(cfg) as store:
         existed = subs.forget(store, email, now=parse_now(now, cfg))

@@ -30,7 +30,6 @@ from newsletter.compose.length import find_urls, measure
 from newsletter.compose.templates import build_environment, format_day
 from newsletter.config import Config
 from newsletter.core.models import Announcement, Figure, Media, Post, Quote
-from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,8 @@ PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def platform_of(channel: ChannelConfig) -> str:
-    """The length rule a channel follows (its publisher's platform)."""
-    return publisher_class(channel.type).platform
+    """The length rule a channel follows (its publisher's platform, named by its config model)."""
+    return channel.platform
 
 
 def post_context(announcement: Announcement, channel: ChannelConfig, config: Config, variant: str) -> dict[str, Any]:

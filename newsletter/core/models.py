@@ -149,6 +149,9 @@ class Post:
         return post_key(self.announcement_id, self.variant, self.channel)
 
 
+POSTS_PER_SLOT = 1  # posts a channel publishes at each of its slots, unless a run says more
+
+
 class DeliveryStatus(StrEnum):
     """Where a ledger row stands; only `sent` means the provider accepted it."""
 
@@ -194,3 +197,49 @@ def post_from_payload(payload: dict[str, Any]) -> Post:
     data["media"] = [Media(**m) for m in data.get("media", [])]
     data["thread"] = list(data.get("thread", []))
     return Post(**data)
+
+
+class AnnouncementStatus(StrEnum):
+    """Whether a stored announcement may be used."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    DRAFT = "draft"
+
+
+class DigestIssueStatus(StrEnum):
+    """Where a digest issue stands."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+class DeliveryKind(StrEnum):
+    """What a ledger row delivers; decides what crash recovery may retry."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+class RunOutcome(StrEnum):
+    """How a job run ended (`running` until it does)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    INTERRUPTED = "interrupted"
+
+
+class SubscriberStatus(StrEnum):
+    """Whether a subscriber may be mailed."""
+
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"

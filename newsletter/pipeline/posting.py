@@ -35,7 +35,15 @@ from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
 from newsletter.core.keys import base_variant
-from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Post, post_from_payload, post_to_payload
+from newsletter.core.models import (
+    POSTS_PER_SLOT,
+    Announcement,
+    Delivery,
+    DeliveryStatus,
+    Post,
+    post_from_payload,
+    post_to_payload,
+)
 from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, posts_to_queue
 from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
@@ -47,7 +55,6 @@ from newsletter.store.ledger import DeliveryKind, Ledger
 log = logging.getLogger(__name__)
 
 S = DeliveryStatus
-POSTS_PER_SLOT = 1
 DEFAULT_MAX_WAIT = 60.0
 RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX = 30.0

@@ -17,6 +17,7 @@ class ChannelConfig(BaseModel):
     """Settings every social channel has; each service extends it with its own keys."""
 
     model_config = ConfigDict(extra="forbid")
+    platform: ClassVar[str]  # whose length rule and post shape the channel follows
 
     name: str = Field(min_length=1)
     type: str
@@ -42,7 +43,7 @@ class Published:
 class Publisher(Protocol):
     """Sends a post to one service; the ledger decides whether it should."""
 
-    type: ClassVar[str]
+    type_name: ClassVar[str]
     platform: ClassVar[str]
     Config: ClassVar[type[ChannelConfig]]
 

@@ -31,8 +31,9 @@ from PIL import Image
 from newsletter.compose.length import find_urls
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Media, Post
-from newsletter.publish.base import ChannelConfig, Published
+from newsletter.publish.base import Published
 from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncertain, auth_message
+from newsletter.publish.settings import BlueskyConfig
 
 MAX_IMAGE_BYTES = 1_000_000
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
@@ -48,19 +49,12 @@ class PinnedClient(Client):
 class BlueskyPublisher:
     """Posts to Bluesky with link facets and image embeds with alt text."""
 
-    type: ClassVar[str] = "bluesky"
-    platform: ClassVar[str] = "bluesky"
+    type_name: ClassVar[str] = "bluesky"
+    platform: ClassVar[str] = BlueskyConfig.platform
 
-    class Config(ChannelConfig):
-        """A Bluesky account: the PDS URL, the handle and the app password's env var name."""
+    Config: ClassVar[type[BlueskyConfig]] = BlueskyConfig
 
-        type: str = "bluesky"
-        base_url: str = "https://bsky.social"
-        handle: str
-        app_password_env: str = "BLUESKY_APP_PASSWORD"
-        timeout: float = 30.0
-
-    def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None):
+    def __init__(self, config: BlueskyConfig, *, environ: Mapping[str, str] | None = None):
         self.config = config
         self.environ = os.environ if environ is None else environ
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from mastodon import (
     Mastodon,
@@ -24,31 +24,20 @@ from mastodon import (
 
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Post
-from newsletter.publish.base import ChannelConfig, Published
+from newsletter.publish.base import Published
 from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncertain, auth_message
+from newsletter.publish.settings import MastodonConfig
 
 
 class MastodonPublisher:
     """Posts statuses to a Mastodon instance with an Idempotency-Key, images with alt text."""
 
-    type: ClassVar[str] = "mastodon"
-    platform: ClassVar[str] = "mastodon"
+    type_name: ClassVar[str] = "mastodon"
+    platform: ClassVar[str] = MastodonConfig.platform
 
-    class Config(ChannelConfig):
-        """A Mastodon account: the instance's base URL and the access token's env var name.
+    Config: ClassVar[type[MastodonConfig]] = MastodonConfig
 
-        `version` is the instance's Mastodon version, stated rather than detected: Mastodon.py's
-        detection request recurses without end when the instance is unreachable.
-        """
-
-        type: str = "mastodon"
-        base_url: str
-        access_token_env: str = "MASTODON_ACCESS_TOKEN"
-        visibility: Literal["public", "unlisted", "private", "direct"] = "public"
-        timeout: float = 30.0
-        version: str = "4.2.0"
-
-    def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None):
+    def __init__(self, config: MastodonConfig, *, environ: Mapping[str, str] | None = None):
         self.config = config
         self.environ = os.environ if environ is None else environ
 

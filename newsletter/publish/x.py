@@ -20,8 +20,9 @@ from tweepy.auth import OAuth1UserHandler
 
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Media, Post
-from newsletter.publish.base import ChannelConfig, Published
+from newsletter.publish.base import Published
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, auth_message
+from newsletter.publish.settings import XConfig
 
 TWEEPY_HOST = "https://api.twitter.com"
 DUPLICATE_MARKER = "duplicate content"
@@ -46,21 +47,12 @@ class RoutedSession(requests.Session):
 class XPublisher:
     """Posts to X through tweepy (`Client.create_tweet`), threads by reply, images with alt text."""
 
-    type: ClassVar[str] = "x"
-    platform: ClassVar[str] = "x"
+    type_name: ClassVar[str] = "x"
+    platform: ClassVar[str] = XConfig.platform
 
-    class Config(ChannelConfig):
-        """An X account: API host and the four OAuth 1.0a credentials (env var names)."""
+    Config: ClassVar[type[XConfig]] = XConfig
 
-        type: str = "x"
-        base_url: str = "https://api.x.com"
-        api_key_env: str = "X_API_KEY"
-        api_secret_env: str = "X_API_SECRET"
-        access_token_env: str = "X_ACCESS_TOKEN"
-        access_token_secret_env: str = "X_ACCESS_TOKEN_SECRET"
-        timeout: float = 30.0
-
-    def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None):
+    def __init__(self, config: XConfig, *, environ: Mapping[str, str] | None = None):
         self.config = config
         self.environ = os.environ if environ is None else environ
         self.session = RoutedSession(config.base_url, config.timeout)

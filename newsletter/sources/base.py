@@ -47,7 +47,7 @@ class FetchState:
 class Source(Protocol):
     """A place announcements are published; `fetch` yields what is there now."""
 
-    type: ClassVar[str]
+    type_name: ClassVar[str]
     Config: ClassVar[type[SourceConfig]]
     complete: ClassVar[bool]
 

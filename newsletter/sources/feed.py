@@ -48,7 +48,7 @@ class FeedConfig(SourceConfig, HttpSettings):
 class FeedSource:
     """Yields one RawDocument per feed entry, with the feed's title, date, tags and link."""
 
-    type: ClassVar[str] = "feed"
+    type_name: ClassVar[str] = "feed"
     Config: ClassVar[type[FeedConfig]] = FeedConfig
     complete: ClassVar[bool] = False
 

@@ -37,7 +37,7 @@ class FolderConfig(SourceConfig):
 class FolderSource:
     """Yields one RawDocument per matching file; front matter becomes metadata."""
 
-    type: ClassVar[str] = "folder"
+    type_name: ClassVar[str] = "folder"
     Config: ClassVar[type[FolderConfig]] = FolderConfig
     complete: ClassVar[bool] = True
 

@@ -38,7 +38,7 @@ class WebConfig(SourceConfig, HttpSettings):
 class WebSource:
     """Yields one RawDocument per article page: its main text, title and date."""
 
-    type: ClassVar[str] = "web"
+    type_name: ClassVar[str] = "web"
     Config: ClassVar[type[WebConfig]] = WebConfig
     complete: ClassVar[bool] = False
 

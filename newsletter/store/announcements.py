@@ -11,24 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, false, or_, select, true, update
 
-from newsletter.core.models import Announcement, Figure, Quote
+from newsletter.core.models import Announcement, AnnouncementStatus, Figure, Quote
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.tables import announcements, utcnow
 
 UpsertResult = Literal["new", "updated", "unchanged"]
-
-
-class AnnouncementStatus(StrEnum):
-    """Whether a stored announcement may be used."""
-
-    ACTIVE = "active"
-    WITHDRAWN = "withdrawn"
-    DRAFT = "draft"
 
 
 @dataclass(frozen=True)

@@ -5,27 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, Row, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
-from newsletter.core.models import Digest
+from newsletter.core.models import Digest, DigestIssueStatus
 from newsletter.store.tables import digest_issues, utcnow
-
-
-class DigestIssueStatus(StrEnum):
-    """Where a digest issue stands."""
-
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    SENDING = "sending"
-    PAUSED = "paused"
-    SENT = "sent"
-    SKIPPED = "skipped"
-
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
 FIRST_ISSUE = ""

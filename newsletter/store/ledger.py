@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
-from enum import StrEnum
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from sqlalchemy import Row, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
-from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryStatus
+from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.owners import remove_dead_owners
@@ -34,13 +33,6 @@ INTERRUPTED = "interrupted: the process stopped while sending"
 
 PendingRow = tuple[str, str, str, dict[str, Any] | None]
 Item = TypeVar("Item")
-
-
-class DeliveryKind(StrEnum):
-    """What a ledger row delivers; decides what crash recovery may retry."""
-
-    EMAIL = "email"
-    POST = "post"
 
 
 DELIVERY_COLUMNS = tuple(

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from newsletter.core.errors import StoreError
+from newsletter.core.models import RunOutcome
 from newsletter.store.owners import ClaimOwner, remove_dead_owners
 from newsletter.store.tables import claim_owners, runs, utcnow
-
-
-class RunOutcome(StrEnum):
-    """How a job run ended (`running` until it does)."""
-
-    RUNNING = "running"
-    OK = "ok"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    MISSED = "missed"
-    INTERRUPTED = "interrupted"
 
 
 @dataclass

@@ -6,23 +6,14 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
+from newsletter.core.models import SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.tables import list_members, lists, subscribers, suppressions, utcnow
-
-
-class SubscriberStatus(StrEnum):
-    """Whether a subscriber may be mailed."""
-
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
 
 
 @dataclass

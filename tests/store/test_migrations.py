@@ -81,6 +81,7 @@ def install_newer_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> st
     probe = PROBE_MIGRATION.format(head=Store.head_revision())
     (migrations / "versions" / "0002_probe.py").write_text(probe)
     monkeypatch.setattr(db, "MIGRATIONS_DIR", migrations)
+    monkeypatch.setattr(db, "HEAD_REVISION", "0002_probe")
     return "0002_probe"
 
 

@@ -1,0 +1,39 @@
+"""Commands import only what they use: `--help` and `count` no stage, `check` and `preview` no
+social client library (timings are in bench/startup.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+SOCIAL_CLIENTS = {"tweepy", "mastodon", "atproto"}
+STAGES = {"pydantic", "sqlalchemy", "alembic", "jinja2", "yaml", "apscheduler", "mjml", "PIL", "rich"}
+
+
+def imported_by(*args: str, stdin: str | None = None, cwd: Path) -> set[str]:
+    """Top-level packages a fresh `python -m newsletter ARGS` imports, read from -X importtime."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsletter", *args], input=stdin,
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    lines = (line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:"))
+    return {name.split(".")[0] for name in lines}
+
+
+@pytest.mark.parametrize(("args", "stdin"), [(("--help",), None), (("count", "-"), "Bonjour\n")],
+                         ids=["help", "count"])
+def test_help_and_count_import_no_stage(args, stdin, tmp_path):
+    imported = imported_by(*args, stdin=stdin, cwd=tmp_path)
+    assert "typer" in imported
+    assert not imported & (STAGES | SOCIAL_CLIENTS)
+
+
+@pytest.mark.parametrize("command", ["check", "preview"])
+def test_check_and_preview_of_the_example_import_no_social_client(command, tmp_path):
+    extra = ("--out", str(tmp_path / "preview"), "--now", "2025-03-24T08:00") if command == "preview" else ()
+    imported = imported_by(command, "--config", str(EXAMPLE), *extra, cwd=tmp_path)
+    assert "jinja2" in imported
+    assert not imported & SOCIAL_CLIENTS
