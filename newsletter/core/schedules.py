@@ -229,7 +229,8 @@ class CrontabTrigger(BaseTrigger):
 
     def _next_wall(self, wall: datetime) -> datetime | None:
         """The first matching wall-clock time at or after `wall` (both expressed in UTC)."""
-        return self.wall_clock.get_next_fire_time(None, wall)
+        fire_time: datetime | None = self.wall_clock.get_next_fire_time(None, wall)
+        return fire_time
 
     def _skipped_by(self, change: datetime, before: timedelta, after: timedelta) -> bool:
         """True when a clock jump at `change` skipped over a matching wall time."""

@@ -17,11 +17,19 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.compose.length import measure
 from newsletter.config import Config
 from newsletter.core.errors import NewsletterError, StoreError
-from newsletter.core.models import Announcement, Delivery, DeliveryStatus, Digest, post_from_payload, post_to_payload
+from newsletter.core.models import (
+    Announcement,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Digest,
+    post_from_payload,
+    post_to_payload,
+)
 from newsletter.pipeline.posting import recompose_queued
 from newsletter.pipeline.revisions import hand_edited
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
-from newsletter.store.ledger import DeliveryKind, Ledger
+from newsletter.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from newsletter.pipeline.sending import SendReport

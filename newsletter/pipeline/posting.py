@@ -39,6 +39,7 @@ from newsletter.core.models import (
     POSTS_PER_SLOT,
     Announcement,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Post,
     post_from_payload,
@@ -50,7 +51,7 @@ from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
 from newsletter.publish.outbox import OutboxPublisher
 from newsletter.store import Store
-from newsletter.store.ledger import DeliveryKind, Ledger
+from newsletter.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

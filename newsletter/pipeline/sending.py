@@ -22,7 +22,7 @@ from newsletter.compose.mime import MessageTemplate, build_message_template, pre
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, PublishError
 from newsletter.core.keys import JobKind, email_key, job_id
-from newsletter.core.models import Delivery, DeliveryStatus
+from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.subscribers import list_names
@@ -38,7 +38,7 @@ from newsletter.publish.email.smtp import (
     verp_sender,
 )
 from newsletter.store import DigestIssue, DigestIssueStatus, RunOutcome, Store, SubscriberStatus, utcnow
-from newsletter.store.ledger import DeliveryKind, Ledger
+from newsletter.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

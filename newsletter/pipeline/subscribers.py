@@ -26,9 +26,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from newsletter.core.errors import NewsletterError
+from newsletter.core.models import SubscriberStatus
 from newsletter.store import Store
 from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.subscribers import Subscriber, SubscriberStatus, email_hash
+from newsletter.store.subscribers import Subscriber, email_hash
 from newsletter.store.tables import (
     actions,
     deliveries,
@@ -100,7 +101,7 @@ def normalise_address(text: str) -> str:
         result = validate_email(text.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise SubscriberError(str(error)) from None
-    return result.ascii_email.lower()
+    return (result.ascii_email or result.normalized).lower()
 
 
 def list_names(digest_list: str) -> list[str]:

@@ -13,15 +13,16 @@ from sqlalchemy import URL, Engine
 from sqlalchemy.exc import OperationalError
 
 from newsletter.core.errors import StoreError
+from newsletter.core.models import AnnouncementStatus, DigestIssueStatus, RunOutcome, SubscriberStatus
 from newsletter.store import db
-from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, AnnouncementStatus, UpsertResult
+from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, UpsertResult
 from newsletter.store.audit import ActionRecord, AuditQueries
-from newsletter.store.digests import DigestIssue, DigestIssueQueries, DigestIssueStatus
+from newsletter.store.digests import DigestIssue, DigestIssueQueries
 from newsletter.store.lease import LeaseQueries
 from newsletter.store.owners import ClaimOwner
-from newsletter.store.runs import RunOutcome, RunQueries, RunRecord
+from newsletter.store.runs import RunQueries, RunRecord
 from newsletter.store.sources import SourceStateQueries
-from newsletter.store.subscribers import Subscriber, SubscriberQueries, SubscriberStatus
+from newsletter.store.subscribers import Subscriber, SubscriberQueries
 from newsletter.store.tables import utcnow
 
 __all__ = [

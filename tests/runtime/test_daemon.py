@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.core.models import DeliveryStatus
+from newsletter.core.models import DeliveryKind, DeliveryStatus
 from newsletter.runtime.daemon import LEASE_NAME
 from newsletter.store import RunOutcome, Store
-from newsletter.store.ledger import DeliveryKind, Ledger
+from newsletter.store.ledger import Ledger
 from tests.conftest import REPO_ROOT
 from tests.fakes.daemon_env import open_config_store, seed_announcements, write_daemon_config
 from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer, seed_subscribers
