@@ -46,6 +46,12 @@ def parse_job_id(text: str) -> JobId | None:
     return JobId(JobKind(kind), name)
 
 
+def job_kind(text: str) -> JobKind | None:
+    """The kind of job a job id names, or None when it names none."""
+    parsed = parse_job_id(text)
+    return parsed.kind if parsed else None
+
+
 def email_key(issue_id: str, subscriber_id: int) -> str:
     """The ledger key of one digest message: one per issue and subscriber, whatever lists they are on."""
     return f"email:{issue_id}:{subscriber_id}"

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.compose.length import measure
 from newsletter.config import Config
 from newsletter.core.errors import NewsletterError, StoreError
+from newsletter.core.keys import parse_post_key
 from newsletter.core.models import (
     Announcement,
     Delivery,
@@ -72,7 +73,7 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
     """What `target_id` names: a post key, a digest issue id, a digest name (its issue awaiting
     approval) or an announcement id; ActionError when none."""
     target_id = target_id.strip()
-    if target_id.startswith("post:"):
+    if parse_post_key(target_id) is not None:
         if Ledger(store).get(target_id) is None:
             raise ActionError(f"no queued post {target_id!r}")
         return TargetKind.POST, target_id

@@ -17,6 +17,7 @@ from email.utils import formatdate, make_msgid
 import httpx
 
 from newsletter.config import Config
+from newsletter.core.keys import JobKind, parse_job_id
 from newsletter.store import RunOutcome, Store
 
 log = logging.getLogger("newsletter.runtime.alerts")
@@ -70,8 +71,9 @@ def job_failed(config: Config, store: Store, job_id: str, message: str) -> None:
     previous = runs[1] if len(runs) > 1 else None
     if previous is None or previous.outcome is not RunOutcome.FAILED:
         notify(config, f"job {job_id} failed", message, kind="job_failed", target=job_id)
-    if job_id.startswith("ingest:") and runs and previous is not None:
-        source = job_id.removeprefix("ingest:")
+    job = parse_job_id(job_id)
+    if job is not None and job.kind is JobKind.INGEST and runs and previous is not None:
+        source = job.name
         since = (store.get_source_state(source) or {}).get("failing_since")
         threshold = timedelta(hours=config.alerts.source_failing_hours)
         if since is not None and _crossed(since, runs[0].started_at, previous.started_at, threshold):

@@ -85,7 +85,7 @@ def catch_up_jobs(config: Config, store: Store, now: datetime) -> dict[str, date
     grace = timedelta(seconds=config.scheduler.misfire_grace_seconds)
     due: dict[str, datetime] = {}
     for job_id, schedules in job_schedules(config).items():
-        if job_id.startswith("ingest:") or not schedules or any(s.kind == "interval" for s in schedules):
+        if not schedules or _runs_at_start(job_id, schedules):
             continue
         last = store.last_runs(job_id, limit=1)
         decision = catch_up_decision(merge_schedules(schedules), config.tz, last[0].started_at if last else None,
@@ -98,6 +98,11 @@ def catch_up_jobs(config: Config, store: Store, now: datetime) -> dict[str, date
         if decision.run_now and decision.due_at is not None:
             due[job_id] = decision.due_at
     return due
+
+
+def _runs_at_start(job_id: str, schedules: list[Schedule]) -> bool:
+    """Sources (fresh data) and interval jobs run when the daemon starts; they have no catch-up."""
+    return keys.job_kind(job_id) is keys.JobKind.INGEST or any(s.kind == "interval" for s in schedules)
 
 
 def scheduled_time(schedule: Schedule, config: Config, now: datetime) -> datetime | None:
@@ -114,7 +119,7 @@ def first_runs(config: Config, store: Store, now: datetime) -> dict[str, datetim
     intervals, catch-ups within the grace window and digests to resume."""
     first: dict[str, datetime | None] = {}
     for job_id, schedules in job_schedules(config).items():
-        if job_id.startswith("ingest:") or any(s.kind == "interval" for s in schedules):
+        if _runs_at_start(job_id, schedules):
             first[job_id] = None
     first.update(catch_up_jobs(config, store, now))
     for job_id in digests_to_resume(config, store):
