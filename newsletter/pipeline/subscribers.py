@@ -23,26 +23,14 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, delete, func, insert, select, update
 
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import SubscriberStatus
 from newsletter.store import Store
-from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.subscribers import Subscriber, email_hash
-from newsletter.store.tables import (
-    actions,
-    deliveries,
-    list_members,
-    list_opt_outs,
-    lists,
-    subscribers,
-    suppressions,
-)
+from newsletter.store.subscribers import NewSubscriber, Subscriber, email_hash
 
 BATCH_SIZE = 1000
 LIST_SEPARATORS = re.compile(r"[;|,]")
-FORGOTTEN = "forgotten"
 
 
 CSV_CHARSETS = ["cp1252", "latin_1", "mac_roman", "cp850"]
@@ -85,16 +73,6 @@ class ImportReport:
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One valid row, ready to store."""
-
-    email: str
-    name: str | None
-    locale: str | None
-    lists: tuple[str, ...]
-
-
 def normalise_address(text: str) -> str:
     """The address validated (syntax only, no DNS) and normalised to lower case; raises SubscriberError."""
     try:
@@ -107,40 +85,6 @@ def normalise_address(text: str) -> str:
 def list_names(digest_list: str) -> list[str]:
     """The list(s) a digest goes to (`a, b` names several)."""
     return [name.strip() for name in digest_list.split(",") if name.strip()]
-
-
-def opted_out(conn: Connection, subscriber_ids: Iterable[int]) -> set[tuple[int, str]]:
-    """(subscriber id, list) pairs these subscribers left: never to be joined again by import or add."""
-    ids = list(subscriber_ids)
-    if not ids:
-        return set()
-    rows = conn.execute(
-        select(list_opt_outs.c.subscriber_id, list_opt_outs.c.list_name).where(list_opt_outs.c.subscriber_id.in_(ids))
-    )
-    return {(row.subscriber_id, row.list_name) for row in rows}
-
-
-def leave_lists(conn: Connection, subscriber_id: int, names: Iterable[str], now: datetime) -> int:
-    """Take a subscriber off these lists and record the opt-outs (idempotent); returns how many
-    memberships ended. Their status becomes `unsubscribed` once they are on no list, if active."""
-    wanted = list(dict.fromkeys(names))
-    left = conn.execute(
-        delete(list_members).where(list_members.c.subscriber_id == subscriber_id, list_members.c.list_name.in_(wanted))
-    ).rowcount
-    conn.execute(
-        insert_ignoring_conflicts(conn, list_opt_outs),
-        [{"subscriber_id": subscriber_id, "list_name": name, "created_at": now} for name in wanted],
-    )
-    remaining = conn.scalar(
-        select(func.count()).select_from(list_members).where(list_members.c.subscriber_id == subscriber_id)
-    )
-    if not remaining:
-        conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id, subscribers.c.status == str(SubscriberStatus.ACTIVE))
-            .values(status=str(SubscriberStatus.UNSUBSCRIBED), updated_at=now)
-        )
-    return left
 
 
 def split_lists(text: str | None) -> tuple[str, ...]:
@@ -202,9 +146,9 @@ def import_csv(
     """Import subscribers from a CSV file in batches; a bad row is reported, never fatal."""
     report = ImportReport()
     source = consent_source or f"import:{path.name}"
-    suppressed = _suppressed_hashes(store)
+    suppressed = store.suppressed_hashes()
     seen: set[str] = set()
-    batch: list[Candidate] = []
+    batch: list[NewSubscriber] = []
     for line, row in read_rows(path, columns):
         report.rows += 1
         raw = _cell(row, columns.email) or ""
@@ -221,7 +165,7 @@ def import_csv(
             report.suppressed += 1
             continue
         row_lists = split_lists(_cell(row, columns.lists)) + ((list_name,) if list_name else ())
-        batch.append(Candidate(address, _cell(row, columns.name), _cell(row, columns.locale), row_lists))
+        batch.append(NewSubscriber(address, _cell(row, columns.name), _cell(row, columns.locale), row_lists))
         if len(batch) >= BATCH_SIZE:
             _store_batch(store, batch, report, source, now)
             batch = []
@@ -233,39 +177,12 @@ def import_csv(
     return report
 
 
-def _suppressed_hashes(store: Store) -> set[str]:
-    with store.engine.connect() as conn:
-        return set(conn.scalars(select(suppressions.c.email_hash)))
-
-
-def _store_batch(store: Store, batch: list[Candidate], report: ImportReport, source: str, now: datetime) -> None:
-    """Insert the new subscribers of a batch and every membership, in one transaction."""
-    if not batch:
-        return
-    new_rows = [
-        {"email": c.email, "name": c.name, "locale": c.locale, "status": str(SubscriberStatus.ACTIVE),
-         "consent_source": source, "consent_at": now, "created_at": now, "updated_at": now}
-        for c in batch
-    ]
-    with store.engine.begin() as conn:
-        added = conn.execute(insert_ignoring_conflicts(conn, subscribers), new_rows).rowcount
-        ids = dict(conn.execute(
-            select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_([c.email for c in batch]))
-        ).all())
-        names = sorted({name for c in batch for name in c.lists})
-        if names:
-            conn.execute(insert_ignoring_conflicts(conn, lists), [{"name": n} for n in names])
-        left = opted_out(conn, ids.values())
-        memberships = [
-            {"subscriber_id": ids[c.email], "list_name": n, "added_at": now}
-            for c in batch for n in dict.fromkeys(c.lists) if (ids[c.email], n) not in left
-        ]
-        if memberships:
-            report.memberships_added += conn.execute(
-                insert_ignoring_conflicts(conn, list_members), memberships
-            ).rowcount
-    report.added += added
-    report.existing += len(batch) - added
+def _store_batch(store: Store, batch: list[NewSubscriber], report: ImportReport, source: str, now: datetime) -> None:
+    """Store one batch of valid rows and count what it added."""
+    result = store.store_new_subscribers(batch, source, now)
+    report.added += result.added
+    report.existing += len(batch) - result.added
+    report.memberships_added += result.memberships_added
 
 
 def add(
@@ -286,9 +203,8 @@ def add(
     existing = store.get_subscriber(address)
     wanted = list(lists)
     if existing is not None:
-        with store.engine.connect() as conn:
-            left = opted_out(conn, [existing.id])
-        wanted = [name for name in wanted if (existing.id, name) not in left]
+        left = store.lists_left(existing.id)
+        wanted = [name for name in wanted if name not in left]
     store.add_subscriber(address, name=name, locale=locale, lists=wanted, consent_source=consent_source,
                          now=now)
     found = store.get_subscriber(address)
@@ -304,8 +220,7 @@ def remove(store: Store, email: str, *, now: datetime, list_name: str | None = N
     if list_name is None:
         store.set_subscriber_status(found.email, SubscriberStatus.UNSUBSCRIBED, now=now)
     else:
-        with store.engine.begin() as conn:
-            leave_lists(conn, found.id, [list_name], now)
+        store.leave_lists(found.id, [list_name], now)
     return _existing(store, found.email)
 
 
@@ -319,25 +234,12 @@ def _existing(store: Store, email: str) -> Subscriber:
 def person_record(store: Store, email: str) -> dict[str, Any]:
     """Everything stored about one person (access request): profile, lists and deliveries."""
     found = _existing(store, email)
-    t = deliveries
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.c.key, t.c.issue_id, t.c.status, t.c.attempts, t.c.sent_at, t.c.error, t.c.created_at)
-            .where(t.c.target == found.email).order_by(t.c.id)
-        ).all()
-        history = conn.execute(
-            select(actions.c.at, actions.c.action, actions.c.actor)
-            .where(actions.c.target == f"subscriber:{found.id}").order_by(actions.c.id)
-        ).all()
-        lists_left = conn.scalars(
-            select(list_opt_outs.c.list_name).where(list_opt_outs.c.subscriber_id == found.id)
-            .order_by(list_opt_outs.c.list_name)
-        ).all()
+    history = store.person_history(found)
     record = asdict(found)
     record["status"] = str(found.status)
-    record["lists_left"] = list(lists_left)
-    record["deliveries"] = [dict(row._mapping) for row in rows]
-    record["history"] = [dict(row._mapping) for row in history]
+    record["lists_left"] = history.lists_left
+    record["deliveries"] = history.deliveries
+    record["history"] = history.actions
     return record
 
 
@@ -372,20 +274,6 @@ def export(
 def forget(store: Store, email: str, *, now: datetime) -> bool:
     """Erase a person (profile, memberships, address in the ledger), keeping only a hashed
     suppression entry so they are never imported again. False if they were not stored."""
-    address = email.strip().lower()
-    hashed = email_hash(address)
-    with store.engine.begin() as conn:
-        subscriber_id = conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address))
-        if subscriber_id is not None:
-            conn.execute(delete(list_members).where(list_members.c.subscriber_id == subscriber_id))
-            conn.execute(delete(list_opt_outs).where(list_opt_outs.c.subscriber_id == subscriber_id))
-            conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
-        conn.execute(
-            update(deliveries).where(deliveries.c.target == address)
-            .values(target=f"{FORGOTTEN}:{hashed[:16]}", payload=None)
-        )
-        known = conn.scalar(select(func.count()).select_from(suppressions).where(suppressions.c.email_hash == hashed))
-        if not known:
-            conn.execute(insert(suppressions).values(email_hash=hashed, reason=FORGOTTEN, created_at=now))
-    store.record_action("cli", "subscriber.forget", target=f"hash:{hashed[:16]}", now=now)
-    return subscriber_id is not None
+    existed = store.forget_subscriber(email, now)
+    store.record_action("cli", "subscriber.forget", target=f"hash:{email_hash(email)[:16]}", now=now)
+    return existed

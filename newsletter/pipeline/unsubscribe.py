@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
-
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError
-from newsletter.pipeline.subscribers import leave_lists, list_names
+from newsletter.pipeline.subscribers import list_names
 from newsletter.store import Store
-from newsletter.store.tables import subscribers
 
 TOKEN_VERSION = "v1"
 SIGNATURE_BYTES = 16
@@ -116,13 +113,11 @@ def unsubscribe(store: Store, token: str, secret: str, now: datetime) -> Unsubsc
     """Take the token's subscriber off the token's list(s) for good (idempotent; `unsubscribed`
     status once on no list, other lists kept); a forged token raises InvalidTokenError."""
     claims = verify_token(secret, token)
-    t = subscribers
-    with store.engine.begin() as conn:
-        email = conn.scalar(select(t.c.email).where(t.c.id == claims.subscriber_id))
-        if email is None:
-            return UnsubscribeResult(UnsubscribeOutcome.UNKNOWN, claims.list_name)
-        if not leave_lists(conn, claims.subscriber_id, claims.lists, now):
-            return UnsubscribeResult(UnsubscribeOutcome.ALREADY, claims.list_name, email)
+    email, left = store.unsubscribe_id(claims.subscriber_id, claims.lists, now)
+    if email is None:
+        return UnsubscribeResult(UnsubscribeOutcome.UNKNOWN, claims.list_name)
+    if not left:
+        return UnsubscribeResult(UnsubscribeOutcome.ALREADY, claims.list_name, email)
     store.record_action("subscriber", "unsubscribe", target=f"subscriber:{claims.subscriber_id}",
                         detail={"list": claims.list_name}, now=now)
     return UnsubscribeResult(UnsubscribeOutcome.UNSUBSCRIBED, claims.list_name, email)

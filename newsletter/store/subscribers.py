@@ -8,12 +8,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from newsletter.core.models import SubscriberStatus
 from newsletter.store.db import insert_ignoring_conflicts
-from newsletter.store.tables import list_members, lists, subscribers, suppressions, utcnow
+from newsletter.store.tables import (
+    actions,
+    deliveries,
+    list_members,
+    list_opt_outs,
+    lists,
+    subscribers,
+    suppressions,
+    utcnow,
+)
+
+FORGOTTEN = "forgotten"
 
 
 @dataclass
@@ -38,6 +49,67 @@ def normalise_email(email: str) -> str:
 def email_hash(email: str) -> str:
     """The SHA-256 of the normalised address, as kept in the suppression list."""
     return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSubscriber:
+    """One validated import row, ready to store."""
+
+    email: str
+    name: str | None
+    locale: str | None
+    lists: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What storing one import batch did."""
+
+    added: int
+    memberships_added: int
+
+
+@dataclass(frozen=True)
+class PersonHistory:
+    """What the store holds about one person besides their profile (for access requests)."""
+
+    lists_left: list[str]
+    deliveries: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+
+
+def _opted_out(conn: Connection, subscriber_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """(subscriber id, list) pairs these subscribers left: never to be joined again by import or add."""
+    ids = list(subscriber_ids)
+    if not ids:
+        return set()
+    rows = conn.execute(
+        select(list_opt_outs.c.subscriber_id, list_opt_outs.c.list_name).where(list_opt_outs.c.subscriber_id.in_(ids))
+    )
+    return {(row.subscriber_id, row.list_name) for row in rows}
+
+
+def _leave_lists(conn: Connection, subscriber_id: int, names: Iterable[str], now: datetime) -> int:
+    """Take a subscriber off these lists and record the opt-outs (idempotent); returns how many
+    memberships ended. Their status becomes `unsubscribed` once they are on no list, if active."""
+    wanted = list(dict.fromkeys(names))
+    left = conn.execute(
+        delete(list_members).where(list_members.c.subscriber_id == subscriber_id, list_members.c.list_name.in_(wanted))
+    ).rowcount
+    conn.execute(
+        insert_ignoring_conflicts(conn, list_opt_outs),
+        [{"subscriber_id": subscriber_id, "list_name": name, "created_at": now} for name in wanted],
+    )
+    remaining = conn.scalar(
+        select(func.count()).select_from(list_members).where(list_members.c.subscriber_id == subscriber_id)
+    )
+    if not remaining:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.status == str(SubscriberStatus.ACTIVE))
+            .values(status=str(SubscriberStatus.UNSUBSCRIBED), updated_at=now)
+        )
+    return left
 
 
 def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
@@ -171,6 +243,95 @@ class SubscriberQueries:
                 if not suppressed or email_hash(row.email) not in suppressed:
                     yield row.id, row.email, row.name
             last_id = rows[-1].id
+
+    def lists_left(self, subscriber_id: int) -> set[str]:
+        """The lists this subscriber left (an import or `add` never joins them again)."""
+        with self.engine.connect() as conn:
+            return {name for _, name in _opted_out(conn, [subscriber_id])}
+
+    def leave_lists(self, subscriber_id: int, names: Iterable[str], now: datetime) -> int:
+        """Take a subscriber off these lists for good (opt-outs recorded); how many memberships ended."""
+        with self.engine.begin() as conn:
+            return _leave_lists(conn, subscriber_id, names, now)
+
+    def unsubscribe_id(self, subscriber_id: int, names: Iterable[str], now: datetime) -> tuple[str | None, int]:
+        """Leave these lists as the subscriber's unsubscribe link asks: (their address, or None when
+        forgotten, and how many memberships ended), in one transaction."""
+        with self.engine.begin() as conn:
+            email = conn.scalar(select(subscribers.c.email).where(subscribers.c.id == subscriber_id))
+            if email is None:
+                return None, 0
+            return email, _leave_lists(conn, subscriber_id, names, now)
+
+    def suppressed_hashes(self) -> set[str]:
+        """Every hash on the suppression list (read once per import)."""
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(suppressions.c.email_hash)))
+
+    def store_new_subscribers(self, batch: list[NewSubscriber], source: str, now: datetime) -> BatchResult:
+        """Insert the new subscribers of an import batch and their memberships (except lists they
+        left), in one transaction; known addresses keep their status."""
+        if not batch:
+            return BatchResult(0, 0)
+        new_rows = [
+            {"email": c.email, "name": c.name, "locale": c.locale, "status": str(SubscriberStatus.ACTIVE),
+             "consent_source": source, "consent_at": now, "created_at": now, "updated_at": now}
+            for c in batch
+        ]
+        with self.engine.begin() as conn:
+            added = conn.execute(insert_ignoring_conflicts(conn, subscribers), new_rows).rowcount
+            ids = dict(conn.execute(
+                select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_([c.email for c in batch]))
+            ).all())
+            _ensure_lists(conn, sorted({name for c in batch for name in c.lists}))
+            left = _opted_out(conn, ids.values())
+            memberships = [
+                {"subscriber_id": ids[c.email], "list_name": n, "added_at": now}
+                for c in batch for n in dict.fromkeys(c.lists) if (ids[c.email], n) not in left
+            ]
+            joined = 0
+            if memberships:
+                joined = conn.execute(insert_ignoring_conflicts(conn, list_members), memberships).rowcount
+        return BatchResult(added, joined)
+
+    def person_history(self, subscriber: Subscriber) -> PersonHistory:
+        """The lists a person left, their deliveries and the actions about them, oldest first."""
+        t = deliveries
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.key, t.c.issue_id, t.c.status, t.c.attempts, t.c.sent_at, t.c.error, t.c.created_at)
+                .where(t.c.target == subscriber.email).order_by(t.c.id)
+            ).all()
+            history = conn.execute(
+                select(actions.c.at, actions.c.action, actions.c.actor)
+                .where(actions.c.target == f"subscriber:{subscriber.id}").order_by(actions.c.id)
+            ).all()
+        return PersonHistory(
+            lists_left=sorted(self.lists_left(subscriber.id)),
+            deliveries=[dict(row._mapping) for row in rows],
+            actions=[dict(row._mapping) for row in history],
+        )
+
+    def forget_subscriber(self, email: str, now: datetime) -> bool:
+        """Erase a person (profile, memberships, address in the ledger), keeping only the hash on
+        the suppression list; False if they were not stored."""
+        address = normalise_email(email)
+        hashed = email_hash(address)
+        with self.engine.begin() as conn:
+            subscriber_id = conn.scalar(select(subscribers.c.id).where(subscribers.c.email == address))
+            if subscriber_id is not None:
+                conn.execute(delete(list_members).where(list_members.c.subscriber_id == subscriber_id))
+                conn.execute(delete(list_opt_outs).where(list_opt_outs.c.subscriber_id == subscriber_id))
+                conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+            conn.execute(
+                update(deliveries).where(deliveries.c.target == address)
+                .values(target=f"{FORGOTTEN}:{hashed[:16]}", payload=None)
+            )
+            conn.execute(
+                insert_ignoring_conflicts(conn, suppressions),
+                [{"email_hash": hashed, "reason": FORGOTTEN, "created_at": now}],
+            )
+        return subscriber_id is not None
 
     def subscriber_statuses(self, ids: Iterable[int]) -> dict[int, str]:
         """The current status of each of these subscribers (absent: forgotten)."""
