@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NEWSLETTER_OUTBOX_DIR=/data/outbox \
     NEWSLETTER_HEALTH_PORT=8081
 
+# Fallback fonts for image cards: colour emoji and flags, Chinese/Japanese/Korean.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji fonts-droid-fallback \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY newsletter ./newsletter

@@ -1,18 +1,19 @@
 """Quote cards: a 1200×675 PNG with the key quote or figure, the speaker, the date and the branding.
 
-Drawn with Pillow using the DejaVu Sans fonts shipped in newsletter/assets/fonts; long text is
-wrapped by measured width and shrunk until it fits, with an ellipsis only as a last resort.
+Drawn with Pillow using the DejaVu Sans fonts shipped in newsletter/assets/fonts, with installed
+fallbacks for emoji and CJK (compose/fonts.py); long text is wrapped by measured width and shrunk
+until it fits, with an ellipsis only as a last resort.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from newsletter.compose.fonts import BOLD, REGULAR, FontStack, font_stack
 from newsletter.core.models import Media
 
 WIDTH, HEIGHT = 1200, 675
@@ -27,10 +28,6 @@ HEADLINE_SIZES = {"quote": (60, 22), "figure": (96, 26)}
 LINE_SPACING = 1.25
 MAX_PNG_BYTES = 1_000_000
 MAX_ALT_TEXT = 1000
-
-FONTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "fonts"
-REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
-BOLD_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"
@@ -58,7 +55,7 @@ class CardBranding:
 class _Block:
     """Headline lines fitted at one font size."""
 
-    font: ImageFont.FreeTypeFont
+    font: FontStack
     lines: list[str]
     line_height: int
 
@@ -81,21 +78,25 @@ def render_card(
     if kind not in HEADLINE_SIZES:
         raise ValueError(f"unknown card kind {kind!r}: expected one of {', '.join(HEADLINE_SIZES)}")
     image = Image.new("RGB", (WIDTH, HEIGHT), branding.background_color)
-    draw = ImageDraw.Draw(image)
     body = display_headline(headline, kind, language)
     credit = f"— {typeset(attribution, language)}" if attribution else None
-    _draw_body(draw, body, credit, kind, branding)
-    _draw_footer(draw, date_text, branding, language)
+    _draw_body(image, body, credit, kind, branding)
+    _draw_footer(image, date_text, branding, language)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _save_png(image, out_path)
-    return Media(path=str(out_path), alt_text=card_alt_text(headline, attribution))
+    alt_text = card_alt_text(headline, attribution, footer=(branding.name, date_text))
+    return Media(path=str(out_path), alt_text=alt_text)
 
 
-def card_alt_text(headline: str, attribution: str | None) -> str:
-    """Alt text for a card: the headline, then ' — ' and the speaker when known."""
+def card_alt_text(headline: str, attribution: str | None, footer: tuple[str | None, ...] = ()) -> str:
+    """Alt text saying what the card says: the headline, ' — ' and the speaker when known, then
+    the footer's branding name and date."""
     text = " ".join(headline.split())
     if attribution:
         text = f"{text} — {' '.join(attribution.split())}"
+    footer_text = ", ".join(" ".join(part.split()) for part in footer if part)
+    if footer_text:
+        text = f"{text} ({footer_text})"
     if len(text) > MAX_ALT_TEXT:
         text = text[: MAX_ALT_TEXT - 1].rstrip() + ELLIPSIS
     return text
@@ -111,7 +112,7 @@ def typeset(text: str, language: str = "fr") -> str:
     return _SPACE_BEFORE_COLON.sub(NBSP, text)
 
 
-def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+def wrap(text: str, font: FontStack, max_width: int) -> list[str]:
     """Greedy line breaking on breakable spaces by measured width; no-break spaces hold."""
     lines: list[str] = []
     current = ""
@@ -141,7 +142,7 @@ def display_headline(headline: str, kind: str, language: str) -> str:
 
 
 def _draw_body(
-    draw: ImageDraw.ImageDraw,
+    image: Image.Image,
     body: str,
     credit: str | None,
     kind: str,
@@ -152,23 +153,23 @@ def _draw_body(
     credit_height = _stacked_height(credit_block)
     top = MARGIN + (BODY_BOTTOM - MARGIN - block.height - credit_height) // 2
     accent = branding.accent_color or branding.primary_color
-    draw.rectangle(
+    ImageDraw.Draw(image).rectangle(
         (MARGIN, top, MARGIN + ACCENT_BAR_WIDTH - 1, top + block.height + credit_height),
         fill=accent,
     )
     headline_color = branding.primary_color if kind == "figure" else branding.text_color
-    top = _draw_lines(draw, block, top, headline_color)
+    top = _draw_lines(image, block, top, headline_color)
     if credit_block:
-        _draw_lines(draw, credit_block, top + credit_block.line_height // 2, branding.primary_color)
+        _draw_lines(image, credit_block, top + credit_block.line_height // 2, branding.primary_color)
 
 
 def _fit_body(body: str, credit: str | None, kind: str) -> tuple[_Block, _Block | None]:
     """The largest headline size (step 2) at which headline and credit fit the body box together."""
     box_width, box_height = TEXT_RIGHT - TEXT_LEFT, BODY_BOTTOM - MARGIN
-    font_path = BOLD_FONT if kind == "figure" else REGULAR_FONT
+    fonts = BOLD if kind == "figure" else REGULAR
     largest, smallest = HEADLINE_SIZES[kind]
     for size in range(largest, smallest - 1, -2):
-        block = _wrapped(body, _font(font_path, size), box_width)
+        block = _wrapped(body, font_stack(fonts, size), box_width)
         credit_block = _credit_block(credit, size, box_width)
         if block.height + _stacked_height(credit_block) <= box_height:
             return block, credit_block
@@ -183,7 +184,7 @@ def _credit_block(credit: str | None, headline_size: int, max_width: int) -> _Bl
     if not credit:
         return None
     size = min(30, max(20, round(headline_size * 0.5)))
-    block = _wrapped(credit, _font(BOLD_FONT, size), max_width)
+    block = _wrapped(credit, font_stack(BOLD, size), max_width)
     return _truncated(block, 2 * block.line_height, max_width)
 
 
@@ -192,35 +193,34 @@ def _stacked_height(credit_block: _Block | None) -> int:
     return credit_block.height + credit_block.line_height // 2 if credit_block else 0
 
 
-def _draw_footer(draw: ImageDraw.ImageDraw, date_text: str | None, branding: CardBranding, language: str) -> None:
+def _draw_footer(image: Image.Image, date_text: str | None, branding: CardBranding, language: str) -> None:
     """Date at the bottom right, branding name in the room left of it, each on one line."""
     name_room = TEXT_RIGHT - MARGIN
     if date_text:
-        date = _one_line(typeset(date_text, language), REGULAR_FONT, name_room // 2)
+        date = _one_line(typeset(date_text, language), REGULAR, name_room // 2)
         date_width = date.font.getlength(date.lines[0])
-        _draw_on_baseline(draw, TEXT_RIGHT - date_width, date, branding.text_color)
+        _draw_on_baseline(image, TEXT_RIGHT - date_width, date, branding.text_color)
         name_room -= round(date_width) + 40
-    name = _one_line(typeset(branding.name, language), BOLD_FONT, name_room)
-    _draw_on_baseline(draw, MARGIN, name, branding.primary_color)
+    name = _one_line(typeset(branding.name, language), BOLD, name_room)
+    _draw_on_baseline(image, MARGIN, name, branding.primary_color)
 
 
-def _one_line(text: str, font_path: Path, max_width: int) -> _Block:
+def _one_line(text: str, fonts: tuple[Path | str, ...], max_width: int) -> _Block:
     """`text` fitted on a single footer line."""
-    return _fit(text, font_path, (FOOTER_SIZE, 16), max_width, round(FOOTER_SIZE * LINE_SPACING))
+    return _fit(text, fonts, (FOOTER_SIZE, 16), max_width, round(FOOTER_SIZE * LINE_SPACING))
 
 
-def _draw_on_baseline(draw: ImageDraw.ImageDraw, x: float, block: _Block, color: str) -> None:
+def _draw_on_baseline(image: Image.Image, x: float, block: _Block, color: str) -> None:
     """Draw a footer line so that its descenders stop at the bottom margin."""
     descent = block.font.getmetrics()[1]
-    baseline = HEIGHT - MARGIN - descent
-    draw.text((x, baseline), block.lines[0], font=block.font, fill=color, anchor="ls")
+    block.font.draw(image, x, HEIGHT - MARGIN - descent, block.lines[0], color)
 
 
-def _fit(text: str, font_path: Path, sizes: tuple[int, int], max_width: int, max_height: int) -> _Block:
+def _fit(text: str, fonts: tuple[Path | str, ...], sizes: tuple[int, int], max_width: int, max_height: int) -> _Block:
     """The largest size (step 2) whose wrapped lines fit; at the smallest, cut with an ellipsis."""
     largest, smallest = sizes
     for size in range(largest, smallest - 1, -2):
-        block = _wrapped(text, _font(font_path, size), max_width)
+        block = _wrapped(text, font_stack(fonts, size), max_width)
         if block.height <= max_height:
             return block
     return _truncated(block, max_height, max_width)
@@ -236,19 +236,20 @@ def _truncated(block: _Block, max_height: int, max_width: int, closing: str = ""
     return _Block(block.font, [*block.lines[: keep - 1], last], block.line_height)
 
 
-def _wrapped(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> _Block:
+def _wrapped(text: str, font: FontStack, max_width: int) -> _Block:
     return _Block(font, wrap(text, font, max_width), round(font.size * LINE_SPACING))
 
 
-def _draw_lines(draw: ImageDraw.ImageDraw, block: _Block, top: int, color: str) -> int:
+def _draw_lines(image: Image.Image, block: _Block, top: int, color: str) -> int:
     """Draw each line from `top`; return the y below the block."""
+    ascent = block.font.getmetrics()[0]
     for line in block.lines:
-        draw.text((TEXT_LEFT, top), line, font=block.font, fill=color)
+        block.font.draw(image, TEXT_LEFT, top + ascent, line, color)
         top += block.line_height
     return top
 
 
-def _split_to_width(word: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+def _split_to_width(word: str, font: FontStack, max_width: int) -> list[str]:
     """A word wider than the line, cut into pieces that fit (URLs, very long compounds)."""
     pieces = [""]
     for char in word:
@@ -258,7 +259,7 @@ def _split_to_width(word: str, font: ImageFont.FreeTypeFont, max_width: int) -> 
     return pieces
 
 
-def _with_ellipsis(line: str, font: ImageFont.FreeTypeFont, max_width: int, closing: str = "") -> str:
+def _with_ellipsis(line: str, font: FontStack, max_width: int, closing: str = "") -> str:
     """`line` shortened until it, an ellipsis and `closing` fit."""
     tail = ELLIPSIS + closing
     while line and font.getlength(line + tail) > max_width:
@@ -271,8 +272,3 @@ def _save_png(image: Image.Image, out_path: Path) -> None:
     image.save(out_path, format="PNG", optimize=True)
     if out_path.stat().st_size > MAX_PNG_BYTES:
         image.quantize(colors=256).save(out_path, format="PNG", optimize=True)
-
-
-@cache
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), size)

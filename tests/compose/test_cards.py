@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import regex
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from newsletter.compose import cards
+from newsletter.compose import cards, fonts
 from newsletter.compose.cards import (
     CardBranding,
     card_alt_text,
@@ -16,6 +17,7 @@ from newsletter.compose.cards import (
     typeset,
     wrap,
 )
+from tests.conftest import require_or_skip
 
 BRANDING = CardBranding("Ministère de l'Économie, des Finances et de la Souveraineté industrielle et numérique")
 QUOTE = "Avec ce plan, près de 900 000 ménages verront leur facture baisser dès l'été !"
@@ -67,15 +69,15 @@ def test_card_is_a_1200x675_png_under_one_megabyte(tmp_path: Path) -> None:
     assert media.mime_type == "image/png"
 
 
-def test_card_alt_text_is_quote_and_speaker(tmp_path: Path) -> None:
+def test_card_alt_text_says_what_the_card_says(tmp_path: Path) -> None:
     media = render_card(
         headline=QUOTE,
         attribution="Éric Lombard, ministre",
-        date_text=None,
-        branding=BRANDING,
+        date_text="12 mars 2025",
+        branding=CardBranding("Ministère du Travail"),
         out_path=tmp_path / "card.png",
     )
-    assert media.alt_text == f"{QUOTE} — Éric Lombard, ministre"
+    assert media.alt_text == f"{QUOTE} — Éric Lombard, ministre (Ministère du Travail, 12 mars 2025)"
     assert card_alt_text("900 000 foyers", None) == "900 000 foyers"
 
 
@@ -132,7 +134,7 @@ def test_quote_headline_gets_french_or_english_quotation_marks() -> None:
 
 
 def test_wrap_never_breaks_at_no_break_spaces() -> None:
-    font = ImageFont.truetype(str(cards.REGULAR_FONT), 40)
+    font = fonts.font_stack(fonts.REGULAR, 40)
     text = display_headline("Près de 900 000 ménages aidés ; c'est beaucoup !", "quote", "fr")
     for width in range(300, 900, 50):
         lines = wrap(text, font, width)
@@ -142,14 +144,14 @@ def test_wrap_never_breaks_at_no_break_spaces() -> None:
 
 
 def test_wrap_splits_a_word_wider_than_the_line() -> None:
-    font = ImageFont.truetype(str(cards.REGULAR_FONT), 40)
+    font = fonts.font_stack(fonts.REGULAR, 40)
     url = "https://www.economie.gouv.fr/" + "tres-long-chemin/" * 10
     lines = wrap(url, font, 400)
     assert "".join(lines) == url
     assert all(font.getlength(line) <= 400 for line in lines)
 
 
-@pytest.mark.parametrize("font_path", [cards.REGULAR_FONT, cards.BOLD_FONT], ids=["regular", "bold"])
+@pytest.mark.parametrize("font_path", [fonts.REGULAR_FONT, fonts.BOLD_FONT], ids=["regular", "bold"])
 def test_shipped_font_has_french_glyphs(font_path: Path) -> None:
     font = ImageFont.truetype(str(font_path), 48)
     missing = _glyph_pixels(font, "\U0010fffd")
@@ -164,7 +166,7 @@ def test_shipped_font_has_french_glyphs(font_path: Path) -> None:
 
 
 def test_font_licence_ships_with_the_fonts() -> None:
-    licence = cards.FONTS_DIR / "LICENSE-DejaVu.txt"
+    licence = fonts.FONTS_DIR / "LICENSE-DejaVu.txt"
     assert "Bitstream" in licence.read_text(encoding="utf-8")
 
 
@@ -182,3 +184,63 @@ def _glyph_pixels(font: ImageFont.FreeTypeFont, char: str) -> bytes:
     image = Image.new("L", (96, 96))
     ImageDraw.Draw(image).text((16, 8), char, font=font, fill=255)
     return image.tobytes()
+
+
+SCRIPTS = {
+    "emoji": "Bravo 🎉 aux lauréats 👩🏽‍🎓",
+    "flag": "Le programme s'ouvre 🇫🇷 🇪🇺",
+    "japanese": "日本の若者の雇用",
+    "chinese": "青年就业计划",
+    "arabic": "برنامج تشغيل الشباب",
+}
+
+
+@pytest.fixture(scope="module")
+def fallback_fonts() -> None:
+    """Debian's fallback fonts the cards use for emoji and CJK (`.ci/system-deps.sh` installs them)."""
+    for name in (fonts.EMOJI_FONT, fonts.CJK_FALLBACK):
+        if not list(fonts.SYSTEM_FONTS_DIR.rglob(name)):
+            require_or_skip(f"fallback font {name} is not installed (fonts-noto-color-emoji, fonts-droid-fallback)")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_script_is_drawn_without_missing_glyph_boxes(script: str, fallback_fonts: None) -> None:
+    stack = fonts.font_stack(fonts.REGULAR, 48)
+    tofu = _glyph_pixels(ImageFont.truetype(str(fonts.REGULAR_FONT), 48), "\U0010fffd")
+    for cluster in regex.findall(r"\X", SCRIPTS[script]):
+        if cluster.isspace():
+            continue
+        ((_, face),) = stack.runs(cluster)
+        assert face.covers(cluster), f"no font of the stack has {cluster!r}"
+        drawn = _stack_pixels(stack, cluster)
+        assert drawn.getbbox() is not None, f"nothing drawn for {cluster!r}"
+        assert drawn.convert("L").tobytes() != tofu, f"missing-glyph box for {cluster!r}"
+
+
+def test_emoji_and_flags_are_drawn_in_colour(tmp_path: Path, fallback_fonts: None) -> None:
+    image = _render(tmp_path, SCRIPTS["flag"], attribution=None, date_text=None)
+    palette = {(255, 255, 255), (0, 0, 145), (22, 22, 22)}
+    colours = {pixel for _, pixel in image.getcolors(maxcolors=1_000_000) or []}
+    reds = [c for c in colours - palette if c[0] > 180 and c[1] < 80 and c[2] < 80]
+    assert reds, "the French flag's red should be on the card"
+
+
+def test_a_flag_is_one_glyph_not_two_letters(fallback_fonts: None) -> None:
+    stack = fonts.font_stack(fonts.REGULAR, 48)
+    ((_, face),) = stack.runs("🇫🇷")
+    assert face.bitmap
+    assert stack.getlength("🇫🇷") < 1.5 * stack.getlength("🎉")
+
+
+def test_arabic_letters_are_joined(fallback_fonts: None) -> None:
+    stack = fonts.font_stack(fonts.REGULAR, 48)
+    word = "الشباب"
+    isolated = sum(stack.getlength(letter) for letter in word)
+    assert stack.getlength(word) < isolated, "joined (shaped) Arabic is narrower than isolated letters"
+
+
+def _stack_pixels(stack: fonts.FontStack, text: str) -> Image.Image:
+    """`text` drawn alone with the stack on a black square, as the missing-glyph comparison needs."""
+    image = Image.new("RGB", (96, 96))
+    stack.draw(image, 16, 8 + stack.getmetrics()[0], text, "#ffffff")
+    return image

@@ -47,7 +47,8 @@ def test_every_variant_fits_with_locale_figures_url_and_hashtags(tmp_path):
     assert "M. Dupont l'a rappelé hier. […]" in posts[0].text  # the third sentence does not fit on X
     card = posts[0].media[0]
     assert Image.open(card.path).size == (1200, 675)
-    assert card.alt_text.startswith("Nous allons") and card.alt_text.endswith("Marie Martin, ministre du Travail")
+    assert card.alt_text.startswith("Nous allons")
+    assert "— Marie Martin, ministre du Travail (" in card.alt_text
     assert posts[2].media == []
 
 
