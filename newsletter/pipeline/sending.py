@@ -376,9 +376,8 @@ class DigestSender:
         """The recipient's copy as SMTP's DATA carries it (signed when DKIM is configured)."""
         token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
         name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
-        if self.signer is None:
-            return self.template.render(delivery.target, name, url, for_data=True)
-        return as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
+        message = self.template.render(delivery.target, name, url)
+        return as_data(message if self.signer is None else self.signer.sign(message))
 
     def _count(self, outcome: str, error: str | None = None) -> None:
         with self.lock:

@@ -279,8 +279,8 @@ class SmtpConnection:
         return self.send_data(envelope_from, recipient, as_data(message))
 
     def send_data(self, envelope_from: str, recipient: str, data: bytes) -> str:
-        """`send` for a message already as DATA carries it: dot-stuffed, ending with the
-        lone-dot line (`MessageTemplate.render(for_data=True)` builds it in one pass)."""
+        """`send` for a message already as DATA carries it (see `as_data`): dot-stuffed, ending
+        with the lone-dot line."""
         self.open()
         client = self.client
         assert client is not None
