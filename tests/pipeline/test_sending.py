@@ -22,6 +22,7 @@ from newsletter.store.ledger import Ledger
 from newsletter.store.tables import deliveries, utcnow
 from tests.fakes.review_env import app_client
 from tests.fakes.smtp import (
+    IMPLICIT_TLS_WARNING,
     TEST_SECRET,
     TEST_SECRET_ENV,
     SecureServerFactory,
@@ -309,3 +310,21 @@ def test_an_unreachable_relay_is_reported_before_anything_is_claimed(tmp_path: P
     with pytest.raises(SendError, match=rf"127\.0\.0\.1:{config.smtp.port}") as unreachable:
         send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     assert "still pending" in str(unreachable.value) and untouched(store, issue, 3)
+
+
+@pytest.mark.filterwarnings(IMPLICIT_TLS_WARNING)
+def test_implicit_tls_trusts_a_private_ca_only_through_ca_file(
+    tmp_path: Path, secure_smtp_server: SecureServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = secure_smtp_server("tls", "lettre", "Tr0ub4dor-&-3-for-tests")
+    monkeypatch.setenv("NEWSLETTER_TEST_SMTP_PASSWORD", "Tr0ub4dor-&-3-for-tests")
+    smtp = {"security": "tls", "username": "lettre", "password_env": "NEWSLETTER_TEST_SMTP_PASSWORD"}
+    config, store, issue, addresses = setup(tmp_path, server, 3, **smtp)
+    with pytest.raises(ConfigError, match=rf"certificate of smtp://127\.0\.0\.1:{server.port} \(tls\).*not trusted"):
+        send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert untouched(store, issue, 3) and not server.handler.received and server.mechanisms == []
+
+    trusting = load_config(write_mail_config(tmp_path, server, **smtp, ca_file=str(server.cafile)))
+    report = send_digest(trusting, store, issue.id, now=NOW, backoff=FAST)
+    assert report.finished and report.sent == 3
+    assert server.handler.copies() == {a: 1 for a in addresses} and all(r.tls for r in server.handler.received)

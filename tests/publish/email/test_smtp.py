@@ -244,3 +244,11 @@ def test_a_session_reports_each_outcome_with_the_server_reply(tmp_path: Path, sm
     assert deferred.outcome is Outcome.TRANSIENT and "451" in deferred.reply and not deferred.recipient_refused
     [received] = handler.received
     assert received.data.replace(b"\r\n", b"\n") == b"Subject: x\n\n.body\n"
+
+
+def test_an_unreadable_ca_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "not-a-bundle.pem").write_text("not a certificate\n")
+    for name in ("absent.pem", "not-a-bundle.pem"):
+        config = load_config(write_mail_config(tmp_path, None, security="starttls", ca_file=name))
+        with pytest.raises(ConfigError, match=rf"smtp\.ca_file: cannot read a CA bundle from .*{name}"):
+            email_transport(config, "example.org")
