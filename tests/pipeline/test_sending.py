@@ -328,3 +328,16 @@ def test_implicit_tls_trusts_a_private_ca_only_through_ca_file(
     report = send_digest(trusting, store, issue.id, now=NOW, backoff=FAST)
     assert report.finished and report.sent == 3
     assert server.handler.copies() == {a: 1 for a in addresses} and all(r.tls for r in server.handler.received)
+
+
+def test_a_dkim_key_that_cannot_sign_stops_the_run_with_every_row_still_pending(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_TEST_DKIM_KEY", "not a private key")
+    dkim_settings = {"dkim_selector": "news", "dkim_domain": "example.org", "dkim_key_env": "NEWSLETTER_TEST_DKIM_KEY"}
+    config, store, issue, _addresses = setup(tmp_path, smtp_server, 6, connections=1, **dkim_settings)
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    assert report.sent == 0 and report.pending == 6 and not report.finished
+    assert any("smtp.dkim: cannot sign" in e for e in report.errors)
+    assert untouched(store, issue, 6) and not smtp_server.handler.received
