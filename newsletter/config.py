@@ -74,11 +74,14 @@ class BrandingConfig(Strict):
 
 
 class SmtpConfig(Strict):
-    """How email leaves: an SMTP server, its security and credentials (from env vars)."""
+    """How email leaves: the transport (`type`, default an SMTP server), its security and
+    credentials (from env vars)."""
 
+    type: str = "smtp"
     host: str = "127.0.0.1"
     port: PositiveInt = 25
     security: Literal["none", "starttls", "tls"] = "none"
+    ca_file: Path | None = None
     username: str | None = None
     password_env: str | None = None
     timeout: PositiveFloat = 30.0
@@ -91,6 +94,15 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _known_transport(cls, name: str) -> str:
+        from newsletter.publish.email.base import TRANSPORT_TYPES
+
+        if name not in TRANSPORT_TYPES:
+            raise ValueError(f"unknown email transport type {name!r} (valid: {', '.join(sorted(TRANSPORT_TYPES))})")
+        return name
 
 
 class DigestConfig(Strict):

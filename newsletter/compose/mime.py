@@ -153,11 +153,9 @@ def _cut_at_tag_names(line: str) -> list[str] | None:
 
 @dataclass(frozen=True)
 class EncodedPart:
-    """One part quoted-printable encoded once around its per-recipient placeholders; the
-    segments also kept dot-stuffed for SMTP's DATA."""
+    """One part quoted-printable encoded once around its per-recipient placeholders."""
 
     segments: tuple[bytes, ...]
-    stuffed: tuple[bytes, ...]
     keys: tuple[str, ...]
     is_html: bool
 
@@ -167,13 +165,13 @@ class EncodedPart:
         pieces = PLACEHOLDER_PATTERN.split(text)
         segments = [with_soft_break(qp_encode(piece)) for piece in pieces[:-1]]
         segments.append(qp_encode(pieces[-1]))
-        return cls(tuple(segments), stuffed_segments(segments), _placeholder_keys(text), is_html)
+        return cls(tuple(segments), _placeholder_keys(text), is_html)
 
-    def pieces(self, values: dict[str, str | None], *, for_data: bool) -> list[bytes]:
-        """The encoded part for one recipient, as pieces to join (dot-stuffed `for_data`)."""
+    def pieces(self, values: dict[str, str | None]) -> list[bytes]:
+        """The encoded part for one recipient, as pieces to join."""
         ready = recipient_values(values, is_html=self.is_html)
         encoded = {key: with_soft_break(qp_encode(ready[key])) for key in set(self.keys)}
-        return _splice(self.stuffed if for_data else self.segments, self.keys, encoded, for_data=for_data)
+        return _splice(self.segments, self.keys, encoded)
 
 
 @dataclass(frozen=True)
@@ -181,7 +179,6 @@ class SevenBitHtml:
     """The HTML part as 7bit ASCII lines (see the module docstring), split at its placeholders."""
 
     segments: tuple[bytes, ...]
-    stuffed: tuple[bytes, ...]
     keys: tuple[str, ...]
 
     @classmethod
@@ -191,43 +188,23 @@ class SevenBitHtml:
         if lines is None:
             return None
         segments = [piece.encode("ascii") for piece in PLACEHOLDER_PATTERN.split("\r\n".join(lines))]
-        return cls(tuple(segments), stuffed_segments(segments), _placeholder_keys(html))
+        return cls(tuple(segments), _placeholder_keys(html))
 
-    def pieces(self, values: dict[str, str | None], *, for_data: bool) -> list[bytes] | None:
+    def pieces(self, values: dict[str, str | None]) -> list[bytes] | None:
         """The part for one recipient as pieces to join; None when a value is too long or holds
         a line break or another control character."""
         ready = recipient_values(values, is_html=True)
         encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in set(self.keys)}
         if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE_VALUE.search(ready[key]) for key, value in encoded.items()):
             return None
-        return _splice(self.stuffed if for_data else self.segments, self.keys, encoded, for_data=for_data)
+        return _splice(self.segments, self.keys, encoded)
 
 
-def stuffed_segments(segments: list[bytes]) -> tuple[bytes, ...]:
-    """The segments with every line that starts inside them dot-stuffed (the first segment
-    starts a line); a line starting at a segment's first byte is left to `_splice`."""
-    stuffed = [segment.replace(b"\r\n.", b"\r\n..") for segment in segments]
-    if stuffed[0].startswith(b"."):
-        stuffed[0] = b"." + stuffed[0]
-    return tuple(stuffed)
-
-
-def _splice(
-    segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[str, bytes], *, for_data: bool
-) -> list[bytes]:
-    """Segments with each placeholder's encoded value between them. `for_data`: the segments
-    are `stuffed_segments`, and the values, and any piece that starts a line, are stuffed here."""
+def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[str, bytes]) -> list[bytes]:
+    """Segments with each placeholder's encoded value between them."""
     out = [segments[0]]
-    line_start = not segments[0] or segments[0].endswith(b"\n")
     for key, segment in zip(keys, segments[1:], strict=True):
-        value = encoded[key].replace(b"\r\n.", b"\r\n..") if for_data else encoded[key]
-        for piece in (value, segment):
-            if not piece:
-                continue
-            if for_data and line_start and piece.startswith(b"."):
-                piece = b"." + piece
-            out.append(piece)
-            line_start = piece.endswith(b"\n")
+        out.extend((encoded[key], segment))
     return out
 
 
@@ -250,10 +227,9 @@ class MessageTemplate:
     mailto: str | None
     browser_url: str
 
-    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str, *, for_data: bool = False) -> bytes:
-        """The complete message (CRLF line breaks) for one recipient, greeted by `name` and
-        linking to the issue's web copy (`digests.archive_url`). `for_data`: as SMTP's DATA
-        carries it, dot-stuffed and ending with the lone-dot line, built in the same single join."""
+    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> bytes:
+        """The complete MIME message (CRLF line breaks) for one recipient, greeted by `name` and
+        linking to the issue's web copy (`digests.archive_url`); transports do their own framing."""
         values = {"name": name, "unsubscribe_url": unsubscribe_url, "browser_url": self.browser_url}
         headers = (
             f"To: {recipient_header(recipient_email, name)}\r\n"
@@ -261,7 +237,7 @@ class MessageTemplate:
             f"List-Unsubscribe: {list_unsubscribe(unsubscribe_url, self.mailto)}\r\n"
         ).encode("ascii")
         delimiter = b"\r\n--" + self.boundary
-        html_encoding, html = self._html_part(values, for_data=for_data)
+        html_encoding, html = self._html_part(values)
         return b"".join(
             (
                 self.head,
@@ -269,24 +245,24 @@ class MessageTemplate:
                 delimiter,
                 b"\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                *self.text.pieces(values, for_data=for_data),
+                *self.text.pieces(values),
                 delimiter,
                 b"\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: ",
                 html_encoding,
                 *html,
                 delimiter,
-                b"--\r\n.\r\n" if for_data else b"--\r\n",
+                b"--\r\n",
             )
         )
 
-    def _html_part(self, values: dict[str, str | None], *, for_data: bool) -> tuple[bytes, list[bytes]]:
+    def _html_part(self, values: dict[str, str | None]) -> tuple[bytes, list[bytes]]:
         """The HTML part's transfer encoding (and header end) and body pieces: 7bit when it can
         carry this recipient's values, quoted-printable otherwise."""
         if self.html_7bit is not None:
-            pieces = self.html_7bit.pieces(values, for_data=for_data)
+            pieces = self.html_7bit.pieces(values)
             if pieces is not None:
                 return b"7bit\r\n\r\n", pieces
-        return b"quoted-printable\r\n\r\n", self.html.pieces(values, for_data=for_data)
+        return b"quoted-printable\r\n\r\n", self.html.pieces(values)
 
 
 def recipient_header(email: str, name: str | None) -> str:

@@ -1,4 +1,5 @@
-"""The send-digest stage: ledger rows for every recipient, then N workers, one per SMTP connection.
+"""The send-digest stage: ledger rows for every recipient, a check that the email transport
+(`publish/email/base.py`) can send, then N workers, one transport session each.
 
 Every message goes through the ledger: rows are created in batches, claimed in small batches,
 and each one is marked sent (committed) as soon as the server answered 250 and before that
@@ -20,22 +21,20 @@ from pathlib import Path
 
 from newsletter.compose.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.config import Config, DigestConfig
-from newsletter.core.errors import NewsletterError, PublishError
+from newsletter.core.errors import ConfigError, NewsletterError, PublishError
 from newsletter.core.keys import JobKind, email_key, job_id
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.subscribers import list_names
 from newsletter.pipeline.unsubscribe import make_token, secret_from_env, unsubscribe_url
-from newsletter.publish.email.smtp import (
-    DkimSigner,
-    PermanentRefusal,
-    RateLimiter,
-    SmtpConnection,
-    SmtpSettings,
-    TransientFailure,
-    as_data,
-    verp_sender,
+from newsletter.publish.email.base import (
+    EmailSession,
+    EmailTransport,
+    Outcome,
+    TransportUnavailable,
+    email_transport,
+    send_one,
 )
 from newsletter.store import DigestIssue, DigestIssueStatus, RunOutcome, Store, SubscriberStatus, utcnow
 from newsletter.store.ledger import Ledger
@@ -220,6 +219,7 @@ class DigestSender:
         template: MessageTemplate,
         report: SendReport,
         *,
+        transport: EmailTransport,
         secret: str,
         limit: int | None,
         backoff: Backoff,
@@ -239,9 +239,7 @@ class DigestSender:
         self.progress = progress
         self.shutdown = shutdown
         self.ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
-        self.settings = SmtpSettings.from_config(config.smtp, self.template.domain)
-        self.rate = RateLimiter(config.smtp.rate_per_second, config.smtp.rate_per_hour)
-        self.signer = DkimSigner.from_config(config.smtp, config.resolve)
+        self.transport = transport
         self.token_lists = token_lists(issue.digest.list_name)
         self.envelope_from = self.digest_config.from_address
         self.lock = threading.Lock()
@@ -249,11 +247,11 @@ class DigestSender:
         self.marks = self.ledger.sent_marker(config.smtp.connections)
 
     def run(self) -> None:
-        """Send with one worker per connection until nothing is due, the budget is spent or a pause."""
+        """Send with one worker per session until nothing is due, the budget is spent or a pause."""
         monitor = threading.Thread(target=self._watch_pause, name="send-pause-watch", daemon=True)
         monitor.start()
         workers = [
-            threading.Thread(target=self._work, args=(SmtpConnection(self.settings),), name=f"smtp-{n}")
+            threading.Thread(target=self._work, args=(self.transport.session(),), name=f"email-{n}")
             for n in range(self.config.smtp.connections)
         ]
         for worker in workers:
@@ -274,21 +272,21 @@ class DigestSender:
                 self.report.paused = issue.status is DigestIssueStatus.PAUSED
                 self.stop.set()
 
-    def _work(self, connection: SmtpConnection) -> None:
+    def _work(self, session: EmailSession) -> None:
         try:
-            while not self._stopping() and self._connect(connection):
+            while not self._stopping() and self._connect(session):
                 batch = self._claim()
                 if batch is None:
                     return
                 if batch:
-                    self._send_batch(connection, batch)
+                    self._send_batch(session, batch)
         except Exception as error:  # a worker must never die silently: stop the run, keep the ledger right
             log.exception("sending worker stopped")
             with self.lock:
                 self.report.note(f"worker stopped: {error}")
             self.stop.set()
         finally:
-            connection.close()
+            session.close()
 
     def _stopping(self) -> bool:
         """True once the run must end: a worker failed, the issue was paused, or the caller asked."""
@@ -296,13 +294,13 @@ class DigestSender:
             self.stop.set()
         return self.stop.is_set()
 
-    def _connect(self, connection: SmtpConnection) -> bool:
-        """Open the connection before claiming rows; back off on failure, give up after max_attempts."""
+    def _connect(self, session: EmailSession) -> bool:
+        """Open the session before claiming rows; back off on failure, give up after max_attempts."""
         for attempt in range(1, self.config.smtp.max_attempts + 1):
             try:
-                connection.open()
+                session.open()
                 return True
-            except TransientFailure as error:
+            except TransportUnavailable as error:
                 with self.lock:
                     self.report.note(str(error))
                 if self.stop.wait(self.backoff.delay(attempt)):
@@ -331,7 +329,7 @@ class DigestSender:
             return None
         return []
 
-    def _send_batch(self, connection: SmtpConnection, batch: list[Delivery]) -> None:
+    def _send_batch(self, session: EmailSession, batch: list[Delivery]) -> None:
         statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
         for index, delivery in enumerate(batch):
             if self._stopping():
@@ -342,43 +340,40 @@ class DigestSender:
                 self.ledger.mark_skipped(delivery.key, f"subscriber is {status or 'forgotten'}")
                 self._count("skipped")
                 continue
-            self._deliver(connection, delivery)
+            try:
+                self._deliver(session, delivery)
+            except ConfigError:  # raised before the message went out: nothing of this batch was sent
+                self.ledger.release_many([d.key for d in batch[index:]])
+                raise
 
-    def _deliver(self, connection: SmtpConnection, delivery: Delivery) -> None:
-        """Send one message and record the outcome before the connection's next message."""
+    def _deliver(self, session: EmailSession, delivery: Delivery) -> None:
+        """Send one message and record the outcome before the session's next message."""
         try:
-            data = self._data_for(delivery)
+            message = self._message_for(delivery)
         except (ValueError, UnicodeError) as error:  # one unusable recipient never stops the others
             reason = f"{delivery.target}: cannot build this copy ({error})"
             self.ledger.mark_failed(delivery.key, reason)
             self._count("failed", reason)
             return
-        sender = self.envelope_from
-        if self.config.smtp.verp:
-            sender = verp_sender(sender, delivery.target)
-        self.rate.acquire()
-        try:
-            reply = connection.send_data(sender, delivery.target, data)
-        except PermanentRefusal as error:
-            self.ledger.mark_failed(delivery.key, str(error))
-            if error.recipient:
-                self.store.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
-            self._count("failed", str(error))
-        except TransientFailure as error:
-            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
-            outcome = self.ledger.mark_retry(delivery.key, str(error), retry_at)
-            self._count("failed" if outcome is DeliveryStatus.FAILED else "retried", str(error))
-        else:
-            self.marks.mark(delivery.key, reply[:200], utcnow())
+        result = session.send(self.envelope_from, delivery.target, message)
+        if result.outcome is Outcome.SENT:
+            self.marks.mark(delivery.key, result.reply[:200], utcnow())
             self._count("sent")
+        elif result.outcome is Outcome.PERMANENT:
+            self.ledger.mark_failed(delivery.key, result.reply)
+            if result.recipient_refused:
+                self.store.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
+            self._count("failed", result.reply)
+        else:
+            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
+            status = self.ledger.mark_retry(delivery.key, result.reply, retry_at)
+            self._count("failed" if status is DeliveryStatus.FAILED else "retried", result.reply)
 
-    def _data_for(self, delivery: Delivery) -> bytes:
-        """The recipient's copy as SMTP's DATA carries it (signed when DKIM is configured)."""
+    def _message_for(self, delivery: Delivery) -> bytes:
+        """The recipient's MIME copy, with their name and unsubscribe link."""
         token = make_token(self.secret, int(delivery.payload["subscriber_id"]), self.token_lists)
         name, url = delivery.payload.get("name"), unsubscribe_url(self.config, token)
-        if self.signer is None:
-            return self.template.render(delivery.target, name, url, for_data=True)
-        return as_data(self.signer.sign(self.template.render(delivery.target, name, url)))
+        return self.template.render(delivery.target, name, url)
 
     def _count(self, outcome: str, error: str | None = None) -> None:
         with self.lock:
@@ -425,8 +420,10 @@ def send_digest(
     report.to_send = counts[DeliveryStatus.PENDING] if limit is None else min(limit, counts[DeliveryStatus.PENDING])
     if report.to_send or (limit is None and counts[DeliveryStatus.CLAIMED]):
         # Rows another live process is sending are waited for: they end sent, or come back pending.
-        sender = DigestSender(config, store, issue, template, report, secret=secret, limit=limit,
-                              backoff=backoff or Backoff(), progress=progress, shutdown=stop)
+        backoff = backoff or Backoff()
+        transport = ready_transport(config, template.domain, issue, backoff, stop)
+        sender = DigestSender(config, store, issue, template, report, transport=transport, secret=secret,
+                              limit=limit, backoff=backoff, progress=progress, shutdown=stop)
         sender.run()
     counts = ledger.counts(issue.id)
     report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
@@ -434,6 +431,27 @@ def send_digest(
         report.finished = True
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
     return _finish(report)
+
+
+def ready_transport(
+    config: Config, local_hostname: str, issue: DigestIssue, backoff: Backoff, stop: threading.Event | None = None
+) -> EmailTransport:
+    """The configured transport, checked by opening a session (up to `smtp.max_attempts` times,
+    with backoff) before any row is claimed: a missing password or a bad TLS setup is a
+    ConfigError, a relay still unreachable a SendError; either way every row stays pending."""
+    transport = email_transport(config, local_hostname)
+    waiter = stop or threading.Event()
+    attempts = config.smtp.max_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            transport.check()
+            return transport
+        except TransportUnavailable as error:
+            problem = str(error)
+        log.warning("email transport not ready (attempt %d of %d): %s", attempt, attempts, problem)
+        if attempt == attempts or waiter.wait(backoff.delay(attempt)):
+            break
+    raise SendError(f"{issue.id} not sent, every message is still pending: {problem}")
 
 
 def send_outcome(report: SendReport, *, stopped: bool, limited: bool = False) -> tuple[RunOutcome, str | None]:
@@ -532,13 +550,7 @@ def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: dat
     digest_config: DigestConfig = config.digest(issue.digest.name)
     template = build_message_template(issue.digest, digest_config, config, now=now)
     message = template.render(address, None, preview_unsubscribe_url(config))
-    signer = DkimSigner.from_config(config.smtp, config.resolve)
-    if signer is not None:
-        message = signer.sign(message)
-    connection = SmtpConnection(SmtpSettings.from_config(config.smtp, template.domain))
     try:
-        return connection.send(digest_config.from_address, address, message)
+        return send_one(email_transport(config, template.domain), digest_config.from_address, address, message)
     except PublishError as error:
         raise SendError(f"test copy to {address} not sent: {error}") from None
-    finally:
-        connection.close()

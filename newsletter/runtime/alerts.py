@@ -1,23 +1,25 @@
 """Alerts to the comms team: a job failure, a paused channel, a source failing for a day.
 
-Alerts go by email (through the configured SMTP server) and/or a JSON POST to a webhook.
-Sending an alert never raises: a failed alert is logged, and the job carries on.
+Alerts go by email (through the configured email transport, like every other message) and/or
+a JSON POST to a webhook. Sending an alert never raises: a failed alert is logged, and the job
+carries on.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import smtplib
-import ssl
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import httpx
 
+from newsletter.compose.mime import sender_domain
 from newsletter.config import Config
+from newsletter.core.errors import NewsletterError
 from newsletter.core.keys import JobKind, parse_job_id
+from newsletter.publish.email.base import email_transport, send_one
 from newsletter.store import RunOutcome, Store
 
 log = logging.getLogger("newsletter.runtime.alerts")
@@ -40,29 +42,31 @@ def _post_webhook(config: Config, payload: dict[str, str]) -> None:
 
 
 def _send_email(config: Config, subject: str, body: str) -> None:
-    message = EmailMessage()
+    sender = config.alerts.from_address
+    try:
+        transport = email_transport(config, sender_domain(sender))
+    except NewsletterError as error:
+        log.error("alert email failed: %s", error)
+        return
+    message = alert_message(config, subject, body)
+    for recipient in config.alerts.email:
+        try:
+            send_one(transport, sender, recipient, message)
+        except NewsletterError as error:
+            log.error("alert email to %s failed: %s", recipient, error)
+
+
+def alert_message(config: Config, subject: str, body: str) -> bytes:
+    """The alert as MIME bytes (CRLF line breaks), addressed to the whole comms team."""
+    message = EmailMessage(policy=policy.SMTP)
     message["From"] = config.alerts.from_address
     message["To"] = ", ".join(config.alerts.email)
     message["Subject"] = f"[newsletter] {subject}"
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="newsletter.local")
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
-    smtp = config.smtp
-    try:
-        client_class = smtplib.SMTP_SSL if smtp.security == "tls" else smtplib.SMTP
-        with client_class(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-            if smtp.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            password = _secret(smtp.password_env)
-            if smtp.username and password:
-                client.login(smtp.username, password)
-            client.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        log.error("alert email failed: %s", error)
-
-
-def _secret(env_name: str | None) -> str | None:
-    return os.environ.get(env_name) if env_name else None
+    return message.as_bytes()
 
 
 def job_failed(config: Config, store: Store, job_id: str, message: str) -> None:

@@ -27,7 +27,6 @@ from newsletter.compose.mime import (
 from newsletter.config import Config, DigestConfig, load_config
 from newsletter.core.models import Digest
 from newsletter.pipeline.digests import archive_url, recipient_values
-from newsletter.publish.email.smtp import as_data
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
@@ -97,7 +96,6 @@ def test_parts_decode_to_the_personalised_digest(tmp_path: Path) -> None:
     assert len(html_lines) < len(qp_encode(personalise(digest.html, values, is_html=True)).split(b"\r\n")) / 4
     assert max(len(line) for line in head.split(b"\r\n")) <= 998 and rest.startswith(b"--=_nl_")
     assert not any(part.defects for part in message.walk())
-    assert template.render("jeanne@example.org", "Jeanne <Dupont> & fils", UNSUBSCRIBE, for_data=True) == as_data(data)
     assert b"\n" not in data.replace(b"\r\n", b"")
     data.decode("ascii")
 
@@ -203,7 +201,6 @@ def test_any_text_round_trips_through_the_encoding(
     text = "".join(a + b + placeholder for a, b, placeholder in parts) + tail
     template = template_for(text, text)
     data = template.render("a@example.org", name, url)
-    assert template.render("a@example.org", name, url, for_data=True) == as_data(data)
     message = parse(data)
     values = {"name": name, "unsubscribe_url": url, "browser_url": archive_url(Config(), "i")}
     html = line_breaks(personalise(text, values, is_html=True))
@@ -243,12 +240,13 @@ def test_whitespace_before_a_line_break_never_makes_a_77_character_line():
 
 
 @pytest.mark.parametrize("name", [".Zoé", "..", "", None, "Zoé\n.point"])
-def test_the_data_form_dot_stuffs_every_line_start_in_one_pass(name: str | None) -> None:
+def test_lines_starting_with_a_dot_are_left_as_written(name: str | None) -> None:
     text = ".début\n%%NL_NAME%%%%NL_NAME%%\n.%%NL_NAME%%.\n" + "." * 200 + "\n<p class=x>%%NL_NAME%%</p>"
     template = template_for(text, text)
     data = template.render("a@example.org", name, ".https://x/u")
-    assert template.render("a@example.org", name, ".https://x/u", for_data=True) == as_data(data)
-    assert b"\r\n.\r\n" not in data and as_data(data).endswith(b"--\r\n.\r\n")
+    values = {"name": name, "unsubscribe_url": ".https://x/u", "browser_url": archive_url(Config(), "i")}
+    assert body(parse(data), "plain") == line_breaks(personalise(text, values, is_html=False))
+    assert b"\r\n.\r\n" not in data and data.endswith(b"--\r\n") and b"." * 201 not in data
     assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
 
 

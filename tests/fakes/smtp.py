@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) whose handler the test controls.
 
 It records each message it accepted (250 after DATA) and can misbehave on demand: 421 at
-connect, 451 or 550 on chosen recipients, a dropped connection after DATA, a slow MAIL FROM.
+connect, 421 to MAIL FROM, 451 or 550 on chosen recipients, a dropped connection after DATA,
+a slow MAIL FROM.
 `secure_smtp_server` serves STARTTLS or implicit TLS with a certificate made for the test and
 requires AUTH (LOGIN or PLAIN) checked against a password.
 """
@@ -57,6 +58,8 @@ class ControlledHandler:
     """Decides each reply; counters say how many more times a fault happens."""
 
     refuse_connections: int = 0
+    defer_mail: int = 0
+    mail_replies: list[str] = field(default_factory=list)
     defer_rcpt: dict[str, int] = field(default_factory=dict)
     reject_rcpt: set[str] = field(default_factory=set)
     drop_after_data: dict[str, int] = field(default_factory=dict)
@@ -79,8 +82,13 @@ class ControlledHandler:
         with self.lock:
             slow = self.slow_mail > 0
             self.slow_mail -= int(slow)
+            defer = self.defer_mail > 0
+            self.defer_mail -= int(defer)
+            self.mail_replies.append("421" if defer else "250")
         if slow:
             await asyncio.sleep(self.slow_seconds)
+        if defer:
+            return "421 4.7.0 Service busy, try again later"
         envelope.mail_from = address
         return "250 OK"
 
@@ -222,11 +230,17 @@ SecureServerFactory = Callable[..., SecureSmtpServer]
 IMPLICIT_TLS_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 
 
+@pytest.fixture(scope="session")
+def smtp_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One self-signed certificate (and key) for 127.0.0.1 and localhost, made once per session."""
+    return self_signed_certificate(tmp_path_factory.mktemp("smtp-tls"))
+
+
 @pytest.fixture
-def secure_smtp_server(tmp_path: Path) -> Iterator[SecureServerFactory]:
+def secure_smtp_server(smtp_certificate: tuple[Path, Path]) -> Iterator[SecureServerFactory]:
     """Start servers requiring TLS (`starttls` or implicit `tls`) and AUTH for `login`/`password`;
     `mechanisms` limits what AUTH offers (e.g. ["LOGIN"])."""
-    cert_path, key_path = self_signed_certificate(tmp_path)
+    cert_path, key_path = smtp_certificate
     controllers: list[Controller] = []
 
     def start(security: str, login: str, password: str, mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN")):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.config import Config, load_config
+from newsletter.core.errors import ConfigError
 from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline.digests import archive_path, archive_url
 from newsletter.pipeline.sending import Backoff, SendError, pause_digest, resume_digest, send_digest, send_test_copy
@@ -21,11 +22,13 @@ from newsletter.store.ledger import Ledger
 from newsletter.store.tables import deliveries, utcnow
 from tests.fakes.review_env import app_client
 from tests.fakes.smtp import (
+    IMPLICIT_TLS_WARNING,
     TEST_SECRET,
     TEST_SECRET_ENV,
     SecureServerFactory,
     SmtpServer,
     create_issue,
+    free_port,
     seed_subscribers,
     write_mail_config,
 )
@@ -252,12 +255,89 @@ def test_a_run_over_starttls_with_auth_never_shows_the_password(
     smtp = {"security": "starttls", "username": "lettre", "password_env": "NEWSLETTER_TEST_SMTP_PASSWORD"}
     config, store, issue, _addresses = setup(tmp_path, server, 3, **smtp)
 
-    refused = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
-    assert refused.sent == 0 and refused.pending == 3
-    assert any("refused the credentials" in e for e in refused.errors)
+    with pytest.raises(ConfigError, match="refused the credentials") as refused:
+        send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert Ledger(store).counts(issue.id)[DeliveryStatus.PENDING] == 3 and not server.handler.received
     monkeypatch.setenv("NEWSLETTER_TEST_SMTP_PASSWORD", password)
     report = send_digest(config, store, issue.id, now=NOW, backoff=FAST)
 
     assert report.sent == 3 and report.finished
     assert all(r.tls and r.login == "lettre" for r in server.handler.received)
-    assert password not in caplog.text + " ".join(refused.errors + report.errors)
+    assert password not in caplog.text + str(refused.value) + " ".join(report.errors)
+
+
+def untouched(store: Store, issue: DigestIssue, count: int) -> bool:
+    """Every one of the issue's `count` rows is pending: none claimed, sent or failed."""
+    counts = Ledger(store).counts(issue.id)
+    return counts[DeliveryStatus.PENDING] == count and sum(counts.values()) == count
+
+
+def test_a_421_to_mail_from_is_retried_with_backoff_and_the_message_arrives_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, store, issue, addresses = setup(tmp_path, smtp_server, 3, connections=1)
+    smtp_server.handler.defer_mail = 2  # the transparent reconnect meets a second 421
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    assert report.finished and report.sent == 3 and report.retried == 1 and report.failed == 0
+    assert any("MAIL FROM: 421" in e for e in report.errors)
+    assert not any("worker stopped" in e for e in report.errors)
+    assert smtp_server.handler.copies() == {a: 1 for a in addresses}
+    assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 3
+
+
+def test_a_server_answering_421_to_every_mail_from_fails_each_message_after_the_retry_budget(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, store, issue, addresses = setup(tmp_path, smtp_server, 4, max_attempts=3)
+    smtp_server.handler.defer_mail = 10_000
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    assert not any("worker stopped" in e for e in report.errors)
+    failed = Ledger(store).list_deliveries(status=DeliveryStatus.FAILED)
+    assert sorted(d.target for d in failed) == sorted(addresses)
+    assert all(d.attempts == 3 and "421" in (d.error or "") for d in failed)
+    assert report.failed == 4 and report.retried == 8 and report.finished
+    assert Ledger(store).counts(issue.id)[DeliveryStatus.FAILED] == 4 and not smtp_server.handler.received
+    assert all(store.get_subscriber(a).status is SubscriberStatus.ACTIVE for a in addresses)
+
+
+def test_an_unreachable_relay_is_reported_before_anything_is_claimed(tmp_path: Path) -> None:
+    config = load_config(write_mail_config(tmp_path, None, port=free_port(), max_attempts=2))
+    store = Store.open(config.database_url(), create=True)
+    seed_subscribers(store, 3)
+    issue = create_issue(config, store, NOW)
+    with pytest.raises(SendError, match=rf"127\.0\.0\.1:{config.smtp.port}") as unreachable:
+        send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert "still pending" in str(unreachable.value) and untouched(store, issue, 3)
+
+
+@pytest.mark.filterwarnings(IMPLICIT_TLS_WARNING)
+def test_implicit_tls_trusts_a_private_ca_only_through_ca_file(
+    tmp_path: Path, secure_smtp_server: SecureServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = secure_smtp_server("tls", "lettre", "Tr0ub4dor-&-3-for-tests")
+    monkeypatch.setenv("NEWSLETTER_TEST_SMTP_PASSWORD", "Tr0ub4dor-&-3-for-tests")
+    smtp = {"security": "tls", "username": "lettre", "password_env": "NEWSLETTER_TEST_SMTP_PASSWORD"}
+    config, store, issue, addresses = setup(tmp_path, server, 3, **smtp)
+    with pytest.raises(ConfigError, match=rf"certificate of smtp://127\.0\.0\.1:{server.port} \(tls\).*not trusted"):
+        send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+    assert untouched(store, issue, 3) and not server.handler.received and server.mechanisms == []
+
+    trusting = load_config(write_mail_config(tmp_path, server, **smtp, ca_file=str(server.cafile)))
+    report = send_digest(trusting, store, issue.id, now=NOW, backoff=FAST)
+    assert report.finished and report.sent == 3
+    assert server.handler.copies() == {a: 1 for a in addresses} and all(r.tls for r in server.handler.received)
+
+
+def test_a_dkim_key_that_cannot_sign_stops_the_run_with_every_row_still_pending(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_TEST_DKIM_KEY", "not a private key")
+    dkim_settings = {"dkim_selector": "news", "dkim_domain": "example.org", "dkim_key_env": "NEWSLETTER_TEST_DKIM_KEY"}
+    config, store, issue, _addresses = setup(tmp_path, smtp_server, 6, connections=1, **dkim_settings)
+    report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+
+    assert report.sent == 0 and report.pending == 6 and not report.finished
+    assert any("smtp.dkim: cannot sign" in e for e in report.errors)
+    assert untouched(store, issue, 6) and not smtp_server.handler.received

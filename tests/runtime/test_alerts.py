@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from newsletter.core.models import Announcement, Figure, Quote
 from newsletter.runtime.jobs import run_job
 from newsletter.runtime.status import collect_status
 from tests.fakes.daemon_env import open_config_store, write_daemon_config
-from tests.fakes.smtp import free_port
+from tests.fakes.smtp import IMPLICIT_TLS_WARNING, SecureServerFactory, free_port
 
 NOW = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 MISSING_FOLDER = [{"name": "dossier", "type": "folder", "path": "absent"}]
@@ -77,3 +80,36 @@ def test_a_channel_paused_by_refused_credentials_alerts_once(tmp_path, webhook, 
     (paused,) = collect_status(config, store, NOW)["paused_channels"]
     assert paused["name"] == "masto" and "MASTODON_ACCESS_TOKEN" in paused["reason"]
     store.close()
+
+
+PASSWORD_ENV = "NEWSLETTER_TEST_SMTP_PASSWORD"
+
+
+@pytest.mark.filterwarnings(IMPLICIT_TLS_WARNING)
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_alert_mail_verifies_the_relay_certificate(
+    tmp_path, secure_smtp_server: SecureServerFactory, monkeypatch, caplog, security: str
+):
+    server = secure_smtp_server(security, "robot", "alert-password-for-tests")
+    monkeypatch.setenv(PASSWORD_ENV, "alert-password-for-tests")
+    caplog.set_level(logging.ERROR, logger="newsletter")
+    smtp = {"host": server.host, "port": server.port, "security": security, "timeout": 5,
+            "username": "robot", "password_env": PASSWORD_ENV}
+    alerts = {"email": ["comms@example.org"], "from_address": "robot@example.org"}
+
+    untrusted, store = open_config_store(write_daemon_config(tmp_path, sources=MISSING_FOLDER, smtp=smtp,
+                                                             alerts=alerts))
+    assert run_job(untrusted, store, "ingest:dossier", NOW).outcome == "failed"
+    store.close()
+    assert server.handler.received == [] and server.mechanisms == []
+    assert f"the certificate of smtp://{server.host}:{server.port} ({security})" in caplog.text
+    assert "is not trusted" in caplog.text
+
+    (tmp_path / "trusted").mkdir()
+    trusted, store = open_config_store(write_daemon_config(tmp_path / "trusted", sources=MISSING_FOLDER,
+                                                           alerts=alerts, smtp={**smtp, "ca_file": str(server.cafile)}))
+    run_job(trusted, store, "ingest:dossier", NOW)
+    store.close()
+    (received,) = server.handler.received
+    assert received.tls and received.login == "robot" and received.rcpt_tos == ["comms@example.org"]
+    assert received.message()["Subject"] == "[newsletter] job ingest:dossier failed"

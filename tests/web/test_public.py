@@ -197,3 +197,9 @@ def test_withdrawn_embargoed_and_unknown_announcements_have_no_public_page(revie
     with app_client(review_env.config, now=NOW + timedelta(hours=2)) as later:
         assert later.get("/announcements/plus-tard").status_code == 200
     assert review_env.client.get("/announcements/inconnue").status_code == 404
+
+
+def test_a_refused_confirmation_shows_the_mail_error_and_subscribes_nobody(review_env: ReviewEnv) -> None:
+    review_env.smtp.handler.reject_rcpt = {"refus@example.org"}
+    assert subscribe(review_env, "refus@example.org") == 503
+    assert review_env.smtp.handler.received == [] and review_env.store.get_subscriber("refus@example.org") is None

@@ -1,9 +1,11 @@
-"""SMTP publisher: reusable connections (plain, STARTTLS or TLS), a rate limit, DKIM and VERP.
+"""SMTP transport: reusable connections (plain, STARTTLS or TLS), a rate limit, DKIM and VERP.
 
-`SmtpConnection.send` classifies every outcome the way the ledger needs it: accepted (250
-after DATA), refused for good (5xx: `PermanentRefusal`) or worth retrying (4xx, dropped
-connection, timeout: `TransientFailure`). The DATA phase is written by hand so a message
-already in CRLF form is only dot-stuffed (a cheap byte replace) rather than re-scanned.
+`SmtpTransport` is the `EmailTransport` registered as `smtp` (see `base.py`); its sessions wrap
+an `SmtpConnection` and turn its exceptions into outcomes. TLS is always verified (the system's
+CAs, or only `smtp.ca_file`), with the host name checked. `SmtpConnection.send` classifies every
+reply: accepted (250 after DATA), refused for good (5xx: `PermanentRefusal`) or worth retrying
+(4xx, dropped connection, timeout: `TransientFailure`). The DATA phase is written by hand so a
+MIME message already in CRLF form is only dot-stuffed (a cheap byte replace) rather than re-scanned.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import dkim
 
-from newsletter.config import SmtpConfig
+from newsletter.config import Config, SmtpConfig
 from newsletter.core.errors import ConfigError, PublishError
+from newsletter.publish.email.base import Outcome, SendResult, TransportUnavailable
 
 DKIM_HEADERS = (
     b"from", b"reply-to", b"to", b"subject", b"date", b"message-id", b"mime-version",
@@ -199,10 +203,14 @@ class SmtpSettings:
         """The password from its environment variable (None without authentication)."""
         if not self.username:
             return None
-        if not self.password_env or not os.environ.get(self.password_env):
-            raise ConfigError([f"smtp.password_env: set it to an environment variable holding the "
-                               f"password of {self.username}"])
-        return os.environ[self.password_env]
+        if not self.password_env:
+            raise ConfigError([f"smtp.password_env: name the environment variable holding the password of "
+                               f"{self.username}"])
+        password = os.environ.get(self.password_env)
+        if not password:
+            raise ConfigError([f"smtp.password_env: environment variable {self.password_env} is not set "
+                               f"(it holds the password of {self.username} on {self.host}:{self.port})"])
+        return password
 
     def describe(self) -> str:
         """One line for logs, without the password."""
@@ -213,6 +221,11 @@ class SmtpSettings:
 class _IdleConnectionClosed(Exception):
     """The server closed a reused connection (or said 421) at MAIL FROM: nothing was sent yet,
     so the transaction is retried once on a fresh connection without counting an attempt."""
+
+    def __init__(self, code: int = 421, reply: str = "connection closed by the server"):
+        super().__init__(reply)
+        self.code = code
+        self.reply = reply
 
 
 class SmtpConnection:
@@ -228,6 +241,7 @@ class SmtpConnection:
         if self.client is not None:
             return
         s = self.settings
+        password = s.password()
         try:
             if s.security == "tls":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -240,7 +254,6 @@ class SmtpConnection:
             if s.security == "starttls":
                 client.starttls(context=self.ssl_context)
                 client.ehlo()
-            password = s.password()
             if s.username and password is not None:
                 client.login(s.username, password)
         except smtplib.SMTPAuthenticationError as error:
@@ -279,8 +292,8 @@ class SmtpConnection:
         return self.send_data(envelope_from, recipient, as_data(message))
 
     def send_data(self, envelope_from: str, recipient: str, data: bytes) -> str:
-        """`send` for a message already as DATA carries it: dot-stuffed, ending with the
-        lone-dot line (`MessageTemplate.render(for_data=True)` builds it in one pass)."""
+        """`send` for a message already as DATA carries it (see `as_data`): dot-stuffed, ending
+        with the lone-dot line."""
         self.open()
         client = self.client
         assert client is not None
@@ -292,7 +305,10 @@ class SmtpConnection:
                 self.open()
                 client = self.client
                 assert client is not None
-                return self._transaction(client, envelope_from, recipient, data)
+                try:
+                    return self._transaction(client, envelope_from, recipient, data)
+                except _IdleConnectionClosed as again:
+                    raise TransientFailure(f"MAIL FROM: {again.reply}", code=again.code, connection_lost=True) from None
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.drop()
             reason = "timed out" if isinstance(error, socket.timeout) else f"connection lost ({error})"
@@ -313,7 +329,7 @@ class SmtpConnection:
                 raise
             raise _IdleConnectionClosed() from None
         if code == 421:
-            raise _IdleConnectionClosed()
+            raise _IdleConnectionClosed(code, f"{code} {_reply_text(reply)}")
         if code != 250:
             raise _classify("MAIL FROM", code, reply)
         client.putcmd("rcpt", f"TO:<{envelope_address(recipient)}>")
@@ -338,15 +354,95 @@ class SmtpConnection:
             self.drop()
 
 
-class SmtpPool:
-    """N connections opened lazily and handed out one per worker."""
+def tls_context(smtp: SmtpConfig, resolve: Callable[[Path], Path]) -> ssl.SSLContext:
+    """A verifying TLS context (host name checked): the system's CAs, or only `smtp.ca_file`."""
+    if smtp.ca_file is None:
+        return ssl.create_default_context()
+    path = resolve(smtp.ca_file)
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise ConfigError([f"smtp.ca_file: cannot read a CA bundle from {path} ({reason})"]) from None
 
-    def __init__(self, settings: SmtpSettings, size: int):
+
+class SmtpTransport:
+    """The `smtp` transport: one verified TLS context, DKIM signer and rate limit shared by its sessions."""
+
+    type_name: ClassVar[str] = "smtp"
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        ssl_context: ssl.SSLContext,
+        *,
+        rate: RateLimiter | None = None,
+        signer: DkimSigner | None = None,
+        verp: bool = False,
+    ):
         self.settings = settings
-        self.size = size
-        self.connections = [SmtpConnection(settings) for _ in range(size)]
+        self.ssl_context = ssl_context
+        self.rate = rate or RateLimiter(None, None)
+        self.signer = signer
+        self.verp = verp
+
+    @classmethod
+    def from_config(cls, config: Config, local_hostname: str) -> SmtpTransport:
+        """The transport the `smtp:` section describes, EHLO naming `local_hostname`."""
+        smtp = config.smtp
+        return cls(
+            SmtpSettings.from_config(smtp, local_hostname),
+            tls_context(smtp, config.resolve),
+            rate=RateLimiter(smtp.rate_per_second, smtp.rate_per_hour),
+            signer=DkimSigner.from_config(smtp, config.resolve),
+            verp=smtp.verp,
+        )
+
+    def check(self) -> None:
+        """Connect, secure and authenticate once, then say QUIT."""
+        session = self.session()
+        try:
+            session.open()
+        finally:
+            session.close()
+
+    def session(self) -> SmtpSession:
+        """A session on a connection of its own, opened lazily."""
+        return SmtpSession(self)
+
+    def describe(self) -> str:
+        """The server, security and login, without the password."""
+        return self.settings.describe()
+
+
+class SmtpSession:
+    """One reusable SMTP connection of a transport: signs, frames and classifies each message."""
+
+    def __init__(self, transport: SmtpTransport):
+        self.transport = transport
+        self.connection = SmtpConnection(transport.settings, transport.ssl_context)
+
+    def open(self) -> None:
+        """Connect if not yet connected: TransportUnavailable when the server cannot be reached now."""
+        try:
+            self.connection.open()
+        except TransientFailure as error:
+            raise TransportUnavailable(str(error)) from None
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        """Sign (DKIM), pick the envelope sender (VERP), wait for the rate limit and send."""
+        transport = self.transport
+        sender = verp_sender(envelope_from, recipient) if transport.verp else envelope_from
+        data = as_data(message if transport.signer is None else transport.signer.sign(message))
+        transport.rate.acquire()
+        try:
+            reply = self.connection.send_data(sender, recipient, data)
+        except PermanentRefusal as error:
+            return SendResult(Outcome.PERMANENT, str(error), recipient_refused=error.recipient)
+        except TransientFailure as error:
+            return SendResult(Outcome.TRANSIENT, str(error))
+        return SendResult(Outcome.SENT, reply)
 
     def close(self) -> None:
-        """Close every open connection."""
-        for connection in self.connections:
-            connection.close()
+        """Say QUIT and forget the connection."""
+        self.connection.close()

@@ -13,6 +13,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.pipeline.subscribe import (
+    ExpiredConfirmation,
+    InvalidConfirmation,
+    SubscribeRequest,
+    confirm_subscription,
+    normalised_address,
+    offered_lists,
+    read_confirm_token,
+    request_subscription,
+)
 from newsletter.pipeline.unsubscribe import (
     InvalidTokenError,
     UnsubscribeOutcome,
@@ -23,16 +33,6 @@ from newsletter.pipeline.unsubscribe import (
 from newsletter.web.common import blocking, locale, posted_form, render, web_state
 from newsletter.web.csrf import check_csrf
 from newsletter.web.i18n import translator
-from newsletter.web.subscribe import (
-    ExpiredConfirmation,
-    InvalidConfirmation,
-    SubscribeRequest,
-    confirm_subscription,
-    normalised_address,
-    offered_lists,
-    read_confirm_token,
-    request_subscription,
-)
 
 log = logging.getLogger(__name__)
 ONE_CLICK = "One-Click"

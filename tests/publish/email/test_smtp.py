@@ -18,12 +18,14 @@ from newsletter.compose.digest import render_digest
 from newsletter.compose.mime import build_message_template
 from newsletter.config import SmtpConfig, load_config
 from newsletter.core.errors import ConfigError
+from newsletter.publish.email.base import Outcome, email_transport, transport_class
 from newsletter.publish.email.smtp import (
     DkimSigner,
     PermanentRefusal,
     RateLimiter,
     SmtpConnection,
     SmtpSettings,
+    SmtpTransport,
     TransientFailure,
     crlf,
     verp_recipient,
@@ -216,3 +218,37 @@ def test_an_untrusted_certificate_is_a_config_error(
     with pytest.raises(ConfigError, match="not trusted"):
         SmtpConnection(settings, ssl.create_default_context()).open()
     assert not server.handler.received and server.mechanisms == []
+
+
+def test_smtp_is_the_default_transport_and_an_unknown_type_is_a_config_error(tmp_path: Path) -> None:
+    config = load_config(write_mail_config(tmp_path, None))
+    assert config.smtp.type == "smtp" and transport_class("smtp") is SmtpTransport
+    assert email_transport(config, "example.org").describe() == "smtp://127.0.0.1:2525 (none)"
+    with pytest.raises(ConfigError, match=r"smtp\.type.*unknown email transport type 'pigeon' \(valid: smtp\)"):
+        load_config(write_mail_config(tmp_path, None, type="pigeon"))
+
+
+def test_a_session_reports_each_outcome_with_the_server_reply(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    handler = smtp_server.handler
+    handler.reject_rcpt = {"nobody@example.org"}
+    handler.defer_rcpt = {"later@example.org": 1}
+    handler.defer_mail = 1
+    session = email_transport(load_config(write_mail_config(tmp_path, smtp_server)), "example.org").session()
+    message = crlf(b"Subject: x\n\n.body\n")
+    sent = session.send("lettre@example.org", "a@example.org", message)
+    refused = session.send("lettre@example.org", "nobody@example.org", message)
+    deferred = session.send("lettre@example.org", "later@example.org", message)
+    session.close()
+    assert sent.outcome is Outcome.SENT and "Queued" in sent.reply and handler.mail_replies[:2] == ["421", "250"]
+    assert refused.outcome is Outcome.PERMANENT and refused.recipient_refused and "550 5.1.1" in refused.reply
+    assert deferred.outcome is Outcome.TRANSIENT and "451" in deferred.reply and not deferred.recipient_refused
+    [received] = handler.received
+    assert received.data.replace(b"\r\n", b"\n") == b"Subject: x\n\n.body\n"
+
+
+def test_an_unreadable_ca_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "not-a-bundle.pem").write_text("not a certificate\n")
+    for name in ("absent.pem", "not-a-bundle.pem"):
+        config = load_config(write_mail_config(tmp_path, None, security="starttls", ca_file=name))
+        with pytest.raises(ConfigError, match=rf"smtp\.ca_file: cannot read a CA bundle from .*{name}"):
+            email_transport(config, "example.org")

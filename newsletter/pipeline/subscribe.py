@@ -1,5 +1,6 @@
-"""Double opt-in: a subscribe request mails a signed, expiring link; only opening it and
-confirming adds the address to the list.
+"""Double opt-in: a subscribe request mails a signed, expiring link (through the email
+transport, like every message); only opening it and confirming adds the address to the list.
+The web pages only parse the form, call these and render the answer.
 
 The link's token carries the address, list, name and the time it was issued, signed (with
 itsdangerous) by the same secret as unsubscribe links, under its own salt. Whether an address
@@ -22,7 +23,7 @@ from newsletter.compose.mime import sender_domain
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.pipeline.subscribers import SubscriberError, list_names, normalise_address
-from newsletter.publish.email.smtp import SmtpConnection, SmtpSettings
+from newsletter.publish.email.base import email_transport, send_one
 from newsletter.store import Store, SubscriberStatus
 from newsletter.web.i18n import translator
 
@@ -132,11 +133,7 @@ def request_subscription(
         return False
     sender, message = confirmation_message(config, request, confirm_url(config, make_confirm_token(secret, request)),
                                            now)
-    connection = SmtpConnection(SmtpSettings.from_config(config.smtp, sender_domain(sender)))
-    try:
-        connection.send(sender, request.email, message)
-    finally:
-        connection.close()
+    send_one(email_transport(config, sender_domain(sender)), sender, request.email, message)
     return True
 
 
