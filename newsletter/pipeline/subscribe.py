@@ -22,10 +22,10 @@ from newsletter.compose.digest import clean_header
 from newsletter.compose.mime import sender_domain
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
+from newsletter.core.i18n import translator
 from newsletter.pipeline.subscribers import SubscriberError, list_names, normalise_address
 from newsletter.publish.email.base import email_transport, send_one
 from newsletter.store import Store, SubscriberStatus
-from newsletter.web.i18n import translator
 
 SALT = "newsletter-subscribe-confirm"
 CONFIRM_VALID_FOR = timedelta(hours=48)

@@ -18,11 +18,11 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from newsletter.config import Config
+from newsletter.core.i18n import normalise_locale, translator
 from newsletter.store import Store
 from newsletter.web.auth import require_reviewer, reviewer
 from newsletter.web.csrf import check_csrf, csrf_token
 from newsletter.web.formatting import FILTERS
-from newsletter.web.i18n import normalise_locale, translator
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"

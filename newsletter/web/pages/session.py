@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from newsletter.core.i18n import LOCALES
 from newsletter.web.auth import sign_in
 from newsletter.web.common import SESSION_LOCALE, local_path, posted_form, redirect, render, web_state
-from newsletter.web.i18n import LOCALES
 
 
 async def login_page(request: Request) -> Response:

@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.core.i18n import translator
 from newsletter.pipeline.subscribe import (
     ExpiredConfirmation,
     InvalidConfirmation,
@@ -32,7 +33,6 @@ from newsletter.pipeline.unsubscribe import (
 )
 from newsletter.web.common import blocking, locale, posted_form, render, web_state
 from newsletter.web.csrf import check_csrf
-from newsletter.web.i18n import translator
 
 log = logging.getLogger(__name__)
 ONE_CLICK = "One-Click"

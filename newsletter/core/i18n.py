@@ -1,4 +1,5 @@
-"""Interface strings in French (default) and English, looked up by key."""
+"""Interface strings in French (default) and English, looked up by key: the review app's pages
+and the mails the pipeline writes for people (subscribe confirmations) share them."""
 
 from __future__ import annotations
 
