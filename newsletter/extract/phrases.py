@@ -201,7 +201,7 @@ def _english_noun_phrase(tokens: list[str]) -> str | None:
         if taken and lowered.endswith("ed"):
             break
         taken.append(token)
-        if _english_plural(lowered):
+        if _english_plural(lowered) and not (lowered in _EN_PLURALS and _noun_next(tokens, index)):
             break
     return " ".join(taken) if taken else None
 
@@ -210,6 +210,11 @@ def _content_next(tokens: list[str], index: int) -> bool:
     """Whether a lowercase content word follows `index` (`housing` in `housing units` modifies it)."""
     following = tokens[index + 1] if index + 1 < len(tokens) else ""
     return following[:1].islower() and following.lower() not in _EN_STOP
+
+
+def _noun_next(tokens: list[str], index: int) -> bool:
+    """Whether a noun follows `index` (`officers` after `police`), not a participle (`people aged`)."""
+    return _content_next(tokens, index) and not tokens[index + 1].lower().endswith("ed")
 
 
 def _english_plural(word: str) -> bool:
