@@ -10,6 +10,7 @@ order (the noun phrase ends at its plural head: `young people aged`) tell where 
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from newsletter.extract.text import words
 
@@ -80,9 +81,9 @@ def ratio_phrase(noun: str, language: str) -> str | None:
 
 def _tokens(text: str, end: int) -> list[str]:
     """Words and marks after `end`, on the same line, elided articles split off (`d'`, `l'`)."""
-    window = text[end : end + 160].split("\n", 1)[0]
+    window = text[end : end + 120].split("\n", 1)[0]
     tokens = []
-    for found in _TOKEN.finditer(window):
+    for found in islice(_TOKEN.finditer(window), MAX_TOKENS * 2):
         token = found.group(0).replace("’", "'")
         if token.endswith("'") and not _ELIDED.match(token):
             token = token[:-1]
