@@ -5,6 +5,9 @@ Each FOLDER holds documents and their labels.json (default bench/labelled; bench
 each folder given is scored and reported on its own.
 A quote counts as correct when its text starts like the labelled one and the speaker is the same
 (None for a document or organisation); a figure when its value and kind match a labelled one.
+A figure labelled `[value, kind, about]` also has its phrase judged: grammatical when the phrase printed
+after the number equals the labelled one (a string, a list of acceptable strings, or null for "no phrase a
+person would write", in which case the figure must carry none and is never a headline).
 """
 
 from __future__ import annotations
@@ -38,6 +41,33 @@ def figure_matches(label: list, figure: dict) -> bool:
     return figure["kind"] == label[1] and math.isclose(figure["value"], label[0], rel_tol=1e-9)
 
 
+def phrase_matches(label: list, figure: dict) -> bool:
+    """The figure's phrase is the labelled one (or one of them; null means no phrase)."""
+    accepted = label[2] if isinstance(label[2], list) else [label[2]]
+    about = figure["about"]
+    return any((about is None) if want is None else (about is not None and normalise(about) == normalise(want))
+               for want in accepted)
+
+
+def figure_phrases(labels: list, found: list) -> tuple[int, int, list]:
+    """(grammatical phrases, figures judged, wrong phrases) over found figures matched to an `about` label."""
+    remaining = list(found)
+    good, judged, wrong = 0, 0, []
+    for label in labels:
+        hit = next((item for item in remaining if figure_matches(label, item)), None)
+        if hit is None:
+            continue
+        remaining.remove(hit)
+        if len(label) < 3:
+            continue
+        judged += 1
+        if phrase_matches(label, hit):
+            good += 1
+        else:
+            wrong.append((hit["raw"], hit["about"], label[2]))
+    return good, judged, wrong
+
+
 def score(labels: list, found: list, matches) -> tuple[int, int, list, list]:
     """Greedy one-to-one matching: (true positives, misses, false positives)."""
     remaining = list(found)
@@ -67,11 +97,14 @@ def score_folder(folder: Path, verbose: bool) -> None:
     """Print per-document errors (with `verbose`) and the four figures of one labelled folder."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
+    phrases = [0, 0]
     for name, expected in sorted(labels.items()):
         announcement = extract(read_path(str(folder / name)))
         found = {
             "quotes": [{"speaker": q.speaker, "text": q.text} for q in announcement.quotes],
-            "figures": [{"value": f.value, "kind": f.kind, "raw": f.raw} for f in announcement.figures],
+            "figures": [
+                {"value": f.value, "kind": f.kind, "raw": f.raw, "about": f.about} for f in announcement.figures
+            ],
         }
         for key, matches in (("quotes", quote_matches), ("figures", figure_matches)):
             hits, gold, missed, extra = score(expected[key], found[key], matches)
@@ -80,12 +113,24 @@ def score_folder(folder: Path, verbose: bool) -> None:
             totals[key][2] += len(found[key])
             if verbose and (missed or extra):
                 print(f"{name} {key}: missed {missed} extra {extra}")
+        good, judged, wrong = figure_phrases(expected["figures"], found["figures"])
+        phrases = [phrases[0] + good, phrases[1] + judged]
+        if verbose and wrong:
+            print(f"{name} phrases (raw, found, labelled): {wrong}")
     print(f"{len(labels)} labelled documents in {folder}")
     for key, (hits, gold, predicted) in totals.items():
         precision = hits / predicted if predicted else 1.0
         recall = hits / gold if gold else 1.0
         counts = f"{hits} correct, {gold} labelled, {predicted} found"
         print(f"{key:<8} precision {precision:.3f}  recall {recall:.3f}  ({counts})")
+    print(phrase_line(*phrases))
+
+
+def phrase_line(good: int, judged: int) -> str:
+    """The grammatical-figure-phrase share, or a note that the set has no `about` labels."""
+    if not judged:
+        return "grammatical figure phrases: n/a (no [value, kind, about] labels)"
+    return f"grammatical figure phrases {good / judged:.1%}  ({good} of {judged} found figures with an about label)"
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from babel.numbers import parse_decimal
 from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
+from newsletter.extract.phrases import figure_phrase, ratio_phrase
 from newsletter.extract.text import trie_pattern, words
 
 _SP = "[ \u00a0\u202f]"
@@ -66,7 +68,7 @@ _QUALIFIERS = frozenset(
 )
 _QUALIFIER_ENDINGS = frozenset(phrase.split()[-1] for phrase in _QUALIFIERS)
 _FIGURE = re.compile(
-    rf"(?<![\w.,/\-–@#:])"
+    rf"(?<![\w.,/–@#:])(?<![^\s(]-)"
     rf"(?:(?P<cur>€|£|\$|US\$|EUR|GBP|USD|CHF){_SP}?)?"
     rf"(?:(?P<num>{_NUMBER})|(?P<words>{_NUMBER_WORDS})|(?P<art>le|la|un|une|the|a|one){_SP}+(?=(?:million|milliard|billion)))"
     rf"(?:{_SP}?(?P<scale>(?:{_SCALE})(?![\w])|(?<=\d)(?:{_SHORT_SCALE})(?![\w])|(?<=[\d\s])(?:{_SHORT_SCALE})(?=€|\$|£)))?"
@@ -85,6 +87,8 @@ _RANGE = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+_FRENCH_DECIMAL = re.compile(r"\d{1,3},\d+")
+_SIGN = frozenset("-−")
 _CURRENCY_LAST_CHARS = frozenset("€£$RPDF")
 _RANGE_FIRST_CHARS = frozenset("àaA-–—tTeE")
 _CURRENCY_BEFORE = re.compile(r"(?:€|£|\$|US\$|EUR|GBP|USD|CHF)[ \u00a0\u202f]?$")
@@ -133,12 +137,6 @@ _ABOUT_STOP = words(
     those their its his her as than it be been being not also already more less
     """
 )
-_LEADING_ARTICLE = re.compile(
-    r"^[\s\u00a0\u202f]*(?:(?:des|du|de la|de l['’]|de|d['’]|les|la|le|l['’]|of the|of|the)"
-    r"(?:(?<=['’])|(?![\w’'-]))[\s\u00a0\u202f]*)?",
-    re.IGNORECASE,
-)
-_ABOUT_WORD = re.compile(r"[\w’'-]+|\S")
 _AGE_SUFFIX = re.compile(r"[\s-]+olds?\b")
 _SEPARATORS = re.compile(r"[ \u00a0\u202f]")
 _COMMA_THOUSANDS_DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -152,14 +150,6 @@ _FOUR_DIGITS = re.compile(r"\d{4}")
 _CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
 _CAPITALISED_BEFORE = re.compile(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$")
 _SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
-_INFINITIVE_COMPLEMENT = re.compile(r"d['’](?:être|avoir|\w+(?:er|ir))$")
-_NOUN_BEFORE_OF = re.compile(r"([\w’'-]+)\s+(?:de|d['’]|of)\s*(?:\S+\s+){0,2}$")
-_DURATION_WORDS = words(
-    """
-    ans an année années mois semaine semaines jour jours heure heures minute minutes décennie décennies
-    siècle siècles year years month months week weeks day days hour hours decade decades century centuries
-    """
-)
 _AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
 _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
@@ -198,7 +188,7 @@ class _Parsed:
 def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | None = None) -> list[Figure]:
     """Every numeric statistic in clean text, in document order, outside the `skip` spans (quoted names)."""
     sentences = _Sentences(text)
-    ratios = _ratios(text, sentences) + _fractions(text, sentences)
+    ratios = _ratios(text, sentences, language) + _fractions(text, sentences, language)
     excluded = sorted([(d.start, d.end) for d in find_dates(text)] + list(skip or []) + [r[1] for r in ratios])
     starts = [start for start, _ in excluded]
     figures: list[tuple[int, Figure]] = [(span[0], figure) for figure, span in ratios]
@@ -221,6 +211,8 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
         if found is not None:
             figure, covered = found
             figures.append((match.start(), figure))
+        else:
+            covered = _reference_range_end(text, match)
     figures.sort(key=lambda item: item[0])
     return _without_repeats([figure for _, figure in figures])
 
@@ -265,7 +257,7 @@ _RATIO_CONNECTOR = re.compile(
 _SMALL_WORDS = {"un": 1, "une": 1, "one": 1}
 
 
-def _ratios(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+def _ratios(text: str, sentences: _Sentences, language: str) -> list[tuple[Figure, tuple[int, int]]]:
     """`un jeune sur cinq`, `3 Français sur 4`, `one in four`: a share, as a percentage."""
     found: list[tuple[Figure, tuple[int, int]]] = []
     floor = 0
@@ -286,7 +278,7 @@ def _ratios(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, i
             value=100 * part / whole,
             unit="percent",
             kind="percent",
-            about=" ".join(noun) or None,
+            about=ratio_phrase(" ".join(noun) or _word_after(text, match.end()), language),
             sentence=sentences.around(match.start()),
         )
         found.append((figure, (match.start(), match.end())))
@@ -316,7 +308,7 @@ _TIME_OF = re.compile(
 )
 
 
-def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+def _fractions(text: str, sentences: _Sentences, language: str) -> list[tuple[Figure, tuple[int, int]]]:
     """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage."""
     found: list[tuple[Figure, tuple[int, int]]] = []
     lower = text.lower()
@@ -341,7 +333,7 @@ def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int
             unit="percent",
             kind="percent",
             qualifier=_qualifier(before),
-            about=_about(text, match.end(), match.start(), "percent"),
+            about=figure_phrase(text, match.start(), match.end("part"), "percent", 0.0, language),
             sentence=sentences.around(match.start()),
         )
         found.append((figure, (match.start(), match.end("part"))))
@@ -452,17 +444,39 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     raw = text[match.start() : end].strip()
     if groups["art"] and groups["art"].lower() in {"le", "la", "the"}:
         raw = raw[len(groups["art"]) :].strip()
+    sign = _sign(text, match.start())
     figure = Figure(
-        raw=raw,
-        value=parsed.value,
+        raw=raw if sign > 0 else f"-{raw}",
+        value=parsed.value * sign,
         value_max=value_max,
         unit=parsed.unit,
         kind=parsed.kind,
         qualifier=None if qualifier in {"entre", "between"} and value_max is None else qualifier,
-        about=_about(text, end, match.start(), parsed.kind),
+        about=figure_phrase(text, match.start(), end, parsed.kind, parsed.value, language),
         sentence=sentences.around(match.start()),
     )
     return figure, end
+
+
+def _word_after(text: str, pos: int) -> str:
+    """The word right after `pos` (`patients` in `one in five patients`), or ""."""
+    found = _NEXT_WORD.match(text, pos)
+    return found.group(1) if found else ""
+
+
+def _reference_range_end(text: str, match: re.Match[str]) -> int:
+    """Where a labelled range ends (`aged 16 to 24`: the upper bound is no figure either)."""
+    if _last_word(text[max(0, match.start() - 40) : match.start()]) not in _REFERENCE_WORDS:
+        return match.end()
+    ranged = _RANGE.match(text, match.end())
+    return ranged.end() if ranged else match.end()
+
+
+def _sign(text: str, start: int) -> float:
+    """-1 for a signed change (`-113 000`, `−0,7 %`): a minus sign right before, after a space or bracket."""
+    if start and text[start - 1] in _SIGN and (start == 1 or text[start - 2] in " \u00a0\u202f(\n"):
+        return -1.0
+    return 1.0
 
 
 def _next_char(text: str, pos: int) -> str:
@@ -548,6 +562,8 @@ def _is_range(ranged: re.Match[str], qualifier: str | None, before: str) -> bool
 
 def _base_value(groups: dict[str, str | None], language: str) -> float | None:
     """The number itself, before any scale: digits, number words or an article before million."""
+    if groups["num"] and groups["scale"] and language != "en" and _FRENCH_DECIMAL.fullmatch(groups["num"]):
+        return float(parse_decimal(groups["num"], locale="fr"))
     if groups["num"]:
         return _parse_number(groups["num"], language)
     if groups["words"]:
@@ -685,41 +701,6 @@ def _after_proper_name(before: str) -> bool:
 def _is_noun(word: str) -> bool:
     """Whether a word after a number reads as what is counted (lowercase, not a function word)."""
     return bool(word) and word[:1].islower() and word.lower() not in _ABOUT_STOP and word.lower() not in _NOT_COUNTED
-
-
-def _about(text: str, end: int, start: int, kind: str) -> str | None:
-    """A few words saying what the figure counts (`nouveaux contrats`)."""
-    if kind == "duration":
-        return None
-    window = text[end : end + 120].split("\n", 1)[0]
-    window = window[_LEADING_ARTICLE.match(window).end() :]  # type: ignore[union-attr]
-    words: list[str] = []
-    for found in _ABOUT_WORD.finditer(window):
-        token = found.group(0)
-        lowered = token.lower()
-        first = token[0]
-        if not (first.isalpha() or first in "_’'") or lowered in _ABOUT_STOP:
-            break
-        if lowered in _DURATION_WORDS:
-            break
-        if words and first in "dD" and _INFINITIVE_COMPLEMENT.match(lowered):
-            break
-        words.append(token)
-        if len(words) == 4:
-            break
-    if words:
-        return " ".join(words)
-    preceding = _NOUN_BEFORE_OF.search(text[max(0, start - 60) : start])
-    if preceding and kind in {"money", "count"} and _is_counted_noun_before(preceding):
-        return preceding.group(1)
-    return None
-
-
-def _is_counted_noun_before(preceding: re.Match[str]) -> bool:
-    """Whether `noun de … <figure>` names what the figure counts: not a scale word, not across a clause."""
-    noun = preceding.group(1).lower()
-    between = preceding.group(0)[len(preceding.group(1)) :]
-    return noun not in _ABOUT_STOP and noun not in _SCALE_WORDS and not any(mark in between for mark in ",;:()")
 
 
 _NEWLINE = re.compile("\n")

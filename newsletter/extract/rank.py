@@ -57,7 +57,8 @@ def key_quote(quotes: list[Quote]) -> int | None:
 
 
 def key_figures(figures: list[Figure], limit: int = MAX_KEY_FIGURES) -> list[int]:
-    """Indexes of the best figures, best first (durations and weak figures left out)."""
+    """Indexes of the best figures, best first: only figures whose phrase says what they count
+    (a bare `35 %` is never a headline); durations and weak figures left out."""
     scores = [figure_score(figure) for figure in figures]
     ranked = sorted(range(len(figures)), key=lambda i: (-scores[i], i))
-    return [i for i in ranked if scores[i] >= 2][:limit]
+    return [i for i in ranked if scores[i] >= 2 and figures[i].about][:limit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.extract.figures import find_figures
+from newsletter.extract.rank import key_figures
 
 
 def only(text: str, language: str = "fr"):
@@ -40,7 +41,8 @@ def test_normalisation(text, language, raw, value, unit, kind, qualifier):
 
 def test_ranges_and_about():
     figure = only("Entre 15 et 20 % des entreprises du secteur.")
-    assert (figure.value, figure.value_max, figure.unit, figure.about) == (15, 20, "percent", "entreprises")
+    expected = (15, 20, "percent", "des entreprises du secteur")
+    assert (figure.value, figure.value_max, figure.unit, figure.about) == expected
     figure = only("Elles accueillent de 15 à 20 stagiaires.")
     assert (figure.raw, figure.value, figure.value_max) == ("15 à 20", 15, 20)
     assert only("Près de 360 000 missions d'intérim.").about == "missions d'intérim"
@@ -182,7 +184,7 @@ def test_addresses_references_services_and_hours_are_not_figures(text: str) -> N
         ("Avec 30 laboratoires.", "laboratoires"),
         ("Elle expose 12 dessins.", "dessins"),
         ("Il reste 40 theatres.", "theatres"),
-        ("Il reste 40 des theatres.", "theatres"),
+        ("Il reste 40 des theatres.", "des theatres"),
     ],
 )
 def test_about_keeps_words_that_start_like_an_article(text, about):
@@ -191,7 +193,7 @@ def test_about_keeps_words_that_start_like_an_article(text, about):
 
 def test_about_does_not_borrow_a_scale_word_from_an_earlier_figure():
     figures = find_figures("L'État engage 1 milliard d'euros, soit 3 500 € par commune.")
-    assert [(f.raw, f.about) for f in figures][-1] == ("3 500 €", None)
+    assert [(f.raw, f.about) for f in figures][-1] == ("3 500 €", "par commune")
 
 
 @pytest.mark.parametrize(
@@ -207,3 +209,66 @@ def test_about_does_not_borrow_a_scale_word_from_an_earlier_figure():
 def test_range_shares_the_upper_bound_multiplier(text, language, value, value_max):
     figure = only(text, language)
     assert (figure.value, figure.value_max) == (pytest.approx(value), pytest.approx(value_max))
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "value", "about"),
+    [
+        ("Le plan prévoit que 50 000 jeunes supplémentaires puissent passer le permis.", "fr", 50000,
+         "jeunes supplémentaires"),
+        ("Selon l'étude, 58 % des bénéficiaires occupaient un emploi.", "fr", 58, "des bénéficiaires"),
+        ("Fin 2024, près de 1,1 million d'apprentis étaient en formation.", "fr", 1.1e6, "d'apprentis"),
+        ("Le fonds mobilise 1,2 milliard d'euros pour l'embauche des seniors.", "fr", 1.2e9,
+         "pour l'embauche des seniors"),
+        ("Une prime de 4 000 euros est versée à l'employeur.", "fr", 4000, "de prime"),
+        ("Les musées ont accueilli 250 000 visiteurs, un record.", "fr", 250000, "visiteurs"),
+        ("La région ouvre 14 nouvelles lignes de car express à la rentrée.", "fr", 14,
+         "nouvelles lignes de car express"),
+        ("The scheme offers 45,000 young people aged 16 to 24 a placement.", "en", 45000, "young people"),
+        ("Around 62% of participants found a job.", "en", 62, "of participants"),
+        ("Ministers confirmed £75 million for port upgrades.", "en", 75e6, "for port upgrades"),
+        ("From September, 750 more primary schools will join.", "en", 750, "more primary schools"),
+    ],
+)
+def test_the_phrase_after_a_figure_is_one_a_person_would_print(
+    text: str, language: str, value: float, about: str
+) -> None:
+    figure = only(text, language)
+    assert (figure.value, figure.about) == (pytest.approx(value), about)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Le montant de l'aide atteint 500 €.", "fr"),
+        ("Le fonds est doté de 150 millions d'euros.", "fr"),
+        ("Le taux d'emploi atteint 38,9 %, contre 35 % il y a cinq ans.", "fr"),
+        ("Le nombre d'inscrits a reculé de 4 200 en un an.", "fr"),
+        ("House prices fell by 1.2% in January.", "en"),
+    ],
+)
+def test_a_figure_naming_nothing_has_no_phrase_and_is_no_headline(text: str, language: str) -> None:
+    figures = [f for f in find_figures(text, language) if f.kind != "duration"]
+    assert figures and all(f.about is None for f in figures)
+    assert key_figures(figures) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "value_max", "raw"),
+    [
+        ("Une enveloppe de 3,377 millions d'euros est engagée.", 3_377_000, None, "3,377 millions d'euros"),
+        ("Le coût atteint 1,2 milliard d'euros.", 1.2e9, None, "1,2 milliard d'euros"),
+        ("L'emploi recule de -0,7 % au trimestre.", -0.7, None, "-0,7 %"),
+        ("Soit -113 000 postes sur un an.", -113000, None, "-113 000"),
+        ("Entre 10 000 et 15 000 recrutements sont attendus.", 10000, 15000, "10 000 et 15 000"),
+        ("La facture baisse de 5 à 8 % par an.", 5, 8, "5 à 8 %"),
+    ],
+)
+def test_french_decimals_signs_and_ranges(text: str, value: float, value_max: float | None, raw: str) -> None:
+    figure = only(text)
+    assert (figure.value, figure.value_max, figure.raw) == (pytest.approx(value), value_max, raw)
+
+
+def test_opening_hours_are_not_figures() -> None:
+    text = "Les visites ont lieu de 15 h à 20 h, et les guichets ouvrent de 7 h 30 à 19 h."
+    assert find_figures(text, "fr") == []

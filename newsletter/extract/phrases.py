@@ -1,0 +1,288 @@
+"""What a figure counts, as the noun phrase a person would print after the number.
+
+`58 %` + `des bénéficiaires`, `1,1 million` + `d'apprentis`, `1,2 milliard €` + `pour l'embauche`,
+`45,000` + `young people`. The phrase is read after the figure: an optional link (`de`, `des`, `of`),
+then words up to the first verb, function word or punctuation; French plural agreement (a word after a
+plural noun that does not end in -s/-x is a verb: `jeunes supplémentaires puissent`) and English word
+order (the noun phrase ends at its plural head: `young people aged`) tell where it ends.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+
+from newsletter.extract.text import words
+
+_TOKEN = re.compile(r"[^\W\d_](?:[\w-]*[^\W_])?['’]?|\S")
+_ELIDED = re.compile(r"^(d|l|qu|n|s|j|m|t|c)['’]$", re.IGNORECASE)
+_FR_LINKS = ("de la", "de l'", "des", "du", "de", "d'")
+_FR_STOP = words(
+    """
+    à au aux en dans par pour sur sous avec sans chez vers depuis dès pendant lors contre entre selon
+    après avant parmi malgré hors jusqu via et ou mais donc ni qui que qu quoi dont où ce cet cette ces
+    son sa ses leur leurs notre nos votre vos mon ma mes le la les l un une y ne se il ils elle elles on
+    nous vous ils soit ainsi également aussi déjà encore plus moins très trop bien mal tout tous toute
+    toutes chaque plusieurs certains certaines autres même alors puis toujours jamais désormais parfois
+    ici là cela ceci contre près loin environ soit comme afin tandis lorsque puisque si non
+    """
+)
+_FR_VERBS = words(
+    """
+    est sont était étaient sera seront serait seraient a ont avait avaient aura auront aurait auraient
+    fait font peut peuvent pourra pourront doit doivent devra devront va vont vient viennent reste restent
+    permet permettent représente représentent concerne concernent compte comptent
+    """
+)
+_EN_STOP = words(
+    """
+    in for by with on at to since who which that whose have has had were was are is and or but will would
+    from into over under after before per each this these those their its his her as than it be been being
+    not also already more less a an the can could may might must should do does did across within between
+    during through against among about around up down out off last next this year years so while when where
+    """
+)
+_EN_COMPARATIVES = words("more fewer less")
+_EN_PLURALS = words("people children men women staff police cattle personnel")
+_FR_ADJECTIVE_ENDINGS = (
+    "al", "ale", "el", "elle", "if", "ive", "ique", "aire", "eux", "euse", "é", "ée", "ien", "ienne", "ais",
+    "aise", "ois", "oise", "ier", "ière", "ible", "able", "ain", "aine", "eur", "eure", "ial", "iale", "in", "ine",
+)  # fmt: skip
+_FUNDING_NOUNS = words(
+    """
+    budget enveloppe investissement fonds aide prime subvention dotation financement crédits bourse
+    allocation indemnité budget fund funding investment grant package programme bonus subsidy
+    """
+)
+_PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of")}
+MAX_TOKENS = 7
+
+
+def figure_phrase(text: str, start: int, end: int, kind: str, value: float, language: str) -> str | None:
+    """The phrase printed after the figure's displayed number, or None when the text names nothing counted."""
+    if kind == "duration":
+        return None
+    tokens = _tokens(text, end)
+    french = language != "en"
+    phrase = _french_phrase(tokens, kind, value) if french else _english_phrase(tokens, kind)
+    if phrase is None and kind == "money":
+        phrase = _funding_noun_before(text, start, french)
+    return phrase
+
+
+def ratio_phrase(noun: str, language: str) -> str | None:
+    """`un jeune sur cinq` -> `des jeunes`, `one in four children` -> `of children`: the share's group."""
+    if not noun or not noun[:1].isalpha():
+        return None
+    if language == "en":
+        return f"of {noun}"
+    return f"des {_french_plural(noun)}"
+
+
+def _tokens(text: str, end: int) -> list[str]:
+    """Words and marks after `end`, on the same line, elided articles split off (`d'`, `l'`)."""
+    window = text[end : end + 120].split("\n", 1)[0]
+    tokens = []
+    for found in islice(_TOKEN.finditer(window), MAX_TOKENS * 2):
+        token = found.group(0).replace("’", "'")
+        if token.endswith("'") and not _ELIDED.match(token):
+            token = token[:-1]
+        tokens.append(token)
+    return tokens
+
+
+def _french_phrase(tokens: list[str], kind: str, value: float) -> str | None:
+    """A French phrase: link as the display needs it, then a noun phrase with its complements."""
+    link, rest = _french_link(tokens)
+    if kind == "money":
+        return _purpose(tokens, "fr")
+    if kind in {"percent", "other"} and link is None:
+        return None
+    if kind == "count" and link not in {None, "des"} and abs(value) < 1e6:
+        return None
+    noun = _french_noun_phrase(rest)
+    if noun is None:
+        return None
+    if kind == "count" and abs(value) >= 1e6 and link != "des":
+        link = "d'" if noun[:1].lower() in "aeiouéèêhâîôy" else "de"
+    return _join(link, noun)
+
+
+def _french_link(tokens: list[str]) -> tuple[str | None, list[str]]:
+    """The linking `de`/`des`/`du`/`de la`/`d'` at the start, and the tokens after it."""
+    lowered = [t.lower() for t in tokens[:2]]
+    for link in _FR_LINKS:
+        parts = link.replace("'", "' ").split()
+        if lowered[: len(parts)] == parts:
+            return link, tokens[len(parts) :]
+    return None, tokens
+
+
+def _french_noun_phrase(tokens: list[str]) -> str | None:
+    """Noun and adjectives, then up to two `de`/`des`/`du` complements; None when no noun starts it."""
+    taken: list[str] = []
+    plural = False
+    index = 0
+    while index < len(tokens) and len(taken) < MAX_TOKENS:
+        token = tokens[index]
+        lowered = token.lower()
+        if taken and lowered in {"de", "d'", "des", "du"}:
+            link, rest = _french_link(tokens[index:])
+            complement = _french_words(rest[:3], False)
+            if not complement or link is None:
+                break
+            taken += [link, *complement]
+            index += len(tokens[index:]) - len(rest) + len(complement)
+            plural = complement[-1][-1:] in "sxz"
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if taken and lowered == "par" and following[:1].islower() and _french_word(following, [], False):
+            taken += [token, following]
+            break
+        if not _french_word(token, taken, plural):
+            break
+        taken.append(token)
+        plural = plural or lowered[-1:] in "sxz"
+        index += 1
+    return _join_words(taken) if taken else None
+
+
+def _french_words(tokens: list[str], plural: bool) -> list[str]:
+    """The leading content words of a complement (`intérim`, `contrats courts`)."""
+    taken: list[str] = []
+    for token in tokens:
+        if not _french_word(token, taken, plural):
+            break
+        taken.append(token)
+        plural = plural or token[-1:] in "sxz"
+    return taken
+
+
+def _french_word(token: str, taken: list[str], plural: bool) -> bool:
+    """Whether a token continues a French noun phrase: a content word that agrees (not a verb)."""
+    lowered = token.lower()
+    if not token[:1].isalpha() or lowered in _FR_STOP or lowered in _FR_VERBS or _ELIDED.match(lowered):
+        return False
+    if not taken:
+        return True
+    if not token[:1].islower():
+        return False
+    if plural:
+        return lowered[-1:] in "sxz"
+    return lowered.endswith((*_FR_ADJECTIVE_ENDINGS, "s", "x"))
+
+
+def _english_phrase(tokens: list[str], kind: str) -> str | None:
+    """An English phrase: `of` + noun phrase for shares, premodifiers + head for counts."""
+    lowered = tokens[0].lower() if tokens else ""
+    if kind == "money":
+        head = _english_noun_phrase(tokens)
+        purpose = _purpose(tokens[len(head.split()) :] if head else tokens, "en")
+        if head and purpose and purpose.startswith("for "):
+            return f"{head} {purpose}"
+        return head or purpose
+    if kind in {"percent", "other"}:
+        if lowered != "of":
+            return None
+        rest = tokens[1:]
+        article = rest[:1] if rest and rest[0].lower() == "the" else []
+        noun = _english_noun_phrase(rest[len(article) :])
+        return _join("of", " ".join([*article, noun])) if noun else None
+    return _english_noun_phrase(tokens)
+
+
+def _english_noun_phrase(tokens: list[str]) -> str | None:
+    """Words up to the plural head (`young people`), or a short singular phrase before a function word."""
+    taken: list[str] = []
+    for index, token in enumerate(tokens[:MAX_TOKENS]):
+        lowered = token.lower()
+        comparative = not index and lowered in _EN_COMPARATIVES and _content_next(tokens, index)
+        if not token[:1].isalpha() or not token[:1].islower() or (lowered in _EN_STOP and not comparative):
+            break
+        if taken and lowered.endswith("ed"):
+            break
+        taken.append(token)
+        if _english_plural(lowered) and not (lowered in _EN_PLURALS and _noun_next(tokens, index)):
+            break
+    return " ".join(taken) if taken else None
+
+
+def _content_next(tokens: list[str], index: int) -> bool:
+    """Whether a lowercase content word follows `index` (`housing` in `housing units` modifies it)."""
+    following = tokens[index + 1] if index + 1 < len(tokens) else ""
+    return following[:1].islower() and following.lower() not in _EN_STOP
+
+
+def _noun_next(tokens: list[str], index: int) -> bool:
+    """Whether a noun follows `index` (`officers` after `police`), not a participle (`people aged`)."""
+    return _content_next(tokens, index) and not tokens[index + 1].lower().endswith("ed")
+
+
+def _english_plural(word: str) -> bool:
+    """Whether an English word reads as a plural noun (the head that ends a noun phrase)."""
+    lowered = word.lower()
+    return lowered in _EN_PLURALS or (lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")))
+
+
+def _purpose(tokens: list[str], language: str) -> str | None:
+    """`pour l'embauche des seniors`, `par ménage`, `for training providers`: what an amount is for."""
+    if not tokens or tokens[0].lower() not in _PURPOSE[language]:
+        return None
+    word = tokens[0].lower()
+    rest = tokens[1:]
+    if language == "en":
+        article = rest[:1] if rest and rest[0].lower() == "the" else []
+        noun = _english_noun_phrase(rest[len(article) :])
+        return " ".join([word, *article, noun]) if noun else None
+    article, after = _french_article(rest)
+    noun = _french_noun_phrase(after)
+    if noun is None or (word == "par" and article):
+        return None
+    return _join(f"{word} {article}".strip() if article else word, noun)
+
+
+def _french_article(tokens: list[str]) -> tuple[str, list[str]]:
+    """A leading article (`la`, `l'`, `les`), and the tokens after it."""
+    if tokens and tokens[0].lower() in {"la", "le", "les", "l'"}:
+        return tokens[0].lower(), tokens[1:]
+    return "", tokens
+
+
+_NOUN_BEFORE = re.compile(
+    r"([^\W\d_]+)[ \u00a0]+(?:de[ \u00a0]+|d['’]|of[ \u00a0]+)(?:up to[ \u00a0]+)?$", re.IGNORECASE
+)
+
+
+def _funding_noun_before(text: str, start: int, french: bool) -> str | None:
+    """`une prime de 4 000 euros` -> `de prime`, `a budget of £2m` -> `budget`: the amount's own noun."""
+    found = _NOUN_BEFORE.search(text, max(0, start - 40), start)
+    if found is None or found.group(1).lower() not in _FUNDING_NOUNS:
+        return None
+    noun = found.group(1).lower()
+    if not french:
+        return noun
+    return _join("d'" if noun[:1] in "aeiouéèêhâîôy" else "de", noun)
+
+
+def _french_plural(noun: str) -> str:
+    """The plural of a French noun (`jeune` -> `jeunes`, `journal` -> `journaux`)."""
+    if noun.endswith(("s", "x", "z")):
+        return noun
+    if noun.endswith("al"):
+        return noun[:-2] + "aux"
+    return noun + "s"
+
+
+def _join(link: str | None, noun: str) -> str:
+    """`de` + `visiteurs`, `d'` + `apprentis`: a link and its noun phrase, elision kept tight."""
+    if not link:
+        return noun
+    return f"{link}{noun}" if link.endswith("'") else f"{link} {noun}"
+
+
+def _join_words(tokens: list[str]) -> str:
+    """Tokens as text, with no space after an elided article (`d'intérim`)."""
+    text = ""
+    for token in tokens:
+        text += token if text.endswith("'") or not text else f" {token}"
+    return text
