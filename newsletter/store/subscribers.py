@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from newsletter.core.models import SubscriberStatus
-from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.db import bulk_insert_ignoring_conflicts, insert_ignoring_conflicts
 from newsletter.store.tables import (
     actions,
     deliveries,
@@ -273,25 +273,24 @@ class SubscriberQueries:
         left), in one transaction; known addresses keep their status."""
         if not batch:
             return BatchResult(0, 0)
-        new_rows = [
-            {"email": c.email, "name": c.name, "locale": c.locale, "status": str(SubscriberStatus.ACTIVE),
-             "consent_source": source, "consent_at": now, "created_at": now, "updated_at": now}
-            for c in batch
-        ]
+        profile = {"status": str(SubscriberStatus.ACTIVE), "consent_source": source, "consent_at": now,
+                   "created_at": now, "updated_at": now}
         with self.engine.begin() as conn:
-            added = conn.execute(insert_ignoring_conflicts(conn, subscribers), new_rows).rowcount
+            added = bulk_insert_ignoring_conflicts(
+                conn, subscribers, ("email", "name", "locale"), [(c.email, c.name, c.locale) for c in batch], profile
+            )
             ids = dict(conn.execute(
                 select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_([c.email for c in batch]))
             ).all())
             _ensure_lists(conn, sorted({name for c in batch for name in c.lists}))
             left = _opted_out(conn, ids.values())
             memberships = [
-                {"subscriber_id": ids[c.email], "list_name": n, "added_at": now}
-                for c in batch for n in dict.fromkeys(c.lists) if (ids[c.email], n) not in left
+                (ids[c.email], name)
+                for c in batch for name in dict.fromkeys(c.lists) if (ids[c.email], name) not in left
             ]
-            joined = 0
-            if memberships:
-                joined = conn.execute(insert_ignoring_conflicts(conn, list_members), memberships).rowcount
+            joined = bulk_insert_ignoring_conflicts(
+                conn, list_members, ("subscriber_id", "list_name"), memberships, {"added_at": now}
+            )
         return BatchResult(added, joined)
 
     def person_history(self, subscriber: Subscriber) -> PersonHistory:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import string
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.core.models import Digest
 from newsletter.pipeline import subscribers as subs
@@ -22,11 +25,6 @@ jeanne.dupont@example.org,Duplicate,main,fr
 paul@example.org,Paul,,en
 zoe@bücher.example,Zoé,culture,fr
 """
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(f"sqlite:///{tmp_path / 'store.db'}", create=True)
 
 
 def write(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
@@ -139,3 +137,45 @@ def test_export_of_a_person_holds_everything_and_forget_erases_it(store: Store) 
                                                   default=str)
     assert "anne@example.org" not in dump and "Anne" not in dump
     assert store.is_suppressed("anne@example.org")
+
+
+def test_an_import_keeps_each_row_and_its_consent_time_on_every_backend(tmp_path: Path, store: Store) -> None:
+    rows = "".join(f"p{n}@exemple.fr,Personne {n},main; culture,fr\n" for n in range(2500))
+    report = subs.import_csv(store, write(tmp_path, "email,name,lists,locale\n" + rows), now=NOW)
+    assert (report.added, report.memberships_added) == (2500, 5000)
+    again = subs.import_csv(store, write(tmp_path, "email,name,lists,locale\n" + rows), now=NOW)
+    assert (again.added, again.existing, again.memberships_added) == (0, 2500, 0)
+    person = store.get_subscriber("p1234@exemple.fr")
+    assert person is not None
+    assert (person.name, person.locale, person.lists) == ("Personne 1234", "fr", ["culture", "main"])
+    assert person.consent_at == NOW
+    assert store.count_subscribers("culture") == 2500
+
+
+def test_an_imported_row_stores_times_as_every_other_write_does(tmp_path: Path, store: Store) -> None:
+    subs.import_csv(store, write(tmp_path, "email,name,lists,locale\nimporte@exemple.fr,,main,fr\n"), now=NOW)
+    subs.add(store, "ajoute@exemple.fr", now=NOW, lists=["main"])
+    with store.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT email, created_at FROM subscribers ORDER BY email").all()
+    assert stored[0][1] == stored[1][1]
+
+
+PLAIN = st.text(alphabet=st.sampled_from(string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-.\"é@ "),
+                min_size=0, max_size=70)
+DOMAINS = st.sampled_from(["exemple.fr", "EXEMPLE.FR", "bücher.example", "xn--bcher-kva.example", "localhost",
+                           "a..b.fr", "-x.fr", "sub.commune-12.fr", "exemple", "x" * 70 + ".fr", "ville.paris"])
+
+
+@given(local=PLAIN, domain=DOMAINS)
+@settings(max_examples=400, deadline=None)
+def test_the_plain_address_shortcut_decides_as_email_validator_does(local: str, domain: str) -> None:
+    address = f"{local}@{domain}"
+    try:
+        expected: str | None = subs._validated(address)
+    except subs.SubscriberError:
+        expected = None
+    try:
+        found: str | None = subs.normalise_address(address)
+    except subs.SubscriberError:
+        found = None
+    assert found == expected
