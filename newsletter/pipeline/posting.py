@@ -259,8 +259,9 @@ def post_due(
     limit: int = POSTS_PER_SLOT, publisher: Publisher | None = None,
     sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
 ) -> PostReport:
-    """Publish at most `limit` due posts of one channel (one slot's share); with `dry_run`,
-    write them (and the posts not queued yet) to the outbox instead, ledger untouched."""
+    """Publish at most `limit` due posts of one channel (one slot's share), after settling the
+    claims of dead processes, alerting when the channel gets paused (every posting command comes
+    here); with `dry_run`, write them (and the posts not queued yet) to the outbox instead."""
     channel = channel_config(config, channel_name)
     report = PostReport(channel.name)
     if dry_run:
@@ -269,11 +270,16 @@ def post_due(
     if paused:
         report.paused = reason or "paused"
         return report
+    Ledger(store).recover_dead_claims(now)
     rows = due_rows(store, channel.name, now, limit)
     if rows:
         runner = PostRunner(config, store, channel, publisher or make_publisher(channel), sleep=sleep,
                             max_wait=max_wait)
         runner.run(rows, now, report)
+    if report.paused:
+        from newsletter.runtime.alerts import channel_paused  # the alert transport loads only when needed
+
+        channel_paused(config, channel.name, report.paused)
     return report
 
 
