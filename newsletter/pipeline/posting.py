@@ -36,7 +36,6 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
 from newsletter.core.keys import base_variant
@@ -50,11 +49,10 @@ from newsletter.core.models import (
     post_from_payload,
     post_to_payload,
 )
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, posts_to_queue
+from newsletter.pipeline.wanted import channels_wanting_posts
 from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, Unconfirmed
-from newsletter.publish.outbox import OutboxPublisher
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
 
@@ -104,6 +102,9 @@ def make_publisher(channel: ChannelConfig) -> Publisher:
 def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
     """A queued post composed afresh from `announcement`, keeping its variant key; None when the
     announcement can no longer fill that variant."""
+    from newsletter.compose.social import compose_posts
+    from newsletter.pipeline.plan import cards_dir
+
     posts = compose_posts(announcement, channel_config(config, row.target), config, cards_dir=cards_dir(config))
     variant = str(row.payload.get("variant", ""))
     fresh = next((post for post in posts if post.variant == base_variant(variant)), None)
@@ -111,10 +112,16 @@ def recompose_queued(config: Config, announcement: Announcement, row: Delivery) 
 
 
 def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime | None = None) -> dict[str, int]:
-    """Create ledger rows for the new posts of every channel; returns how many per channel."""
+    """Create ledger rows for the new posts of every channel; returns how many per channel (the
+    composer is loaded only when some announcement still needs a post)."""
     ledger = Ledger(store)
-    created: dict[str, int] = {}
-    for channel in config.channels:
+    created = {channel.name: 0 for channel in config.channels}
+    wanting = channels_wanting_posts(config, store, now, since)
+    if not wanting:
+        return created
+    from newsletter.pipeline.plan import posts_to_queue
+
+    for channel in (c for c in config.channels if c.name in wanting):
         posts = posts_to_queue(config, store, channel, now, since=since)
         status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
         rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
@@ -287,6 +294,9 @@ def _dry_run(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
 ) -> PostReport:
     """Write what the plan would post now to `<outbox>/posts/<channel>/`."""
+    from newsletter.pipeline.plan import PostState, plan_channel
+    from newsletter.publish.outbox import OutboxPublisher
+
     outbox_dir = config.resolve(config.outbox_dir)
     outbox = OutboxPublisher(outbox_dir)
     entries = plan_channel(config, store, channel, now, card_folder=outbox_dir / "cards")
