@@ -130,6 +130,9 @@ def status(
         console().print(f"[red]source {source['name']} failing[/red]: {source['error']}")
     for channel in data["paused_channels"]:
         console().print(f"[yellow]channel {channel['name']} paused[/yellow]: {channel['reason']}")
+    for post in data["posts_in_doubt"]:
+        detail = f" — {post['error']}" if post["error"] else ""
+        console().print(f"post {post['key']} {post['status']}{detail}", markup=False)
 
 
 @db_app.command("upgrade")

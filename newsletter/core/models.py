@@ -162,6 +162,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     UNCERTAIN = "uncertain"
+    DELETED = "deleted"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from newsletter.compose.digest import render_digest
 from newsletter.compose.social import compose_posts
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, StoreError
-from newsletter.core.keys import post_key, variant_key
+from newsletter.core.keys import variant_key
 from newsletter.core.models import (
     QUEUED_STATUSES,
     Announcement,
@@ -31,13 +31,13 @@ from newsletter.core.models import (
 )
 from newsletter.core.schedules import Schedule, merge_schedules, next_fire_times
 from newsletter.pipeline.digests import digest_job, open_recorded_issue, select_announcements
+from newsletter.pipeline.wanted import QUEUE_WINDOW, wants_row
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import AnnouncedItem, DigestIssue, DigestIssueStatus, RunOutcome, Store
 from newsletter.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
-QUEUE_WINDOW = timedelta(days=7)
 FREEZE_ATTEMPTS = 3
 QUEUED = QUEUED_STATUSES
 
@@ -151,14 +151,6 @@ def announced_now(store: Store, announcements: list[Announcement], now: datetime
 def cards_dir(config: Config) -> Path:
     """Where cards of queued posts are kept (they must outlive the run that drew them)."""
     return config.resolve(config.data_dir) / "cards"
-
-
-def wants_row(ledger: Ledger, item: AnnouncedItem, variant: str, channel: str) -> bool:
-    """Whether this revision of the announcement still needs a `variant` post on `channel`: no
-    row for this revision yet, and no earlier revision's row still queued."""
-    keys = [post_key(item.announcement.id, variant_key(variant, r), channel) for r in range(item.revision + 1)]
-    rows = [ledger.get(key) for key in keys]
-    return rows[-1] is None and not any(row is not None and row.status in QUEUED for row in rows)
 
 
 class PostState(StrEnum):

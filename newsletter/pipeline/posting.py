@@ -15,8 +15,13 @@ and publishes them, handling faults:
 - 401/403: the channel is paused with one clear reason (channel and env vars); the row goes back
   to pending untouched (`newsletter channels resume NAME` lifts the pause);
 - duplicate-content rejection: recorded as sent;
-- a post whose request may have gone out (timeout in flight, thread cut, crash): `uncertain`,
-  for a person to settle (`newsletter posts settle`), never re-posted automatically.
+- a thread is sent part by part, each part's provider id recorded in the row as soon as it is
+  accepted: any later attempt resumes after the recorded parts, never re-sending one;
+- a post whose request may have gone out (an answer lost, a crash): `uncertain`; every later
+  attempt first asks the publisher to check the service (X: the account's recent posts;
+  Mastodon: the same Idempotency-Key; Bluesky: the record key derived from the ledger key), so
+  it is resumed without a second create; `newsletter posts settle` and `posts delete` (which
+  retracts every accepted part, the row then `deleted`) remain for a person.
 Dry runs write to the outbox folder and never touch the ledger.
 """
 
@@ -31,7 +36,6 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from newsletter.compose.social import compose_posts
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
 from newsletter.core.keys import base_variant
@@ -45,11 +49,10 @@ from newsletter.core.models import (
     post_from_payload,
     post_to_payload,
 )
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, posts_to_queue
+from newsletter.pipeline.wanted import channels_wanting_posts
 from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
-from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
-from newsletter.publish.outbox import OutboxPublisher
+from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, Unconfirmed
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
 
@@ -99,6 +102,9 @@ def make_publisher(channel: ChannelConfig) -> Publisher:
 def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
     """A queued post composed afresh from `announcement`, keeping its variant key; None when the
     announcement can no longer fill that variant."""
+    from newsletter.compose.social import compose_posts
+    from newsletter.pipeline.plan import cards_dir
+
     posts = compose_posts(announcement, channel_config(config, row.target), config, cards_dir=cards_dir(config))
     variant = str(row.payload.get("variant", ""))
     fresh = next((post for post in posts if post.variant == base_variant(variant)), None)
@@ -106,15 +112,44 @@ def recompose_queued(config: Config, announcement: Announcement, row: Delivery) 
 
 
 def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime | None = None) -> dict[str, int]:
-    """Create ledger rows for the new posts of every channel; returns how many per channel."""
+    """Create ledger rows for the new posts of every channel; returns how many per channel (the
+    composer is loaded only when some announcement still needs a post)."""
     ledger = Ledger(store)
-    created: dict[str, int] = {}
-    for channel in config.channels:
+    created = {channel.name: 0 for channel in config.channels}
+    wanting = channels_wanting_posts(config, store, now, since)
+    if not wanting:
+        return created
+    from newsletter.pipeline.plan import posts_to_queue
+
+    for channel in (c for c in config.channels if c.name in wanting):
         posts = posts_to_queue(config, store, channel, now, since=since)
         status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
         rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
         created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
     return created
+
+
+class ThreadProgress:
+    """The parts of one post the service accepted so far, recorded in its ledger row as each
+    is accepted, so an interrupted thread resumes after them and never re-sends one."""
+
+    def __init__(self, ledger: Ledger, key: str, row: Delivery):
+        self.ledger = ledger
+        self.key = key
+        self.ids = [part for part in (row.provider_id or "").split(",") if part]
+        self.url = row.provider_url
+        self.verify = row.attempts > 1 or bool(self.ids)
+
+    @property
+    def provider_id(self) -> str | None:
+        """The accepted parts' ids, comma-joined (None before the first)."""
+        return ",".join(self.ids) or None
+
+    def accepted(self, part: Published) -> None:
+        """Record one more accepted part (committed before the next is sent)."""
+        self.ids.append(part.provider_id)
+        self.url = self.url or part.url
+        self.ledger.record_parts(self.key, self.ids, self.url)
 
 
 class PostRunner:
@@ -143,33 +178,33 @@ class PostRunner:
                 self.ledger.mark_skipped(row.key, "announcement withdrawn", now=now)
                 report.skipped.append(row.key)
                 continue
-            if not self.ledger.claim(row.key, now):
+            if not self.ledger.claim(row.key, now, resume_uncertain=True):
                 continue
             self._publish_claimed(row, now, report)
 
     def _publish_claimed(self, row: Delivery, now: datetime, report: PostReport) -> None:
         """Publish one claimed row and record the outcome in the ledger and the report."""
-        post = post_from_payload(row.payload)
         key = row.key
+        thread = ThreadProgress(self.ledger, key, row)
         try:
-            published = self._send(post, key)
+            published = self._send(post_from_payload(row.payload), thread)
         except AlreadyPosted as error:
-            self.ledger.mark_sent(key, now=now)
+            self.ledger.mark_sent(key, thread.provider_id, thread.url, now=now)
             report.sent.append(key)
             log.info("%s", error)
         except RateLimited as error:
             when = error.reset_at or now + timedelta(minutes=15)
             self._retry(key, str(error), when, now, report)
+        except (Uncertain, Unconfirmed) as error:
+            self.ledger.mark_uncertain(key, str(error), now=now)
+            report.uncertain.append(key)
+            report.errors.append(str(error))
         except Transient as error:
             self._retry(key, str(error), now, now, report)
         except AuthFailed as error:
             self.ledger.release(key, str(error), now=now)
             self.store.set_channel_paused(self.channel.name, True, str(error), now=now)
             report.paused = str(error)
-            report.errors.append(str(error))
-        except Uncertain as error:
-            self.ledger.mark_uncertain(key, str(error), now=now)
-            report.uncertain.append(key)
             report.errors.append(str(error))
         except PublishError as error:
             self.ledger.mark_failed(key, str(error), now=now)
@@ -180,22 +215,23 @@ class PostRunner:
             report.uncertain.append(key)
             report.errors.append(f"{key}: unexpected {type(error).__name__}: {error}")
         else:
-            self.ledger.mark_sent(key, published.provider_id, published.url, now=now)
+            self.ledger.mark_sent(key, published.provider_id, thread.url or published.url, now=now)
             report.sent.append(key)
 
-    def _send(self, post: Post, key: str) -> Published:
+    def _send(self, post: Post, thread: ThreadProgress) -> Published:
         """Publish with backoff on transient faults and one wait on a near rate-limit reset."""
         try:
-            return self._with_backoff(post, key)
+            return self._with_backoff(post, thread)
         except RateLimited as error:
             wait = (error.reset_at - self.clock()).total_seconds() if error.reset_at else None
             if wait is None or wait > self.max_wait:
                 raise
             self.sleep(max(wait, 0.0) + 1.0)
-            return self._with_backoff(post, key)
+            return self._with_backoff(post, thread)
 
-    def _with_backoff(self, post: Post, key: str) -> Published:
-        """Publish, retrying transient faults with exponential backoff (the injected sleeper waits)."""
+    def _with_backoff(self, post: Post, thread: ThreadProgress) -> Published:
+        """Publish, retrying transient faults with exponential backoff (the injected sleeper waits);
+        every attempt after a row's first checks the service before creating anything."""
         retrying = Retrying(
             stop=stop_after_attempt(RETRY_ATTEMPTS),
             wait=wait_exponential(multiplier=1, max=RETRY_WAIT_MAX),
@@ -203,7 +239,15 @@ class PostRunner:
             sleep=self.sleep,
             reraise=True,
         )
-        return retrying(self.publisher.publish, post, idempotency_key=key)
+        return retrying(self._attempt, post, thread)
+
+    def _attempt(self, post: Post, thread: ThreadProgress) -> Published:
+        """One publish attempt resuming after the parts already accepted."""
+        try:
+            return self.publisher.publish(post, idempotency_key=thread.key, done=tuple(thread.ids),
+                                          on_part=thread.accepted, verify=thread.verify)
+        finally:
+            thread.verify = True
 
     def _retry(self, key: str, error: str, when: datetime, now: datetime, report: PostReport) -> None:
         """Reschedule a claimed row at `when` (failed once its attempts are used up)."""
@@ -213,8 +257,8 @@ class PostRunner:
 
 
 def due_rows(store: Store, channel: str, now: datetime, limit: int) -> list[Delivery]:
-    """The oldest pending, due post rows of `channel`."""
-    return Ledger(store).due(DeliveryKind.POST, channel, now, limit)
+    """The oldest due post rows of `channel`: pending ones, and uncertain ones to resume after a check."""
+    return Ledger(store).due(DeliveryKind.POST, channel, now, limit, resume_uncertain=True)
 
 
 def post_due(
@@ -222,8 +266,9 @@ def post_due(
     limit: int = POSTS_PER_SLOT, publisher: Publisher | None = None,
     sleep: Callable[[float], None] = time.sleep, max_wait: float = DEFAULT_MAX_WAIT,
 ) -> PostReport:
-    """Publish at most `limit` due posts of one channel (one slot's share); with `dry_run`,
-    write them (and the posts not queued yet) to the outbox instead, ledger untouched."""
+    """Publish at most `limit` due posts of one channel (one slot's share), after settling the
+    claims of dead processes, alerting when the channel gets paused (every posting command comes
+    here); with `dry_run`, write them (and the posts not queued yet) to the outbox instead."""
     channel = channel_config(config, channel_name)
     report = PostReport(channel.name)
     if dry_run:
@@ -232,11 +277,16 @@ def post_due(
     if paused:
         report.paused = reason or "paused"
         return report
+    Ledger(store).recover_dead_claims(now)
     rows = due_rows(store, channel.name, now, limit)
     if rows:
         runner = PostRunner(config, store, channel, publisher or make_publisher(channel), sleep=sleep,
                             max_wait=max_wait)
         runner.run(rows, now, report)
+    if report.paused:
+        from newsletter.runtime.alerts import channel_paused  # the alert transport loads only when needed
+
+        channel_paused(config, channel.name, report.paused)
     return report
 
 
@@ -244,6 +294,9 @@ def _dry_run(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
 ) -> PostReport:
     """Write what the plan would post now to `<outbox>/posts/<channel>/`."""
+    from newsletter.pipeline.plan import PostState, plan_channel
+    from newsletter.publish.outbox import OutboxPublisher
+
     outbox_dir = config.resolve(config.outbox_dir)
     outbox = OutboxPublisher(outbox_dir)
     entries = plan_channel(config, store, channel, now, card_folder=outbox_dir / "cards")
@@ -265,23 +318,29 @@ def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
 def delete_post(
     config: Config, store: Store, key: str, *, publisher: Publisher | None = None, actor: str = "cli"
 ) -> Delivery:
-    """Retract a published post through its service's API (recorded as `actor`'s action); the row
-    stays `sent` (never re-posted)."""
-    row = Ledger(store).get(key)
+    """Retract every accepted part of a post (a whole thread, or what a cut one published), last
+    first, each recorded as it goes (recorded as `actor`'s action); the row ends `deleted`, never
+    posted again. Refused while a process is sending it."""
+    ledger = Ledger(store)
+    row = ledger.get(key)
     if row is None or row.kind != str(DeliveryKind.POST):
         raise NewsletterError(f"no post with id {key!r} (see `newsletter posts list`)")
-    if row.status != S.SENT or not row.provider_id:
-        missing = "" if row.provider_id else " without a provider id"
+    parts = [part for part in (row.provider_id or "").split(",") if part]
+    if row.status == S.CLAIMED or not parts:
+        missing = "" if parts else " without a provider id"
         raise NewsletterError(f"post {key} is {row.status}{missing}: nothing to delete")
-    channel = channel_config(config, row.target)
-    service = publisher or make_publisher(channel)
-    service.delete(row.provider_id)
+    service = publisher or make_publisher(channel_config(config, row.target))
+    while parts:
+        service.delete(parts[-1])
+        parts.pop()
+        ledger.record_retracted(key, parts)
     store.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
     return row
 
 
 def settle_post(store: Store, key: str, *, sent: bool, now: datetime, actor: str = "cli") -> None:
-    """`actor`'s verdict on an uncertain post: it went out, or it may be posted again."""
+    """`actor`'s verdict on an uncertain post: it went out (its known part ids kept, for
+    `delete_post`), or it may be posted again, resuming after its accepted parts."""
     Ledger(store).resolve_uncertain(key, sent=sent, now=now)
     store.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
 

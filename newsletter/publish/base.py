@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -40,19 +41,30 @@ class Published:
     url: str | None = None
 
 
+PartAccepted = Callable[[Published], None]
+
+
 class Publisher(Protocol):
-    """Sends a post to one service; the ledger decides whether it should."""
+    """Sends a post to one service; the ledger decides whether it should.
+
+    A thread is sent part by part: `done` holds the provider ids of the parts already accepted
+    (the publisher resumes after them, never re-sending one), `on_part` is called as soon as
+    each further part is accepted, and with `verify` the publisher first checks the service
+    for the next part (an earlier attempt may have created it) instead of creating it blindly.
+    """
 
     type_name: ClassVar[str]
     platform: ClassVar[str]
     Config: ClassVar[type[ChannelConfig]]
 
-    def publish(self, post: Post, *, idempotency_key: str) -> Published:
-        """Send `post` (and its thread and media); raise PublishError on failure."""
+    def publish(self, post: Post, *, idempotency_key: str, done: Sequence[str] = (),
+                on_part: PartAccepted | None = None, verify: bool = False) -> Published:
+        """Send `post` (the parts of its thread after `done`, media on the first part);
+        raise PublishError on failure. Returns the ids of every part, comma-joined."""
         ...
 
     def delete(self, provider_id: str) -> None:
-        """Retract the published post with this provider id; raise PublishError on failure."""
+        """Retract the published post (or thread part) with this provider id; raise PublishError on failure."""
         ...
 
     def describe(self) -> str:

@@ -1,7 +1,8 @@
 """What can go wrong when publishing, classified so the posting stage knows what to do.
 
 Publishers translate their library's exceptions into these; `newsletter.pipeline.posting` decides:
-wait or reschedule (RateLimited), retry with backoff (Transient), pause the channel
+wait or reschedule (RateLimited), retry with backoff (Transient; Unconfirmed only after checking
+the service), pause the channel
 (AuthFailed), record as posted (AlreadyPosted), hand to a person (Uncertain) or give up.
 """
 
@@ -26,6 +27,11 @@ class Transient(PublishError):
 
     def __init__(self, message: str):
         super().__init__(message, retryable=True)
+
+
+class Unconfirmed(Transient):
+    """A create request went out but its answer was lost (a read timeout, a dropped connection):
+    the post may exist. Retried only after the publisher checked the service for it."""
 
 
 class AuthFailed(PublishError):

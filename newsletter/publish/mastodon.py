@@ -8,7 +8,7 @@ Rate limits are thrown (`ratelimit_method="throw"`), never slept on inside a job
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -24,8 +24,9 @@ from mastodon import (
 
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Post
-from newsletter.publish.base import Published
-from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncertain, auth_message
+from newsletter.publish.base import PartAccepted, Published
+from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Unconfirmed, auth_message
+from newsletter.publish.lost import never_sent
 from newsletter.publish.settings import MastodonConfig
 
 
@@ -45,31 +46,38 @@ class MastodonPublisher:
         """One line describing the channel, secrets redacted."""
         return f"mastodon channel {self.config.name} on {self.config.base_url} ({self.config.visibility})"
 
-    def publish(self, post: Post, *, idempotency_key: str) -> Published:
-        """Post the status (and its thread replies), media with alt text on the first one."""
+    def publish(self, post: Post, *, idempotency_key: str, done: Sequence[str] = (),
+                on_part: PartAccepted | None = None, verify: bool = False) -> Published:
+        """Post the status and thread replies after `done`, media with alt text on the first one.
+        Each part carries its own Idempotency-Key, so `verify` needs no extra request: the
+        instance answers a repeated key with the status it already created."""
         api = self._api()
-        media_ids = [
+        ids = list(done)
+        first_url: str | None = None
+        texts = [post.text, *post.thread]
+        for index in range(len(ids), len(texts)):
+            media_ids = self._upload(api, post) if index == 0 else []
+            status = self._call(
+                api, api.status_post, texts[index],
+                in_reply_to_id=ids[-1] if ids else None,
+                media_ids=media_ids or None,
+                visibility=self.config.visibility,
+                language=post.language,
+                idempotency_key=f"{idempotency_key}:{index}",
+                creating=True,
+            )
+            ids.append(str(status["id"]))
+            first_url = status.get("url") if index == 0 else first_url
+            if on_part is not None:
+                on_part(Published(ids[-1], status.get("url")))
+        return Published(",".join(ids), first_url)
+
+    def _upload(self, api: Mastodon, post: Post) -> list[str]:
+        """Upload the post's media with their alt texts; their ids."""
+        return [
             self._call(api, api.media_post, media.path, mime_type=media.mime_type, description=media.alt_text)["id"]
             for media in post.media
         ]
-        statuses: list[dict[str, Any]] = []
-        for index, text in enumerate([post.text, *post.thread]):
-            try:
-                status = self._call(
-                    api, api.status_post, text,
-                    in_reply_to_id=statuses[-1]["id"] if statuses else None,
-                    media_ids=media_ids if index == 0 and media_ids else None,
-                    visibility=self.config.visibility,
-                    language=post.language,
-                    idempotency_key=f"{idempotency_key}:{index}",
-                )
-            except PublishError as error:
-                if statuses and not isinstance(error, Transient):
-                    done = ",".join(str(s["id"]) for s in statuses)
-                    raise Uncertain(f"thread cut after status(es) {done}: {error}") from error
-                raise
-            statuses.append(status)
-        return Published(",".join(str(s["id"]) for s in statuses), statuses[0].get("url"))
 
     def delete(self, provider_id: str) -> None:
         """Delete a published status (every part of a thread, last first)."""
@@ -91,8 +99,9 @@ class MastodonPublisher:
             version_check_mode="created",
         )
 
-    def _call(self, api: Mastodon, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call Mastodon.py, turning its errors into publish faults."""
+    def _call(self, api: Mastodon, function: Any, *args: Any, creating: bool = False, **kwargs: Any) -> Any:
+        """Call Mastodon.py, turning its errors into publish faults (`creating`: an answer lost
+        after the request went out is Unconfirmed, the retry then carries the same Idempotency-Key)."""
         name = self.config.name
         try:
             return function(*args, **kwargs)
@@ -105,6 +114,8 @@ class MastodonPublisher:
         except MastodonServerError as error:
             raise Transient(f"channel {name}: server error {_detail(error)}") from None
         except MastodonNetworkError as error:
+            if creating and not never_sent(error.__cause__ or error.__context__):
+                raise Unconfirmed(f"channel {name}: the status request lost its answer") from None
             raise Transient(f"channel {name}: network error ({type(error).__name__})") from None
         except MastodonAPIError as error:
             if _status(error) == 403:

@@ -9,7 +9,7 @@ and sets the alt text with `/2/media/metadata`, signed with the same OAuth 1.0a 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,14 +18,25 @@ import requests
 import tweepy
 from tweepy.auth import OAuth1UserHandler
 
+from newsletter.compose.length import find_urls
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Media, Post
-from newsletter.publish.base import Published
-from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, auth_message
+from newsletter.publish.base import PartAccepted, Published
+from newsletter.publish.faults import (
+    AlreadyPosted,
+    AuthFailed,
+    RateLimited,
+    Transient,
+    Uncertain,
+    Unconfirmed,
+    auth_message,
+)
+from newsletter.publish.lost import never_sent
 from newsletter.publish.settings import XConfig
 
 TWEEPY_HOST = "https://api.twitter.com"
 DUPLICATE_MARKER = "duplicate content"
+TIMELINE_SIZE = 20
 
 
 class RoutedSession(requests.Session):
@@ -56,25 +67,64 @@ class XPublisher:
         self.config = config
         self.environ = os.environ if environ is None else environ
         self.session = RoutedSession(config.base_url, config.timeout)
+        self.user_id: str | None = None
 
     def describe(self) -> str:
         """One line describing the channel, secrets redacted."""
         return f"x channel {self.config.name} via {self.config.base_url} (account {self.config.account or '?'})"
 
-    def publish(self, post: Post, *, idempotency_key: str) -> Published:
-        """Post the text (and thread) with the media on the first post; ids joined by commas."""
+    def publish(self, post: Post, *, idempotency_key: str, done: Sequence[str] = (),
+                on_part: PartAccepted | None = None, verify: bool = False) -> Published:
+        """Post the parts of the text and thread after `done` (media on the first), each a reply
+        to the previous; with `verify`, the account's recent posts are searched first."""
         client = self._client()
-        media_ids = [self.upload_media(media) for media in post.media]
-        ids: list[str] = []
-        for index, text in enumerate([post.text, *post.thread]):
-            try:
-                tweet_id = self._create(client, text, media_ids if index == 0 else None, ids[-1] if ids else None)
-            except PublishError as error:
-                if ids:
-                    raise Uncertain(f"thread cut after {len(ids)} post(s) {','.join(ids)}: {error}") from error
-                raise
-            ids.append(tweet_id)
+        ids = list(done)
+        texts = [post.text, *post.thread]
+        media_ids: list[str] | None = None
+        for index in range(len(ids), len(texts)):
+            reply_to = ids[-1] if ids else None
+            found = self.find_posted(client, texts[index], reply_to) if verify else None
+            if found is None:
+                if index == 0 and media_ids is None:
+                    media_ids = [self.upload_media(media) for media in post.media]
+                found = self._create_part(client, texts[index], media_ids if index == 0 else None, reply_to)
+            ids.append(found)
+            if on_part is not None:
+                on_part(Published(found, self.post_url(found)))
         return Published(",".join(ids), self.post_url(ids[0]))
+
+    def find_posted(self, client: tweepy.Client, text: str, reply_to: str | None) -> str | None:
+        """The id of the account's recent post with this text (replying to `reply_to`), if any
+        (the v2 user timeline, URLs compared without their t.co rewriting)."""
+        user_id = self._user_id(client)
+        response = self._call(client.get_users_tweets, user_id, max_results=TIMELINE_SIZE,
+                              tweet_fields=["referenced_tweets"], user_auth=True)
+        wanted = _comparable(text)
+        for tweet in response.data or []:
+            replied = [str(r.id) for r in (tweet.referenced_tweets or []) if r.type == "replied_to"]
+            if _comparable(tweet.text) == wanted and replied == ([reply_to] if reply_to else []):
+                return str(tweet.id)
+        return None
+
+    def _user_id(self, client: tweepy.Client) -> str:
+        """The id of the account the credentials act for (asked once per publisher)."""
+        if self.user_id is None:
+            self.user_id = str(self._call(client.get_me, user_auth=True).data.id)
+        return self.user_id
+
+    def _create_part(self, client: tweepy.Client, text: str, media_ids: list[str] | None,
+                     reply_to: str | None) -> str:
+        """Create one part; a duplicate rejection is resolved to the existing post when it is found."""
+        try:
+            return self._create(client, text, media_ids, reply_to)
+        except AlreadyPosted:
+            found = self.find_posted(client, text, reply_to)
+            if found is None and reply_to is not None:
+                raise Uncertain(f"channel {self.config.name}: X calls the reply a duplicate but it is not "
+                                f"in the account's recent posts") from None
+            if found is None:
+                raise
+            return found
 
     def delete(self, provider_id: str) -> None:
         """Delete a published post (every part of a thread, last first)."""
@@ -110,7 +160,7 @@ class XPublisher:
     def _create(self, client: tweepy.Client, text: str, media_ids: list[str] | None, reply_to: str | None) -> str:
         """Create one tweet (optionally a reply, with media); returns its id."""
         response = self._call(client.create_tweet, text=text, media_ids=media_ids or None,
-                              in_reply_to_tweet_id=reply_to)
+                              in_reply_to_tweet_id=reply_to, creating=True)
         return str(response.data["id"])
 
     def _client(self) -> tweepy.Client:
@@ -149,13 +199,17 @@ class XPublisher:
             self._raise_for(_status_error(response), route)
         return response
 
-    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call tweepy, turning its errors into publish faults."""
+    def _call(self, function: Any, *args: Any, creating: bool = False, **kwargs: Any) -> Any:
+        """Call tweepy, turning its errors into publish faults (`creating`: an answer lost after
+        the request went out is Unconfirmed)."""
         try:
             return function(*args, **kwargs)
         except tweepy.TweepyException as error:
             self._raise_for(error, getattr(function, "__name__", "call"))
         except requests.RequestException as error:
+            if creating and not never_sent(error):
+                raise Unconfirmed(f"channel {self.config.name}: the post request lost its answer "
+                                  f"({type(error).__name__})") from None
             raise Transient(f"channel {self.config.name}: {type(error).__name__}") from None
 
     def _raise_for(self, error: Exception, what: str) -> None:
@@ -173,6 +227,13 @@ class XPublisher:
         if isinstance(error, tweepy.TwitterServerError):
             raise Transient(f"channel {name}: {what}: server error {detail}") from None
         raise PublishError(f"channel {name}: {what}: {detail}") from None
+
+
+def _comparable(text: str) -> str:
+    """A post's text with its URLs blanked (X rewrites them to t.co) and spaces collapsed."""
+    for start, end, _ in reversed(find_urls(text)):
+        text = f"{text[:start]}<url>{text[end:]}"
+    return " ".join(text.split())
 
 
 def _status_error(response: requests.Response) -> Exception:

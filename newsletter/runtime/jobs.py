@@ -99,9 +99,7 @@ def _post(config: Config, store: Store, name: str, now: datetime, stop: threadin
     if was_paused:
         return JobResult(str(RunOutcome.SKIPPED), {}, f"channel paused: {reason or 'no reason given'}")
     queue_posts(config, store, now)
-    report = post_due(config, store, name, now)
-    if report.paused:
-        alerts.channel_paused(config, name, report.paused)
+    report = post_due(config, store, name, now)  # alerts itself when it pauses the channel
     failed = bool(report.paused or report.failed or report.uncertain)
     outcome = RunOutcome.FAILED if failed else RunOutcome.OK
     return JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None, alerted=bool(report.paused))

@@ -121,15 +121,16 @@ class Ledger:
                 raise StoreError(f"no digest issue {issue_id} to record deliveries for") from None
         return created
 
-    def claim(self, key: str, now: datetime | None = None) -> bool:
+    def claim(self, key: str, now: datetime | None = None, *, resume_uncertain: bool = False) -> bool:
         """Claim one row for sending: True only for the one caller that moved it from
-        pending (and due) to claimed."""
+        pending (and due) to claimed; with `resume_uncertain`, an uncertain post whose
+        attempts are not used up may be claimed too (its sender checks before resending)."""
         now = now or utcnow()
         t = deliveries
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(t)
-                .where(t.c.key == key, *self._claimable(now))
+                .where(t.c.key == key, *self._claimable(now, resume_uncertain=resume_uncertain))
                 .values(
                     status=str(S.CLAIMED),
                     claimed_at=now,
@@ -202,6 +203,36 @@ class Ledger:
             updated_at=now,
         )
 
+    def record_parts(self, key: str, provider_ids: list[str], provider_url: str | None,
+                     now: datetime | None = None) -> None:
+        """Record the provider ids of the thread parts accepted so far on the row `key` this
+        process claims (committed at once, before the next part is sent)."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status == str(S.CLAIMED), t.c.claimed_by == self.store.claim_owner.id())
+                .values(provider_id=",".join(provider_ids), provider_url=provider_url, updated_at=now or utcnow())
+            ).rowcount
+        if changed != 1:
+            raise StoreError(f"delivery {key} is no longer claimed by this process: part ids not recorded")
+
+    def record_retracted(self, key: str, remaining_ids: list[str], now: datetime | None = None) -> DeliveryStatus:
+        """Record that a post's parts other than `remaining_ids` were deleted at the service;
+        once none remain the row is `deleted` (never posted again). Returns the new status."""
+        t = deliveries
+        status = t.c.status if remaining_ids else str(S.DELETED)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status != str(S.CLAIMED))
+                .values(provider_id=",".join(remaining_ids) or None, status=status, updated_at=now or utcnow())
+                .returning(t.c.status)
+            ).first()
+        if row is None:
+            raise StoreError(f"delivery {key} is missing or being sent: nothing retracted")
+        return DeliveryStatus(row.status)
+
     def mark_failed(self, key: str, error: str, now: datetime | None = None) -> None:
         """Give up on `key` for good (e.g. a permanent provider error)."""
         self._transition(
@@ -253,8 +284,8 @@ class Ledger:
         )
 
     def mark_uncertain(self, key: str, error: str, now: datetime | None = None) -> None:
-        """Record that a claimed row may or may not have gone out (e.g. a timeout after
-        the request was sent); it is never retried automatically."""
+        """Record that a claimed row may or may not have gone out (e.g. a timeout after the
+        request was sent); a post is resumed only through a sender that checks the service first."""
         self._transition(key, (S.CLAIMED,), status=str(S.UNCERTAIN), error=error, updated_at=now or utcnow())
 
     def resolve_uncertain(self, key: str, *, sent: bool, now: datetime | None = None) -> None:
@@ -331,7 +362,8 @@ class Ledger:
         """Settle the rows claimed by owners that died (see `newsletter.store.owners`), only those
         of `issue_id` when given; a live process's claims are never touched. Emails go back to
         pending (at most one message per interrupted connection may then be sent twice), posts
-        become uncertain and are never re-posted automatically. Returns {"pending": n, "uncertain": m}."""
+        become uncertain: their sender checks the service before resuming them.
+        Returns {"pending": n, "uncertain": m}."""
         now = now or utcnow()
         remove_dead_owners(self.engine, keep=self.store.claim_owner.registered)
         t = deliveries
@@ -400,12 +432,15 @@ class Ledger:
             row = conn.execute(select(deliveries).where(deliveries.c.key == key)).first()
         return delivery_from_row(row) if row else None
 
-    def due(self, kind: str, target: str, now: datetime, limit: int) -> list[Delivery]:
-        """The oldest pending rows of `kind` for `target` that are due at `now` (not claimed)."""
+    def due(self, kind: str, target: str, now: datetime, limit: int, *, resume_uncertain: bool = False
+            ) -> list[Delivery]:
+        """The oldest pending rows of `kind` for `target` that are due at `now` (not claimed);
+        with `resume_uncertain`, the uncertain ones that may be resumed too."""
         t = deliveries
         query = (
             select(t)
-            .where(t.c.kind == str(DeliveryKind(kind)), t.c.target == target, *self._claimable(now))
+            .where(t.c.kind == str(DeliveryKind(kind)), t.c.target == target,
+                   *self._claimable(now, resume_uncertain=resume_uncertain))
             .order_by(t.c.id)
             .limit(limit)
         )
@@ -462,13 +497,14 @@ class Ledger:
             result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(queued)).values(**values))
         return result.rowcount == 1
 
-    def _claimable(self, now: datetime) -> tuple[Any, ...]:
-        """Conditions of a row that may be claimed now."""
+    def _claimable(self, now: datetime, *, resume_uncertain: bool = False) -> tuple[Any, ...]:
+        """Conditions of a row that may be claimed now (uncertain posts too with `resume_uncertain`)."""
         t = deliveries
-        return (
-            t.c.status == str(S.PENDING),
-            (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now),
-        )
+        status = t.c.status == str(S.PENDING)
+        if resume_uncertain:
+            resumable = (t.c.status == str(S.UNCERTAIN)) & (t.c.kind == str(DeliveryKind.POST))
+            status = status | (resumable & (t.c.attempts < self.max_attempts))
+        return (status, (t.c.next_attempt_at.is_(None)) | (t.c.next_attempt_at <= now))
 
     def _transition(self, key: str, allowed: tuple[DeliveryStatus, ...], **values: Any) -> None:
         """Update row `key` if it is in one of the `allowed` statuses, else raise StoreError."""

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +16,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
-from newsletter.core.models import Announcement, Quote
+from newsletter.core.models import Announcement, DeliveryStatus, Quote
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
@@ -123,3 +128,69 @@ def test_posts_approve_defaults_to_the_login_name(fake_mastodon, tmp_path):
     with Store.open(database) as store:
         (action,) = store.list_actions()
     assert action.action == "post.approve" and action.actor == f"cli:{getpass.getuser()}"
+
+
+def with_alerts(config: Path, webhook_url: str) -> Path:
+    data = yaml.safe_load(config.read_text())
+    data["alerts"] = {"webhook_url": webhook_url}
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+def test_post_alerts_like_the_daemon_when_it_pauses_a_channel(fake_mastodon, webhook, tmp_path):
+    config = with_alerts(setup(tmp_path, fake_mastodon.url), webhook.url)
+    failed = run(config, "post", "--now", NOW.isoformat(), env={"MASTODON_ACCESS_TOKEN": "revoked"})
+    assert failed.exit_code == 1
+    assert webhook.kinds() == ["channel_paused"] and "MASTODON_ACCESS_TOKEN" in webhook.received[0]["body"]
+
+
+def test_a_dead_claim_shows_in_status_then_post_recovers_and_resumes_it_once(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        queue_posts(load_config(config), store, NOW)
+        assert Ledger(store).claim(KEY, NOW)
+        process_died(store)
+    shown = run(config, "status", "--now", NOW.isoformat())
+    assert f"post {KEY} claimed" in shown.output
+    posted = run(config, "post", "--now", NOW.isoformat())
+    assert f"posted {KEY}" in posted.output, posted.output
+    assert [r.headers["idempotency-key"] for r in fake_mastodon.calls("/api/v1/statuses")] == [f"{KEY}:0"]
+    assert run(config, "posts", "delete", KEY).exit_code == 0
+    listed = run(config, "posts", "list")
+    assert f"{KEY}\tdeleted" in listed.output
+
+
+THREAD = ["Deuxième partie du fil, avec le détail des mesures.", "Troisième partie : le calendrier."]
+
+
+def test_a_real_sigkill_mid_thread_then_a_rerun_completes_the_thread_without_a_duplicate(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    data = yaml.safe_load(config.read_text())
+    data["channels"][0]["timeout"] = 30
+    config.write_text(yaml.safe_dump(data))
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        queue_posts(load_config(config), store, NOW)
+        payload = dict(Ledger(store).get(KEY).payload, thread=THREAD)
+        assert Ledger(store).update_payload(KEY, payload, only_in=[DeliveryStatus.PENDING])
+    fake_mastodon.stall("/api/v1/statuses", 5.0, after=1)  # part 2 reaches the instance, then hangs
+    env = {**os.environ, "MASTODON_ACCESS_TOKEN": "masto-token"}
+    child = subprocess.Popen([sys.executable, "-m", "newsletter", "post", "--now", NOW.isoformat(), "--config",
+                              str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(fake_mastodon.calls("/api/v1/statuses")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    time.sleep(5.5)  # the stalled part 2 is created at the instance after the client died
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        row = Ledger(store).get(KEY)
+        assert row.status == DeliveryStatus.CLAIMED and len(row.provider_id.split(",")) == 1
+    rerun = run(config, "post", "--now", (NOW + timedelta(minutes=1)).isoformat())
+    assert f"posted {KEY}" in rerun.output, rerun.output
+    keys = [r.headers["idempotency-key"] for r in fake_mastodon.calls("/api/v1/statuses")]
+    assert keys == [f"{KEY}:0", f"{KEY}:1", f"{KEY}:1", f"{KEY}:2"]  # part 1 never again
+    statuses = [s for k, s in fake_mastodon.objects.items() if k.isdigit()]
+    assert len(statuses) == 3  # the retried part 2 is the status already there
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
+        row = Ledger(store).get(KEY)
+    assert row.status == DeliveryStatus.SENT and row.provider_id.split(",") == [s["id"] for s in statuses]

@@ -37,3 +37,16 @@ def test_check_and_preview_of_the_example_import_no_social_client(command, tmp_p
     imported = imported_by(command, "--config", str(EXAMPLE), *extra, cwd=tmp_path)
     assert "jinja2" in imported
     assert not imported & SOCIAL_CLIENTS
+
+
+def test_post_with_nothing_due_loads_no_client_library_nor_template_engine(tmp_path):
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "newsletter.yaml"
+    config.write_text("data_dir: data\nchannels:\n  - {name: masto, type: mastodon, base_url: 'http://127.0.0.1:9'}\n"
+                      "  - {name: bsky, type: bluesky, handle: a.test, base_url: 'http://127.0.0.1:9'}\n")
+    from newsletter.store import Store
+
+    Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}", create=True).close()
+    imported = imported_by("post", "--config", str(config), cwd=tmp_path)
+    assert "sqlalchemy" in imported
+    assert not imported & (SOCIAL_CLIENTS | {"jinja2", "mjml", "PIL", "httpx"})

@@ -65,6 +65,7 @@ class Fault:
     body: Any
     times: int
     stall: float = 0.0
+    after: int = 0
 
 
 @dataclass
@@ -80,13 +81,14 @@ class FakeService:
     objects: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, path_part: str, status: int, *, headers: dict[str, str] | None = None, body: Any = None,
-             times: int = 1) -> None:
-        """Answer the next `times` requests to a matching path with `status`."""
-        self.faults.append(Fault(path_part, status, headers or {}, body or {"error": f"fake {status}"}, times))
+             times: int = 1, after: int = 0) -> None:
+        """Answer the next `times` requests to a matching path with `status` (once `after` went through)."""
+        self.faults.append(Fault(path_part, status, headers or {}, body or {"error": f"fake {status}"}, times,
+                                 after=after))
 
-    def stall(self, path_part: str, seconds: float, *, times: int = 1) -> None:
-        """Handle the next matching requests normally, but only after `seconds`."""
-        self.faults.append(Fault(path_part, 0, {}, None, times, stall=seconds))
+    def stall(self, path_part: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
+        """Handle the next matching requests normally, but only after `seconds` (once `after` went through)."""
+        self.faults.append(Fault(path_part, 0, {}, None, times, stall=seconds, after=after))
 
     def calls(self, path_part: str, method: str = "POST") -> list[Recorded]:
         """Recorded requests whose path contains `path_part`."""
@@ -95,6 +97,9 @@ class FakeService:
     def take_fault(self, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
+                if fault.path_part in path and fault.after > 0:
+                    fault.after -= 1
+                    return None
                 if fault.path_part in path and fault.times > 0:
                     fault.times -= 1
                     return fault
@@ -109,6 +114,7 @@ class FakeX(FakeService):
     """The X API v2: tweets, v2 media upload and metadata, OAuth 1.0a by consumer key."""
 
     consumer_key = "x-key"
+    user_id = "4242"
 
     def handle(self, request: Recorded) -> Answer:
         auth = request.headers.get("authorization", "")
@@ -119,6 +125,10 @@ class FakeX(FakeService):
         if request.path.startswith("/2/tweets/") and request.method == "DELETE":
             self.objects.pop(request.path.rsplit("/", 1)[-1], None)
             return 200, {}, {"data": {"deleted": True}}
+        if request.path == "/2/users/me" and request.method == "GET":
+            return 200, {}, {"data": {"id": self.user_id, "name": "Ministère", "username": "ministere"}}
+        if request.path == f"/2/users/{self.user_id}/tweets" and request.method == "GET":
+            return 200, {}, self._timeline(int(request.query.get("max_results", ["10"])[0]))
         if request.path == "/2/media/upload":
             media_id = self.next_id()
             self.objects[f"media:{media_id}"] = request.multipart()
@@ -126,6 +136,22 @@ class FakeX(FakeService):
         if request.path == "/2/media/metadata":
             return 200, {}, {"data": {"associated_metadata": True, "id": request.json()["id"]}}
         return 404, {}, {"title": "Not Found"}
+
+    def tweets(self) -> list[tuple[str, dict[str, Any]]]:
+        """The account's posts (id, request body), oldest first."""
+        return [(key, value) for key, value in self.objects.items() if not key.startswith("media:")]
+
+    def _timeline(self, size: int) -> dict[str, Any]:
+        """The v2 user timeline: the latest posts first, replies with their `referenced_tweets`."""
+        data = []
+        for tweet_id, body in reversed(self.tweets()[-size:]):
+            tweet: dict[str, Any] = {"id": tweet_id, "text": body.get("text"), "edit_history_tweet_ids": [tweet_id]}
+            parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+            if parent:
+                tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent}]
+            data.append(tweet)
+        meta = {"result_count": len(data)}
+        return {"data": data, "meta": meta} if data else {"meta": meta}
 
     def _create(self, body: dict[str, Any]) -> Answer:
         if any(isinstance(t, dict) and t.get("text") == body.get("text") for t in self.objects.values()):
@@ -208,16 +234,33 @@ class FakeBluesky(FakeService):
                                       "mimeType": request.headers.get("content-type", "image/png"),
                                       "size": len(request.body)}}
         if nsid == "com.atproto.repo.createRecord":
-            body = request.json()
-            rkey = f"3l{self.next_id()}aaaaaa"
-            uri = f"at://{self.did}/{body['collection']}/{rkey}"
-            self.objects[uri] = body["record"]
-            return 200, {}, {"uri": uri, "cid": RECORD_CID}
+            return self._create(request.json())
+        if nsid == "com.atproto.repo.getRecord":
+            query = {name: values[0] for name, values in request.query.items()}
+            uri = f"at://{query['repo']}/{query['collection']}/{query['rkey']}"
+            if uri not in self.objects:
+                return 400, {}, {"error": "RecordNotFound", "message": f"Could not locate record: {uri}"}
+            return 200, {}, {"uri": uri, "cid": RECORD_CID, "value": self.objects[uri]}
         if nsid == "com.atproto.repo.deleteRecord":
             body = request.json()
             self.objects.pop(f"at://{body['repo']}/{body['collection']}/{body['rkey']}", None)
             return 200, {}, {}
         return 501, {}, {"error": "MethodNotImplemented", "message": f"{nsid} not served"}
+
+
+    def _create(self, body: dict[str, Any]) -> Answer:
+        """createRecord: at the given rkey (refused when taken, as a PDS does) or a fresh one."""
+        rkey = body.get("rkey") or f"3l{self.next_id()}aaaaaa"
+        uri = f"at://{self.did}/{body['collection']}/{rkey}"
+        with self.lock:
+            if uri in self.objects:
+                return 400, {}, {"error": "InvalidRequest", "message": f"Record already exists: {uri}"}
+            self.objects[uri] = body["record"]
+        return 200, {}, {"uri": uri, "cid": RECORD_CID}
+
+    def posts(self) -> list[dict[str, Any]]:
+        """The records of the account's posts, in creation order."""
+        return [record for uri, record in self.objects.items() if uri.startswith("at://")]
 
 
 def _jwt(did: str, scope: str) -> str:

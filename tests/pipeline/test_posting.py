@@ -13,7 +13,7 @@ import yaml
 from newsletter.config import Config, load_config
 from newsletter.core.models import Announcement, DeliveryStatus, Figure, Quote
 from newsletter.pipeline.actions import approve_post
-from newsletter.pipeline.posting import delete_post, post_due, queue_posts, resume_channel, settle_post
+from newsletter.pipeline.posting import delete_post, post_due, queue_posts, resume_channel
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
 from tests.fakes.crash import process_died
@@ -152,35 +152,39 @@ def test_duplicate_rejection_counts_as_posted(fake_x, store, tmp_path):
     queue_posts(config, store, NOW)
     key = "post:ann0000000000001:quote:x"
     text = Ledger(store).get(key).payload["text"]
-    fake_x.objects["earlier"] = {"text": text}
+    fake_x.objects["999"] = {"text": text}
     assert post_due(config, store, "x", NOW).sent == [key]
     assert Ledger(store).get(key).status == S.SENT
 
 
-def test_a_post_in_flight_at_a_crash_is_never_reposted(fake_mastodon, store, tmp_path):
+def test_a_post_in_flight_at_a_crash_is_resumed_once_without_a_second_status(fake_mastodon, store, tmp_path):
     config = write_config(tmp_path, [mastodon_channel(fake_mastodon.url, variants=["quote"])])
     queue_posts(config, store, NOW)
     key = "post:ann0000000000001:quote:masto"
     ledger = Ledger(store)
     assert ledger.claim(key, NOW)  # the process dies here, request in flight
+    fake_mastodon.objects["idem:" + key + ":0"] = "77"  # ... and the instance had accepted it
+    fake_mastodon.objects["77"] = {"id": "77", "url": f"{fake_mastodon.url}/@fake/77", "content": "x"}
     process_died(store)
     assert ledger.recover_dead_claims(NOW + timedelta(minutes=5)) == {"pending": 0, "uncertain": 1}
-    assert post_due(config, store, "masto", NOW + timedelta(hours=1)).sent == []
-    assert fake_mastodon.calls("/api/v1/statuses") == []
-    settle_post(store, key, sent=False, now=NOW + timedelta(hours=2))
-    assert post_due(config, store, "masto", NOW + timedelta(hours=3)).sent == [key]
+    assert post_due(config, store, "masto", NOW + timedelta(hours=1)).sent == [key]
+    assert [r.headers["idempotency-key"] for r in fake_mastodon.calls("/api/v1/statuses")] == [f"{key}:0"]
+    assert Ledger(store).get(key).provider_id == "77"
+    assert [k for k in fake_mastodon.objects if k.isdigit()] == ["77"]
 
 
-def test_a_timeout_on_bluesky_post_becomes_uncertain(fake_bluesky, store, tmp_path):
+def test_a_timeout_on_bluesky_is_checked_then_never_posted_twice(fake_bluesky, store, tmp_path):
     config = write_config(tmp_path, [{"name": "bsky", "type": "bluesky", "base_url": fake_bluesky.url,
                                       "handle": "newsroom.test", "timeout": 0.3, "card": False}])
     queue_posts(config, store, NOW)
     fake_bluesky.stall("createRecord", 1.0)
     slept: list[float] = []
-    report = post_due(config, store, "bsky", NOW, sleep=slept.append)
-    assert len(report.uncertain) == 1 and slept == []
-    assert Ledger(store).get(report.uncertain[0]).status == S.UNCERTAIN
-    assert len(fake_bluesky.calls("createRecord")) == 1
+    report = post_due(config, store, "bsky", NOW, sleep=lambda seconds: (slept.append(seconds), time.sleep(1)))
+    assert len(report.sent) == 1 and len(slept) == 1
+    assert len(fake_bluesky.posts()) == 1
+    row = Ledger(store).get(report.sent[0])
+    assert row.provider_id in fake_bluesky.objects
+    assert len(fake_bluesky.calls("createSession")) == 1  # one login for the post and its retry
 
 
 def test_dry_run_writes_the_outbox_and_leaves_the_ledger_alone(fake_mastodon, store, tmp_path):

@@ -58,9 +58,18 @@ def test_deletes_every_part_of_a_thread(fake_x):
     assert deleted == list(reversed(result.provider_id.split(",")))
 
 
-def test_duplicate_content_is_reported_as_already_posted(fake_x):
+def test_a_duplicate_rejection_is_resolved_to_the_post_already_there(fake_x):
+    x = publisher(fake_x.url)
+    first = x.publish(post(), idempotency_key="k")
+    assert x.publish(post(), idempotency_key="k") == first
+    assert len(fake_x.tweets()) == 1 and fake_x.calls("/2/users/4242/tweets", "GET")
+
+
+def test_a_duplicate_not_in_the_recent_posts_is_reported_as_already_posted(fake_x):
     x = publisher(fake_x.url)
     x.publish(post(), idempotency_key="k")
+    for number in range(25):
+        x.publish(post(f"Autre message {number}"), idempotency_key=f"k{number}")
     with pytest.raises(AlreadyPosted):
         x.publish(post(), idempotency_key="k")
 
