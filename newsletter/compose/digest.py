@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import css_inline
+import httpx
 from babel.numbers import get_currency_symbol
 from jinja2 import Environment, TemplateError, TemplateNotFound
 from mjml import mjml2html
@@ -146,12 +147,21 @@ def absolute_url(url: str, config: Config) -> str:
 
 
 def announcement_url(announcement: Announcement, config: Config) -> str:
-    """The announcement's own http(s) URL (see `clean_url`), or its page on the public site
-    when it has none."""
+    """The announcement's own http(s) URL (see `clean_url`, then encoded as a URI), or its page
+    on the public site when it has none."""
     url = clean_url(announcement.url or "")
     if url.startswith(("http://", "https://")):
-        return url
+        return iri_to_uri(url)
     return f"{config.public_base_url}/announcements/{announcement.id}"
+
+
+def iri_to_uri(url: str) -> str:
+    """`url` with non-ASCII host and path percent- and IDNA-encoded (httpx's URL rules), so that
+    platforms count and link the whole address (`…jobs-d-%C3%A9t%C3%A9`, not `…jobs-d-été`)."""
+    try:
+        return str(httpx.URL(url))
+    except httpx.InvalidURL:
+        return url
 
 
 def clean_url(url: str) -> str:

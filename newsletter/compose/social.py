@@ -2,15 +2,19 @@
 
 Fitting, in order, until the post is within the limit (`measure` counts as the platform does):
 1. the full post;
-2. the key quote cut at a sentence boundary, the cut marked « […] » (never inside a URL,
+2. a thread, unless the channel says `thread: false`: the first part stands alone (the quote
+   cut at a sentence boundary, or between words, marked « […] », with its speaker; or the
+   figure with its phrase; and the link), the replies carry the rest of the quote, the other
+   figures, the lede and the title, split between paragraphs, then sentences, then words; the
+   hashtags the first part drops go at the end of the last reply, never alone;
+3. the key quote cut at a sentence boundary, the cut marked « […] » (never inside a URL,
    hashtag, mention or figure: cuts fall only between sentences);
-3. a quote post that still does not fit becomes the figure post, unless the channel already
+4. a quote post that still does not fit becomes the figure post, unless the channel already
    has a figure variant;
-4. a thread, when the channel allows it (`thread: true`), split between paragraphs, then
-   sentences, then words;
 5. the optional parts dropped in `DROP_ORDER`: hashtags (last first), the speaker's role,
    the figures after the first, the lede, the title.
-A post that still does not fit is not composed: nothing over the limit is ever posted.
+A post that still does not fit is not composed (nothing over the limit is ever posted): the
+plan shows it, with `unfit_reason`, in the preview and the review app.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ ABBREVIATIONS = frozenset(
 SENTENCE_GAP = re.compile(r"(?<=[.!?…])[\u00a0\u202f]?[»”\"]?\s+")
 PROTECTED = regex.compile(r"(?<![\w@#])[#@][\w.@-]*\w|\d[\d\s\u00a0\u202f.,]*\d")
 PARAGRAPH = re.compile(r"\n\s*\n")
+LINE_BREAKS = re.compile(r"[ \t]*[\r\n\x0b\x0c\x85\u2028\u2029]+[ \t]*")
+CONTROL = regex.compile(r"[\p{Cc}]")
 
 
 def platform_of(channel: ChannelConfig) -> str:
@@ -49,16 +55,31 @@ def platform_of(channel: ChannelConfig) -> str:
     return channel.platform
 
 
+def one_line(text: str) -> str:
+    """Untrusted text on one line: line breaks (CR, LF, U+2028…) become a space, other control
+    characters go, so that a title with a stray CR/LF never turns a post into three lines."""
+    return CONTROL.sub("", LINE_BREAKS.sub(" ", text)).strip()
+
+
+def one_line_quote(quote: Quote | None) -> Quote | None:
+    """The quote with its text, speaker and role each on one line."""
+    if quote is None:
+        return None
+    return replace(quote, text=one_line(quote.text), speaker=quote.speaker and one_line(quote.speaker),
+                   role=quote.role and one_line(quote.role))
+
+
 def post_context(announcement: Announcement, channel: ChannelConfig, config: Config, variant: str) -> dict[str, Any]:
-    """Template variables for one post: the announcement, its key quote and figures, URL, tags."""
+    """Template variables for one post: the announcement, its key quote and figures, URL, tags
+    (announcement text put on one line: the template alone decides where lines break)."""
     locale = post_locale(announcement, config)
     return {
         "variant": variant,
         "announcement": announcement,
-        "title": announcement.title,
-        "lede": announcement.lede,
+        "title": one_line(announcement.title),
+        "lede": one_line(announcement.lede),
         "url": announcement_url(announcement, config),
-        "quote": announcement.main_quote,
+        "quote": one_line_quote(announcement.main_quote),
         "figures": [figure_view(f, locale) for f in announcement.main_figures[:3]],
         "hashtags": [tag if tag.startswith("#") else f"#{tag}" for tag in channel.hashtags],
         "open_quote": LABELS[locale]["open_quote"],
@@ -71,8 +92,8 @@ def figure_view(figure: Figure, locale: str) -> dict[str, str]:
     (`près de 900 000 jeunes accompagnés`)."""
     display = figure_display(figure, locale)
     label = figure.about or ""
-    words = [figure.qualifier or "", display, label]
-    return {"display": display, "label": label, "text": " ".join(w for w in words if w)}
+    words = [one_line(figure.qualifier or ""), display, one_line(label)]
+    return {"display": display, "label": one_line(label), "text": " ".join(w for w in words if w)}
 
 
 def post_locale(announcement: Announcement, config: Config) -> str:
@@ -121,20 +142,28 @@ class PostComposer:
         )
 
     def compose(self, announcement: Announcement, variant: str) -> Post | None:
-        """One fitted post for `variant`, or None (logged) when nothing fits."""
+        """One fitted post for `variant`, or None when nothing fits (`unfit_reason` says why)."""
         context = post_context(announcement, self.channel, self.config, variant)
-        post = self._fit_single(announcement, variant, context)
+        full = self.render(context)
+        if self._fits(full):
+            return self._post(announcement, variant, full)
+        post = self._thread(announcement, variant, context) if self.channel.thread else None
+        if post is None:
+            post = self._fit_single(announcement, variant, context)
         if post is None and variant == "quote" and announcement.main_figures and "figure" not in self.channel.variants:
             figure_context = post_context(announcement, self.channel, self.config, "figure")
             post = self._fit_single(announcement, "figure", figure_context)
-        if post is None and self.channel.thread:
-            post = self._thread(announcement, variant, context)
         if post is None:
             post = self._drop_optional(announcement, variant, context)
-        if post is None:
-            log.warning("channel %s: no %s post for %s fits in %s", self.channel.name, variant, announcement.id,
-                        self.channel.limit or self.platform)
         return post
+
+    def unfit_reason(self, announcement: Announcement, variant: str) -> str:
+        """Why `variant` of `announcement` cannot be posted on this channel, for the team to read."""
+        context = post_context(announcement, self.channel, self.config, variant)
+        measured = measure(self.render(context), self.platform, self.channel.limit)
+        threading = "even as a thread" if self.channel.thread else "and the channel does not thread (thread: false)"
+        return (f"{measured.length} characters as {self.platform} counts them, over the limit of {measured.limit}, "
+                f"{threading}, with every optional part dropped")
 
     def render(self, context: dict[str, Any]) -> str:
         """The template rendered with `context`, blank lines collapsed, ends trimmed."""
@@ -171,11 +200,34 @@ class PostComposer:
         ]
 
     def _thread(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
-        """The full post split into a thread of parts that each fit, or None."""
-        parts = split_to_fit(self.render(context), self._fits)
-        if not parts or len(parts) < 2:
+        """A thread whose first part stands alone (the quote with its speaker, or the figure with
+        its phrase, and the link) and whose replies carry the rest of the text; None when no
+        first part fits. Replies never hold only hashtags or only the link."""
+        head = self._standalone(context)
+        if head is None:
             return None
-        return self._post(announcement, variant, parts[0], parts[1:])
+        text, kept = head
+        rest = _rest_of(context, kept, full_text=self.render(context))
+        replies = split_to_fit(rest, self._fits) if rest else []
+        if not replies:
+            return self._post(announcement, variant, text)
+        return self._post(announcement, variant, text, _with_hashtags(replies, context, kept, self._fits))
+
+    def _standalone(self, context: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """The first candidate post that fits (fewer sentences of the quote, then optional parts
+        dropped, then the first sentence cut between words), with the context it came from."""
+        candidates = self._quote_versions(context)
+        current = candidates[-1]
+        for part in DROP_ORDER:
+            for reduced in _without(current, part):
+                current = reduced
+                candidates.append(reduced)
+        candidates += _word_cuts(current)
+        for candidate in candidates:
+            text = self.render(candidate)
+            if self._fits(text):
+                return text, candidate
+        return None
 
     def _drop_optional(self, announcement: Announcement, variant: str, context: dict[str, Any]) -> Post | None:
         """Drop optional parts one at a time (DROP_ORDER) with the shortest quote, until it fits."""
@@ -187,6 +239,43 @@ class PostComposer:
                 if self._fits(text):
                     return self._post(announcement, variant, text)
         return None
+
+
+def _word_cuts(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """`context` with the quote's first sentence cut shorter and shorter between words (at least
+    three kept), marked « […] »: the last resort for a thread's first part."""
+    quote: Quote | None = context["quote"]
+    if quote is None or context["variant"] != "quote":
+        return []
+    words = sentences(quote.text.removesuffix(ELLIPSIS))[0].split()
+    return [{**context, "quote": replace(quote, text=" ".join(words[:keep]) + ELLIPSIS)}
+            for keep in range(len(words) - 1, 2, -1)]
+
+
+def _rest_of(full: dict[str, Any], kept: dict[str, Any], full_text: str) -> str:
+    """What the first part left out of the full post `full_text`, as reply text: the rest of the
+    quote, the other figures, the lede and the title (those the template shows)."""
+    pieces: list[str] = []
+    quote, shown = full["quote"], kept["quote"]
+    if full["variant"] == "quote" and quote is not None and shown is not None and shown.text != quote.text:
+        said = shown.text.removesuffix(ELLIPSIS).strip()
+        remainder = quote.text[len(said):].strip() if quote.text.startswith(said) else ""
+        if remainder:
+            pieces.append(f"{full['open_quote']}[…] {remainder}{full['close_quote']}")
+    if full["variant"] == "figure":
+        pieces += [figure["text"] for figure in full["figures"][len(kept["figures"]):]]
+    pieces += [full[part] for part in ("lede", "title") if full[part] and not kept[part] and full[part] in full_text]
+    return "\n\n".join(pieces)
+
+
+def _with_hashtags(replies: list[str], full: dict[str, Any], kept: dict[str, Any], fits: Any) -> list[str]:
+    """The replies, with the hashtags the first part had to drop added to the last one when they
+    fit there (a reply is never hashtags alone)."""
+    dropped = [tag for tag in full["hashtags"] if tag not in kept["hashtags"]]
+    if not dropped:
+        return replies
+    tagged = f"{replies[-1]} {' '.join(dropped)}"
+    return [*replies[:-1], tagged] if fits(tagged) else replies
 
 
 def _without(context: dict[str, Any], part: str) -> list[dict[str, Any]]:

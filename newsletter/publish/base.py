@@ -28,7 +28,7 @@ class ChannelConfig(BaseModel):
     hashtags: list[str] = Field(default_factory=list)
     variants: list[Variant] = Field(default_factory=lambda: ["quote"])
     require_approval: bool = False
-    thread: bool = False
+    thread: bool = True  # a post too long for one part becomes a thread (compose/social.py)
     card: bool = True
     limit: PositiveInt | None = None
 

@@ -1,7 +1,7 @@
 """Bluesky publisher: atproto's `Client` against the configured PDS.
 
-Links and hashtags become rich-text facets through atproto's `TextBuilder`; a card becomes an
-image embed with its alt text, re-encoded when needed to stay under the 1,000,000-byte blob
+Links and hashtags become the rich-text facets atproto's detection finds (as the app does); a
+card becomes an image embed with its alt text, re-encoded when needed to stay under the 1,000,000-byte blob
 limit. The client stays on the configured `base_url` (a gateway or a loopback server) rather
 than following the PDS named in the session's DID document.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,10 +25,9 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.request import Request
-from atproto_client.utils import TextBuilder
+from atproto_client.utils.facet_detection import detect_facets
 from PIL import Image
 
-from newsletter.compose.length import find_urls
 from newsletter.core.errors import PublishError
 from newsletter.core.models import Media, Post
 from newsletter.publish.base import PartAccepted, Published
@@ -37,7 +35,6 @@ from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Uncert
 from newsletter.publish.settings import BlueskyConfig
 
 MAX_IMAGE_BYTES = 1_000_000
-HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_EPOCH_MICROS = 1_672_531_200_000_000  # 2023-01-01: derived record keys read as past times
 TID_SPAN_MICROS = 365 * 86_400_000_000
@@ -84,7 +81,7 @@ class BlueskyPublisher:
                     created_at=client.get_current_time_iso(), text="", langs=[post.language],
                     reply=_reply(refs), embed=embed,
                 )
-                ref = self._create(client, rkey, record, rich_text(texts[index]))
+                ref = self._create(client, rkey, record, texts[index])
             refs.append(ref)
             if on_part is not None:
                 on_part(Published(ref.uri, self.post_url(ref.uri)))
@@ -117,9 +114,9 @@ class BlueskyPublisher:
         return client
 
     def _create(self, client: PinnedClient, rkey: str, record: models.AppBskyFeedPost.Record,
-                text: TextBuilder) -> models.ComAtprotoRepoStrongRef.Main:
+                text: str) -> models.ComAtprotoRepoStrongRef.Main:
         """Create the record at `rkey`; when the PDS says it exists already, the existing one."""
-        record.text, record.facets = text.build_text(), text.build_facets() or None
+        record.text, record.facets = text, link_and_tag_facets(text)
         try:
             created = self._call(client.app.bsky.feed.post.create, self._did(client), record, rkey=rkey,
                                  creating=True)
@@ -216,26 +213,14 @@ def _reply(refs: list[models.ComAtprotoRepoStrongRef.Main]) -> models.AppBskyFee
     return models.AppBskyFeedPost.ReplyRef(root=refs[0], parent=refs[-1]) if refs else None
 
 
-def rich_text(text: str) -> TextBuilder:
-    """`text` as a TextBuilder: URLs as link facets, #hashtags as tag facets."""
-    spans = [(start, end, "link", url) for start, end, url in find_urls(text)]
-    spans += [(m.start(), m.end(), "tag", m.group(1)) for m in HASHTAG.finditer(text)
-              if not any(s <= m.start() < e for s, e, _, _ in spans)]
-    builder = TextBuilder()
-    cursor = 0
-    for start, end, kind, value in sorted(spans):
-        if start < cursor:
-            continue
-        if start > cursor:
-            builder.text(text[cursor:start])
-        if kind == "link":
-            builder.link(text[start:end], value if "://" in value else f"https://{value}")
-        else:
-            builder.tag(text[start:end], value)
-        cursor = end
-    if cursor < len(text):
-        builder.text(text[cursor:])
-    return builder
+def link_and_tag_facets(text: str) -> list[models.AppBskyRichtextFacet.Main] | None:
+    """The facets the Bluesky app itself would show for `text` (atproto's detection: every link,
+    an IP host or a bare domain included, and every #hashtag), with UTF-8 byte offsets."""
+    found = [
+        facet for facet in detect_facets(text) or []
+        if not str(getattr(facet.features[0], "tag", "")).startswith("$")
+    ]
+    return found or None
 
 
 def image_under_limit(data: bytes) -> tuple[bytes, int, int]:

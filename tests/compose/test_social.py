@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from newsletter.compose.length import measure
-from newsletter.compose.social import compose_posts, sentences, shorten_quote, split_to_fit
+from newsletter.compose.social import PostComposer, compose_posts, sentences, shorten_quote, split_to_fit
 from newsletter.config import Config
 from newsletter.core.models import Announcement, Figure, Quote
 from newsletter.publish.bluesky import BlueskyPublisher
@@ -62,7 +62,7 @@ def test_posts_carry_the_announcements_language():
 
 
 def test_a_long_quote_is_cut_at_a_sentence_boundary_with_a_mark(tmp_path):
-    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=220)
+    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=220, thread=False)
     (post,) = compose_posts(announcement(), channel, Config())
     assert "M. Dupont l'a rappelé hier. […]" in post.text and "Outre-mer" not in post.text
     assert post.length <= 220 and "https://www.travail.gouv.fr/plan-jeunes" in post.text
@@ -70,7 +70,7 @@ def test_a_long_quote_is_cut_at_a_sentence_boundary_with_a_mark(tmp_path):
 
 def test_a_quote_that_cannot_fit_falls_back_to_the_figure_post():
     single = "Une phrase unique et très longue " + "qui ne finit pas " * 12 + "avant la limite."
-    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=150)
+    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["quote"], limit=150, thread=False)
     (post,) = compose_posts(announcement(single), channel, Config())
     assert post.variant == "figure" and "près de 900" in post.text and post.length <= 150
 
@@ -88,11 +88,12 @@ def test_thread_when_allowed_each_part_within_the_limit():
 
 
 def test_optional_parts_are_dropped_in_order_and_nothing_goes_over():
-    channel = XPublisher.Config(name="x", hashtags=["Emploi", "Jeunes", "Formation"], variants=["link"], limit=60)
+    channel = XPublisher.Config(name="x", hashtags=["Emploi", "Jeunes", "Formation"], variants=["link"], limit=60,
+                                thread=False)
     (post,) = compose_posts(announcement(title="Plan jeunes"), channel, Config())
     assert post.length <= 60
     assert "#Emploi" in post.text and "#Formation" not in post.text  # last hashtags go first
-    tiny = XPublisher.Config(name="x", variants=["quote"], limit=20)
+    tiny = XPublisher.Config(name="x", variants=["quote"], limit=20, thread=False)
     assert compose_posts(announcement(), tiny, Config()) == []
 
 
@@ -109,3 +110,53 @@ def test_templates_come_from_the_override_folder(tmp_path: Path):
     config = Config(templates_dir=tmp_path)
     (post,) = compose_posts(announcement(), XPublisher.Config(name="x", variants=["link"]), config)
     assert post.text == "Plan jeunes : 900 000 accompagnements — https://www.travail.gouv.fr/plan-jeunes"
+
+
+def _parts(post) -> list[str]:
+    return [post.text, *post.thread]
+
+
+def test_a_thread_opens_with_a_part_that_stands_alone_and_replies_carry_the_rest():
+    channel = XPublisher.Config(name="x", hashtags=["Emploi", "Jeunes"], variants=["quote"], limit=140)
+    (post,) = compose_posts(announcement(), channel, Config())
+    first, *replies = _parts(post)
+    assert replies, "a quote three times the limit is threaded"
+    assert "Nous allons accompagner" in first and "— Marie Martin" in first
+    assert "https://www.travail.gouv.fr/plan-jeunes" in first
+    assert all(measure(part, "x", 140).valid for part in _parts(post))
+    joined = " ".join(replies)
+    assert "Outre-mer" in joined and "[…]" in replies[0]
+    for reply in replies:
+        words = [w for w in reply.split() if not w.startswith("#") and "://" not in w]
+        assert words, f"a reply holds only hashtags or a link: {reply!r}"
+
+
+def test_a_figure_thread_opens_with_the_figure_and_its_phrase():
+    many = announcement()
+    many.figures = [Figure("près de 900 000", 900000, qualifier="près de", about="jeunes accompagnés"),
+                    Figure("12 000", 12000, about="conseillers formés"), Figure("350", 350, about="missions locales")]
+    many.key_figures = [0, 1, 2]
+    channel = BlueskyPublisher.Config(name="b", handle="h", variants=["figure"], limit=110)
+    (post,) = compose_posts(many, channel, Config())
+    first, *replies = _parts(post)
+    assert "900\u202f000 jeunes accompagnés" in first or "900 000 jeunes accompagnés" in first
+    assert "https://www.travail.gouv.fr/plan-jeunes" in first
+    assert any("missions locales" in reply for reply in replies)
+
+
+def test_a_title_with_line_breaks_stays_on_one_line_and_an_iri_is_encoded():
+    item = announcement(title="Jobs d'été :\r\nles inscriptions\r\nsont ouvertes")
+    item.url = "https://www.travail.gouv.fr/jobs-d-été?r=1"
+    channel = XPublisher.Config(name="x", variants=["link"])
+    (post,) = compose_posts(item, channel, Config())
+    assert post.text.splitlines()[0] == "Jobs d'été : les inscriptions sont ouvertes"
+    assert "https://www.travail.gouv.fr/jobs-d-%C3%A9t%C3%A9?r=1" in post.text
+    assert measure(post.text, "x").valid
+
+
+def test_a_variant_that_cannot_fit_says_why():
+    channel = XPublisher.Config(name="x", variants=["quote"], limit=20, thread=False)
+    composer = PostComposer(Config(), channel)
+    assert composer.compose(announcement(), "quote") is None
+    reason = composer.unfit_reason(announcement(), "quote")
+    assert "over the limit of 20" in reason and "thread: false" in reason

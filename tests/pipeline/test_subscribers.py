@@ -171,7 +171,7 @@ DOMAINS = st.sampled_from(["exemple.fr", "EXEMPLE.FR", "bücher.example", "xn--b
 def test_the_plain_address_shortcut_decides_as_email_validator_does(local: str, domain: str) -> None:
     address = f"{local}@{domain}"
     try:
-        expected: str | None = subs._validated(address)
+        expected: str | None = subs._validated(address.strip())
     except subs.SubscriberError:
         expected = None
     try:

@@ -100,3 +100,14 @@ def test_rate_limit_and_server_errors(fake_bluesky):
 def test_stays_on_the_configured_url(fake_bluesky, tmp_path: Path):
     publisher(fake_bluesky.url).publish(post(), idempotency_key="k")
     assert fake_bluesky.requests[0].path == "/xrpc/com.atproto.server.createSession"
+
+
+def test_every_link_the_app_would_show_gets_a_facet(fake_bluesky):
+    text = "Inscriptions http://127.0.0.1:8080/inscription et sur info.gouv.fr/jeunes #Emploi"
+    publisher(fake_bluesky.url).publish(Post("bsky", "bluesky", "ann1", "link", text, len(text), 300),
+                                        idempotency_key="links")
+    (record,) = records(fake_bluesky)
+    encoded = text.encode()
+    shown = [encoded[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode() for f in record["facets"]]
+    assert shown == ["http://127.0.0.1:8080/inscription", "info.gouv.fr/jeunes", "#Emploi"]
+    assert record["facets"][1]["features"][0]["uri"] == "https://info.gouv.fr/jeunes"
