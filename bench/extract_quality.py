@@ -51,6 +51,33 @@ def score(labels: list, found: list, matches) -> tuple[int, int, list, list]:
     return len(labels) - len(missed), len(labels), missed, remaining
 
 
+def speaker_counts(labels: list, found: list) -> list[int]:
+    """Match quotes by text alone: [text matches, right speaker, given a speaker, given the right one]."""
+    remaining = list(found)
+    counts = [0, 0, 0, 0]
+    for speaker, text in labels:
+        hit = next((q for q in remaining if normalise(q["text"]).startswith(normalise(text))), None)
+        if hit is None:
+            continue
+        remaining.remove(hit)
+        right = hit["speaker"] == speaker
+        counts[0] += 1
+        counts[1] += right
+        counts[2] += hit["speaker"] is not None
+        counts[3] += right and hit["speaker"] is not None
+    return counts
+
+
+def print_speakers(counts: list[int], gold: int) -> None:
+    """Quote recall on text alone, speaker-correct recall and speaker precision."""
+    found, right, given, given_right = counts
+    precision = given_right / given if given else 1.0
+    print(
+        f"speakers quote recall {found / gold if gold else 1.0:.3f}  speaker-correct recall "
+        f"{right / gold if gold else 1.0:.3f}  speaker precision {precision:.3f}  ({given} attributed)"
+    )
+
+
 def main() -> None:
     """Score every folder given (default bench/labelled), printing its figures."""
     logging.disable(logging.WARNING)
@@ -67,12 +94,14 @@ def score_folder(folder: Path, verbose: bool) -> None:
     """Print per-document errors (with `verbose`) and the four figures of one labelled folder."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
+    speakers = [0, 0, 0, 0]
     for name, expected in sorted(labels.items()):
         announcement = extract(read_path(str(folder / name)))
         found = {
             "quotes": [{"speaker": q.speaker, "text": q.text} for q in announcement.quotes],
             "figures": [{"value": f.value, "kind": f.kind, "raw": f.raw} for f in announcement.figures],
         }
+        speakers = [a + b for a, b in zip(speakers, speaker_counts(expected["quotes"], found["quotes"]), strict=True)]
         for key, matches in (("quotes", quote_matches), ("figures", figure_matches)):
             hits, gold, missed, extra = score(expected[key], found[key], matches)
             totals[key][0] += hits
@@ -86,6 +115,7 @@ def score_folder(folder: Path, verbose: bool) -> None:
         recall = hits / gold if gold else 1.0
         counts = f"{hits} correct, {gold} labelled, {predicted} found"
         print(f"{key:<8} precision {precision:.3f}  recall {recall:.3f}  ({counts})")
+    print_speakers(speakers, totals["quotes"][1])
 
 
 if __name__ == "__main__":
