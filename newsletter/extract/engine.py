@@ -71,7 +71,7 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     if len(body) > ANALYSIS_LIMIT:
         analysed = body[:ANALYSIS_LIMIT]
         warnings.append(f"text is {len(body)} characters; quotes and figures read from the first {ANALYSIS_LIMIT}")
-    quoted = find_quotes(analysed, warnings)
+    quoted = find_quotes(analysed, warnings, title)
     figures = find_figures(analysed, language, skip=quoted.name_spans)
     return Announcement(
         identity=raw.identity,
