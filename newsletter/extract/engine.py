@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from newsletter.core.models import Announcement, RawDocument
-from newsletter.extract import metadata, rank
+from newsletter.extract import confidence, metadata, rank
 from newsletter.extract.clean import clean_markdown, strip_inline
 from newsletter.extract.decode import decode_content
 from newsletter.extract.figures import find_figures
@@ -72,7 +72,7 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
         analysed = body[:ANALYSIS_LIMIT]
         warnings.append(f"text is {len(body)} characters; quotes and figures read from the first {ANALYSIS_LIMIT}")
     quoted = find_quotes(analysed, warnings, title)
-    figures = find_figures(analysed, language, skip=quoted.name_spans)
+    figures = confidence.score_figures(find_figures(analysed, language, skip=quoted.name_spans))
     return Announcement(
         identity=raw.identity,
         source=raw.source,

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from newsletter.core.models import Quote
-from newsletter.extract import people, speakers
+from newsletter.extract import confidence, people, speakers
 from newsletter.extract.text import words
 
 _MARK = re.compile('[«»“”"]')
@@ -79,6 +79,14 @@ class QuotedText:
 class _Attribution:
     speaker: str | None
     role: str | None
+    score: float = confidence.NAMED
+
+
+def _scored(attribution: _Attribution | None, score: float) -> _Attribution | None:
+    """The attribution with at most `score` confidence (a speaker found indirectly)."""
+    if attribution is not None and attribution.speaker:
+        attribution.score = min(attribution.score, score)
+    return attribution
 
 
 def find_quotes(text: str, warnings: list[str], title: str = "") -> QuotedText:
@@ -118,10 +126,10 @@ def find_quotes(text: str, warnings: list[str], title: str = "") -> QuotedText:
             continue
         if attribution is None:
             attribution = (
-                _answer(text, paragraphs, span, interviewed)
-                or _inherit(previous, paragraphs, span.open, inner)
-                or _coordinated(text, previous, span.open, before)
-                or resolver.beside(span)
+                _scored(_answer(text, paragraphs, span, interviewed), confidence.INTERVIEWEE)
+                or _scored(_inherit(previous, paragraphs, span.open, inner), confidence.CARRIED)
+                or _scored(_coordinated(text, previous, span.open, before), confidence.CARRIED)
+                or _scored(resolver.beside(span), confidence.NEARBY)
             )
         if attribution is None:
             if not _is_full_sentence(inner):
@@ -129,7 +137,8 @@ def find_quotes(text: str, warnings: list[str], title: str = "") -> QuotedText:
             attribution = _Attribution(None, None)
         if attribution.speaker is None and _is_term(inner):
             continue
-        quote = Quote(text=inner, speaker=attribution.speaker, role=attribution.role)
+        score = attribution.score if attribution.speaker else confidence.NO_SPEAKER
+        quote = Quote(text=inner, speaker=attribution.speaker, role=attribution.role, score=score)
         resolver.remember(quote)
         found.quotes.append(quote)
         found.spans.append((span.open, span.close))
@@ -484,7 +493,10 @@ class _Resolver:
         if not _DEFINITE.match(window):
             return _Attribution(None, None)
         local = self._paragraph_people(None)
-        return self._person(local[-1], 0) if local else _Attribution(None, None)
+        if not local:
+            return _Attribution(None, None)
+        person = self._person(local[-1], 0)
+        return _Attribution(person.speaker, person.role, confidence.FAR_REFERENCE)
 
     def _paragraph_people(self, gender: str | None) -> list[people.Mention]:
         """The people named in the quote's paragraph before it, compatible with `gender`."""
@@ -521,16 +533,17 @@ class _Resolver:
         """The last compatible person named in the pronoun's paragraph, else before it."""
         local = self._paragraph_subject(gender)
         if local is not None:
-            return local
+            return _Attribution(local.speaker, local.role, min(local.score, confidence.REFERENCE))
         index = bisect.bisect_left(self.starts, min(pos, self.quote_open)) - 1
         last = self.last_speaker
         if index >= 0 and last is not None and last.role and self.mentions[index].name in last.role:
-            return _Attribution(last.speaker, last.role)
+            return _Attribution(last.speaker, last.role, confidence.REFERENCE)
         for mention in reversed(self.mentions[max(0, index - 30) : index + 1]):
             if self._compatible(mention, gender):
-                return self._person(mention, 0)
+                person = self._person(mention, 0)
+                return _Attribution(person.speaker, person.role, confidence.FAR_REFERENCE)
         if last is not None and (gender is None or self.genders.get(last.speaker or "", gender) == gender):
-            return _Attribution(last.speaker, last.role)
+            return _Attribution(last.speaker, last.role, confidence.FAR_REFERENCE)
         return _Attribution(None, None)
 
     def _resolve_role(
@@ -545,14 +558,14 @@ class _Resolver:
         for mention in reversed(recent):
             known_role = self.roles.get(mention.name)
             if known_role and head in known_role.lower():
-                return _Attribution(mention.name, known_role)
+                return _Attribution(mention.name, known_role, confidence.REFERENCE)
         for mention in reversed(recent):
             person = self._person(mention, 0)
             if person.role and head in person.role.lower():
-                return person
+                return _Attribution(person.speaker, person.role, confidence.REFERENCE)
         last = self.last_speaker
         if fallback and last is not None and self._recent_speaker(last, gender):
-            return _Attribution(last.speaker, last.role)
+            return _Attribution(last.speaker, last.role, confidence.FAR_REFERENCE)
         return _Attribution(None, None)
 
     def _role_gender(self, role: str, pos: int) -> str | None:

@@ -45,7 +45,7 @@ from newsletter.core.models import (
     post_from_payload,
     post_to_payload,
 )
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, posts_to_queue
+from newsletter.pipeline.plan import PostState, cards_dir, holds_post, plan_channel, posts_to_queue
 from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain
@@ -111,9 +111,11 @@ def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime 
     created: dict[str, int] = {}
     for channel in config.channels:
         posts = posts_to_queue(config, store, channel, now, since=since)
-        status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
-        rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
-        created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
+        created[channel.name] = 0
+        for status in (S.AWAITING_APPROVAL, S.PENDING):
+            rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts
+                    if holds_post(store, channel, p) == (status is S.AWAITING_APPROVAL)]
+            created[channel.name] += ledger.ensure_pending(rows, status=status, now=now) if rows else 0
     return created
 
 
@@ -248,7 +250,7 @@ def _dry_run(
     outbox = OutboxPublisher(outbox_dir)
     entries = plan_channel(config, store, channel, now, card_folder=outbox_dir / "cards")
     due = [e for e in entries if e.state is PostState.QUEUED and (e.not_before is None or e.not_before <= now)]
-    due += [e for e in entries if e.state is PostState.PLANNED and not channel.require_approval]
+    due += [e for e in entries if e.state is PostState.PLANNED and not holds_post(store, channel, e.post)]
     for entry in due[:limit]:
         published = outbox.publish(entry.post, idempotency_key=entry.key)
         report.written.append(Path(published.url.removeprefix("file://")) if published.url else outbox_dir)
