@@ -1,6 +1,8 @@
 """Extraction quality on the hand-labelled set in bench/labelled: quote and figure precision/recall.
 
 Run: /work/venv/bin/python bench/extract_quality.py [FOLDER...] [-v]
+bench/labelled_speakers holds interviews, back-references and feed items (used to tune speakers);
+bench/labelled_speakers_unseen was written after that tuning and never tuned on.
 Each FOLDER holds documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out);
 each folder given is scored and reported on its own.
 A quote counts as correct when its text starts like the labelled one and the speaker is the same
