@@ -1,6 +1,8 @@
 """Extraction quality on the hand-labelled set in bench/labelled: quote and figure precision/recall.
 
 Run: /work/venv/bin/python bench/extract_quality.py [FOLDER...] [-v]
+bench/labelled_speakers holds interviews, back-references and feed items (used to tune speakers);
+bench/labelled_speakers_unseen was written after that tuning and never tuned on.
 Each FOLDER holds documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out);
 each folder given is scored and reported on its own.
 A quote counts as correct when its text starts like the labelled one and the speaker is the same
@@ -81,6 +83,33 @@ def score(labels: list, found: list, matches) -> tuple[int, int, list, list]:
     return len(labels) - len(missed), len(labels), missed, remaining
 
 
+def speaker_counts(labels: list, found: list) -> list[int]:
+    """Match quotes by text alone: [text matches, right speaker, given a speaker, given the right one]."""
+    remaining = list(found)
+    counts = [0, 0, 0, 0]
+    for speaker, text in labels:
+        hit = next((q for q in remaining if normalise(q["text"]).startswith(normalise(text))), None)
+        if hit is None:
+            continue
+        remaining.remove(hit)
+        right = hit["speaker"] == speaker
+        counts[0] += 1
+        counts[1] += right
+        counts[2] += hit["speaker"] is not None
+        counts[3] += right and hit["speaker"] is not None
+    return counts
+
+
+def print_speakers(counts: list[int], gold: int) -> None:
+    """Quote recall on text alone, speaker-correct recall and speaker precision."""
+    found, right, given, given_right = counts
+    precision = given_right / given if given else 1.0
+    print(
+        f"speakers quote recall {found / gold if gold else 1.0:.3f}  speaker-correct recall "
+        f"{right / gold if gold else 1.0:.3f}  speaker precision {precision:.3f}  ({given} attributed)"
+    )
+
+
 def main() -> None:
     """Score every folder given (default bench/labelled), printing its figures."""
     logging.disable(logging.WARNING)
@@ -98,6 +127,7 @@ def score_folder(folder: Path, verbose: bool) -> None:
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     totals = {"quotes": [0, 0, 0], "figures": [0, 0, 0]}
     phrases = [0, 0]
+    speakers = [0, 0, 0, 0]
     for name, expected in sorted(labels.items()):
         announcement = extract(read_path(str(folder / name)))
         found = {
@@ -106,6 +136,7 @@ def score_folder(folder: Path, verbose: bool) -> None:
                 {"value": f.value, "kind": f.kind, "raw": f.raw, "about": f.about} for f in announcement.figures
             ],
         }
+        speakers = [a + b for a, b in zip(speakers, speaker_counts(expected["quotes"], found["quotes"]), strict=True)]
         for key, matches in (("quotes", quote_matches), ("figures", figure_matches)):
             hits, gold, missed, extra = score(expected[key], found[key], matches)
             totals[key][0] += hits
@@ -124,6 +155,7 @@ def score_folder(folder: Path, verbose: bool) -> None:
         counts = f"{hits} correct, {gold} labelled, {predicted} found"
         print(f"{key:<8} precision {precision:.3f}  recall {recall:.3f}  ({counts})")
     print(phrase_line(*phrases))
+    print_speakers(speakers, totals["quotes"][1])
 
 
 def phrase_line(good: int, judged: int) -> str:

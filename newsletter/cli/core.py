@@ -128,6 +128,8 @@ def status(
             console().print(f"  [yellow]missed[/yellow]: {', '.join(job['missed_runs'])}")
     for source in data["sources_in_error"]:
         console().print(f"[red]source {source['name']} failing[/red]: {source['error']}")
+    for skipped in data["skipped_documents"]:
+        console().print(f"[yellow]source {skipped['source']}[/yellow]: {skipped['reason']}", highlight=False)
     for channel in data["paused_channels"]:
         console().print(f"[yellow]channel {channel['name']} paused[/yellow]: {channel['reason']}")
     for post in data["posts_in_doubt"]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 announcements_app = typer.Typer(help="Show the stored announcements.", no_args_is_help=True)
 app.add_typer(announcements_app, name="announcements")
 
-COUNT_COLUMNS = ("new", "updated", "unchanged", "failed", "withdrawn", "held")
+COUNT_COLUMNS = ("new", "updated", "unchanged", "failed", "withdrawn", "held", "skipped")
 
 
 @app.command("ingest")
@@ -60,6 +60,8 @@ def ingest_command(
     for report in reports:
         for error in report.errors:
             console().print(f"[red]{escape(report.source)}[/red]: {escape(error)}", highlight=False)
+        for skip in report.skips:
+            console().print(f"[yellow]{escape(report.source)}[/yellow]: {escape(skip)}", highlight=False)
     if any(report.failed and not _any_stored(report) for report in reports):
         raise typer.Exit(1)
 

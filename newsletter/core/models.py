@@ -34,18 +34,28 @@ class RawDocument:
     whole_page: bool = False
 
 
+SURE = 0.7  # a quote or figure scored below this is one a person should check
+CHECK_NO_QUOTE = "no_quote"
+CHECK_SPEAKER = "ambiguous_speaker"
+CHECK_FIGURE = "figure_without_phrase"
+
+
 @dataclass
 class Quote:
-    """A passage someone said, without its quotation marks."""
+    """A passage someone said, without its quotation marks; `score` (0-1) is how sure the
+    speaker is (1 when named next to it, lower when resolved from a pronoun or role, 0.5 when
+    nobody is said to speak)."""
 
     text: str
     speaker: str | None = None
     role: str | None = None
+    score: float = 1.0
 
 
 @dataclass
 class Figure:
-    """A numeric statistic as written (`raw`) and normalised (`value`, `unit`, `kind`)."""
+    """A numeric statistic as written (`raw`) and normalised (`value`, `unit`, `kind`);
+    `score` (0-1) is how sure its meaning is (lower without an `about` phrase)."""
 
     raw: str
     value: float
@@ -55,6 +65,7 @@ class Figure:
     qualifier: str | None = None
     about: str | None = None
     sentence: str = ""
+    score: float = 1.0
 
 
 @dataclass
@@ -88,6 +99,24 @@ class Announcement:
     def main_figures(self) -> list[Figure]:
         """The key figures, best first."""
         return [self.figures[i] for i in self.key_figures]
+
+    @property
+    def checks(self) -> list[str]:
+        """Why a person should check this extraction: `no_quote`, `ambiguous_speaker` (a quote
+        whose speaker is unsure), `figure_without_phrase` (a key figure scored unsure)."""
+        reasons = []
+        if not self.quotes:
+            reasons.append(CHECK_NO_QUOTE)
+        elif any(q.score < SURE for q in ([self.main_quote] if self.main_quote else self.quotes)):
+            reasons.append(CHECK_SPEAKER)
+        if any(f.score < SURE for f in self.main_figures or self.figures):
+            reasons.append(CHECK_FIGURE)
+        return reasons
+
+    @property
+    def needs_check(self) -> bool:
+        """Whether the extraction is weak enough that a person should look before it goes out."""
+        return bool(self.checks)
 
     def extracted(self) -> dict[str, Any]:
         """The extracted part as plain JSON-ready data, for storage."""

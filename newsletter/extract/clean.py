@@ -79,13 +79,16 @@ _SEE_ALSO = re.compile(r"^(?:lire aussi|voir aussi|à lire aussi|read more|see a
 _SHARE_TOKEN = re.compile(r"[\w-]+")
 
 
-def clean_markdown(text: str, plain: bool) -> CleanDocument:
-    """Strip Markdown markup and boilerplate; `plain` text treats short lone lines as headings."""
+def clean_markdown(text: str, plain: bool, given_title: str = "") -> CleanDocument:
+    """Strip Markdown markup and boilerplate; `plain` text treats short lone lines as headings.
+
+    The first block becomes the title only when it is one: a heading or title-like line, or the
+    `given_title` (from the source's metadata) repeated; otherwise it stays in the body."""
     if "&" in text:
         text = html.unescape(text)
     text, acronyms = repair_footnotes(text)
     blocks = _drop_boilerplate(_split_blocks(text, plain))
-    title, blocks = _take_title(blocks)
+    title, blocks = _take_title(blocks, given_title)
     for block in blocks:
         for short, long in find_defined_acronyms(block.text).items():
             acronyms.setdefault(short, long)
@@ -215,11 +218,33 @@ def _is_share_line(text: str) -> bool:
     return 0 < len(words) <= 12 and set(words) <= _SHARE_WORDS and bool(set(words) & _SHARE_REQUIRED)
 
 
-def _take_title(blocks: list[Block]) -> tuple[str, list[Block]]:
-    """Take the first heading or first line as the title and remove it from the body."""
-    if blocks and (blocks[0].heading or len(blocks[0].text) <= 250):
-        return _tidy_title(blocks[0].text), blocks[1:]
+def _take_title(blocks: list[Block], given: str) -> tuple[str, list[Block]]:
+    """Take the first block as the title, removing it from the body, only when it is a title."""
+    if not blocks:
+        return "", blocks
+    first = blocks[0]
+    if given:
+        return ("", blocks[1:]) if _same_text(first.text, given) else ("", blocks)
+    if first.heading or _looks_like_title(first.text):
+        return _tidy_title(first.text), blocks[1:]
     return "", blocks
+
+
+def _looks_like_title(text: str) -> bool:
+    """A short line with no sentence inside it (at most a final full stop) reads as a title."""
+    if len(text) > 250 or _SENTENCE_INSIDE.search(text):
+        return False
+    return not _TITLE_END.search(text) or (text.endswith(".") and len(text.split()) <= 15)
+
+
+_SENTENCE_INSIDE = re.compile(r"[.!?…]\s+\S")
+_TITLE_END = re.compile(r"[.!?…:;,]$")
+_NOT_ALNUM = re.compile(r"\W+")
+
+
+def _same_text(text: str, title: str) -> bool:
+    """Whether a block only repeats the title (case, punctuation and spacing aside)."""
+    return _NOT_ALNUM.sub("", text.casefold()) == _NOT_ALNUM.sub("", title.casefold())
 
 
 def _tidy_title(text: str) -> str:

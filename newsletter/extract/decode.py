@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 
+import charset_normalizer
 import ftfy
 
 _BOMS = (
@@ -20,6 +21,7 @@ _MOJIBAKE = re.compile(
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _BINARY_SAMPLE = 4096
 _BINARY_RATIO = 0.05
+_DETECT_SAMPLE = 16_384
 _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 
 
@@ -43,9 +45,48 @@ def decode_content(content: str | bytes | None, warnings: list[str], limit: int 
     return _repair_text(text, warnings)
 
 
+def unreadable_reason(content: str | bytes | None) -> str | None:
+    """Why a document holds no text to announce (empty, only whitespace, binary, undecodable), or None."""
+    if not content:
+        return "empty document"
+    if isinstance(content, bytes | bytearray):
+        data = bytes(content)
+        if _looks_binary(data):
+            return "binary content, not text"
+        if not _has_bom(data) and not _is_utf8(data) and not _has_encoding(data):
+            return "cannot be decoded as text in any known encoding"
+        content = _decode_bytes(data, [])
+    text = content.lstrip("\ufeff")
+    if not text.strip():
+        return "only whitespace"
+    visible = len(text) - text.count(" ") - text.count("\n")
+    if text.count("\ufffd") > max(visible * _BINARY_RATIO, 0):
+        return "cannot be decoded as text (undecodable bytes)"
+    return None
+
+
+def _has_encoding(data: bytes) -> bool:
+    """Whether charset-normalizer finds any encoding the start of the bytes reads as text in."""
+    return charset_normalizer.from_bytes(data[:_DETECT_SAMPLE]).best() is not None
+
+
+def _has_bom(data: bytes) -> bool:
+    """Whether the bytes start with a Unicode byte-order mark."""
+    return any(data.startswith(bom) for bom, _ in _BOMS)
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether the bytes are valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _looks_binary(data: bytes) -> bool:
     """Whether the start of the data has too many control bytes to be text (no BOM: UTF-16/32 are text)."""
-    if any(data.startswith(bom) for bom, _ in _BOMS):
+    if _has_bom(data):
         return False
     sample = data[:_BINARY_SAMPLE]
     return bool(sample) and 1 - len(sample.translate(None, _CONTROL_BYTES)) / len(sample) > _BINARY_RATIO

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from newsletter.core.models import Announcement, RawDocument
-from newsletter.extract import metadata, rank
+from newsletter.extract import confidence, metadata, rank
 from newsletter.extract.clean import clean_markdown, strip_inline
 from newsletter.extract.decode import decode_content
 from newsletter.extract.figures import find_figures
@@ -58,11 +58,12 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
         text, hints = converted.text, converted.hints
         warnings.extend(converted.warnings)
         content_type = "text/html"
-    document = clean_markdown(text, plain=content_type == "text/plain")
+    given_title = strip_inline(str(meta.get("title") or ""))
+    document = clean_markdown(text, plain=content_type == "text/plain", given_title=given_title)
     body = document.body
     if not body.strip() and not document.title:
         warnings.append("no text content")
-    title = strip_inline(str(meta.get("title") or "")) or document.title or hints.get("title", "")
+    title = given_title or document.title or hints.get("title", "") or metadata.first_sentence(document.blocks)
     if not title:
         warnings.append("no title found")
     language = metadata.detect_language(body or title, meta.get("lang") or hints.get("lang"))
@@ -70,8 +71,8 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
     if len(body) > ANALYSIS_LIMIT:
         analysed = body[:ANALYSIS_LIMIT]
         warnings.append(f"text is {len(body)} characters; quotes and figures read from the first {ANALYSIS_LIMIT}")
-    quoted = find_quotes(analysed, warnings)
-    figures = find_figures(analysed, language, skip=quoted.name_spans)
+    quoted = find_quotes(analysed, warnings, title)
+    figures = confidence.score_figures(find_figures(analysed, language, skip=quoted.name_spans))
     return Announcement(
         identity=raw.identity,
         source=raw.source,
@@ -80,7 +81,7 @@ def _extract(raw: RawDocument, warnings: list[str]) -> Announcement:
         url=raw.url or _str_or_none(meta.get("url")),
         published=metadata.published_date(document.blocks, meta.get("date"), meta.get("published"), hints.get("date")),
         language=language,
-        lede=metadata.lede(document.blocks),
+        lede=strip_inline(str(meta.get("summary") or "")) or metadata.lede(document.blocks),
         tags=metadata.programme_tags(quoted.names, meta.get("tags")),
         acronyms=document.acronyms,
         quotes=quoted.quotes,

@@ -76,6 +76,20 @@ def lede(blocks: list[Block]) -> str:
     return ""
 
 
+def first_sentence(blocks: list[Block], limit: int = 160) -> str:
+    """The first sentence of the first block, cut at a word before `limit` characters: a title
+    for a document that has none."""
+    if not blocks:
+        return ""
+    sentence = _SENTENCE.split(blocks[0].text, maxsplit=1)[0].strip()
+    if len(sentence) <= limit:
+        return sentence.rstrip(".")
+    return sentence[:limit].rsplit(" ", 1)[0] + " …"
+
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+
+
 def programme_tags(names: list[str], given: object = None) -> list[str]:
     """Metadata tags if given, else the quoted programme names, once each, in order."""
     if isinstance(given, str):

@@ -10,7 +10,7 @@ from newsletter.extract.text import trie_pattern, words
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LOW = "a-zß-öø-ÿ"
-_NAME_WORD = rf"[{_UP}][{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
+_NAME_WORD = rf"(?:O['’])?[{_UP}][{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:['’][{_UP}]?[{_LOW}]+)?(?:-[{_UP}][{_LOW}]+)*"
 _CAPS_WORD = rf"[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*"
 _INITIAL = rf"[{_UP}]\."
 _PARTICLE = r"(?:(?:(?:de|du|des|van|von|der|den|da|di|del|della|dos|le|la|bin|ben|al|ter|zu)\s+|d['’]){1,2})"
@@ -99,7 +99,8 @@ SPEECH_VERBS = words(
     confié confiée martèle martelé martelée poursuit poursuivi poursuivie commente commenté
     commentée note noté notée observe observé observée résume résumé résumée témoigne
     témoigné témoignée reconnaît reconnait reconnu reconnue lance lancé lancée dit disent
-    relève relevé relevée détaille détaillé détaillée plaide plaidé plaidée juge jugé jugée
+    relève relevé relevée raconte racontent raconté racontée détaille détaillé détaillée
+    plaide plaidé plaidée juge jugé jugée
     considère considéré considérée promet promis promise espère espéré espérée alerte alerté
     alertée prévient prévenu prévenue réagit réagi réagie complète complété complétée répond
     répondu répondue confirme confirmé confirmée regrette regretté regrettée avertit averti
@@ -140,7 +141,7 @@ _CLAUSE_BREAK = re.compile(r"[.!?»”]\s+|\n")
 _WORD_TOKEN = re.compile(r"[\w'’-]+")
 _TRAILING_CONJUNCTION = re.compile(r"\b(?:et|and|ou|or)$")
 _ROLE_LINK_BEFORE = re.compile(r"\b(?:for|of|de|du|des|chargée?)\s+$", re.IGNORECASE)
-_LEADING_ARTICLE = re.compile(r"^(?:the|le|la|l['’])\s*", re.IGNORECASE)
+_LEADING_ARTICLE = re.compile(r"^(?:(?:the|le|la)\s+|l['’]\s*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,8 @@ def _clean_name(candidate: str) -> str | None:
         return None
     if all(w.isupper() for w in words) or any(w.endswith(".") for w in words[1:]):
         return None
+    if words[-1].endswith(("'s", "’s")) or words[0][:1].islower():
+        return None
     return " ".join(words)
 
 
@@ -312,10 +315,10 @@ def _starts_like_role(segment: str) -> bool:
     words = [w.lower() for w in _WORD_TOKEN.findall(segment)[:5]]
     if not words or words[0] in SPEECH_VERBS or words[0] in {"se", "s", "a", "has", "is", "est"}:
         return False
-    return any(_is_role_head(w) for w in words[:4])
+    return any(is_role_head(w) for w in words[:4])
 
 
-def _is_role_head(word: str) -> bool:
+def is_role_head(word: str) -> bool:
     """`ministre`, `l'adjointe`, `président-directeur`: a role noun, alone or in a compound."""
     word = word.split("'")[-1].split("’")[-1]
     return word in ROLE_HEADS or any(part in ROLE_HEADS for part in word.split("-"))

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from newsletter.core.models import Quote
-from newsletter.extract import people
+from newsletter.extract import confidence, people, speakers
 from newsletter.extract.text import words
 
 _MARK = re.compile('[«»“”"]')
@@ -79,21 +79,32 @@ class QuotedText:
 class _Attribution:
     speaker: str | None
     role: str | None
+    score: float = confidence.NAMED
 
 
-def find_quotes(text: str, warnings: list[str]) -> QuotedText:
-    """Find every quotation in clean text (paragraphs separated by blank lines)."""
+def _scored(attribution: _Attribution | None, score: float) -> _Attribution | None:
+    """The attribution with at most `score` confidence (a speaker found indirectly)."""
+    if attribution is not None and attribution.speaker:
+        attribution.score = min(attribution.score, score)
+    return attribution
+
+
+def find_quotes(text: str, warnings: list[str], title: str = "") -> QuotedText:
+    """Find every quotation in clean text (paragraphs separated by blank lines); `title` helps
+    tell whom an interview is with."""
     paragraphs = _paragraph_starts(text)
     spans = pair_quotation_marks(text, paragraphs, warnings)
     found = QuotedText()
     if not spans:
         return found
-    resolver = _Resolver(text, paragraphs)
+    resolver = _Resolver(text, paragraphs, spans)
+    interviewed = speakers.interviewee(text, paragraphs, title)
     previous: tuple[int, Quote] | None = None
     for index, span in enumerate(spans):
         inner = _inner_text(text, span)
         if not _ANY_WORD_CHAR.search(inner):
             continue
+        resolver.quote_open = span.open
         lo = _clause_start(text, span.open, spans[index - 1].close + 1 if index else 0, paragraphs)
         hi = _clause_end(
             text, span.close + 1, spans[index + 1].open if index + 1 < len(spans) else len(text), paragraphs
@@ -114,19 +125,38 @@ def find_quotes(text: str, warnings: list[str]) -> QuotedText:
             found.name_spans.append((span.open, span.close))
             continue
         if attribution is None:
-            attribution = _inherit(previous, paragraphs, span.open, inner) or _coordinated(
-                text, previous, span.open, before
+            attribution = (
+                _scored(_answer(text, paragraphs, span, interviewed), confidence.INTERVIEWEE)
+                or _scored(_inherit(previous, paragraphs, span.open, inner), confidence.CARRIED)
+                or _scored(_coordinated(text, previous, span.open, before), confidence.CARRIED)
+                or _scored(resolver.beside(span), confidence.NEARBY)
             )
         if attribution is None:
             if not _is_full_sentence(inner):
                 continue
             attribution = _Attribution(None, None)
-        quote = Quote(text=inner, speaker=attribution.speaker, role=attribution.role)
+        if attribution.speaker is None and _is_term(inner):
+            continue
+        score = attribution.score if attribution.speaker else confidence.NO_SPEAKER
+        quote = Quote(text=inner, speaker=attribution.speaker, role=attribution.role, score=score)
         resolver.remember(quote)
         found.quotes.append(quote)
         found.spans.append((span.open, span.close))
         previous = (span.close, quote)
+    speakers.one_spelling(found.quotes, [m.name for m in resolver.mentions])
     return found
+
+
+def _answer(text: str, paragraphs: list[int], span: QuoteSpan, interviewed: str | None) -> _Attribution | None:
+    """In an interview, a quote filling its paragraph is the interviewee's answer."""
+    if interviewed is None or not speakers.is_answer(text, paragraphs, span.open, span.close):
+        return None
+    return _Attribution(interviewed, None)
+
+
+def _is_term(inner: str) -> bool:
+    """One or two quoted words that nobody is said to say (`le niveau « élevé »`): a term, not a quote."""
+    return len(inner.split()) <= 2 and not _TERMINAL.search(inner)
 
 
 def _paragraph_starts(text: str) -> list[int]:
@@ -364,10 +394,27 @@ _ORGANISATION_SUBJECT = re.compile(
 )
 
 
+_DEFINITE = re.compile(r"(?:la|le|l['’]|the)\s*[\w'’-]+", re.IGNORECASE)
+_MESSAGE_FROM = re.compile(
+    r"\W*(?:(?:that|this|such)\s+(?:was|is)\s+(?:the\s+)?(?:message|view|warning|word)\s+(?:from|of)|"
+    r"(?:c['’]est|tel est|voilà)\s+(?:le|la|l['’])\s*(?:message|avertissement|conviction|avis)\s+(?:de|d['’]))\s",
+    re.IGNORECASE,
+)
+
+
+def _inside(pos: int, spans: list[QuoteSpan], opens: list[int]) -> bool:
+    """Whether `pos` lies inside a pair of quotation marks."""
+    index = bisect.bisect_right(opens, pos) - 1
+    return index >= 0 and spans[index].open < pos < spans[index].close
+
+
 def _is_title_prefix(between: str) -> bool:
     """Nothing, or only a capitalised title (`Regional Administrator`, `Minister`), before a name."""
     stripped = between.strip(" ,")
-    return not stripped or bool(_TITLE_PHRASE.match(stripped + " "))
+    if not stripped or _TITLE_PHRASE.match(stripped + " "):
+        return True
+    words = stripped.split()
+    return between.rstrip().endswith(",") and len(words) <= 8 and people.is_role_head(words[-1].lower())
 
 
 def _only_titles(between: str) -> bool:
@@ -378,18 +425,23 @@ def _only_titles(between: str) -> bool:
 class _Resolver:
     """Finds speakers around quotes, resolving pronouns and role references to people named before."""
 
-    def __init__(self, text: str, paragraphs: list[int]) -> None:
+    def __init__(self, text: str, paragraphs: list[int], spans: list[QuoteSpan]) -> None:
         self.text = text
         self.paragraphs = paragraphs
-        self.mentions = people.find_people(text)
+        opens = [span.open for span in spans]
+        self.mentions = [m for m in people.find_people(text) if not _inside(m.start, spans, opens)]
         self.starts = [m.start for m in self.mentions]
         self.roles: dict[str, str] = {}
+        self.genders: dict[str, str] = {}
         self.last_speaker: Quote | None = None
+        self.last_paragraph = 0
+        self.quote_open = 0
 
     def remember(self, quote: Quote) -> None:
         """Keep a speaker's role for later references to them."""
         if quote.speaker:
             self.last_speaker = quote
+            self.last_paragraph = bisect.bisect_right(self.paragraphs, self.quote_open) - 1
             if quote.role:
                 self.roles.setdefault(quote.speaker, quote.role)
 
@@ -406,7 +458,21 @@ class _Resolver:
         )
         if role:
             self.roles.setdefault(mention.name, role)
+        gender = speakers.gender_near(self.text, mention.start, role)
+        if gender:
+            self.genders.setdefault(mention.name, gender)
         return _Attribution(mention.name, role)
+
+    def _compatible(self, mention: people.Mention, gender: str | None) -> bool:
+        """Whether a person may be the one a pronoun of `gender` refers to."""
+        if gender is None:
+            return True
+        if mention.name not in self.genders:
+            role = people.role_after(self.text, mention.end) or people.role_before(self.text, mention.start, 0)
+            found = speakers.gender_near(self.text, mention.start, role)
+            if found:
+                self.genders[mention.name] = found
+        return self.genders.get(mention.name, gender) == gender
 
     def _subject(self, start: int, end: int) -> _Attribution:
         """Who is named at `start` (a name, a pronoun, a role such as « la ministre »)."""
@@ -414,37 +480,129 @@ class _Resolver:
         mentions = self._mentions_in(start, min(end, start + 160))
         if mentions and len(self.text[start : mentions[0].start].split()) <= 12:
             return self._person(mentions[0], start)
-        if _PRONOUN_START.match(window):
-            return self._resolve_pronoun(start)
+        pronoun = _PRONOUN_START.match(window)
+        if pronoun:
+            return self._resolve_pronoun(start, pronoun.group(0))
         role = people.ROLE_REFERENCE.match(window)
         if role:
             return self._resolve_role(role.group(1), start)
-        return _Attribution(None, None)
+        return self._definite_subject(window)
 
-    def _resolve_pronoun(self, pos: int) -> _Attribution:
-        index = bisect.bisect_left(self.starts, pos) - 1
+    def _definite_subject(self, window: str) -> _Attribution:
+        """`raconte la jeune éleveuse`: a definite description names the person just introduced."""
+        if not _DEFINITE.match(window):
+            return _Attribution(None, None)
+        local = self._paragraph_people(None)
+        if not local:
+            return _Attribution(None, None)
+        person = self._person(local[-1], 0)
+        return _Attribution(person.speaker, person.role, confidence.FAR_REFERENCE)
+
+    def _paragraph_people(self, gender: str | None) -> list[people.Mention]:
+        """The people named in the quote's paragraph before it, compatible with `gender`."""
+        index = bisect.bisect_right(self.paragraphs, self.quote_open) - 1
+        start = self.paragraphs[index] if index >= 0 else 0
+        return [m for m in self._mentions_in(start, self.quote_open) if self._compatible(m, gender)]
+
+    def _paragraph_subject(self, gender: str | None) -> _Attribution | None:
+        """The last person, or role reference to a person, in the quote's paragraph before it."""
+        index = bisect.bisect_right(self.paragraphs, self.quote_open) - 1
+        start = self.paragraphs[index] if index >= 0 else 0
+        local = self._paragraph_people(gender)
+        last_mention = local[-1].start if local else -1
+        for role in reversed(list(people.ROLE_REFERENCE.finditer(self.text, start, self.quote_open))):
+            if role.start() <= last_mention:
+                break
+            person = self._resolve_role(role.group(1), role.start(), gender, fallback=False)
+            if person.speaker:
+                return person
+        return self._person(local[-1], 0) if local else None
+
+    def _resolve_pronoun(self, pos: int, pronoun: str = "") -> _Attribution:
+        """The person a pronoun refers to: the last compatible one named in its paragraph, else before."""
+        gender = speakers.pronoun_gender(pronoun) if pronoun else None
+        return self._known_gender(self._pronoun_referent(pos, gender), gender)
+
+    def _known_gender(self, person: _Attribution, gender: str | None) -> _Attribution:
+        """Remember the gender a pronoun just gave a person."""
+        if person.speaker and gender:
+            self.genders.setdefault(person.speaker, gender)
+        return person
+
+    def _pronoun_referent(self, pos: int, gender: str | None) -> _Attribution:
+        """The last compatible person named in the pronoun's paragraph, else before it."""
+        local = self._paragraph_subject(gender)
+        if local is not None:
+            return _Attribution(local.speaker, local.role, min(local.score, confidence.REFERENCE))
+        index = bisect.bisect_left(self.starts, min(pos, self.quote_open)) - 1
         last = self.last_speaker
         if index >= 0 and last is not None and last.role and self.mentions[index].name in last.role:
-            return _Attribution(last.speaker, last.role)
-        if index >= 0:
-            return self._person(self.mentions[index], 0)
-        if self.last_speaker is not None:
-            return _Attribution(self.last_speaker.speaker, self.last_speaker.role)
+            return _Attribution(last.speaker, last.role, confidence.REFERENCE)
+        for mention in reversed(self.mentions[max(0, index - 30) : index + 1]):
+            if self._compatible(mention, gender):
+                person = self._person(mention, 0)
+                return _Attribution(person.speaker, person.role, confidence.FAR_REFERENCE)
+        if last is not None and (gender is None or self.genders.get(last.speaker or "", gender) == gender):
+            return _Attribution(last.speaker, last.role, confidence.FAR_REFERENCE)
         return _Attribution(None, None)
 
-    def _resolve_role(self, role: str, pos: int) -> _Attribution:
+    def _resolve_role(
+        self, role: str, pos: int, gender: str | None = None, fallback: bool = True
+    ) -> _Attribution:
+        """The person a role reference (`la ministre`, `the Minister`) points to: the last one
+        holding that role, else (with `fallback`) the last speaker, who is being described."""
         head = role.split()[-1].lower()
-        index = bisect.bisect_left(self.starts, pos) - 1
-        recent = self.mentions[max(0, index - 30) : index + 1]
+        gender = gender or self._role_gender(role, pos)
+        index = bisect.bisect_left(self.starts, min(pos, self.quote_open)) - 1
+        recent = [m for m in self.mentions[max(0, index - 30) : index + 1] if self._compatible(m, gender)]
         for mention in reversed(recent):
             known_role = self.roles.get(mention.name)
             if known_role and head in known_role.lower():
-                return _Attribution(mention.name, known_role)
+                return _Attribution(mention.name, known_role, confidence.REFERENCE)
         for mention in reversed(recent):
             person = self._person(mention, 0)
             if person.role and head in person.role.lower():
-                return person
+                return _Attribution(person.speaker, person.role, confidence.REFERENCE)
+        last = self.last_speaker
+        if fallback and last is not None and self._recent_speaker(last, gender):
+            return _Attribution(last.speaker, last.role, confidence.FAR_REFERENCE)
         return _Attribution(None, None)
+
+    def _role_gender(self, role: str, pos: int) -> str | None:
+        """The gender of a role reference written at or after `pos` (`la ministre`, `le délégué`)."""
+        at = self.text.find(role, pos)
+        return speakers.role_gender(role, self.text[max(0, at - 20) : at + len(role)] if at >= 0 else "")
+
+    def _recent_speaker(self, last: Quote, gender: str | None) -> bool:
+        """Whether the last speaker is compatible with `gender` and spoke in this or the previous paragraph."""
+        if gender is not None and self.genders.get(last.speaker or "", gender) != gender:
+            return False
+        return self.last_paragraph >= bisect.bisect_right(self.paragraphs, self.quote_open) - 2
+
+    def beside(self, span: QuoteSpan) -> _Attribution | None:
+        """A quote standing alone as a paragraph: said by the one person its previous paragraph
+        presents, or by the one its next paragraph names (`That was the message from …`)."""
+        if not speakers.is_answer(self.text, self.paragraphs, span.open, span.close):
+            return None
+        index = bisect.bisect_right(self.paragraphs, span.open) - 1
+        following = self._paragraph(index + 1)
+        if following is not None and _MESSAGE_FROM.match(self.text, following[0], following[1]):
+            named = self._mentions_in(*following)
+            return self._person(named[0], following[0]) if named else None
+        previous = self._paragraph(index - 1)
+        if previous is None:
+            return None
+        named = {m.name: m for m in self._mentions_in(*previous)}
+        if len(named) != 1:
+            return None
+        return self._person(next(iter(named.values())), previous[0])
+
+    def _paragraph(self, index: int) -> tuple[int, int] | None:
+        """Start and end of paragraph `index`, if there is one."""
+        if index < 0 or index >= len(self.paragraphs):
+            return None
+        end = self.paragraphs[index + 1] if index + 1 < len(self.paragraphs) else len(self.text)
+        return self.paragraphs[index], end
 
     def after(self, start: int, after: str) -> _Attribution | None:
         """Attribution written after the quote: `, a déclaré X`, `said X`, `X said`, `she added`."""
@@ -459,8 +617,9 @@ class _Resolver:
             if match and pattern is _AFTER_PASSIVE and not _SPEECH_PASSIVE.search(match.group(0)):
                 continue
             if match:
-                if match.groupdict().get("p1") or match.groupdict().get("p2"):
-                    return self._resolve_pronoun(start)
+                pronoun = match.groupdict().get("p1") or match.groupdict().get("p2")
+                if pronoun:
+                    return self._resolve_pronoun(start, pronoun)
                 return self._subject(base + match.end(), end)
         return self._subject_then_verb(base, stripped, end)
 
@@ -507,8 +666,9 @@ class _Resolver:
         mentions = self._mentions_in(base, base + verb.start())
         if mentions and _is_title_prefix(self.text[base : mentions[0].start]):
             return self._person(mentions[0], base)
-        if _PRONOUN_START.match(subject):
-            return self._resolve_pronoun(base)
+        pronoun = _PRONOUN_START.match(subject)
+        if pronoun:
+            return self._resolve_pronoun(base, pronoun.group(0))
         role = people.ROLE_REFERENCE.match(subject)
         if role:
             return self._resolve_role(role.group(1), base)
@@ -522,7 +682,7 @@ class _Resolver:
         if match is None:
             return None
         if match.group("pronoun") or match.group("p2"):
-            return self._resolve_pronoun(pos)
+            return self._resolve_pronoun(pos, match.group("pronoun") or match.group("p2"))
         subject = match.group("subject") or ""
         mentions = people.find_people(subject)
         if mentions:
@@ -556,10 +716,12 @@ class _Resolver:
         if mentions and colon:
             return self._person(mentions[0], lo)
         clause = before.strip()
-        if preposition and _PRONOUN_START.match(before[preposition.end() :]):
-            return self._resolve_pronoun(lo)
-        if _PRONOUN_START.match(clause) or (verb and people.PRONOUN.search(before[: verb.start()])):
-            return self._resolve_pronoun(lo)
+        pronoun = _PRONOUN_START.match(before[preposition.end() :]) if preposition else None
+        if pronoun:
+            return self._resolve_pronoun(lo, pronoun.group(0))
+        pronoun = _PRONOUN_START.match(clause) or (people.PRONOUN.search(before[: verb.start()]) if verb else None)
+        if pronoun:
+            return self._resolve_pronoun(lo, pronoun.group(0))
         if verb and _INDEFINITE_SUBJECT.search(before):
             return _Attribution(None, None)
         role = people.ROLE_REFERENCE.search(before[: verb.start()] if verb else before)

@@ -59,9 +59,12 @@ def to_json(announcement: Announcement, path: str) -> dict[str, Any]:
         "lede": announcement.lede,
         "tags": announcement.tags,
         "acronyms": announcement.acronyms,
-        "quotes": [{"speaker": q.speaker, "role": q.role, "text": q.text} for q in announcement.quotes],
+        "quotes": [
+            {"speaker": q.speaker, "role": q.role, "text": q.text, "score": q.score} for q in announcement.quotes
+        ],
         "figures": [asdict(figure) for figure in announcement.figures],
         "key_quote": announcement.key_quote,
         "key_figures": announcement.key_figures,
         "warnings": announcement.warnings,
+        "checks": announcement.checks,
     }

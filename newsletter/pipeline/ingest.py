@@ -29,6 +29,7 @@ from newsletter.core.identity import stable_id
 from newsletter.core.keys import JobKind, job_id
 from newsletter.core.models import Announcement, RawDocument
 from newsletter.extract import extract
+from newsletter.extract.decode import unreadable_reason
 from newsletter.plugins import source_class
 from newsletter.sources.base import FetchState, Source, SourceConfig
 from newsletter.store import Store
@@ -36,6 +37,7 @@ from newsletter.store import Store
 log = logging.getLogger(__name__)
 
 MAX_SEEN = 20_000
+MAX_SKIPS_KEPT = 50
 ItemProgress = Callable[[str, int, int], None]
 
 
@@ -66,8 +68,10 @@ class SourceReport:
     failed: int = 0
     withdrawn: int = 0
     held: int = 0
+    skipped: int = 0
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     announced: list[Announcement] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
@@ -88,10 +92,11 @@ class SourceReport:
             "failed": self.failed,
             "withdrawn": self.withdrawn,
             "held": self.held,
+            "skipped": self.skipped,
         }
 
     def add(self, outcome: str) -> None:
-        """Count one document under `outcome` (new, updated, unchanged, failed, withdrawn, held)."""
+        """Count one document under `outcome` (new, updated, unchanged, failed, withdrawn, held, skipped)."""
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
@@ -294,6 +299,8 @@ class _SourceRun:
             log.error("source %s: %s", self.name, reason)
             report.add("failed")
             report.errors.append(reason)
+        for key, reason in fetch_state.skipped:
+            self._skip(key, reason)
         old_seen = _load_seen(stored_state)
         first_contact = stored_state.get("first_contact_at") is None
         live = list({raw.identity: raw for raw in reversed(documents) if not _is_draft(raw)}.values())
@@ -327,8 +334,12 @@ class _SourceRun:
         pending: list[Pending],
     ) -> None:
         """Count an unchanged document, or extract it and queue it for storing."""
-        fingerprint = raw_hash(raw)
         previous = old_seen.get(raw.identity)
+        unreadable = unreadable_reason(raw.content)
+        if unreadable is not None:
+            self._skip_kept(raw, unreadable, previous, seen)
+            return
+        fingerprint = raw_hash(raw)
         if previous is not None and previous.raw_hash == fingerprint:
             self.report.add("unchanged")
             seen[raw.identity] = Seen(previous.id, fingerprint, raw.path)
@@ -339,6 +350,9 @@ class _SourceRun:
             self._item_failed(raw, f"publish_at: {error}")
             return
         announcement = to_announcement(raw, announcement_id, self.source_config)
+        if not announcement.title and not announcement.body.strip():
+            self._skip_kept(raw, "no text content", previous, seen)
+            return
         for warning in announcement.warnings:
             log.warning("source %s: %s: %s", self.name, raw.path or raw.identity, warning)
         existing = self.store.get_announcement(announcement.id)
@@ -417,6 +431,19 @@ class _SourceRun:
             return
         report.warnings.extend(report.revisions.errors if report.revisions else [])
 
+    def _skip_kept(self, raw: RawDocument, reason: str, previous: Seen | None, seen: dict[str, Seen]) -> None:
+        """Skip a document; what it held before stays stored (a file caught empty while written)."""
+        if previous is not None:
+            seen[raw.identity] = previous
+        self._skip(raw.path or raw.identity, reason)
+
+    def _skip(self, key: str, reason: str) -> None:
+        """Count a document that holds nothing to announce, with the reason shown to the user."""
+        message = f"{key}: skipped, {reason}"
+        log.warning("source %s: %s", self.name, message)
+        self.report.add("skipped")
+        self.report.skips.append(message)
+
     def _item_failed(self, raw: RawDocument, reason: str) -> None:
         message = f"{raw.path or raw.identity}: {reason}"
         log.error("source %s: %s", self.name, message)
@@ -463,8 +490,9 @@ def _load_seen(state: dict[str, Any]) -> dict[str, Seen]:
 
 
 def _kept_after_failure(old_seen: dict[str, Seen], fetch_state: FetchState) -> dict[str, Seen]:
-    """The seen entries of items that failed this time: kept, so they are not taken as removed."""
-    failed = {key for key, _reason in fetch_state.failures}
+    """The seen entries of items that failed or were skipped this time: kept, so they are not
+    taken as removed (a file caught empty while being written keeps its announcement)."""
+    failed = {key for key, _reason in [*fetch_state.failures, *fetch_state.skipped]}
     return {key: entry for key, entry in old_seen.items() if key in failed or entry.path in failed}
 
 
@@ -518,6 +546,7 @@ def _record_success(
             "seen": {key: entry.dump() for key, entry in seen.items()},
             "fingerprint": None if report.failed else fetch_state.fingerprint,
             "items": report.new + report.updated + report.unchanged,
+            "skipped": report.skips[:MAX_SKIPS_KEPT],
         },
     )
     if run_id is not None:

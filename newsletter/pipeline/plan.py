@@ -177,6 +177,15 @@ class PlannedPost:
         return [self.post.text, *self.post.thread]
 
 
+def holds_post(store: Store, channel: ChannelConfig, post: Post, extra: list[Announcement] | None = None) -> bool:
+    """Whether `post` waits for a person's approval under the channel's `require_approval` rule
+    (with `when_unsure`, when its announcement's extraction is weak); `extra` are unstored ones."""
+    if isinstance(channel.require_approval, bool):
+        return channel.require_approval
+    fresh = next((a for a in extra or [] if a.id == post.announcement_id), None)
+    return channel.holds(fresh or store.get_announcement(post.announcement_id))
+
+
 def plan_channel(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, *,
     extra: list[Announcement] | None = None, card_folder: Path | None = None,
@@ -191,7 +200,7 @@ def plan_channel(
         for post in posts_to_queue(config, store, channel, now, extra=extra, card_folder=card_folder)
     ]
     in_line = [e for e in entries if e.state is PostState.QUEUED or (
-        e.state is PostState.PLANNED and not channel.require_approval)]
+        e.state is PostState.PLANNED and not holds_post(store, channel, e.post, extra))]
     assign_slots(config, channel, in_line, now)
     return entries
 

@@ -119,13 +119,15 @@ def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime 
     wanting = channels_wanting_posts(config, store, now, since)
     if not wanting:
         return created
-    from newsletter.pipeline.plan import posts_to_queue
+    from newsletter.pipeline.plan import holds_post, posts_to_queue
 
     for channel in (c for c in config.channels if c.name in wanting):
         posts = posts_to_queue(config, store, channel, now, since=since)
-        status = S.AWAITING_APPROVAL if channel.require_approval else S.PENDING
-        rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts]
-        created[channel.name] = ledger.ensure_pending(rows, status=status, now=now)
+        created[channel.name] = 0
+        for status in (S.AWAITING_APPROVAL, S.PENDING):
+            rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts
+                    if holds_post(store, channel, p) == (status is S.AWAITING_APPROVAL)]
+            created[channel.name] += ledger.ensure_pending(rows, status=status, now=now) if rows else 0
     return created
 
 
@@ -294,14 +296,14 @@ def _dry_run(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, limit: int, report: PostReport
 ) -> PostReport:
     """Write what the plan would post now to `<outbox>/posts/<channel>/`."""
-    from newsletter.pipeline.plan import PostState, plan_channel
+    from newsletter.pipeline.plan import PostState, holds_post, plan_channel
     from newsletter.publish.outbox import OutboxPublisher
 
     outbox_dir = config.resolve(config.outbox_dir)
     outbox = OutboxPublisher(outbox_dir)
     entries = plan_channel(config, store, channel, now, card_folder=outbox_dir / "cards")
     due = [e for e in entries if e.state is PostState.QUEUED and (e.not_before is None or e.not_before <= now)]
-    due += [e for e in entries if e.state is PostState.PLANNED and not channel.require_approval]
+    due += [e for e in entries if e.state is PostState.PLANNED and not holds_post(store, channel, e.post)]
     for entry in due[:limit]:
         published = outbox.publish(entry.post, idempotency_key=entry.key)
         report.written.append(Path(published.url.removeprefix("file://")) if published.url else outbox_dir)

@@ -17,12 +17,13 @@ from typing import Any
 from newsletter.compose.digest import personalise
 from newsletter.compose.mime import placeholder_message, preview_unsubscribe_url
 from newsletter.config import Config
-from newsletter.core.models import Digest, Media, Post
+from newsletter.core.models import Announcement, Digest, Media, Post
 from newsletter.pipeline.digests import recipient_values
 from newsletter.pipeline.ingest import SourceReport, ingest
 from newsletter.pipeline.plan import DigestPlan, PlannedPost, plan_channel, plan_digest
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import Store
+from newsletter.web.i18n import translator
 
 SUMMARY_VERSION = 2
 THREAD_SEPARATOR = "\n\n---\n\n"
@@ -55,14 +56,47 @@ def preview(
         "digest": _write_digest(config, plan, out_dir, now),
         "posts": [],
     }
+    known = {a.id: a for a in plan.announcements} | {a.id: a for a in fresh}
+    checker = _Checker(config, store, known)
+    for item in summary["digest"]["announcements"]:
+        item.update(checker.flags(item["id"]))
     posts = []
     for channel in config.channels:
         for entry in plan_channel(config, store, channel, now, extra=fresh, card_folder=out_dir / "posts" / "cards"):
             entry.post.slot = entry.slot
             posts.append(entry.post)
-            summary["posts"].append(_write_post(entry, channel, out_dir))
+            written = _write_post(entry, channel, out_dir)
+            summary["posts"].append({**written, **checker.flags(entry.post.announcement_id)})
+    checker.write(out_dir, summary)
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return PreviewResult(out_dir, summary, posts)
+
+
+class _Checker:
+    """Flags the weak extractions of a preview as « à vérifier » / "check", with their reasons."""
+
+    def __init__(self, config: Config, store: Store, known: dict[str, Announcement]) -> None:
+        self.store = store
+        self.known = known
+        self.t = translator(config.locale)
+
+    def flags(self, announcement_id: str) -> dict[str, Any]:
+        """`check` (the label, or None when the extraction is sure) and `checks` (the reasons)."""
+        announcement = self.known.get(announcement_id) or self.store.get_announcement(announcement_id)
+        reasons = announcement.checks if announcement is not None else []
+        return {"check": self.t("check") if reasons else None, "checks": reasons}
+
+    def write(self, out_dir: Path, summary: dict[str, Any]) -> None:
+        """`to_check.txt`: one line per weak announcement and post, naming what to check."""
+        lines = [self._line(item["title"], item) for item in summary["digest"]["announcements"] if item["check"]]
+        lines += [self._line(post["file"], post) for post in summary["posts"] if post["check"]]
+        if lines:
+            (out_dir / "to_check.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            summary["to_check"] = "to_check.txt"
+
+    def _line(self, name: str, item: dict[str, Any]) -> str:
+        reasons = ", ".join(self.t(f"check_{reason}") for reason in item["checks"])
+        return f"{self.t('check')} : {name} — {reasons}"
 
 
 def _source_summary(report: SourceReport) -> dict[str, Any]:

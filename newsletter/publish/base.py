@@ -8,10 +8,11 @@ from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from newsletter.core.models import Post
+from newsletter.core.models import Announcement, Post
 from newsletter.core.schedules import ScheduleSpec
 
 Variant = Literal["quote", "figure", "link"]
+ApprovalRule = bool | Literal["when_unsure"]
 
 
 class ChannelConfig(BaseModel):
@@ -27,10 +28,17 @@ class ChannelConfig(BaseModel):
     template: str | None = None
     hashtags: list[str] = Field(default_factory=list)
     variants: list[Variant] = Field(default_factory=lambda: ["quote"])
-    require_approval: bool = False
+    require_approval: ApprovalRule = False
     thread: bool = True  # a post too long for one part becomes a thread (compose/social.py)
     card: bool = True
     limit: PositiveInt | None = None
+
+    def holds(self, announcement: Announcement | None) -> bool:
+        """Whether a post of `announcement` waits for a person: always, never, or (`when_unsure`)
+        only when its extraction is weak (or the announcement is gone)."""
+        if self.require_approval == "when_unsure":
+            return announcement is None or announcement.needs_check
+        return bool(self.require_approval)
 
 
 @dataclass(frozen=True)

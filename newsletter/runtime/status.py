@@ -53,6 +53,7 @@ def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any
         "now": _iso(now, config),
         "jobs": jobs,
         "sources_in_error": _sources_in_error(config, store),
+        "skipped_documents": skipped_documents(config, store),
         "paused_channels": _paused_channels(config, store),
         "posts_in_doubt": _posts_in_doubt(store),
     }
@@ -91,6 +92,16 @@ def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
             since = state.get("failing_since") or runs[0].started_at
             failing.append({"name": source.name, "error": runs[0].message, "since": _iso(since, config)})
     return failing
+
+
+def skipped_documents(config: Config, store: Store) -> list[dict[str, str]]:
+    """The documents each source's last successful run skipped, each with its reason."""
+    skipped = []
+    for source in config.sources:
+        data = (store.get_source_state(source.name) or {}).get("data") or {}
+        for message in data.get("skipped") or [] if isinstance(data, dict) else []:
+            skipped.append({"source": source.name, "reason": str(message)})
+    return skipped
 
 
 def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:

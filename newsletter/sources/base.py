@@ -33,7 +33,8 @@ class FetchState:
     `complete` sources (a folder) list everything they hold, so a stored document missing from
     a complete fetch was removed; `not_modified` means the source answered 304 or served the very
     body it served last time (`fingerprint`, a hash of it). Each failure is (key, reason) where
-    key is the item's identity or file path.
+    key is the item's identity or file path; each skip is (key, reason) for an item that holds
+    nothing to announce (an empty or binary file).
     """
 
     etag: str | None = None
@@ -41,6 +42,7 @@ class FetchState:
     fingerprint: str | None = None
     not_modified: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

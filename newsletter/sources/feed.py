@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 NOT_FEED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "application/pdf")
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/")
 FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]")
+ENTRY = re.compile(rb"<((?:\w+:)?(?:item|entry))[\s>].*?</\1\s*>", re.DOTALL)
+ENTRY_KEY = re.compile(
+    rb"<(?:\w+:)?(?:guid|id|link)\b[^>]*?(?:href=[\"'](?P<href>[^\"']+)[\"'][^>]*)?>(?P<text>[^<]*)<"
+)
 FEED_TIMESTAMP = re.compile(rb"<((?:\w+:)?(?:lastBuildDate|pubDate|updated|date))\b[^>]*>[^<]*</\1\s*>")
 
 
@@ -71,15 +75,8 @@ class FeedSource:
                 state.not_modified = True
                 return
             _refuse_non_feed(response.media_type, response.url)
-            parsed = feedparser.parse(
-                response.content,
-                sanitize_html=False,  # extraction reads HTML as untrusted text; output is escaped
-                resolve_relative_uris=False,
-                response_headers={
-                    "content-type": response.content_type or "application/xml",
-                    "content-location": response.url,
-                },
-            )
+            headers = {"content-type": response.content_type or "application/xml", "content-location": response.url}
+            parsed = _parse(response.content, headers, state)
             entries = [entry for entry in parsed.entries if _usable(entry)]
             _check_parsed(parsed, entries, state)
             state.etag, state.last_modified = response.etag, response.last_modified
@@ -108,6 +105,54 @@ class FeedSource:
             url=link,
             metadata=metadata,
         )
+
+
+def _parse(body: bytes, headers: dict[str, str], state: FetchState) -> Any:
+    """The parsed feed; when feedparser cannot parse it whole (an entry with a lone surrogate
+    such as `&#xD800;`), each entry is parsed alone and only the broken ones fail."""
+    try:
+        return _feedparser(body, headers)
+    except Exception as error:  # feedparser raises on some bad entries; they must fail alone
+        log.debug("feed parsed entry by entry after %s", error, exc_info=True)
+        return _parse_each_entry(body, headers, state)
+
+
+def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    return feedparser.parse(
+        body,
+        sanitize_html=False,  # extraction reads HTML as untrusted text; output is escaped
+        resolve_relative_uris=False,
+        response_headers=headers,
+    )
+
+
+def _parse_each_entry(body: bytes, headers: dict[str, str], state: FetchState) -> Any:
+    """Parse the feed once per entry (feed head + one entry + feed tail); record the entries that
+    still raise as failures under their guid or link."""
+    items = list(ENTRY.finditer(body))
+    if not items:
+        raise SourceError("unreadable feed (the parser failed and no entry could be told apart)")
+    head, tail = body[: items[0].start()], body[items[-1].end() :]
+    entries: list[Any] = []
+    for number, item in enumerate(items, 1):
+        try:
+            parsed = _feedparser(head + item.group(0) + tail, headers)
+        except Exception as error:  # this entry alone is broken
+            key = _entry_key(item.group(0)) or f"entry {number}"
+            reason = f"feed entry {number} ({key}): cannot be parsed ({type(error).__name__}: {error})"
+            state.failures.append((key, reason))
+            continue
+        entries.extend(parsed.entries)
+    return feedparser.FeedParserDict(bozo=0, entries=entries)
+
+
+def _entry_key(item: bytes) -> str | None:
+    """The guid, id or link written in a raw entry, if any."""
+    found = ENTRY_KEY.search(item)
+    if found is None:
+        return None
+    value = found.group("text") or found.group("href") or b""
+    return value.decode("utf-8", "replace").strip() or None
 
 
 def _refuse_non_feed(media_type: str, url: str) -> None:
@@ -164,6 +209,9 @@ def _entry_metadata(entry: Any) -> dict[str, Any]:
         metadata["lang"] = language.split("-", 1)[0].lower()
     if entry.get("link"):
         metadata["url"] = entry["link"]
+    summary = entry.get("summary") or ""
+    if entry.get("content") and summary.strip():
+        metadata["summary"] = summary
     return metadata
 
 

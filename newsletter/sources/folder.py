@@ -76,6 +76,8 @@ class FolderSource:
         for path in self.files():
             try:
                 yield self.read(path)
+            except NotText as error:
+                state.skipped.append((str(path), str(error)))
             except (SourceError, OSError) as error:
                 reason = error.strerror if isinstance(error, OSError) and error.strerror else error
                 state.failures.append((str(path), f"{path}: {reason}"))
@@ -119,8 +121,12 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith((".", "~", "#")) for part in relative.parts) or relative.name.endswith("~")
 
 
+class NotText(SourceError):
+    """A file that holds no text to announce: it is skipped, not failed."""
+
+
 def _refuse_binary(data: bytes, path: Path) -> None:
     """Refuse a file that is not text in any encoding (NUL bytes in valid-looking text)."""
     sample = data[:BINARY_SAMPLE]
     if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SourceError(f"{path}: cannot be decoded as text (binary content)")
+        raise NotText("cannot be decoded as text (binary content)")

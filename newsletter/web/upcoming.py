@@ -57,6 +57,7 @@ class PostCard:
     image_url: str | None = None
     alt_text: str = ""
     measured: Measurement | None = None
+    checks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +137,8 @@ def channel_previews(config: Config, store: Store, now: datetime) -> list[Channe
             key = None if entry.state is PostState.PLANNED else entry.key
             card = post_card(config, channel, entry.post, str(entry.state), key)
             card.slot = entry.slot
+            announcement = store.get_announcement(entry.post.announcement_id)
+            card.checks = announcement.checks if announcement is not None else []
             lists = {PostState.AWAITING_APPROVAL: preview.awaiting, PostState.QUEUED: preview.queued}
             lists.get(entry.state, preview.planned).append(card)
         previews.append(preview)

@@ -26,10 +26,13 @@ def test_json_output_in_order_with_unreadable_input(tmp_path):
     assert "error" in data[1]
     assert set(data[0]) >= KEYS and set(data[2]) >= KEYS
     assert data[0]["published"] == "2025-04-03"
-    expected = {"speaker": "Paul Girardin", "role": "président de l'ARML", "text": "dialogue de terrain constant"}
+    expected = {
+        "speaker": "Paul Girardin", "role": "président de l'ARML", "text": "dialogue de terrain constant", "score": 1.0
+    }
     assert data[0]["quotes"][2] == expected
     figure = data[0]["figures"][3]
-    assert set(figure) == {"raw", "value", "value_max", "unit", "kind", "qualifier", "about", "sentence"}
+    assert set(figure) == {"raw", "value", "value_max", "unit", "kind", "qualifier", "about", "sentence", "score"}
+    assert "no_quote" not in data[0]["checks"]
     assert "Avenir Pro" in result.stdout  # ensure_ascii=False keeps accents readable
     assert "\\u00e9" not in result.stdout
 

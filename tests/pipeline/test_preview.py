@@ -174,3 +174,18 @@ def test_commands_refuse_an_out_of_date_database_with_a_clear_message(project):
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
         engine.dispose()
+
+
+def test_weak_extractions_are_marked_to_check_in_summary_and_files(project):
+    summary = json.loads((project / "out" / "summary.json").read_text(encoding="utf-8"))
+    items = summary["digest"]["announcements"] + summary["posts"]
+    assert all(("check" in item and "checks" in item) for item in items)
+    weak = [item for item in items if item["checks"]]
+    assert all(item["check"] == "à vérifier" for item in weak)
+    assert all(item["check"] is None for item in items if not item["checks"])
+    if weak:
+        listed = (project / "out" / "to_check.txt").read_text(encoding="utf-8")
+        assert summary["to_check"] == "to_check.txt"
+        assert all(item.get("title", item.get("file")) in listed for item in weak)
+    else:
+        assert not (project / "out" / "to_check.txt").exists()

@@ -130,15 +130,15 @@ def test_include_exclude_globs_and_hidden_files(tmp_path: Path) -> None:
     assert [p.name for p in FolderSource(only_md, tmp_path).files()] == ["a.md"]
 
 
-def test_an_unreadable_file_fails_alone_and_is_not_withdrawn(ingest_env: IngestEnv, folder: Path) -> None:
+def test_an_unreadable_file_is_skipped_alone_and_not_withdrawn(ingest_env: IngestEnv, folder: Path) -> None:
     write(folder, "good.md", "Bon")
     write(folder, "later.md", "Plus tard")
     ingest_env.run()
     (folder / "later.md").write_bytes(b"\x00\x01\x02binary\x00" * 100)
     (folder / "bad.md").write_text("---\ntitle: [unclosed\n---\nTexte.\n", "utf-8")
     report = ingest_env.run()["local"]
-    assert (report.failed, report.withdrawn, report.unchanged) == (2, 0, 1)
-    assert any("later.md" in e and "cannot be decoded" in e for e in report.errors)
+    assert (report.failed, report.skipped, report.withdrawn, report.unchanged) == (1, 1, 0, 1)
+    assert any("later.md" in e and "cannot be decoded" in e for e in report.skips)
     assert any("bad.md" in e and "front matter" in e for e in report.errors)
     assert len(ingest_env.open_store().list_announcements()) == 2
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.core.models import Announcement
+from newsletter.runtime.status import skipped_documents as skipped_documents_of
 from newsletter.web.common import blocking, render, review_actor, web_state
 
 MAX_SHOWN = 200
@@ -51,7 +52,10 @@ def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
     found = store.list_announcements(source=chosen.source, include_inactive=True)
     kept = [a for a in reversed(found) if chosen.keeps(a)][:MAX_SHOWN]
     sources = sorted({s.name for s in web_state(request).config.sources} | {a.source for a in found})
-    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": store.not_announced_ids()}
+    skipped_documents = [d for d in skipped_documents_of(web_state(request).config, store)
+                         if chosen.source in (None, d["source"])]
+    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": store.not_announced_ids(),
+            "skipped_documents": skipped_documents}
 
 
 async def announcements_page(request: Request) -> Response:
