@@ -30,6 +30,8 @@ PUBLISHER_TYPES: dict[str, Plugin] = {
     "x": Plugin("newsletter.publish.x:XPublisher", "newsletter.publish.settings:XConfig"),
     "mastodon": Plugin("newsletter.publish.mastodon:MastodonPublisher", "newsletter.publish.settings:MastodonConfig"),
     "bluesky": Plugin("newsletter.publish.bluesky:BlueskyPublisher", "newsletter.publish.settings:BlueskyConfig"),
+    "linkedin": Plugin("newsletter.publish.linkedin:LinkedInPublisher", "newsletter.publish.settings:LinkedInConfig"),
+    "threads": Plugin("newsletter.publish.threads:ThreadsPublisher", "newsletter.publish.settings:ThreadsConfig"),
 }
 
 

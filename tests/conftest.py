@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fakes.smtp",
     "tests.fakes.review_env",
     "tests.fakes.social_apis",
+    "tests.fakes.social_rest",
     "tests.fakes.daemon_env",
 ]
 

@@ -30,5 +30,6 @@ def test_each_source_uses_the_config_model_the_registry_names(type_name):
 
 
 def test_an_unknown_type_lists_the_valid_ones():
-    with pytest.raises(UnknownTypeError, match=r"unknown channel type 'linkedln' \(valid: bluesky, mastodon, x\)"):
+    valid = r"\(valid: bluesky, linkedin, mastodon, threads, x\)"
+    with pytest.raises(UnknownTypeError, match=rf"unknown channel type 'linkedln' {valid}"):
         publisher_config("linkedln")

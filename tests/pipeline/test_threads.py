@@ -1,4 +1,4 @@
-"""Threads as one unit, against the three loopback APIs: every part recorded as it is accepted, a
+"""Threads as one unit, against the four loopback APIs: every part recorded as it is accepted, a
 cut thread resumed from the next part or retracted whole, and no create ever sent twice."""
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class Service:
             return [body["text"] for _, body in self.fake.tweets()]
         if self.name == "mastodon":
             return [status["content"][3:-4] for key, status in self.fake.objects.items() if key.isdigit()]
+        if self.name == "threads":
+            return [params["text"] for _, params in self.fake.posts()]
         return [record["text"] for record in self.fake.posts()]
 
     def creates(self) -> int:
@@ -59,16 +61,17 @@ def store(tmp_path):
 def credentials(monkeypatch):
     monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "masto-token")
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", "app-password")
+    monkeypatch.setenv("THREADS_ACCESS_TOKEN", "threads-token")
     for name, value in {"X_API_KEY": "x-key", "X_API_SECRET": "s", "X_ACCESS_TOKEN": "t",
                         "X_ACCESS_TOKEN_SECRET": "ts"}.items():
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture(params=["x", "mastodon", "bluesky"])
+@pytest.fixture(params=["x", "mastodon", "bluesky", "threads"])
 def service(request) -> Service:
-    paths = {"x": "/2/tweets", "mastodon": "/api/v1/statuses", "bluesky": "createRecord"}
-    fake = request.getfixturevalue({"x": "fake_x", "mastodon": "fake_mastodon", "bluesky": "fake_bluesky"}[
-        request.param])
+    paths = {"x": "/2/tweets", "mastodon": "/api/v1/statuses", "bluesky": "createRecord",
+             "threads": "threads_publish"}
+    fake = request.getfixturevalue(f"fake_{request.param}")
     return Service(request.param, fake, paths[request.param])
 
 
