@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -364,11 +364,24 @@ def _speaker(quote: Quote) -> str | None:
     return quote.speaker
 
 
+@dataclass(frozen=True)
+class UnfitVariant:
+    """A variant the channel asks for that the announcement fills but that fits in no post."""
+
+    channel: str
+    announcement_id: str
+    title: str
+    variant: str
+    reason: str
+
+
 def compose_posts(
-    announcement: Announcement, channel: ChannelConfig, config: Config, *, cards_dir: Path | None = None
+    announcement: Announcement, channel: ChannelConfig, config: Config, *, cards_dir: Path | None = None,
+    unfit: list[UnfitVariant] | None = None,
 ) -> list[Post]:
     """Every variant the channel asks for that the announcement can fill and that fits; with
-    `cards_dir` and `card: true`, quote and figure posts get their card attached."""
+    `cards_dir` and `card: true`, quote and figure posts get their card attached. A variant that
+    fits nowhere is added to `unfit` with the reason, so the plan can show it."""
     composer = PostComposer(config, channel)
     posts: list[Post] = []
     for variant in channel.variants:
@@ -377,6 +390,9 @@ def compose_posts(
         if variant == "figure" and not announcement.main_figures:
             continue
         post = composer.compose(announcement, variant)
+        if post is None and unfit is not None:
+            reason = composer.unfit_reason(announcement, variant)
+            unfit.append(UnfitVariant(channel.name, announcement.id, announcement.title, variant, reason))
         if post is None or any(p.variant == post.variant for p in posts):
             continue
         if cards_dir is not None and channel.card:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from newsletter.compose.digest import render_digest
-from newsletter.compose.social import compose_posts
+from newsletter.compose.social import UnfitVariant, compose_posts
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, StoreError
 from newsletter.core.keys import variant_key
@@ -189,15 +189,17 @@ def holds_post(store: Store, channel: ChannelConfig, post: Post, extra: list[Ann
 def plan_channel(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, *,
     extra: list[Announcement] | None = None, card_folder: Path | None = None,
+    unfit: list[UnfitVariant] | None = None,
 ) -> list[PlannedPost]:
     """Every upcoming post of `channel`: awaiting approval, queued in the ledger, then those the
     next run would queue. Those in line get the channel's next slots, one post per slot, in the
     order the posting run takes them (the order they were queued); a row rescheduled after a
-    rate limit waits for the first slot after its time."""
+    rate limit waits for the first slot after its time. Variants that fit in no post go to
+    `unfit`, with the reason."""
     entries = [queued_entry(row) for row in Ledger(store).queued_posts(channel.name)]
     entries += [
         PlannedPost(post, post.idempotency_key, PostState.PLANNED)
-        for post in posts_to_queue(config, store, channel, now, extra=extra, card_folder=card_folder)
+        for post in posts_to_queue(config, store, channel, now, extra=extra, card_folder=card_folder, unfit=unfit)
     ]
     in_line = [e for e in entries if e.state is PostState.QUEUED or (
         e.state is PostState.PLANNED and not holds_post(store, channel, e.post, extra))]
@@ -227,6 +229,7 @@ def assign_slots(config: Config, channel: ChannelConfig, entries: list[PlannedPo
 def posts_to_queue(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, *,
     since: datetime | None = None, extra: list[Announcement] | None = None, card_folder: Path | None = None,
+    unfit: list[UnfitVariant] | None = None,
 ) -> list[Post]:
     """Posts for announcements announced since `since` (default: a week) that have no ledger row
     yet, plus `extra` (what an ingestion run would announce now); an announcement that fails to
@@ -240,7 +243,8 @@ def posts_to_queue(
         if not any(wants_row(ledger, item, variant, channel.name) for variant in channel.variants):
             continue
         try:
-            composed = compose_posts(item.announcement, channel, config, cards_dir=card_folder or cards_dir(config))
+            composed = compose_posts(item.announcement, channel, config, cards_dir=card_folder or cards_dir(config),
+                                     unfit=unfit)
         except (NewsletterError, OSError, ValueError) as error:
             log.error("channel %s: cannot compose posts for %s: %s", channel.name, item.announcement.id, error)
             continue

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from newsletter.compose.digest import personalise
 from newsletter.compose.mime import placeholder_message, preview_unsubscribe_url
+from newsletter.compose.social import UnfitVariant
 from newsletter.config import Config
+from newsletter.core.i18n import translator
 from newsletter.core.models import Announcement, Digest, Media, Post
 from newsletter.pipeline.digests import recipient_values
 from newsletter.pipeline.ingest import SourceReport, ingest
 from newsletter.pipeline.plan import DigestPlan, PlannedPost, plan_channel, plan_digest
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import Store
-from newsletter.web.i18n import translator
 
 SUMMARY_VERSION = 2
 THREAD_SEPARATOR = "\n\n---\n\n"
@@ -55,18 +56,22 @@ def preview(
         "sources": [_source_summary(r) for r in reports],
         "digest": _write_digest(config, plan, out_dir, now),
         "posts": [],
+        "unfit_posts": [],
     }
     known = {a.id: a for a in plan.announcements} | {a.id: a for a in fresh}
     checker = _Checker(config, store, known)
     for item in summary["digest"]["announcements"]:
         item.update(checker.flags(item["id"]))
     posts = []
+    unfit: list[UnfitVariant] = []
     for channel in config.channels:
-        for entry in plan_channel(config, store, channel, now, extra=fresh, card_folder=out_dir / "posts" / "cards"):
+        for entry in plan_channel(config, store, channel, now, extra=fresh, card_folder=out_dir / "posts" / "cards",
+                                  unfit=unfit):
             entry.post.slot = entry.slot
             posts.append(entry.post)
             written = _write_post(entry, channel, out_dir)
             summary["posts"].append({**written, **checker.flags(entry.post.announcement_id)})
+    summary["unfit_posts"] = [asdict(item) for item in unfit]
     checker.write(out_dir, summary)
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return PreviewResult(out_dir, summary, posts)

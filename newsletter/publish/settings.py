@@ -56,11 +56,13 @@ class BlueskyConfig(ChannelConfig):
 class LinkedInConfig(ChannelConfig):
     """A LinkedIn organisation page: its numeric id, the Posts API version and the token's env var.
 
-    LinkedIn has no threads: `thread: true` is refused, a post that does not fit is not composed.
+    LinkedIn has no threads: `thread` defaults to false and `thread: true` is refused; a post that
+    does not fit is shortened, never split.
     """
 
     platform: ClassVar[str] = "linkedin"
     type: str = "linkedin"
+    thread: bool = False
     base_url: str = "https://api.linkedin.com"
     organization_id: str = Field(pattern=r"^[0-9]+$")
     api_version: str = Field(default="202501", pattern=r"^[0-9]{6}$")  # the LinkedIn-Version header, YYYYMM

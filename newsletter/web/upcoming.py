@@ -13,7 +13,7 @@ from pathlib import Path
 
 from newsletter.compose.digest import personalise
 from newsletter.compose.length import Measurement, measure
-from newsletter.compose.social import platform_of
+from newsletter.compose.social import UnfitVariant, platform_of
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Digest, Post
 from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest
@@ -69,6 +69,7 @@ class ChannelPreview:
     awaiting: list[PostCard] = field(default_factory=list)
     queued: list[PostCard] = field(default_factory=list)
     planned: list[PostCard] = field(default_factory=list)
+    unfit: list[UnfitVariant] = field(default_factory=list)
 
 
 def preview_cards_dir(config: Config) -> Path:
@@ -133,7 +134,8 @@ def channel_previews(config: Config, store: Store, now: datetime) -> list[Channe
     previews = []
     for channel in config.channels:
         preview = ChannelPreview(channel, platform_of(channel))
-        for entry in plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config)):
+        for entry in plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config),
+                                  unfit=preview.unfit):
             key = None if entry.state is PostState.PLANNED else entry.key
             card = post_card(config, channel, entry.post, str(entry.state), key)
             card.slot = entry.slot

@@ -143,3 +143,17 @@ def test_the_previewed_posts_are_what_each_slot_publishes(planned, fake_mastodon
     again = preview(config, store, folder / "again", now=NOW + timedelta(days=3))
     assert again.summary["posts"] == [], "posts already sent never appear as upcoming"
     assert json.loads((folder / "again" / "summary.json").read_text())["posts"] == []
+
+
+def test_a_variant_that_fits_in_no_post_is_shown_with_its_reason(planned) -> None:
+    config, store, folder = planned
+    narrow = config.channels[0].model_copy(update={"thread": False, "limit": 60})
+    config = config.model_copy(update={"channels": [narrow]})
+    result = preview(config, store, folder / "preview", now=NOW)
+    unfit = {item["announcement_id"]: item for item in result.summary["unfit_posts"]}
+    long_one = unfit["annonce000000002"]  # one long sentence: no shorter quote, no figure to fall back on
+    assert long_one["variant"] == "quote" and long_one["channel"] == "masto"
+    assert "over the limit of 60" in long_one["reason"] and "thread: false" in long_one["reason"]
+    posted = {post["announcement"] for post in result.summary["posts"]}
+    assert not posted & set(unfit)
+    assert posted | set(unfit) == {"annonce000000001", "annonce000000002", "annonce000000003"}
