@@ -3,6 +3,9 @@ every message exactly once, sums their counts, pauses, and stops when asked."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -113,3 +116,27 @@ def test_processes_connections_and_rates_are_split(tmp_path: Path, fast_smtp_ser
     assert [(s.connections, s.rate_per_second, s.rate_per_hour, s.processes) for s in smtp] == [
         (2, 10, 334, 1), (2, 10, 333, 1), (1, 10, 333, 1)
     ]
+
+
+def test_a_killed_sender_process_costs_at_most_its_connections_and_the_other_finishes(
+    tmp_path: Path, fast_smtp_server: FastSink, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_on(tmp_path, fast_smtp_server, migrated_url, monkeypatch, rate_per_second=200)
+    killed: list[int] = []
+
+    def kill_one(report: SendReport) -> None:
+        children = [child for child in multiprocessing.active_children() if child.name == "sender-1"]
+        if report.sent >= 40 and not killed and children and children[0].pid is not None:
+            os.kill(children[0].pid, signal.SIGKILL)
+            killed.append(children[0].pid)
+
+    with Store.open(migrated_url) as store:
+        addresses = seed_subscribers(store, 300)
+        issue = create_issue(config, store, NOW)
+        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=kill_one)
+        assert killed and report.finished, report
+        assert any("ended without reporting" in error for error in report.errors)
+        assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 300
+    copies = fast_smtp_server.state.snapshot()
+    assert set(copies) == set(addresses)
+    assert sum(n - 1 for n in copies.values()) <= 2, "at most one per connection of the killed process"
