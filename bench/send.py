@@ -1,20 +1,22 @@
-"""Benchmark: the full digest send path against an aiosmtpd sink, beside bare-smtplib baselines.
+"""Benchmark: a whole `newsletter send digest` process against bare-smtplib baselines, per sink.
 
-Seeds subscribers into SQLite, starts a sink SMTP server in another process, measures two
-baselines sending one prebuilt message with bare smtplib (one reused connection, then four
-in parallel), then sends a real digest through `send_digest` (ledger, personalisation, MIME,
-SMTP) in a child process for each subscriber count and prints messages/s and peak RSS.
+Seeds subscribers into SQLite, starts sink SMTP servers in processes of their own (the fast sink
+of tests/fakes/fast_sink.py, which answers PIPELINING and costs ~0.1 ms a message, and aiosmtpd;
+a real Postfix is not set up here: it is reported as skipped), and for each sink and subscriber
+count prints, in one run: bare smtplib sending the same prebuilt `digest.eml` over one reused
+connection and from four processes, then the whole `python -m newsletter send digest` process
+(start-up, ledger rows, personalisation, MIME, SMTP, marks) with its CPU time per message (its
+sender processes included), its peak RSS (largest process) and the sink's CPU per message.
+With `--workers 1 2 3`, it also starts a throwaway PostgreSQL server (Debian's binaries) and
+times that many `newsletter worker --until-idle` processes sending one started issue.
 
-The machine's load moves the figures a lot, so `--repeat N` interleaves N rounds of (baselines,
-full path) on fresh copies of the database and prints the median of each, with the load
-average and the sink's CPU time per message (Linux): when the sink is near 100 % busy, the
-sink, not the sender, sets the pace.
+The machine's load moves the figures a lot: `--repeat N` interleaves N rounds and prints medians.
 
-Targets: the full path reaches at least 0.85x the four-connection baseline and 1.3x the
-one-connection baseline; peak RSS stays under 200 MB and flat in the subscriber count (the
-peak once 10% of the messages are sent is printed beside the final one).
+Targets: the whole process reaches 0.8x the four-process baseline on the fast sink and 0.9x on
+aiosmtpd; sender CPU <= 0.5 ms a message; peak RSS <= 200 MB and flat in the subscriber count.
 
-    /work/venv/bin/python bench/send.py [--counts 10000 100000] [--baseline 4000] [--repeat 3]
+    .venv/bin/python bench/send.py [--counts 10000 100000] [--sinks fast aiosmtpd] [--baseline 4000]
+                                   [--repeat 1] [--workers 1 2 3] [--worker-count 20000]
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import os
 import resource
 import shutil
 import smtplib
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,12 +41,14 @@ sys.path.insert(0, str(REPO))
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 SECRET_ENV = "NEWSLETTER_BENCH_SECRET"
-TARGET_FOUR = 0.85
-TARGET_ONE = 1.3
+DATABASE_ENV = "NEWSLETTER_BENCH_DATABASE_URL"
+TARGETS = {"fast": 0.8, "aiosmtpd": 0.9}
+CPU_TARGET_MS = 0.5
+RSS_TARGET_MB = 200
 
 
-def run_sink(port: int, ready: mp.synchronize.Event, stop: mp.synchronize.Event) -> None:
-    """An aiosmtpd server that accepts and discards every message."""
+def run_aiosmtpd(port: int) -> None:
+    """An aiosmtpd server that accepts and discards every message, until killed."""
     from aiosmtpd.controller import Controller
 
     class Sink:
@@ -52,38 +57,56 @@ def run_sink(port: int, ready: mp.synchronize.Event, stop: mp.synchronize.Event)
 
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
-    ready.set()
-    stop.wait()
-    controller.stop()
+    while True:
+        time.sleep(3600)
+
+
+def run_fast(port: int) -> None:
+    from tests.fakes.fast_sink import run_fast_sink_forever
+
+    run_fast_sink_forever("127.0.0.1", port)
+
+
+SINKS = {"fast": run_fast, "aiosmtpd": run_aiosmtpd}
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def write_config(folder: Path, port: int, database: Path) -> Path:
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"no sink listening on {port}")
+
+
+def write_config(folder: Path, port: int, database: str, **smtp: object) -> Path:
     import yaml
 
     data = {
         "public_base_url": "https://news.example.org",
-        "database": {"url": f"sqlite:///{database}"},
+        "database": {"url_env": DATABASE_ENV} if database.startswith("postgresql") else {"url": database},
         "outbox_dir": str(folder / "outbox"),
-        "smtp": {"host": "127.0.0.1", "port": port, "connections": 4, "timeout": 30},
+        "data_dir": str(folder / "data"),
+        "smtp": {"host": "127.0.0.1", "port": port, "connections": 4, "timeout": 30, **smtp},
         "unsubscribe": {"secret_env": SECRET_ENV, "mailto": "desabonnement@example.org"},
         "digests": [{"name": "hebdo", "schedule": "0 9 * * MON", "list": "main",
                      "from_address": "lettre@example.org", "from_name": "Ministère des Essais"}],
     }
-    path = folder / "newsletter.yaml"
+    path = folder / f"newsletter-{port}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
 
-def seed(config_path: Path, count: int) -> None:
-    """A fresh database with `count` active subscribers on `main` and one frozen issue."""
+def seed(url: str, folder: Path, count: int) -> str:
+    """`count` active subscribers on `main` and one frozen issue in the database at `url`; its id."""
     from sqlalchemy import insert
 
     from newsletter.config import load_config
@@ -91,8 +114,8 @@ def seed(config_path: Path, count: int) -> None:
     from newsletter.store.tables import list_members, lists, subscribers
     from tests.fakes.smtp import create_issue
 
-    config = load_config(config_path)
-    store = Store.open(config.database_url(), create=True)
+    config = load_config(write_config(folder, 1, url))
+    store = Store.open(url, create=url.startswith("sqlite"))
     with store.engine.begin() as conn:
         conn.execute(insert(lists).values(name="main"))
         for start in range(0, count, 10_000):
@@ -101,8 +124,22 @@ def seed(config_path: Path, count: int) -> None:
                      "created_at": NOW, "updated_at": NOW} for n in range(start, min(count, start + 10_000))]
             conn.execute(insert(subscribers), rows)
             conn.execute(insert(list_members), [{"subscriber_id": r["id"], "list_name": "main"} for r in rows])
-    create_issue(config, store, NOW, count=5)
+    issue = create_issue(config, store, NOW, count=5)
     store.close()
+    return issue.id
+
+
+def sample_message(url: str, folder: Path) -> bytes:
+    """The `digest.eml` of the seeded issue, as one recipient gets it."""
+    from newsletter.compose.mime import build_message_template
+    from newsletter.config import load_config
+    from newsletter.store import Store
+
+    config = load_config(write_config(folder, 1, url))
+    with Store.open(url) as store:
+        issue = store.list_digest_issues(digest="hebdo", limit=1)[0]
+    template = build_message_template(issue.digest, config.digest("hebdo"), config, now=NOW)
+    return template.render("person0@example.org", "Personne 0", "https://news.example.org/unsubscribe/x")
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -130,145 +167,171 @@ class SinkMeter:
         return f"sink {1000 * (end - self.cpu) / messages:.2f} ms/msg, {100 * busy:.0f}% busy"
 
 
-def sample_message(config_path: Path) -> bytes:
-    from newsletter.compose.mime import build_message_template
-    from newsletter.config import load_config
-    from newsletter.store import Store
-
-    config = load_config(config_path)
-    with Store.open(config.database_url()) as store:
-        issue = store.list_digest_issues(digest="hebdo", limit=1)[0]
-    template = build_message_template(issue.digest, config.digest("hebdo"), config, now=NOW)
-    return template.render("person0@example.org", "Personne 0", "https://news.example.org/unsubscribe/x")
+def smtplib_share(port: int, message: bytes, share: int) -> None:
+    """One baseline connection: `share` sends of the same message with bare smtplib."""
+    client = smtplib.SMTP("127.0.0.1", port, local_hostname="localhost")
+    for n in range(share):
+        client.sendmail("lettre@example.org", [f"person{n}@example.org"], message)
+    client.quit()
 
 
-def baseline(port: int, message: bytes, total: int, connections: int) -> float:
-    """Messages/s sending one prebuilt message with bare smtplib over reused connections."""
-    share = total // connections
-
-    def work() -> None:
-        client = smtplib.SMTP("127.0.0.1", port, local_hostname="localhost")
-        for n in range(share):
-            client.sendmail("lettre@example.org", [f"person{n}@example.org"], message)
-        client.quit()
-
-    threads = [threading.Thread(target=work) for _ in range(connections)]
+def baseline(context: mp.context.SpawnContext, port: int, message: bytes, total: int, processes: int) -> float:
+    """Messages/s of bare smtplib: one connection in this process, or one per process."""
+    share = total // processes
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return share * connections / (time.perf_counter() - started)
+    if processes == 1:
+        smtplib_share(port, message, share)
+    else:
+        children = [context.Process(target=smtplib_share, args=(port, message, share)) for _ in range(processes)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+    return share * processes / (time.perf_counter() - started)
 
 
-def full_send(config_path: str, queue: mp.Queue, sink_pid: int) -> None:
-    """Child process: send the digest through the real path; report counts, time, peak RSS and
-    the sink's figures over the send itself."""
-    from newsletter.config import load_config
-    from newsletter.pipeline.sending import SendReport, send_digest
-    from newsletter.store import Store
-
-    config = load_config(config_path)
-    early_peak: list[float] = []
-
-    def sample_rss(report: SendReport) -> None:
-        if not early_peak and report.sent >= report.to_send // 10:
-            early_peak.append(peak_rss_mb())
-
-    with Store.open(config.database_url()) as store:
-        meter = SinkMeter(sink_pid)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        report = send_digest(config, store, "hebdo", now=NOW, progress=sample_rss)
-        elapsed = time.perf_counter() - started
-        messages = report.sent + report.failed
-        sink = f"sender {1000 * (time.process_time() - cpu_started) / max(messages, 1):.2f} ms/msg CPU, "
-        sink += meter.describe(messages)
-    peak = f"peak RSS {peak_rss_mb():.0f} MB ({early_peak[0] if early_peak else 0:.0f} MB once 10% were sent)"
-    queue.put((report.sent, report.failed, elapsed, peak, sink))
+def timed_command(command: list[str], env: dict[str, str], queue: mp.Queue) -> None:
+    """Child: run a command; report wall time, CPU of it and its descendants, and their peak RSS."""
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    queue.put((result.returncode, result.stdout + result.stderr, elapsed, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss / 1024))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def measure_full_path(context: mp.context.SpawnContext, config_path: Path, sink_pid: int) -> tuple:
-    """(sent, failed, elapsed, peak MB, sink figures) of one full send in a child process."""
+def run_timed(context: mp.context.SpawnContext, commands: list[list[str]], env: dict[str, str]) -> list[tuple]:
+    """Run the commands at once, each measured by a child of its own."""
     queue = context.Queue()
-    child = context.Process(target=full_send, args=(str(config_path), queue, sink_pid))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    children = [context.Process(target=timed_command, args=(command, env, queue)) for command in commands]
+    for child in children:
+        child.start()
+    results = [queue.get() for _ in children]
+    for child in children:
+        child.join()
+    for code, output, *_ in results:
+        if code != 0:
+            raise RuntimeError(f"command failed ({code}): {output[-2000:]}")
+    return results
 
 
-def measure_baseline(port: int, message: bytes, total: int, connections: int, sink_pid: int) -> tuple[float, str]:
-    """Messages/s of one baseline run and the sink's figures during it."""
+def whole_send(context: mp.context.SpawnContext, config: Path, url: str, sink_pid: int, count: int) -> tuple:
+    """(messages/s, CPU ms/msg, peak MB, sink figures) of one `newsletter send digest` process."""
+    env = {**os.environ, DATABASE_ENV: url}
     meter = SinkMeter(sink_pid)
-    rate = baseline(port, message, total, connections)
-    return rate, meter.describe(total // connections * connections)
+    command = [sys.executable, "-m", "newsletter", "send", "digest", "hebdo", "-c", str(config)]
+    ((_code, _output, elapsed, cpu, peak),) = run_timed(context, [command], env)
+    return count / elapsed, 1000 * cpu / count, peak, meter.describe(count)
+
+
+def copy_database(template: Path, target: Path) -> str:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{template}{suffix}").exists():
+            shutil.copyfile(f"{template}{suffix}", f"{target}{suffix}")
+    return f"sqlite:///{target}"
 
 
 def load() -> str:
-    """The 1-minute load average and the number of CPUs."""
     return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
 
 
-def run_count(context: mp.context.SpawnContext, folder: Path, port: int, sink_pid: int, count: int,
+def run_count(context: mp.context.SpawnContext, folder: Path, sinks: dict[str, tuple[int, int]], count: int,
               args: argparse.Namespace) -> None:
-    """Seed once, then `args.repeat` interleaved rounds of baselines and full path; print each and the medians."""
+    """Seed once, then for each sink `args.repeat` rounds of (baselines, whole process); medians."""
     base = folder / str(count)
     base.mkdir()
-    template_db = base / "seeded.db"
-    seed(write_config(base, port, template_db), count)
-    message = sample_message(write_config(base, port, template_db))
-    rounds = []
-    for round_number in range(1, args.repeat + 1):
-        database = base / f"round-{round_number}.db"
-        for suffix in ("", "-wal", "-shm"):
-            if Path(f"{template_db}{suffix}").exists():
-                shutil.copyfile(f"{template_db}{suffix}", f"{database}{suffix}")
-        config_path = write_config(base, port, database)
-        before = load()
-        one, one_sink = measure_baseline(port, message, args.baseline, 1, sink_pid)
-        four, four_sink = measure_baseline(port, message, args.baseline, 4, sink_pid)
-        sent, failed, elapsed, peak, full_sink = measure_full_path(context, config_path, sink_pid)
-        rate = sent / elapsed
-        rounds.append((one, four, rate))
-        print(f"{count} subscribers, message {len(message) / 1024:.1f} KB, round {round_number} ({before}): "
-              f"baseline 1 conn {one:.0f}/s ({one_sink}), 4 conn {four:.0f}/s ({four_sink}); "
-              f"full path {rate:.0f}/s ({sent} sent, {failed} failed, {elapsed:.1f} s; {full_sink}) "
-              f"= {rate / four:.2f}x four, {rate / one:.2f}x one; {peak}", flush=True)
-    one, four, rate = (statistics.median(column) for column in zip(*rounds, strict=True))
-    ratios_one = statistics.median(r / o for o, _f, r in rounds)
-    ratios_four = statistics.median(r / f for _o, f, r in rounds)
-    verdict = "met" if ratios_four >= TARGET_FOUR and ratios_one >= TARGET_ONE else "NOT met"
-    print(f"{count} subscribers, median of {len(rounds)} round(s) ({load()} at the end): baseline 1 conn "
-          f"{one:.0f}/s, 4 conn {four:.0f}/s; full path {rate:.0f}/s; median ratio {ratios_four:.2f}x four, "
-          f"{ratios_one:.2f}x one; targets (>= {TARGET_FOUR}x four, >= {TARGET_ONE}x one) {verdict}", flush=True)
+    template = base / "seeded.db"
+    seed(f"sqlite:///{template}", base, count)
+    message = sample_message(f"sqlite:///{template}", base)
+    for name, (port, pid) in sinks.items():
+        rounds = []
+        for round_number in range(1, args.repeat + 1):
+            url = copy_database(template, base / f"{name}-{round_number}.db")
+            before = load()
+            one = baseline(context, port, message, args.baseline, 1)
+            four = baseline(context, port, message, args.baseline, 4)
+            rate, cpu, peak, sink = whole_send(context, write_config(base, port, url), url, pid, count)
+            rounds.append((one, four, rate, cpu, peak))
+            print(f"{name} sink, {count} subscribers, message {len(message) / 1024:.1f} KB, round {round_number} "
+                  f"({before}): smtplib 1 conn {one:.0f}/s, 4 processes {four:.0f}/s; whole send digest "
+                  f"{rate:.0f}/s = {rate / four:.2f}x four; sender CPU {cpu:.2f} ms/msg; peak RSS {peak:.0f} MB; "
+                  f"{sink}", flush=True)
+        one, four, rate, cpu, peak = (statistics.median(column) for column in zip(*rounds, strict=True))
+        ratio = statistics.median(r[2] / r[1] for r in rounds)
+        met = ratio >= TARGETS.get(name, 0) and cpu <= CPU_TARGET_MS and peak <= RSS_TARGET_MB
+        print(f"{name} sink, {count} subscribers, median of {len(rounds)} ({load()} at the end): 1 conn {one:.0f}/s, "
+              f"4 processes {four:.0f}/s, whole {rate:.0f}/s, ratio {ratio:.2f}x four (target "
+              f"{TARGETS.get(name, 0)}), CPU {cpu:.2f} ms/msg, peak {peak:.0f} MB: targets "
+              f"{'met' if met else 'NOT met'}", flush=True)
+
+
+def run_workers(context: mp.context.SpawnContext, folder: Path, port: int, pid: int, args: argparse.Namespace) -> None:
+    """1, 2, 3… `newsletter worker` processes sending one started issue on PostgreSQL."""
+    from tests.fakes.postgres import _database, _find_bindir, _start_server, _stop_server
+
+    bindir = _find_bindir()
+    if bindir is None:
+        print("postgresql: server binaries not found, worker run skipped")
+        return
+    from newsletter.store import DigestIssueStatus, Store
+
+    server = _start_server(bindir)
+    try:
+        for workers in args.workers:
+            with _database(server) as url:
+                Store.upgrade(url)
+                issue_id = seed(url, folder, args.worker_count)
+                with Store.open(url) as store:
+                    store.set_digest_issue_status(issue_id, DigestIssueStatus.SENDING, now=NOW)
+                config = write_config(folder, port, url, connections=2, processes=1)
+                env = {**os.environ, DATABASE_ENV: url}
+                command = [sys.executable, "-m", "newsletter", "worker", "--until-idle", "--poll", "0.2",
+                           "-c", str(config)]
+                meter = SinkMeter(pid)
+                started = time.perf_counter()
+                run_timed(context, [command] * workers, env)
+                elapsed = time.perf_counter() - started
+                print(f"postgresql, {workers} worker(s) x 2 connections, {args.worker_count} messages ({load()}): "
+                      f"{args.worker_count / elapsed:.0f}/s ({elapsed:.1f} s); "
+                      f"{meter.describe(args.worker_count)}", flush=True)
+    finally:
+        _stop_server(server, bindir)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--counts", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--sinks", nargs="+", choices=sorted(SINKS), default=["fast", "aiosmtpd"])
     parser.add_argument("--baseline", type=int, default=4000, help="messages per baseline run")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds per count (medians printed)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[], help="PostgreSQL runs with this many workers")
+    parser.add_argument("--worker-count", type=int, default=20_000, help="messages of each worker run")
     args = parser.parse_args()
     os.environ[SECRET_ENV] = "bench-secret-0123456789abcdef"
     context = mp.get_context("spawn")
-    port = free_port()
-    ready, stop = context.Event(), context.Event()
-    sink = context.Process(target=run_sink, args=(port, ready, stop), daemon=True)
-    sink.start()
-    ready.wait(30)
+    if not (shutil.which("postfix") or Path("/usr/sbin/postfix").exists()):
+        print("postfix: not installed, skipped")
+    sinks: dict[str, tuple[int, int]] = {}
+    processes = []
+    for name in args.sinks:
+        port = free_port()
+        process = context.Process(target=SINKS[name], args=(port,), daemon=True)
+        process.start()
+        wait_listening(port)
+        assert process.pid is not None
+        sinks[name] = (port, process.pid)
+        processes.append(process)
     try:
         with tempfile.TemporaryDirectory() as folder:
             for count in args.counts:
-                assert sink.pid is not None
-                run_count(context, Path(folder), port, sink.pid, count, args)
+                run_count(context, Path(folder), sinks, count, args)
+            if args.workers:
+                port, pid = sinks.get("fast", next(iter(sinks.values())))
+                run_workers(context, Path(folder), port, pid, args)
     finally:
-        stop.set()
-        sink.join(10)
+        for process in processes:
+            process.kill()
+            process.join(10)
 
 
 if __name__ == "__main__":

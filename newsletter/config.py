@@ -86,6 +86,7 @@ class SmtpConfig(Strict):
     password_env: str | None = None
     timeout: PositiveFloat = 30.0
     connections: PositiveInt = 4
+    processes: PositiveInt | None = None
     rate_per_second: PositiveFloat | None = None
     rate_per_hour: PositiveInt | None = None
     max_attempts: PositiveInt = 5

@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fakes.http_site",
     "tests.fakes.ingest_env",
     "tests.fakes.smtp",
+    "tests.fakes.fast_sink",
     "tests.fakes.review_env",
     "tests.fakes.social_apis",
     "tests.fakes.social_rest",

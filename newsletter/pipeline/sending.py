@@ -1,5 +1,6 @@
 """The send-digest stage: ledger rows for every recipient, a check that the email transport
-(`publish/email/base.py`) can send, then N workers, one transport session each.
+(`publish/email/base.py`) can send, then the senders: `smtp.connections` threads, each with a
+transport session of its own, in this process or spread over sender processes (`senders.py`).
 
 Every message goes through the ledger: rows are created in batches, claimed in small batches,
 and each one is marked sent (committed) as soon as the server answered 250 and before that
@@ -26,6 +27,7 @@ from newsletter.core.keys import JobKind, email_key, job_id
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
+from newsletter.pipeline.senders import WorkerPlan, process_count, run_workers, worker_plans
 from newsletter.pipeline.subscribers import list_names
 from newsletter.pipeline.unsubscribe import make_token, secret_from_env, unsubscribe_url
 from newsletter.publish.email.base import (
@@ -45,6 +47,7 @@ MAX_CLAIM_BATCH = 200
 CLAIMS_PER_WORKER = 4
 RECIPIENT_PAGE = 5000
 POLL_SECONDS = 0.5
+RECOVER_SECONDS = 2.0
 SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
 MAX_ERRORS_KEPT = 20
 
@@ -245,6 +248,7 @@ class DigestSender:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.marks = self.ledger.sent_marker(config.smtp.connections)
+        self.recovered_at = time.monotonic()
 
     def run(self) -> None:
         """Send with one worker per session until nothing is due, the budget is spent or a pause."""
@@ -324,10 +328,21 @@ class DigestSender:
         due, claimed = self.ledger.next_due(self.issue.id)
         if due is None and not claimed:
             return None
+        if claimed:
+            self._recover_dead_claims()
         wait = POLL_SECONDS if due is None else (due - utcnow()).total_seconds()
         if self.stop.wait(min(max(wait, 0.01), POLL_SECONDS * 2)):
             return None
         return []
+
+    def _recover_dead_claims(self) -> None:
+        """While rows claimed elsewhere are awaited, settle those whose owner died (a killed
+        worker, here or on another host), at most every `RECOVER_SECONDS`."""
+        with self.lock:
+            if time.monotonic() - self.recovered_at < RECOVER_SECONDS:
+                return
+            self.recovered_at = time.monotonic()
+        self.ledger.recover_dead_claims(issue_id=self.issue.id)
 
     def _send_batch(self, session: EmailSession, batch: list[Delivery]) -> None:
         statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
@@ -395,10 +410,12 @@ def send_digest(
     progress: Progress | None = None,
     backoff: Backoff | None = None,
     stop: threading.Event | None = None,
+    web_copy: bool = True,
 ) -> SendReport:
     """Send an issue (by id, digest name or object) to its list through the ledger; with
     `dry_run`, write `.eml` files to the outbox instead and touch nothing. Setting `stop`
-    ends the run between messages (the issue stays `sending`, to be resumed)."""
+    ends the run between messages (the issue stays `sending`, to be resumed). A worker on
+    another host leaves the web copy to the scheduler (`web_copy=False`)."""
     issue = find_issue(store, digest) if isinstance(digest, str) else digest
     digest_config = config.digest(issue.digest.name)
     template = build_message_template(issue.digest, digest_config, config, now=now)
@@ -410,7 +427,8 @@ def send_digest(
     _check_sendable(issue)
     ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
     if issue.status is not DigestIssueStatus.SENT:
-        publish_web_copy(config, issue)
+        if web_copy:
+            publish_web_copy(config, issue)
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
         ledger.recover_dead_claims(issue_id=issue.id)
         report.created = create_deliveries(ledger, store, issue)
@@ -422,14 +440,34 @@ def send_digest(
         # Rows another live process is sending are waited for: they end sent, or come back pending.
         backoff = backoff or Backoff()
         transport = ready_transport(config, template.domain, issue, backoff, stop)
-        sender = DigestSender(config, store, issue, template, report, transport=transport, secret=secret,
-                              limit=limit, backoff=backoff, progress=progress, shutdown=stop)
-        sender.run()
+        processes = process_count(config, report.to_send)
+        if processes > 1:
+            plans = worker_plans(config, issue.id, template, backoff, report.to_send, limit, processes)
+            run_workers(plans, report, progress, stop)
+        else:
+            DigestSender(config, store, issue, template, report, transport=transport, secret=secret,
+                         limit=limit, backoff=backoff, progress=progress, shutdown=stop).run()
     counts = ledger.counts(issue.id)
     report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
     if not report.pending and not report.paused:
         report.finished = True
         store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
+    return _finish(report)
+
+
+def worker_send(plan: WorkerPlan, shutdown: threading.Event, progress: Progress) -> SendReport:
+    """A sender process's part of a send (see `senders.py`): its own store, claim owner and
+    sessions, its share of the connections and of the limit; the rows exist and the transport
+    was checked by the parent."""
+    config = plan.config
+    with Store.open(config.database_url()) as store:
+        issue = store.get_digest_issue(plan.issue_id)
+        if issue is None:
+            raise SendError(f"no issue {plan.issue_id} to send")
+        report = SendReport(issue_id=issue.id, digest=issue.digest.name, to_send=plan.to_send)
+        transport = email_transport(config, plan.template.domain)
+        DigestSender(config, store, issue, plan.template, report, transport=transport, secret=secret_from_env(config),
+                     limit=plan.limit, backoff=plan.backoff, progress=progress, shutdown=shutdown).run()
     return _finish(report)
 
 

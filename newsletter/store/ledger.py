@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -28,7 +29,6 @@ from newsletter.store.tables import UTCDateTime, claim_owners, deliveries, subsc
 S = DeliveryStatus
 BATCH_SIZE = 1000
 DEFAULT_MAX_ATTEMPTS = 5
-MAX_MARKER_CONNECTIONS = 4
 INTERRUPTED = "interrupted: the process stopped while sending"
 
 PendingRow = tuple[str, str, str, dict[str, Any] | None]
@@ -522,16 +522,29 @@ class Ledger:
         return StoreError(f"delivery {key} {where}, expected {expected}")
 
 
-class SentMarker:
-    """The ledger's hot path for bulk email: claimed -> sent, one committed UPDATE per accepted
-    message (the transition of `Ledger.mark_sent`, without provider_url), at the cost of one
-    driver call.
+@dataclass
+class _Mark:
+    """One sent mark waiting for the group commit that carries it."""
 
-    The statement is compiled once for the store's dialect and run on a few raw driver
-    connections kept for the run, so the driver's prepared-statement cache is reused and no
-    per-message SQLAlchemy work is left. Writes take `slots`: one at a time on SQLite, whose
-    writes are serial anyway (waiting on a Python lock is far quicker than SQLite's sleeping
-    busy handler), which is why the senders' claims go through `claim_batch` here too."""
+    key: str
+    arguments: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    changed: int = 0
+    error: BaseException | None = None
+
+
+class SentMarker:
+    """The ledger's hot path for bulk email: claimed -> sent (the transition of `Ledger.mark_sent`,
+    without provider_url) at the cost of a driver call, the marks of concurrent connections
+    grouped in one transaction.
+
+    The statement is compiled once for the store's dialect and run on a raw driver connection
+    kept for the run, so the driver's prepared-statement cache is reused and no per-message
+    SQLAlchemy work is left. `mark` returns only once its row is committed, so each connection
+    still has at most one accepted message unmarked; marks that arrive while a commit is under
+    way are committed together by the next one (group commit: one commit, one fsync, for all).
+    On SQLite, whose writes are serial anyway, the claims wait for the same writer lock (a
+    Python lock is far quicker than SQLite's sleeping busy handler)."""
 
     def __init__(self, ledger: Ledger, connections: int) -> None:
         self.ledger = ledger
@@ -549,40 +562,61 @@ class SentMarker:
         self.order = compiled.positiontup
         self.fixed = compiled.construct_params({"row_key": "", "at": None, "reply": ""})
         self.time_to_db = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
-        writers = 1 if dialect.name == "sqlite" else max(1, min(connections, MAX_MARKER_CONNECTIONS))
-        self.slots = threading.BoundedSemaphore(writers)
+        self.serial_claims = dialect.name == "sqlite"
+        self.writer = threading.Lock()
+        self.queue_lock = threading.Lock()
+        self.queue: list[_Mark] = []
         self.idle: list[Any] = []
 
     def claim_batch(
         self, kind: str, limit: int, now: datetime | None = None, issue_id: str | None = None
     ) -> list[Delivery]:
-        """`Ledger.claim_batch`, queued with the marks (SQLite: one writer of this process at a
-        time); the rows are converted after the writer slot is given back."""
-        with self.slots:
+        """`Ledger.claim_batch`, queued with the marks on SQLite (one writer of this process at
+        a time); the rows are converted after the writer lock is given back."""
+        if not self.serial_claims:
+            return self.ledger.claim_batch(kind, limit, now, issue_id)
+        with self.writer:
             rows = self.ledger._claim_rows(kind, limit, now, issue_id)
         return _deliveries(rows)
 
     def mark(self, key: str, provider_id: str | None, now: datetime | None = None) -> None:
-        """Commit the claimed row `key` as sent (before the caller's connection sends anything
-        else); StoreError if it is no longer claimed."""
+        """Commit the claimed row `key` as sent, returning once it is committed (before the
+        caller's connection sends anything else); StoreError if it is no longer claimed."""
         values = dict(self.fixed, row_key=key, at=self.time_to_db(now or utcnow()), reply=provider_id)
-        arguments = [values[name] for name in self.order] if self.order else values
-        with self.slots:
-            connection = self.idle.pop() if self.idle else self.engine.raw_connection()
-            try:
-                cursor = connection.cursor()
-                cursor.execute(self.sql, arguments)
-                changed = cursor.rowcount
-                cursor.close()
-                connection.commit()
-            except Exception:
-                connection.invalidate()
-                raise
-            self.idle.append(connection)
-        if changed != 1:
+        entry = _Mark(key, [values[name] for name in self.order] if self.order else values)
+        with self.queue_lock:
+            self.queue.append(entry)
+        with self.writer:
+            if not entry.done.is_set():
+                with self.queue_lock:
+                    batch, self.queue = self.queue, []
+                self._commit(batch)
+        if entry.error is not None:
+            raise entry.error
+        if entry.changed != 1:
             raise StoreError(f"delivery {key} was not claimed any more when marked sent")
 
+    def _commit(self, batch: list[_Mark]) -> None:
+        """Run the batch's updates in one transaction; every entry learns its outcome."""
+        connection = self.idle.pop() if self.idle else self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            for entry in batch:
+                cursor.execute(self.sql, entry.arguments)
+                entry.changed = cursor.rowcount
+            cursor.close()
+            connection.commit()
+        except Exception as error:
+            connection.invalidate()
+            for entry in batch:
+                entry.error = error
+                entry.done.set()
+            return
+        self.idle.append(connection)
+        for entry in batch:
+            entry.done.set()
+
     def close(self) -> None:
-        """Give the driver connections back to the store's pool."""
+        """Give the driver connection back to the store's pool."""
         while self.idle:
             self.idle.pop().close()

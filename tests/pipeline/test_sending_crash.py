@@ -55,12 +55,13 @@ def kill_after(process: subprocess.Popen[bytes], server: SmtpServer, copies: int
 
 
 def run_with_kills(
-    tmp_path: Path, server: SmtpServer, recipients: int, kills: int, seed: int
+    tmp_path: Path, server: SmtpServer, recipients: int, kills: int, seed: int, **smtp: object
 ) -> tuple[Counter[str], int]:
     """Kill the sender `kills` times at random points, then let it finish; asserts that nobody
     was skipped and duplicates stay within one per connection per kill. Returns (copies, kills)."""
     rng = random.Random(seed)
-    config_path = write_mail_config(tmp_path, server, connections=2, rate_per_second=120, timeout=5)
+    settings: dict[str, object] = {"connections": 2, "rate_per_second": 120, "timeout": 5, **smtp}
+    config_path = write_mail_config(tmp_path, server, **settings)
     config = load_config(config_path)
     with Store.open(config.database_url(), create=True) as store:
         addresses = seed_subscribers(store, recipients)
@@ -90,3 +91,15 @@ def test_killed_sender_restarts_without_skipping_anyone(tmp_path: Path, smtp_ser
     copies, kills = run_with_kills(tmp_path, smtp_server, recipients=80, kills=3, seed=seed)
     assert kills >= 1, f"seed {seed}: the sender finished before any kill"
     assert len(copies) == 80
+
+
+def test_killed_sender_with_worker_processes_restarts_without_skipping_anyone(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The parent of two sender processes is killed: its workers see their pipe close, finish the
+    message in flight and stop; the restart finishes the issue."""
+    seed = random.randrange(1_000_000)
+    copies, kills = run_with_kills(tmp_path, smtp_server, recipients=400, kills=2, seed=seed,
+                                   connections=4, processes=2, rate_per_second=300)
+    assert kills >= 1, f"seed {seed}: the sender finished before any kill"
+    assert len(copies) == 400

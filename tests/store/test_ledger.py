@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -369,13 +370,34 @@ def test_on_sqlite_claims_wait_for_a_mark_in_progress(tmp_path: Path) -> None:
         marker = ledger.sent_marker(connections=4)
         claimed: list[str] = []
         claimer = threading.Thread(target=lambda: claimed.extend(d.key for d in marker.claim_batch("email", 2, T0)))
-        with marker.slots:  # what a mark holds while it writes
+        with marker.writer:  # what a mark holds while it writes
             claimer.start()
             claimer.join(0.3)
             assert claimer.is_alive() and claimed == []
         claimer.join(10)
         marker.close()
     assert claimed == ["email:hebdo-1:0", "email:hebdo-1:1"]
+
+
+def test_marks_waiting_for_a_commit_return_only_once_their_row_is_committed(ledger: Ledger) -> None:
+    ledger.ensure_pending(emails(3), issue_id="hebdo-1", now=T0)
+    claimed = ledger.claim_batch("email", 3, T0, issue_id="hebdo-1")
+    marker = ledger.sent_marker(connections=3)
+    returned: list[str] = []
+    threads = [threading.Thread(target=lambda key=d.key: (marker.mark(key, "250 ok", T0), returned.append(key)))
+               for d in claimed]
+    with marker.writer:  # a commit under way: the three marks queue behind it
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        assert returned == [] and ledger.counts("hebdo-1")["sent"] == 0
+    for thread in threads:
+        thread.join(10)
+    marker.close()
+    assert sorted(returned) == sorted(d.key for d in claimed)
+    assert ledger.counts("hebdo-1")["sent"] == 3
+    with pytest.raises(StoreError, match="not claimed any more"):
+        ledger.sent_marker(connections=1).mark(claimed[0].key, "250 again", T0)
 
 
 def test_crash_recovery_scoped_to_one_issue(ledger: Ledger, migrated_url: str) -> None:

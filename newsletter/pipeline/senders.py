@@ -1,0 +1,222 @@
+"""Sender processes: one send spread over N worker processes, so that rendering, framing and
+the ledger's marks are not bound by one interpreter's GIL.
+
+The parent (`send digest`, the daemon's digest job, `newsletter worker`) has created the rows and
+checked the transport; it then starts the workers with the `spawn` context (a fresh interpreter:
+no database connection or thread is ever forked). Each worker opens its own store, so it has its
+own claim owner with its heartbeat, its own transport sessions and driver connections, and runs
+a `DigestSender` with its share of `smtp.connections`, of the rate limit and of `--limit`: it
+claims ledger batches like any other sender, so the ledger's guarantees hold unchanged. Workers
+send their counts to the parent over a pipe; the parent sums them into its `SendReport`. The
+parent tells them to stop (its stop event, Ctrl-C); a worker whose parent died sees the pipe
+close and stops the same way: it finishes the message in flight, marks it and releases the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING
+
+from newsletter.compose.mime import MessageTemplate
+from newsletter.config import Config
+
+if TYPE_CHECKING:
+    from newsletter.pipeline.sending import Backoff, SendReport
+
+log = logging.getLogger(__name__)
+
+MIN_PER_PROCESS = 100
+PROGRESS_SECONDS = 0.2
+STOP_GRACE_SECONDS = 5.0
+COUNTS = ("sent", "failed", "retried", "skipped")
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What one worker process sends: the issue, with its share of connections, rate and limit."""
+
+    config: Config
+    issue_id: str
+    template: MessageTemplate
+    backoff: Backoff
+    to_send: int
+    limit: int | None
+
+
+@dataclass
+class WorkerCounts:
+    """The latest counts a worker reported, and whether it said it finished."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    paused: bool = False
+    done: bool = False
+
+
+def process_count(config: Config, to_send: int) -> int:
+    """Worker processes for a send: `smtp.processes` (default the number of cores), never more
+    than the connections, nor one per `MIN_PER_PROCESS` messages (a small send stays in-process)."""
+    wanted = config.smtp.processes or os.cpu_count() or 1
+    return max(1, min(wanted, config.smtp.connections, math.ceil(to_send / MIN_PER_PROCESS)))
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """`total` split in `parts` integers that differ by at most one."""
+    return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
+
+
+def worker_plans(config: Config, issue_id: str, template: MessageTemplate, backoff: Backoff, to_send: int,
+                 limit: int | None, processes: int) -> list[WorkerPlan]:
+    """One plan per worker: connections, rate limits, messages and limit split between them."""
+    smtp = config.smtp
+    hourly = shares(smtp.rate_per_hour, processes) if smtp.rate_per_hour else [None] * processes
+    limits = shares(limit, processes) if limit is not None else [None] * processes
+    plans = []
+    for connections, messages, per_hour, share in zip(shares(smtp.connections, processes),
+                                                      shares(to_send, processes), hourly, limits, strict=True):
+        if share == 0 or per_hour == 0:
+            continue
+        per_second = smtp.rate_per_second / processes if smtp.rate_per_second else None
+        own = smtp.model_copy(update={"connections": connections, "processes": 1, "rate_per_second": per_second,
+                                      "rate_per_hour": per_hour})
+        plans.append(WorkerPlan(config.model_copy(update={"smtp": own}), issue_id, template, backoff, messages, share))
+    return plans
+
+
+def run_workers(plans: list[WorkerPlan], report: SendReport, progress: Callable[[SendReport], None] | None,
+                stop: threading.Event | None) -> None:
+    """Run one process per plan until all have ended, summing their counts into `report`;
+    `stop` (or an exception here, such as Ctrl-C) asks them to stop."""
+    context = multiprocessing.get_context("spawn")
+    workers: Workers = {}
+    try:
+        for number, plan in enumerate(plans, start=1):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=worker_main, args=(plan, theirs), name=f"sender-{number}", daemon=True)
+            process.start()
+            theirs.close()
+            workers[ours] = (process, WorkerCounts())
+        _collect(workers, report, progress, stop)
+    finally:
+        _stop_all(workers)
+    report.paused = any(counts.paused for _process, counts in workers.values())
+
+
+Workers = dict[Connection, tuple[multiprocessing.process.BaseProcess, WorkerCounts]]
+
+
+def _collect(workers: Workers, report: SendReport, progress: Callable[[SendReport], None] | None,
+             stop: threading.Event | None) -> None:
+    """Read the workers' messages until every pipe is closed."""
+    live = list(workers)
+    stopping = False
+    while live:
+        if stop is not None and stop.is_set() and not stopping:
+            stopping = True
+            _send_stop(live)
+        for connection in wait(live, timeout=0.5):
+            assert isinstance(connection, Connection)
+            process, counts = workers[connection]
+            try:
+                kind, values, errors = connection.recv()
+            except (EOFError, OSError):
+                live.remove(connection)
+                process.join()
+                if not counts.done:
+                    report.note(f"sender process {process.name} ended without reporting (exit code "
+                                f"{process.exitcode})")
+                continue
+            counts.done = kind == "done"
+            if values is not None:
+                counts.counts, counts.paused = values, bool(values.get("paused"))
+            for error in errors:
+                report.note(error)
+            for name in COUNTS:
+                setattr(report, name, sum(c.counts.get(name, 0) for _p, c in workers.values()))
+            if progress is not None:
+                progress(report)
+
+
+def _send_stop(connections: list[Connection]) -> None:
+    for connection in connections:
+        try:
+            connection.send("stop")
+        except OSError:
+            continue
+
+
+def _stop_all(workers: Workers) -> None:
+    """Ask the workers still running to stop, give them time to finish their message, then end them."""
+    running = [connection for connection, (process, _c) in workers.items() if process.is_alive()]
+    _send_stop(running)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for connection, (process, _counts) in workers.items():
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log.warning("sender process %s did not stop in time: terminating it", process.name)
+            process.terminate()
+            process.join()
+        connection.close()
+
+
+def worker_main(plan: WorkerPlan, connection: Connection) -> None:
+    """A worker process: send its share of the issue, reporting counts to the parent."""
+    from newsletter.pipeline.sending import worker_send
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
+    shutdown = threading.Event()
+    pipe = WorkerPipe(connection, shutdown)
+    threading.Thread(target=pipe.listen, name="sender-parent-watch", daemon=True).start()
+    try:
+        report = worker_send(plan, shutdown, pipe.progress)
+    except Exception as error:
+        log.exception("sender process failed")
+        pipe.send("done", None, [f"sender process failed: {error}"])
+        return
+    pipe.send("done", _values(report), report.errors[pipe.errors_sent:])
+
+
+class WorkerPipe:
+    """A worker's end of the pipe: counts up (at most every `PROGRESS_SECONDS`), stop down."""
+
+    def __init__(self, connection: Connection, shutdown: threading.Event):
+        self.connection = connection
+        self.shutdown = shutdown
+        self.lock = threading.Lock()
+        self.last = 0.0
+        self.errors_sent = 0
+
+    def listen(self) -> None:
+        """Wait for "stop" or for the parent's end to close (the parent died): then stop."""
+        with contextlib.suppress(EOFError, OSError):
+            self.connection.recv()
+        self.shutdown.set()
+
+    def progress(self, report: SendReport) -> None:
+        """The sender's progress callback: the counts so far, new errors only."""
+        if time.monotonic() - self.last >= PROGRESS_SECONDS:
+            self.last = time.monotonic()
+            errors = report.errors[self.errors_sent:]
+            self.errors_sent += len(errors)
+            self.send("progress", _values(report), errors)
+
+    def send(self, kind: str, values: dict[str, int] | None, errors: list[str]) -> None:
+        """One message to the parent; a parent gone means stop."""
+        with self.lock:
+            try:
+                self.connection.send((kind, values, errors))
+            except OSError:
+                self.shutdown.set()
+
+
+def _values(report: SendReport) -> dict[str, int]:
+    return {**{name: getattr(report, name) for name in COUNTS}, "paused": int(report.paused)}
