@@ -73,9 +73,28 @@ class BrandingConfig(Strict):
     website_url: str | None = None
 
 
+class SesConfig(Strict):
+    """Amazon SES v2 (`smtp.type: ses`): the region, an endpoint override and the env vars
+    holding the access key (never the keys themselves)."""
+
+    region: str | None = None
+    endpoint: str | None = None
+    access_key_id_env: str = "AWS_ACCESS_KEY_ID"
+    secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    session_token_env: str | None = None
+    configuration_set: str | None = None
+
+
+class BrevoConfig(Strict):
+    """Brevo's transactional email API (`smtp.type: brevo`): endpoint and the API key's env var."""
+
+    endpoint: str = "https://api.brevo.com/v3"
+    api_key_env: str = "BREVO_API_KEY"
+
+
 class SmtpConfig(Strict):
     """How email leaves: the transport (`type`, default an SMTP server), its security and
-    credentials (from env vars)."""
+    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs."""
 
     type: str = "smtp"
     host: str = "127.0.0.1"
@@ -94,6 +113,8 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+    ses: SesConfig = Field(default_factory=SesConfig)
+    brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
     @field_validator("type")
     @classmethod
