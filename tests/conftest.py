@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fakes.smtp",
     "tests.fakes.review_env",
     "tests.fakes.social_apis",
+    "tests.fakes.email_apis",
     "tests.fakes.daemon_env",
 ]
 
