@@ -7,8 +7,8 @@ name → `attachment`, and List-Id, List-Unsubscribe, List-Unsubscribe-Post and 
 non-standard header → `headers`. Lost on the way: our Message-ID and Date (Brevo sets its own),
 the MIME layout and transfer encodings, our DKIM signature and VERP sender (Brevo signs and
 takes bounces itself), so `smtp.dkim_*` and `smtp.verp` are refused. The Message-ID (the same
-for every copy of an issue to one recipient) becomes the `idempotencyKey`, so a retry after a
-timeout is not sent twice. `check` reads the account (GET /v3/account) to prove the API key.
+for every copy of an issue to one recipient) and the recipient make the `idempotencyKey`, so a
+retry after a timeout is not sent twice. `check` reads the account (GET /v3/account) to prove the API key.
 """
 
 from __future__ import annotations
@@ -93,13 +93,15 @@ def _body_fields(message: EmailMessage) -> dict[str, Any]:
     return fields
 
 
-def _extra_headers(message: EmailMessage) -> dict[str, str]:
-    """Headers without a Brevo field of their own (List-*, X-*…), unfolded, plus the idempotency key."""
+def _extra_headers(message: EmailMessage, recipient: str) -> dict[str, str]:
+    """Headers without a Brevo field of their own (List-*, X-*…), unfolded, and an idempotency key
+    made from the Message-ID and the recipient."""
     headers = {name: " ".join(str(value).split()) for name, value in message.items()
                if name.lower() not in FIELD_HEADERS}
     message_id = message["Message-ID"]
     if message_id:
-        headers["idempotencyKey"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mid:{str(message_id).strip()}"))
+        name = f"{str(message_id).strip()}\0{recipient.lower()}"
+        headers["idempotencyKey"] = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
     return headers
 
 
@@ -119,7 +121,7 @@ def brevo_payload(recipient: str, message: bytes) -> dict[str, Any]:
     reply_to = _address(parsed["Reply-To"])
     if reply_to is not None:
         payload["replyTo"] = reply_to
-    headers = _extra_headers(parsed)
+    headers = _extra_headers(parsed, recipient)
     if headers:
         payload["headers"] = headers
     return payload
