@@ -374,8 +374,8 @@ def _format_errors(error: ValidationError, prefix: str = "") -> list[str]:
     return lines
 
 
-def secret_env_names(config: Config) -> list[str]:
-    """Every environment variable the config names for a secret (keys ending in `_env`)."""
+def secret_env_names(config: BaseModel) -> list[str]:
+    """Every environment variable the config (or one of its sections) names for a secret (keys ending in `_env`)."""
     names: list[str] = []
 
     def walk(value: Any) -> None:
@@ -406,8 +406,14 @@ def is_loopback(host: str) -> bool:
 
 def optional_secrets(config: Config) -> set[str]:
     """Secret env vars this setup can do without: the review token when the review app only
-    listens on loopback (its pages are then open to this machine alone)."""
-    return {config.review.token_env} if is_loopback(config.review.host) else set()
+    listens on loopback (its pages are then open to this machine alone), and the keys of the
+    email providers `smtp.type` does not name."""
+    optional = {config.review.token_env} if is_loopback(config.review.host) else set()
+    providers: dict[str, BaseModel] = {"ses": config.smtp.ses, "brevo": config.smtp.brevo}
+    for name, section in providers.items():
+        if config.smtp.type != name:
+            optional.update(secret_env_names(section))
+    return optional
 
 
 def missing_secrets(config: Config) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsletter.config import load_config
+from newsletter.config import load_config, missing_secrets
 from newsletter.core.errors import ConfigError
 from newsletter.publish.email.base import Outcome, TransportUnavailable, email_transport, transport_class
 from newsletter.publish.email.brevo import BrevoTransport, UnmappableMessage, brevo_payload
@@ -148,3 +148,15 @@ def test_brevo_fields_carry_attachments_and_refuse_parts_without_a_field() -> No
     image = MESSAGE.replace(b"--b--", b"--b\r\nContent-Type: image/png\r\n\r\nxx\r\n--b--")
     with pytest.raises(UnmappableMessage, match="image/png"):
         brevo_payload("ana@example.org", image)
+
+
+def test_newsletter_check_asks_only_for_the_keys_of_the_chosen_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BREVO_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    wanted = {"smtp": set(), "ses": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, "brevo": {"BREVO_API_KEY"}}
+    for name, keys in wanted.items():
+        config = load_config(write_mail_config(tmp_path, None, type=name, ses={"region": "eu-west-3"}))
+        provider_keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BREVO_API_KEY"}
+        assert provider_keys & set(missing_secrets(config)) == keys, name
