@@ -19,7 +19,7 @@ COPY pyproject.toml setup.py README.md ./
 COPY newsletter ./newsletter
 COPY templates ./templates
 COPY config ./config
-RUN pip install ".[postgres]" && rm -rf /src
+RUN pip install ".[postgres,ses]" && rm -rf /src
 
 RUN useradd --create-home --uid 10001 newsletter \
     && mkdir -p /data/outbox /config \

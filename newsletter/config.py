@@ -73,9 +73,28 @@ class BrandingConfig(Strict):
     website_url: str | None = None
 
 
+class SesConfig(Strict):
+    """Amazon SES v2 (`smtp.type: ses`): the region, an endpoint override and the env vars
+    holding the access key (never the keys themselves)."""
+
+    region: str | None = None
+    endpoint: str | None = None
+    access_key_id_env: str = "AWS_ACCESS_KEY_ID"
+    secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    session_token_env: str | None = None
+    configuration_set: str | None = None
+
+
+class BrevoConfig(Strict):
+    """Brevo's transactional email API (`smtp.type: brevo`): endpoint and the API key's env var."""
+
+    endpoint: str = "https://api.brevo.com/v3"
+    api_key_env: str = "BREVO_API_KEY"
+
+
 class SmtpConfig(Strict):
     """How email leaves: the transport (`type`, default an SMTP server), its security and
-    credentials (from env vars)."""
+    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs."""
 
     type: str = "smtp"
     host: str = "127.0.0.1"
@@ -95,6 +114,8 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+    ses: SesConfig = Field(default_factory=SesConfig)
+    brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
     @field_validator("type")
     @classmethod
@@ -354,8 +375,8 @@ def _format_errors(error: ValidationError, prefix: str = "") -> list[str]:
     return lines
 
 
-def secret_env_names(config: Config) -> list[str]:
-    """Every environment variable the config names for a secret (keys ending in `_env`)."""
+def secret_env_names(config: BaseModel) -> list[str]:
+    """Every environment variable the config (or one of its sections) names for a secret (keys ending in `_env`)."""
     names: list[str] = []
 
     def walk(value: Any) -> None:
@@ -386,8 +407,14 @@ def is_loopback(host: str) -> bool:
 
 def optional_secrets(config: Config) -> set[str]:
     """Secret env vars this setup can do without: the review token when the review app only
-    listens on loopback (its pages are then open to this machine alone)."""
-    return {config.review.token_env} if is_loopback(config.review.host) else set()
+    listens on loopback (its pages are then open to this machine alone), and the keys of the
+    email providers `smtp.type` does not name."""
+    optional = {config.review.token_env} if is_loopback(config.review.host) else set()
+    providers: dict[str, BaseModel] = {"ses": config.smtp.ses, "brevo": config.smtp.brevo}
+    for name, section in providers.items():
+        if config.smtp.type != name:
+            optional.update(secret_env_names(section))
+    return optional
 
 
 def missing_secrets(config: Config) -> list[str]:

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fakes.review_env",
     "tests.fakes.social_apis",
     "tests.fakes.social_rest",
+    "tests.fakes.email_apis",
     "tests.fakes.daemon_env",
 ]
 

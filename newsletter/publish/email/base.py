@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 TRANSPORT_TYPES: dict[str, str] = {
     "smtp": "newsletter.publish.email.smtp:SmtpTransport",
+    "ses": "newsletter.publish.email.ses:SesTransport",
+    "brevo": "newsletter.publish.email.brevo:BrevoTransport",
 }
 
 
