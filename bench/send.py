@@ -137,7 +137,7 @@ def sample_message(url: str, folder: Path) -> bytes:
 
     config = load_config(write_config(folder, 1, url))
     with Store.open(url) as store:
-        issue = store.list_digest_issues(digest="hebdo", limit=1)[0]
+        issue = store.issues.list_digest_issues(digest="hebdo", limit=1)[0]
     template = build_message_template(issue.digest, config.digest("hebdo"), config, now=NOW)
     return template.render("person0@example.org", "Personne 0", "https://news.example.org/unsubscribe/x")
 
@@ -282,7 +282,7 @@ def run_workers(context: mp.context.SpawnContext, folder: Path, port: int, pid: 
                 Store.upgrade(url)
                 issue_id = seed(url, folder, args.worker_count)
                 with Store.open(url) as store:
-                    store.set_digest_issue_status(issue_id, DigestIssueStatus.SENDING, now=NOW)
+                    store.issues.set_digest_issue_status(issue_id, DigestIssueStatus.SENDING, now=NOW)
                 config = write_config(folder, port, url, connections=2, processes=1)
                 env = {**os.environ, DATABASE_ENV: url}
                 command = [sys.executable, "-m", "newsletter", "worker", "--until-idle", "--poll", "0.2",

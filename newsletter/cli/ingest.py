@@ -86,7 +86,7 @@ def list_command(
     moment = _parse_since(since, config) if since else None
     store = open_store(config)
     try:
-        found = store.list_announcements(since=moment, source=source, include_inactive=all_statuses)
+        found = store.announcements.list_announcements(since=moment, source=source, include_inactive=all_statuses)
     finally:
         store.close()
     table = Table("id", "source", "published", "title", "quotes", "figures")
@@ -176,11 +176,11 @@ def _parse_since(value: str, config: Config) -> datetime:
 
 
 def _find(store: Store, announcement_id: str) -> Announcement:
-    found = store.get_announcement(announcement_id)
+    found = store.announcements.get_announcement(announcement_id)
     if found is not None:
         return found
     matches = [
-        a for a in store.list_announcements(include_inactive=True) if a.id.startswith(announcement_id)
+        a for a in store.announcements.list_announcements(include_inactive=True) if a.id.startswith(announcement_id)
     ]
     if len(matches) == 1:
         return matches[0]

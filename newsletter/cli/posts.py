@@ -86,7 +86,7 @@ def resume(name: str, config_path: ConfigOption = None, actor: ActorOption = Non
     channel_config(config, name)
     with open_store(config) as store:
         reason = resume_channel(store, name, parse_now(now, config))
-        store.record_action(actor_name(actor), "channel.resume", name, {"reason": reason})
+        store.audit.record_action(actor_name(actor), "channel.resume", name, {"reason": reason})
     console().print(f"{name}: resumed" + (f" (was paused: {reason})" if reason else " (was not paused)"))
 
 

@@ -117,7 +117,7 @@ def list_command(
     cfg = load(config)
     wanted = None if status == "all" else SubscriberStatus(status)
     with open_store(cfg) as store:
-        found = store.list_subscribers(list_name, status=wanted)
+        found = store.subscribers.list_subscribers(list_name, status=wanted)
     table = Table("email", "name", "status", "lists", "consent")
     for s in found[:limit]:
         consent = f"{s.consent_source or ''} {s.consent_at:%Y-%m-%d}" if s.consent_at else (s.consent_source or "")

@@ -65,7 +65,7 @@ class ActionResult:
 def _record(store: Store, actor: str, action: str, target: str, summary: str, detail: dict[str, Any],
             now: datetime) -> ActionResult:
     """Append the action to the audit log and describe it."""
-    store.record_action(actor, action, target, detail, now=now)
+    store.audit.record_action(actor, action, target, detail, now=now)
     return ActionResult(action, target, summary, detail)
 
 
@@ -77,14 +77,16 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
         if Ledger(store).get(target_id) is None:
             raise ActionError(f"no queued post {target_id!r}")
         return TargetKind.POST, target_id
-    if store.get_digest_issue(target_id) is not None:
+    if store.issues.get_digest_issue(target_id) is not None:
         return TargetKind.ISSUE, target_id
     if any(d.name == target_id for d in config.digests):
-        waiting = store.list_digest_issues(digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1)
+        waiting = store.issues.list_digest_issues(
+            digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1
+        )
         if not waiting:
             raise ActionError(f"digest {target_id!r} has no issue awaiting approval")
         return TargetKind.ISSUE, waiting[0].id
-    if store.get_announcement(target_id) is not None:
+    if store.announcements.get_announcement(target_id) is not None:
         return TargetKind.ANNOUNCEMENT, target_id
     raise ActionError(f"{target_id!r} is neither a post key, a digest issue, a digest name nor an announcement id")
 
@@ -105,7 +107,9 @@ def approve(config: Config, store: Store, target_id: str, actor: str, now: datet
 
 def _awaiting(store: Store, digest_name: str) -> bool:
     """Whether the digest has an issue awaiting approval."""
-    return bool(store.list_digest_issues(digest=digest_name, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1))
+    return bool(
+        store.issues.list_digest_issues(digest=digest_name, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1)
+    )
 
 
 def approve_planned(config: Config, store: Store, digest_name: str, actor: str, now: datetime) -> ActionResult:
@@ -119,7 +123,7 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
     if plan.digest is None:
         raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
     try:
-        issue = store.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, follows=plan.follows,
+        issue = store.issues.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, follows=plan.follows,
                                           now=now)
     except StoreError:
         raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile") from None
@@ -143,7 +147,7 @@ def send_now(config: Config, store: Store, target_id: str, actor: str, now: date
         raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
     if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
         approve_issue(store, issue_id, actor, now)
-    store.record_action(actor, "digest.send_now", issue_id, {}, now=now)
+    store.audit.record_action(actor, "digest.send_now", issue_id, {}, now=now)
     return send_recorded(config, store, _issue(store, issue_id), now=now, trigger=f"send now by {actor}")
 
 
@@ -157,7 +161,7 @@ def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionRes
 
 def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> ActionResult:
     """Approve a digest issue awaiting approval and release its ledger rows."""
-    approved = store.set_digest_issue_status(
+    approved = store.issues.set_digest_issue_status(
         issue_id, DigestIssueStatus.APPROVED, expected=[DigestIssueStatus.AWAITING_APPROVAL], actor=actor, now=now
     )
     if not approved:
@@ -191,7 +195,7 @@ def pick_key(
 ) -> ActionResult:
     """Make another extracted quote or figure the key one, then recompose the announcement's
     queued posts that nobody edited by hand."""
-    announcement = store.get_announcement(announcement_id)
+    announcement = store.announcements.get_announcement(announcement_id)
     if announcement is None:
         raise ActionError(f"no announcement {announcement_id!r}")
     if kind not in ("quote", "figure"):
@@ -205,7 +209,7 @@ def pick_key(
     else:
         announcement.key_figures = [index, *(i for i in announcement.key_figures if i != index)]
         picked = announcement.figures[index].raw
-    store.save_extracted(announcement, now=now)
+    store.announcements.save_extracted(announcement, now=now)
     recomposed = _recompose_posts(config, store, announcement, now)
     detail = {"kind": kind, "index": index, "text": picked, "recomposed": recomposed}
     summary = f"announcement {announcement_id}: key {kind} is now « {picked} » ({recomposed} post(s) recomposed)"
@@ -224,11 +228,11 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
         ledger.mark_skipped(target, reason, now=now)
         return _record(store, actor, "post.skip", target, f"post {target} skipped", {"reason": reason}, now)
     if kind is TargetKind.ISSUE:
-        if not store.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
+        if not store.issues.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
                                              reason=reason, now=now):
             raise ActionError(f"digest issue {target} is {_issue(store, target).status}: it cannot be skipped")
         return _record(store, actor, "digest.skip", target, f"digest issue {target} skipped", {"reason": reason}, now)
-    store.set_announce(target, False, now=now)
+    store.announcements.set_announce(target, False, now=now)
     skipped = [row.key for row in queued_posts(store) if row.payload.get("announcement_id") == target]
     for key in skipped:
         ledger.mark_skipped(key, reason, now=now)
@@ -283,7 +287,7 @@ def _post(store: Store, key: str) -> Delivery:
 
 def _issue(store: Store, issue_id: str) -> DigestIssue:
     """The digest issue `issue_id`; ActionError when there is none."""
-    issue = store.get_digest_issue(issue_id)
+    issue = store.issues.get_digest_issue(issue_id)
     if issue is None:
         raise ActionError(f"no digest issue {issue_id!r}")
     return issue

@@ -63,7 +63,7 @@ def digest_job(digest: DigestConfig) -> str:
 
 def last_sent_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
     """The digest's last sent issue (None if never sent)."""
-    sent = store.list_digest_issues(digest=digest.name, statuses=[DigestIssueStatus.SENT], limit=1)
+    sent = store.issues.list_digest_issues(digest=digest.name, statuses=[DigestIssueStatus.SENT], limit=1)
     return sent[0] if sent else None
 
 
@@ -95,7 +95,9 @@ def select_announcements(
     a skip reason. `extra` items (what an ingestion run would bring) replace stored ones by id."""
     last = last_sent_issue(store, digest)
     since = last.created_at if last else None
-    found = with_extra(store.announced_since(since or EPOCH, digest.tags or None, now=now), extra or [], digest)
+    found = with_extra(
+        store.announcements.announced_since(since or EPOCH, digest.tags or None, now=now), extra or [], digest
+    )
     fresh = by_date_newest_first(not_yet_carried(found, last))
     kept, left_out = fresh[: digest.max_items], fresh[digest.max_items :]
     minimum = digest.minimum_items
@@ -116,7 +118,7 @@ def with_extra(found: list[AnnouncedItem], extra: list[AnnouncedItem], digest: D
 def open_recorded_issue(store: Store, digest: DigestConfig) -> DigestIssue | None:
     """The digest's issue that is recorded but not finished (awaiting approval, approved,
     sending or paused), if any."""
-    found = store.list_digest_issues(digest=digest.name, statuses=OPEN_STATUSES, limit=1)
+    found = store.issues.list_digest_issues(digest=digest.name, statuses=OPEN_STATUSES, limit=1)
     return found[0] if found else None
 
 
@@ -128,13 +130,13 @@ def open_issue(store: Store, digest: DigestConfig) -> Digest | None:
 
 def unfinished_issues(store: Store) -> list[tuple[str, str]]:
     """(issue id, digest name) of the issues a previous process left half-sent, oldest first."""
-    found = store.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=1000)
+    found = store.issues.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=1000)
     return [(issue.id, issue.digest.name) for issue in reversed(found)]
 
 
 def load_issue(store: Store, issue_id: str) -> Digest:
     """The frozen digest issue with this id, exactly as recorded."""
-    issue = store.get_digest_issue(issue_id)
+    issue = store.issues.get_digest_issue(issue_id)
     if issue is None:
         raise StoreError(f"no digest issue {issue_id}")
     return issue.digest
@@ -142,9 +144,9 @@ def load_issue(store: Store, issue_id: str) -> Digest:
 
 def mark_issue_sent(store: Store, issue_id: str, now: datetime) -> None:
     """Record that an issue went out; its selection time becomes the digest's "since" point."""
-    if store.set_digest_issue_status(issue_id, DigestIssueStatus.SENT, expected=OPEN_STATUSES[1:], now=now):
+    if store.issues.set_digest_issue_status(issue_id, DigestIssueStatus.SENT, expected=OPEN_STATUSES[1:], now=now):
         return
-    issue = store.get_digest_issue(issue_id)
+    issue = store.issues.get_digest_issue(issue_id)
     if issue is not None and issue.status is not DigestIssueStatus.SENT:
         raise NewsletterError(f"digest issue {issue_id} is {issue.status}, it cannot be marked sent")
 

@@ -229,8 +229,8 @@ def ingest_source(
     """Fetch, extract and store one source; record the run in `runs` if asked, never in a dry run."""
     name = source_config.name
     report = SourceReport(name)
-    stored_state = store.get_source_state(name) or {}
-    run_id = store.start_run(job_id(JobKind.INGEST, name), now=now) if record_runs and not dry_run else None
+    stored_state = store.source_states.get_source_state(name) or {}
+    run_id = store.runs.start_run(job_id(JobKind.INGEST, name), now=now) if record_runs and not dry_run else None
     data = stored_state.get("data") or {}
     fetch_state = FetchState(
         stored_state.get("etag"), stored_state.get("last_modified"), data.get("fingerprint")
@@ -355,13 +355,13 @@ class _SourceRun:
             return
         for warning in announcement.warnings:
             log.warning("source %s: %s: %s", self.name, raw.path or raw.identity, warning)
-        existing = self.store.get_announcement(announcement.id)
+        existing = self.store.announcements.get_announcement(announcement.id)
         if previous is None and existing is None and self.complete:
             moved_from = self._moved_from(announcement, current_ids)
             if moved_from is not None:
                 announcement.id = moved_from
                 current_ids.add(moved_from)
-                existing = self.store.get_announcement(moved_from)
+                existing = self.store.announcements.get_announcement(moved_from)
         if existing is not None and existing.source != self.name:
             self.report.add("unchanged")
             seen[raw.identity] = Seen(existing.id, fingerprint, raw.path)
@@ -374,7 +374,7 @@ class _SourceRun:
         more (a renamed or moved file), or None."""
         if not announcement.content_hash:
             return None
-        prior = self.store.find_by_content_hash(self.name, announcement.content_hash)
+        prior = self.store.announcements.find_by_content_hash(self.name, announcement.content_hash)
         return prior.id if prior is not None and prior.id not in current_ids else None
 
     def _store_all(self, pending: list[Pending], first_contact: bool, seen: dict[str, Seen]) -> None:
@@ -398,21 +398,21 @@ class _SourceRun:
 
     def _store_one(self, item: Pending, announce: bool) -> str:
         if self.dry_run:
-            existing = self.store.get_announcement(item.announcement.id)
+            existing = self.store.announcements.get_announcement(item.announcement.id)
             if existing is None:
                 return "new"
             return "unchanged" if existing.content_hash == item.announcement.content_hash else "updated"
-        return self.store.upsert_announcement(
+        return self.store.announcements.upsert_announcement(
             item.announcement, announce=announce, now=self.now, publish_at=item.publish_at,
             reannounce=self.source_config.announce_updates,
         )
 
     def _withdraw_missing(self, current_ids: set[str]) -> None:
         """Withdraw the active announcements of a complete source that no document holds now."""
-        active = {a.id for a in self.store.list_announcements(source=self.name)}
+        active = {a.id for a in self.store.announcements.list_announcements(source=self.name)}
         for announcement_id in sorted(active - current_ids):
             if not self.dry_run:
-                self.store.mark_withdrawn(announcement_id, now=self.now)
+                self.store.announcements.mark_withdrawn(announcement_id, now=self.now)
                 log.info("source %s: %s withdrawn", self.name, announcement_id)
             self.report.add("withdrawn")
             self.report.withdrawn_ids.append(announcement_id)
@@ -519,8 +519,8 @@ def _record_failure(
     if store is None:
         return
     if run_id is not None:
-        store.finish_run(run_id, "failed", report.counts(), reason, now=report.finished_at(now))
-    store.save_source_state(
+        store.runs.finish_run(run_id, "failed", report.counts(), reason, now=report.finished_at(now))
+    store.source_states.save_source_state(
         report.source, last_error=reason, failing_since=stored_state.get("failing_since") or now
     )
 
@@ -534,7 +534,7 @@ def _record_success(
     seen: dict[str, Seen],
     now: datetime,
 ) -> None:
-    store.save_source_state(
+    store.source_states.save_source_state(
         report.source,
         etag=fetch_state.etag,
         last_modified=fetch_state.last_modified,
@@ -551,5 +551,5 @@ def _record_success(
     )
     if run_id is not None:
         message = "; ".join(report.errors)[:2000] or None
-        store.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message,
+        store.runs.finish_run(run_id, "failed" if report.failed else "ok", report.counts(), message,
                          now=report.finished_at(now))

@@ -85,8 +85,8 @@ def plan_digest(
     ingestion run would bring now (the preview's dry run)."""
     scheduled_for = next_run([digest.schedule], config, now)
     moment = send_at or scheduled_for or now
-    plan = DigestPlan(digest, moment, scheduled_for, store.count_subscribers(digest.list),
-                      follows=store.digest_chain_tip(digest.name))
+    plan = DigestPlan(digest, moment, scheduled_for, store.subscribers.count_subscribers(digest.list),
+                      follows=store.issues.digest_chain_tip(digest.name))
     issue = open_recorded_issue(store, digest)
     if issue is not None:
         plan.issue, plan.digest = issue, issue.digest
@@ -116,13 +116,13 @@ def freeze_issue(
             return plan.issue.digest
         if plan.digest is None:
             if record_skip:
-                run_id = store.start_run(digest_job(digest), scheduled_for=now, now=now)
+                run_id = store.runs.start_run(digest_job(digest), scheduled_for=now, now=now)
                 counts = {"selected": len(plan.announcements), "min_items": digest.minimum_items}
-                store.finish_run(run_id, RunOutcome.SKIPPED, counts, plan.skip_reason, now=now)
+                store.runs.finish_run(run_id, RunOutcome.SKIPPED, counts, plan.skip_reason, now=now)
             return None
         status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
         try:
-            store.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
+            store.issues.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
         except StoreError:
             log.info("digest %s: another process recorded its issue first; planning again", digest.name)
             continue
@@ -132,14 +132,14 @@ def freeze_issue(
 
 def ordered_announcements(store: Store, ids: list[str]) -> list[Announcement]:
     """The stored announcements with these ids, in the order of `ids`."""
-    found = {a.id: a for a in store.get_announcements(ids)}
+    found = {a.id: a for a in store.announcements.get_announcements(ids)}
     return [found[i] for i in ids if i in found]
 
 
 def announced_now(store: Store, announcements: list[Announcement], now: datetime) -> list[AnnouncedItem]:
     """What an ingestion run at `now` would announce, as eligible items (an update of a stored
     announcement keeps its revision)."""
-    known = {item.announcement.id: item for item in store.announced_since(now - QUEUE_WINDOW, now=now)}
+    known = {item.announcement.id: item for item in store.announcements.announced_since(now - QUEUE_WINDOW, now=now)}
     items = []
     for announcement in announcements:
         stored = known.get(announcement.id)
@@ -183,7 +183,7 @@ def holds_post(store: Store, channel: ChannelConfig, post: Post, extra: list[Ann
     if isinstance(channel.require_approval, bool):
         return channel.require_approval
     fresh = next((a for a in extra or [] if a.id == post.announcement_id), None)
-    return channel.holds(fresh or store.get_announcement(post.announcement_id))
+    return channel.holds(fresh or store.announcements.get_announcement(post.announcement_id))
 
 
 def plan_channel(
@@ -235,7 +235,9 @@ def posts_to_queue(
     yet, plus `extra` (what an ingestion run would announce now); an announcement that fails to
     compose is logged and skipped."""
     ledger = Ledger(store)
-    items = {item.announcement.id: item for item in store.announced_since(since or now - QUEUE_WINDOW, now=now)}
+    items = {
+        item.announcement.id: item for item in store.announcements.announced_since(since or now - QUEUE_WINDOW, now=now)
+    }
     for item in announced_now(store, extra or [], now):
         items[item.announcement.id] = item
     posts: list[Post] = []

@@ -176,7 +176,7 @@ class PostRunner:
         for row in rows:
             if report.paused:
                 break
-            if self.store.is_withdrawn(row.payload.get("announcement_id", "")):
+            if self.store.announcements.is_withdrawn(row.payload.get("announcement_id", "")):
                 self.ledger.mark_skipped(row.key, "announcement withdrawn", now=now)
                 report.skipped.append(row.key)
                 continue
@@ -205,7 +205,7 @@ class PostRunner:
             self._retry(key, str(error), now, now, report)
         except AuthFailed as error:
             self.ledger.release(key, str(error), now=now)
-            self.store.set_channel_paused(self.channel.name, True, str(error), now=now)
+            self.store.audit.set_channel_paused(self.channel.name, True, str(error), now=now)
             report.paused = str(error)
             report.errors.append(str(error))
         except PublishError as error:
@@ -275,7 +275,7 @@ def post_due(
     report = PostReport(channel.name)
     if dry_run:
         return _dry_run(config, store, channel, now, limit, report)
-    paused, reason = store.channel_pause(channel.name)
+    paused, reason = store.audit.channel_pause(channel.name)
     if paused:
         report.paused = reason or "paused"
         return report
@@ -312,8 +312,8 @@ def _dry_run(
 
 def resume_channel(store: Store, channel: str, now: datetime) -> str | None:
     """Lift a channel's pause; returns the reason it was paused (None if it was not)."""
-    paused, reason = store.channel_pause(channel)
-    store.set_channel_paused(channel, False, now=now)
+    paused, reason = store.audit.channel_pause(channel)
+    store.audit.set_channel_paused(channel, False, now=now)
     return reason if paused else None
 
 
@@ -336,7 +336,7 @@ def delete_post(
         service.delete(parts[-1])
         parts.pop()
         ledger.record_retracted(key, parts)
-    store.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
+    store.audit.record_action(actor, "post.delete", key, {"provider_id": row.provider_id, "url": row.provider_url})
     return row
 
 
@@ -344,7 +344,7 @@ def settle_post(store: Store, key: str, *, sent: bool, now: datetime, actor: str
     """`actor`'s verdict on an uncertain post: it went out (its known part ids kept, for
     `delete_post`), or it may be posted again, resuming after its accepted parts."""
     Ledger(store).resolve_uncertain(key, sent=sent, now=now)
-    store.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
+    store.audit.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
 
 
 def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,

@@ -87,7 +87,7 @@ class _Checker:
 
     def flags(self, announcement_id: str) -> dict[str, Any]:
         """`check` (the label, or None when the extraction is sure) and `checks` (the reasons)."""
-        announcement = self.known.get(announcement_id) or self.store.get_announcement(announcement_id)
+        announcement = self.known.get(announcement_id) or self.store.announcements.get_announcement(announcement_id)
         reasons = announcement.checks if announcement is not None else []
         return {"check": self.t("check") if reasons else None, "checks": reasons}
 

@@ -64,7 +64,7 @@ def follow_changes(
     report = RevisionReport()
     queued = queued_posts_of(store, set(changed) | set(withdrawn))
     for announcement_id in changed:
-        announcement = store.get_announcement(announcement_id)
+        announcement = store.announcements.get_announcement(announcement_id)
         if announcement is not None:
             _revise_posts(config, store, announcement, queued.get(announcement_id, []), now, report)
     for announcement_id in withdrawn:
@@ -75,7 +75,7 @@ def follow_changes(
 
 def hand_edited(store: Store, key: str) -> bool:
     """Whether someone edited this post's text (the audit log says so)."""
-    return store.has_action("post.edit", key)
+    return store.audit.has_action("post.edit", key)
 
 
 def queued_posts_of(store: Store, announcement_ids: set[str]) -> dict[str, list[Delivery]]:
@@ -118,7 +118,7 @@ def _hold(store: Store, ledger: Ledger, key: str, now: datetime, report: Revisio
     """Keep a hand-edited post's text but hold it for a person to review, in the audit log too."""
     if not ledger.hold_for_review(key, HELD_REASON, now=now):
         return
-    store.record_action(ACTOR, "post.flag", key, {"reason": HELD_REASON}, now=now)
+    store.audit.record_action(ACTOR, "post.flag", key, {"reason": HELD_REASON}, now=now)
     log.warning("post %s: %s", key, HELD_REASON)
     report.held_posts.append(key)
 
@@ -137,7 +137,7 @@ def _revise_issues(
     config: Config, store: Store, changed: set[str], withdrawn: set[str], now: datetime, report: RevisionReport
 ) -> None:
     """Re-render (or skip) the open issues holding touched announcements; leave sending ones."""
-    for issue in store.list_digest_issues(statuses=(*NOT_SENDING, *STARTED), limit=MAX_OPEN_ISSUES):
+    for issue in store.issues.list_digest_issues(statuses=(*NOT_SENDING, *STARTED), limit=MAX_OPEN_ISSUES):
         held = set(issue.digest.announcement_ids)
         if not held & (changed | withdrawn):
             continue
@@ -157,17 +157,17 @@ def _rerender_issue(
     """Render the issue again from its announcements' current content (withdrawn ones left
     out) under the same id, or skip it when fewer than `min_items` remain."""
     digest_config = config.digest(issue.digest.name)
-    kept = [i for i in issue.digest.announcement_ids if i not in withdrawn and not store.is_withdrawn(i)]
-    announcements = store.get_announcements(kept)
+    kept = [i for i in issue.digest.announcement_ids if i not in withdrawn and not store.announcements.is_withdrawn(i)]
+    announcements = store.announcements.get_announcements(kept)
     minimum = digest_config.minimum_items
     if len(announcements) < minimum:
         reason = (f"{len(announcements)} announcement(s) left after withdrawals at their source, "
                   f"fewer than min_items={minimum}")
-        if not store.set_digest_issue_status(issue.id, DigestIssueStatus.SKIPPED, expected=NOT_SENDING,
+        if not store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SKIPPED, expected=NOT_SENDING,
                                              reason=reason, now=now):
             _leave(issue.id, "no longer waiting", report)
             return
-        store.record_action(ACTOR, "digest.skip", issue.id, {"reason": reason, "withdrawn": sorted(withdrawn)},
+        store.audit.record_action(ACTOR, "digest.skip", issue.id, {"reason": reason, "withdrawn": sorted(withdrawn)},
                             now=now)
         log.warning("digest issue %s skipped: %s", issue.id, reason)
         report.skipped_issues.append(issue.id)
@@ -175,7 +175,7 @@ def _rerender_issue(
     rendered = render_digest(config, digest_config, announcements, issue.digest.scheduled_for or issue.created_at)
     rendered.issue_id = issue.id
     unapprove = digest_config.require_approval and issue.status is DigestIssueStatus.APPROVED
-    if not store.rerender_digest_issue(rendered, expected=NOT_SENDING, needs_approval=unapprove, now=now):
+    if not store.issues.rerender_digest_issue(rendered, expected=NOT_SENDING, needs_approval=unapprove, now=now):
         _leave(issue.id, "no longer waiting", report)
         return
     detail = {
@@ -185,7 +185,7 @@ def _rerender_issue(
         "subject_after": rendered.subject,
         "approval_withdrawn": unapprove,
     }
-    store.record_action(ACTOR, "digest.rerender", issue.id, detail, now=now)
+    store.audit.record_action(ACTOR, "digest.rerender", issue.id, detail, now=now)
     log.info("digest issue %s re-rendered: %d changed, %d withdrawn", issue.id, len(changed), len(withdrawn))
     report.rerendered_issues.append(issue.id)
 

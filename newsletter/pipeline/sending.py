@@ -115,10 +115,10 @@ Progress = Callable[[SendReport], None]
 
 def find_issue(store: Store, name_or_id: str) -> DigestIssue:
     """The issue with this id, else the newest issue of the digest with this name."""
-    issue = store.get_digest_issue(name_or_id)
+    issue = store.issues.get_digest_issue(name_or_id)
     if issue is not None:
         return issue
-    latest = store.list_digest_issues(digest=name_or_id, limit=1)
+    latest = store.issues.list_digest_issues(digest=name_or_id, limit=1)
     if not latest:
         raise SendError(f"no issue of digest {name_or_id!r} to send: compose one first")
     return latest[0]
@@ -136,7 +136,7 @@ def issue_to_send(config: Config, store: Store, name_or_id: str, now: datetime, 
     """The issue with this id; for a digest name, its unfinished issue (resumed as recorded),
     else a newly frozen one (`digests.freeze_issue`), else the reason nothing is due. A dry
     run renders a new selection without recording it."""
-    found = store.get_digest_issue(name_or_id)
+    found = store.issues.get_digest_issue(name_or_id)
     if found is not None:
         return IssuePlan(found)
     if name_or_id not in {digest.name for digest in config.digests}:
@@ -153,7 +153,7 @@ def issue_to_send(config: Config, store: Store, name_or_id: str, now: datetime, 
     if frozen is None:
         reason = plan_digest(config, store, digest_config, now, send_at=now).skip_reason
         return IssuePlan(None, reason or "nothing new to send")
-    return IssuePlan(store.get_digest_issue(frozen.issue_id))
+    return IssuePlan(store.issues.get_digest_issue(frozen.issue_id))
 
 
 def publish_web_copy(config: Config, issue: DigestIssue) -> None:
@@ -168,20 +168,20 @@ def publish_web_copy(config: Config, issue: DigestIssue) -> None:
 def pause_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
     """Stop an issue in progress: running senders finish their current message and stop."""
     issue = find_issue(store, name_or_id)
-    if not store.set_digest_issue_status(issue.id, DigestIssueStatus.PAUSED, expected=SENDABLE, now=now):
+    if not store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.PAUSED, expected=SENDABLE, now=now):
         raise SendError(f"issue {issue.id} is {issue.status}, only approved or sending issues can be paused")
-    store.record_action("cli", "send.pause", target=issue.id, now=now)
+    store.audit.record_action("cli", "send.pause", target=issue.id, now=now)
     return find_issue(store, issue.id)
 
 
 def resume_digest(store: Store, name_or_id: str, now: datetime) -> DigestIssue:
     """Allow a paused issue to be sent again (the caller then runs `send_digest`)."""
     issue = find_issue(store, name_or_id)
-    if not store.set_digest_issue_status(
+    if not store.issues.set_digest_issue_status(
         issue.id, DigestIssueStatus.SENDING, expected=(DigestIssueStatus.PAUSED,), now=now
     ):
         raise SendError(f"issue {issue.id} is {issue.status}, not paused")
-    store.record_action("cli", "send.resume", target=issue.id, now=now)
+    store.audit.record_action("cli", "send.resume", target=issue.id, now=now)
     return find_issue(store, issue.id)
 
 
@@ -193,7 +193,7 @@ def token_lists(digest_list: str) -> str:
 
 def recipients(store: Store, digest_list: str, page: int = RECIPIENT_PAGE) -> Iterator[tuple[int, str, str | None]]:
     """Active, unsuppressed subscribers of the list(s), once each, by id, read page by page."""
-    return store.sendable_subscribers(list_names(digest_list), page)
+    return store.subscribers.sendable_subscribers(list_names(digest_list), page)
 
 
 def create_deliveries(ledger: Ledger, store: Store, issue: DigestIssue) -> int:
@@ -271,7 +271,7 @@ class DigestSender:
             if self.shutdown is not None and self.shutdown.is_set():
                 self.stop.set()
                 return
-            issue = self.store.get_digest_issue(self.issue.id)
+            issue = self.store.issues.get_digest_issue(self.issue.id)
             if issue is not None and issue.status not in SENDABLE:
                 self.report.paused = issue.status is DigestIssueStatus.PAUSED
                 self.stop.set()
@@ -345,7 +345,7 @@ class DigestSender:
         self.ledger.recover_dead_claims(issue_id=self.issue.id)
 
     def _send_batch(self, session: EmailSession, batch: list[Delivery]) -> None:
-        statuses = self.store.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
+        statuses = self.store.subscribers.subscriber_statuses([d.payload.get("subscriber_id", 0) for d in batch])
         for index, delivery in enumerate(batch):
             if self._stopping():
                 self.ledger.release_many([d.key for d in batch[index:]])
@@ -377,7 +377,7 @@ class DigestSender:
         elif result.outcome is Outcome.PERMANENT:
             self.ledger.mark_failed(delivery.key, result.reply)
             if result.recipient_refused:
-                self.store.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
+                self.store.subscribers.set_subscriber_status(delivery.target, SubscriberStatus.BOUNCED)
             self._count("failed", result.reply)
         else:
             retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
@@ -429,7 +429,7 @@ def send_digest(
     if issue.status is not DigestIssueStatus.SENT:
         if web_copy:
             publish_web_copy(config, issue)
-        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
+        store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, expected=SENDABLE, now=now)
         ledger.recover_dead_claims(issue_id=issue.id)
         report.created = create_deliveries(ledger, store, issue)
     counts = ledger.counts(issue.id)
@@ -451,7 +451,7 @@ def send_digest(
     report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
     if not report.pending and not report.paused:
         report.finished = True
-        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
+        store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SENT, expected=(DigestIssueStatus.SENDING,))
     return _finish(report)
 
 
@@ -461,7 +461,7 @@ def worker_send(plan: WorkerPlan, shutdown: threading.Event, progress: Progress)
     was checked by the parent."""
     config = plan.config
     with Store.open(config.database_url()) as store:
-        issue = store.get_digest_issue(plan.issue_id)
+        issue = store.issues.get_digest_issue(plan.issue_id)
         if issue is None:
             raise SendError(f"no issue {plan.issue_id} to send")
         report = SendReport(issue_id=issue.id, digest=issue.digest.name, to_send=plan.to_send)
@@ -520,18 +520,18 @@ def send_recorded(
 ) -> SendReport:
     """`send_digest` recorded as a run of the digest's job with its `trigger` (an operator's
     `send digest`, "send now"), so `status` shows manual sends and their failures."""
-    run_id = store.start_run(job_id(JobKind.DIGEST, issue.digest.name), now=now)
+    run_id = store.runs.start_run(job_id(JobKind.DIGEST, issue.digest.name), now=now)
     counts: dict[str, object] = {"issue": issue.id, "trigger": trigger}
     try:
         report = send_digest(config, store, issue, now=now, limit=limit, progress=progress)
     except NewsletterError as error:
-        store.finish_run(run_id, RunOutcome.FAILED, counts, str(error))
+        store.runs.finish_run(run_id, RunOutcome.FAILED, counts, str(error))
         raise
     except BaseException as error:
-        store.finish_run(run_id, RunOutcome.INTERRUPTED, counts, f"stopped: {type(error).__name__}")
+        store.runs.finish_run(run_id, RunOutcome.INTERRUPTED, counts, f"stopped: {type(error).__name__}")
         raise
     outcome, message = send_outcome(report, stopped=False, limited=limit is not None)
-    store.finish_run(run_id, outcome, {**send_counts(store, report), "trigger": trigger}, message)
+    store.runs.finish_run(run_id, outcome, {**send_counts(store, report), "trigger": trigger}, message)
     return report
 
 

@@ -126,9 +126,9 @@ def request_subscription(
 ) -> bool:
     """Mail a confirmation link unless the address is suppressed or already on the list;
     returns whether a message was sent (never shown to the visitor)."""
-    if store.is_suppressed(request.email):
+    if store.subscribers.is_suppressed(request.email):
         return False
-    existing = store.get_subscriber(request.email)
+    existing = store.subscribers.get_subscriber(request.email)
     if existing and existing.status is SubscriberStatus.ACTIVE and request.list_name in existing.lists:
         return False
     sender, message = confirmation_message(config, request, confirm_url(config, make_confirm_token(secret, request)),
@@ -140,11 +140,11 @@ def request_subscription(
 def confirm_subscription(store: Store, request: SubscribeRequest, now: datetime) -> int:
     """Add the confirmed address to the list (re-activating someone who had unsubscribed);
     returns the subscriber id. Replaying the link changes nothing more."""
-    subscriber_id = store.add_subscriber(request.email, name=request.name or None, locale=request.locale,
+    subscriber_id = store.subscribers.add_subscriber(request.email, name=request.name or None, locale=request.locale,
                                          lists=[request.list_name], consent_source=CONSENT_SOURCE, now=now)
-    subscriber = store.get_subscriber(request.email)
+    subscriber = store.subscribers.get_subscriber(request.email)
     if subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED:
-        store.set_subscriber_status(request.email, SubscriberStatus.ACTIVE, now=now)
-    store.record_action("subscriber", "subscribe", f"subscriber:{subscriber_id}",
+        store.subscribers.set_subscriber_status(request.email, SubscriberStatus.ACTIVE, now=now)
+    store.audit.record_action("subscriber", "subscribe", f"subscriber:{subscriber_id}",
                         {"list": request.list_name, "consent": CONSENT_SOURCE}, now=now)
     return subscriber_id

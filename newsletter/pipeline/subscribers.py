@@ -171,7 +171,7 @@ def import_csv(
     """Import subscribers from a CSV file in batches; a bad row is reported, never fatal."""
     report = ImportReport()
     source = consent_source or f"import:{path.name}"
-    suppressed = store.suppressed_hashes()
+    suppressed = store.subscribers.suppressed_hashes()
     seen: set[str] = set()
     batch: list[NewSubscriber] = []
     for line, row in read_rows(path, columns):
@@ -204,7 +204,7 @@ def import_csv(
 
 def _store_batch(store: Store, batch: list[NewSubscriber], report: ImportReport, source: str, now: datetime) -> None:
     """Store one batch of valid rows and count what it added."""
-    result = store.store_new_subscribers(batch, source, now)
+    result = store.subscribers.store_new_subscribers(batch, source, now)
     report.added += result.added
     report.existing += len(batch) - result.added
     report.memberships_added += result.memberships_added
@@ -223,16 +223,16 @@ def add(
     """Add one subscriber (or add them to more lists, except lists they left); a forgotten
     address is refused."""
     address = normalise_address(email)
-    if store.is_suppressed(address):
+    if store.subscribers.is_suppressed(address):
         raise SubscriberError(f"{address} asked to be forgotten and cannot be added again")
-    existing = store.get_subscriber(address)
+    existing = store.subscribers.get_subscriber(address)
     wanted = list(lists)
     if existing is not None:
-        left = store.lists_left(existing.id)
+        left = store.subscribers.lists_left(existing.id)
         wanted = [name for name in wanted if name not in left]
-    store.add_subscriber(address, name=name, locale=locale, lists=wanted, consent_source=consent_source,
+    store.subscribers.add_subscriber(address, name=name, locale=locale, lists=wanted, consent_source=consent_source,
                          now=now)
-    found = store.get_subscriber(address)
+    found = store.subscribers.get_subscriber(address)
     assert found is not None
     return found
 
@@ -243,14 +243,14 @@ def remove(store: Store, email: str, *, now: datetime, list_name: str | None = N
     from everything."""
     found = _existing(store, email)
     if list_name is None:
-        store.set_subscriber_status(found.email, SubscriberStatus.UNSUBSCRIBED, now=now)
+        store.subscribers.set_subscriber_status(found.email, SubscriberStatus.UNSUBSCRIBED, now=now)
     else:
-        store.leave_lists(found.id, [list_name], now)
+        store.subscribers.leave_lists(found.id, [list_name], now)
     return _existing(store, found.email)
 
 
 def _existing(store: Store, email: str) -> Subscriber:
-    found = store.get_subscriber(email.strip())
+    found = store.subscribers.get_subscriber(email.strip())
     if found is None:
         raise SubscriberError(f"no subscriber {email.strip()}")
     return found
@@ -259,7 +259,7 @@ def _existing(store: Store, email: str) -> Subscriber:
 def person_record(store: Store, email: str) -> dict[str, Any]:
     """Everything stored about one person (access request): profile, lists and deliveries."""
     found = _existing(store, email)
-    history = store.person_history(found)
+    history = store.subscribers.person_history(found)
     record = asdict(found)
     record["status"] = str(found.status)
     record["lists_left"] = history.lists_left
@@ -275,7 +275,9 @@ def export(
     if email is not None:
         records = [person_record(store, email)]
     else:
-        records = [dict(asdict(s), status=str(s.status)) for s in store.list_subscribers(list_name, status=None)]
+        records = [
+            dict(asdict(s), status=str(s.status)) for s in store.subscribers.list_subscribers(list_name, status=None)
+        ]
     if fmt == "json":
         return json.dumps(records if email is None else records[0], ensure_ascii=False, indent=2, default=str)
     if fmt != "csv":
@@ -299,6 +301,6 @@ def export(
 def forget(store: Store, email: str, *, now: datetime) -> bool:
     """Erase a person (profile, memberships, address in the ledger), keeping only a hashed
     suppression entry so they are never imported again. False if they were not stored."""
-    existed = store.forget_subscriber(email, now)
-    store.record_action("cli", "subscriber.forget", target=f"hash:{email_hash(email)[:16]}", now=now)
+    existed = store.subscribers.forget_subscriber(email, now)
+    store.audit.record_action("cli", "subscriber.forget", target=f"hash:{email_hash(email)[:16]}", now=now)
     return existed

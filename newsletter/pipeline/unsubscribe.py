@@ -113,11 +113,11 @@ def unsubscribe(store: Store, token: str, secret: str, now: datetime) -> Unsubsc
     """Take the token's subscriber off the token's list(s) for good (idempotent; `unsubscribed`
     status once on no list, other lists kept); a forged token raises InvalidTokenError."""
     claims = verify_token(secret, token)
-    email, left = store.unsubscribe_id(claims.subscriber_id, claims.lists, now)
+    email, left = store.subscribers.unsubscribe_id(claims.subscriber_id, claims.lists, now)
     if email is None:
         return UnsubscribeResult(UnsubscribeOutcome.UNKNOWN, claims.list_name)
     if not left:
         return UnsubscribeResult(UnsubscribeOutcome.ALREADY, claims.list_name, email)
-    store.record_action("subscriber", "unsubscribe", target=f"subscriber:{claims.subscriber_id}",
+    store.audit.record_action("subscriber", "unsubscribe", target=f"subscriber:{claims.subscriber_id}",
                         detail={"list": claims.list_name}, now=now)
     return UnsubscribeResult(UnsubscribeOutcome.UNSUBSCRIBED, claims.list_name, email)

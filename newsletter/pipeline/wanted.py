@@ -25,6 +25,6 @@ def wants_row(ledger: Ledger, item: AnnouncedItem, variant: str, channel: str) -
 def channels_wanting_posts(config: Config, store: Store, now: datetime, since: datetime | None = None) -> list[str]:
     """The channels with an announcement announced since `since` (default: a week) that still needs a post."""
     ledger = Ledger(store)
-    items = store.announced_since(since or now - QUEUE_WINDOW, now=now)
+    items = store.announcements.announced_since(since or now - QUEUE_WINDOW, now=now)
     return [channel.name for channel in config.channels
             if any(wants_row(ledger, item, variant, channel.name) for item in items for variant in channel.variants)]

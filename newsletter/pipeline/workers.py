@@ -40,7 +40,7 @@ class WorkerSummary:
 
 def sending_issues(store: Store) -> list[str]:
     """Ids of the issues a worker may help send (in `sending` state), oldest first."""
-    issues = store.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=ISSUES_PER_ROUND)
+    issues = store.issues.list_digest_issues(statuses=[DigestIssueStatus.SENDING], limit=ISSUES_PER_ROUND)
     return [issue.id for issue in reversed(issues)]
 
 
@@ -75,7 +75,7 @@ def run_worker(
 
 def _help_send(config: Config, store: Store, issue_id: str, now: datetime, stop: threading.Event) -> SendReport | None:
     """One `send_digest` of an issue; None when it stopped being sendable meanwhile (paused, sent)."""
-    issue = store.get_digest_issue(issue_id)
+    issue = store.issues.get_digest_issue(issue_id)
     if issue is None or issue.status is not DigestIssueStatus.SENDING:
         return None
     try:

@@ -71,14 +71,14 @@ def alert_message(config: Config, subject: str, body: str) -> bytes:
 
 def job_failed(config: Config, store: Store, job_id: str, message: str) -> None:
     """Alert when a job starts failing, and when a source has been failing for a day."""
-    runs = store.last_runs(job_id, limit=2)
+    runs = store.runs.last_runs(job_id, limit=2)
     previous = runs[1] if len(runs) > 1 else None
     if previous is None or previous.outcome is not RunOutcome.FAILED:
         notify(config, f"job {job_id} failed", message, kind="job_failed", target=job_id)
     job = parse_job_id(job_id)
     if job is not None and job.kind is JobKind.INGEST and runs and previous is not None:
         source = job.name
-        since = (store.get_source_state(source) or {}).get("failing_since")
+        since = (store.source_states.get_source_state(source) or {}).get("failing_since")
         threshold = timedelta(hours=config.alerts.source_failing_hours)
         if since is not None and _crossed(since, runs[0].started_at, previous.started_at, threshold):
             notify(config, f"source {source} failing since {since:%Y-%m-%d %H:%M} UTC", message,

@@ -50,14 +50,14 @@ def run_once(config: Config, store: Store, job_id: str, stop: threading.Event) -
     """Run one job now (`run --once`) as the runner: holding the lease, renewed on a heartbeat,
     so a daemon cannot run the same work meanwhile; RunnerBusy when a daemon holds it."""
     holder, ttl = runner_id(), config.scheduler.lease_ttl_seconds
-    if not store.acquire_lease(LEASE_NAME, holder, ttl):
-        raise RunnerBusy(f"a runner holds the lease ({store.lease_holder(LEASE_NAME)}): it runs the scheduled "
+    if not store.leases.acquire_lease(LEASE_NAME, holder, ttl):
+        raise RunnerBusy(f"a runner holds the lease ({store.leases.lease_holder(LEASE_NAME)}): it runs the scheduled "
                          f"jobs; stop it, or let it run {job_id} at its next slot")
     done = threading.Event()
 
     def keep_lease() -> None:
         while not done.wait(max(ttl / 3, 0.2)):
-            if not store.renew_lease(LEASE_NAME, holder, ttl):
+            if not store.leases.renew_lease(LEASE_NAME, holder, ttl):
                 log.error("runner %s lost the lease: stopping %s", holder, job_id)
                 stop.set()
                 return
@@ -69,7 +69,7 @@ def run_once(config: Config, store: Store, job_id: str, stop: threading.Event) -
     finally:
         done.set()
         heartbeat.join()
-        store.release_lease(LEASE_NAME, holder)
+        store.leases.release_lease(LEASE_NAME, holder)
 
 
 def execute(holder: str, job_id: str) -> None:
@@ -87,12 +87,12 @@ def catch_up_jobs(config: Config, store: Store, now: datetime) -> dict[str, date
     for job_id, schedules in job_schedules(config).items():
         if not schedules or _runs_at_start(job_id, schedules):
             continue
-        last = store.last_runs(job_id, limit=1)
+        last = store.runs.last_runs(job_id, limit=1)
         decision = catch_up_decision(merge_schedules(schedules), config.tz, last[0].started_at if last else None,
                                      now, grace)
         for missed_at in decision.missed:
-            run_id = store.start_run(job_id, missed_at, now=now)
-            store.finish_run(run_id, RunOutcome.MISSED, {}, MISSED_MESSAGE, now=now)
+            run_id = store.runs.start_run(job_id, missed_at, now=now)
+            store.runs.finish_run(run_id, RunOutcome.MISSED, {}, MISSED_MESSAGE, now=now)
             log.warning("job %s missed its run of %s (%s)", job_id, missed_at.isoformat(), MISSED_MESSAGE,
                         extra={"job": job_id, "outcome": str(RunOutcome.MISSED)})
         if decision.run_now and decision.due_at is not None:
@@ -164,16 +164,16 @@ class Daemon:
         announced_standby = False
         try:
             while not self.stopping.is_set():
-                if self.store.acquire_lease(LEASE_NAME, self.holder, self.ttl):
+                if self.store.leases.acquire_lease(LEASE_NAME, self.holder, self.ttl):
                     self.lead()
                     announced_standby = False
                 elif not announced_standby:
                     log.info("another runner holds the lease (%s): waiting as standby",
-                             self.store.lease_holder(LEASE_NAME))
+                             self.store.leases.lease_holder(LEASE_NAME))
                     announced_standby = True
                 self.stopping.wait(self.heartbeat)
         finally:
-            self.store.release_lease(LEASE_NAME, self.holder)
+            self.store.leases.release_lease(LEASE_NAME, self.holder)
             _running_daemons.pop(self.holder, None)
         log.info("runner %s stopped", self.holder)
         return 0
@@ -192,7 +192,7 @@ class Daemon:
         log.info("runner %s holds the lease: %d job(s) scheduled", self.holder, len(scheduler.get_jobs()))
         try:
             while not self.stopping.wait(self.heartbeat):
-                if not self.store.renew_lease(LEASE_NAME, self.holder, self.ttl):
+                if not self.store.leases.renew_lease(LEASE_NAME, self.holder, self.ttl):
                     log.error("runner %s lost the lease: stopping its jobs", self.holder)
                     break
         finally:
@@ -248,4 +248,4 @@ class Daemon:
                 log.error("jobs still running after %.0fs: stopping anyway (the ledger resumes them)",
                           self.config.scheduler.stop_timeout_seconds)
                 return False
-            self.store.renew_lease(LEASE_NAME, self.holder, self.ttl)
+            self.store.leases.renew_lease(LEASE_NAME, self.holder, self.ttl)

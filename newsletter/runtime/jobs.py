@@ -82,7 +82,7 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
     if frozen is None:
         minimum = digest_config.minimum_items
         return JobResult(str(RunOutcome.SKIPPED), {}, f"fewer than {minimum} new announcement(s)")
-    issue = store.get_digest_issue(frozen.issue_id)
+    issue = store.issues.get_digest_issue(frozen.issue_id)
     if issue is None or issue.status in (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.PAUSED):
         status = issue.status if issue else "gone"
         return JobResult(str(RunOutcome.SKIPPED), {"issue": frozen.issue_id}, f"issue {frozen.issue_id} is {status}")
@@ -95,7 +95,7 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
 
 
 def _post(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
-    was_paused, reason = store.channel_pause(name)
+    was_paused, reason = store.audit.channel_pause(name)
     if was_paused:
         return JobResult(str(RunOutcome.SKIPPED), {}, f"channel paused: {reason or 'no reason given'}")
     queue_posts(config, store, now)
@@ -138,9 +138,9 @@ def run_job(
     except Exception as error:  # a job failure is recorded and alerted, it never kills the daemon
         result = _crashed(job_id, error)
         if run_id is None:
-            run_id = store.start_run(job_id, scheduled_for, now=now)
+            run_id = store.runs.start_run(job_id, scheduled_for, now=now)
     if run_id is not None:
-        store.finish_run(run_id, result.outcome, result.counts, result.message)
+        store.runs.finish_run(run_id, result.outcome, result.counts, result.message)
     _log_run(job_id, result, time.monotonic() - started)
     if result.outcome == RunOutcome.FAILED and not result.alerted:
         alerts.job_failed(config, store, job_id, result.message or "failed")
@@ -158,9 +158,9 @@ def _open_run(store: Store, job_id: str, scheduled_for: datetime | None, now: da
     """A new run record, or the interrupted one of a digest issue this run resumes."""
     resumed = _interrupted_digest_run(store, job_id)
     if resumed is not None:
-        store.reopen_run(resumed.id)
+        store.runs.reopen_run(resumed.id)
         return resumed.id
-    return store.start_run(job_id, scheduled_for, now=now)
+    return store.runs.start_run(job_id, scheduled_for, now=now)
 
 
 def _interrupted_digest_run(store: Store, job_id: str) -> RunRecord | None:
@@ -168,10 +168,10 @@ def _interrupted_digest_run(store: Store, job_id: str) -> RunRecord | None:
     if parsed is None or parsed.kind is not JobKind.DIGEST:
         return None
     name = parsed.name
-    last = store.last_runs(job_id, limit=1)
+    last = store.runs.last_runs(job_id, limit=1)
     if not last or last[0].outcome is not RunOutcome.INTERRUPTED:
         return None
-    sending = store.list_digest_issues(digest=name, statuses=[DigestIssueStatus.SENDING], limit=1)
+    sending = store.issues.list_digest_issues(digest=name, statuses=[DigestIssueStatus.SENDING], limit=1)
     return last[0] if sending else None
 
 
@@ -187,7 +187,7 @@ def _log_run(job_id: str, result: JobResult, seconds: float) -> None:
 
 def close_interrupted_runs(store: Store, now: datetime) -> int:
     """Runs a stopped or dead runner left `running` become interrupted; returns how many."""
-    return store.interrupt_running(INTERRUPTED_MESSAGE, now=now)
+    return store.runs.interrupt_running(INTERRUPTED_MESSAGE, now=now)
 
 
 def digests_to_resume(config: Config, store: Store) -> list[str]:

@@ -38,8 +38,8 @@ def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any
     """The daemon's state as JSON-ready data for `status` and the health endpoint."""
     jobs = []
     for job_id, schedules in job_schedules(config).items():
-        runs = store.last_runs(job_id, limit=RECENT_RUNS)
-        missed = [run for run in store.last_runs(job_id, limit=200) if run.outcome is RunOutcome.MISSED]
+        runs = store.runs.last_runs(job_id, limit=RECENT_RUNS)
+        missed = [run for run in store.runs.last_runs(job_id, limit=200) if run.outcome is RunOutcome.MISSED]
         next_run = next_fire_times(merge_schedules(schedules), now, config.tz, 1) if schedules else []
         jobs.append({
             "id": job_id,
@@ -63,7 +63,7 @@ def collect_health(config: Config, store: Store, now: datetime) -> dict[str, Any
     """`collect_status` plus `ok`, the lease holder and the problems that make it not ok: what
     `GET /health` of the review app and of `newsletter run --health-port` answer."""
     status = collect_status(config, store, now)
-    holder = store.lease_holder(keys.RUNNER_LEASE)
+    holder = store.leases.lease_holder(keys.RUNNER_LEASE)
     problems = [] if holder else ["no runner holds the lease (absent or stale): is `newsletter run` running?"]
     for job in status["jobs"]:
         last = job["last_run"]
@@ -86,9 +86,9 @@ def _run_summary(run: RunRecord, config: Config) -> dict[str, Any]:
 def _sources_in_error(config: Config, store: Store) -> list[dict[str, Any]]:
     failing = []
     for source in config.sources:
-        runs = store.last_runs(keys.job_id(JobKind.INGEST, source.name), limit=1)
+        runs = store.runs.last_runs(keys.job_id(JobKind.INGEST, source.name), limit=1)
         if runs and runs[0].outcome is RunOutcome.FAILED:
-            state = store.get_source_state(source.name) or {}
+            state = store.source_states.get_source_state(source.name) or {}
             since = state.get("failing_since") or runs[0].started_at
             failing.append({"name": source.name, "error": runs[0].message, "since": _iso(since, config)})
     return failing
@@ -98,7 +98,7 @@ def skipped_documents(config: Config, store: Store) -> list[dict[str, str]]:
     """The documents each source's last successful run skipped, each with its reason."""
     skipped = []
     for source in config.sources:
-        data = (store.get_source_state(source.name) or {}).get("data") or {}
+        data = (store.source_states.get_source_state(source.name) or {}).get("data") or {}
         for message in data.get("skipped") or [] if isinstance(data, dict) else []:
             skipped.append({"source": source.name, "reason": str(message)})
     return skipped
@@ -107,7 +107,7 @@ def skipped_documents(config: Config, store: Store) -> list[dict[str, str]]:
 def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:
     paused = []
     for channel in config.channels:
-        is_paused, reason = store.channel_pause(channel.name)
+        is_paused, reason = store.audit.channel_pause(channel.name)
         if is_paused:
             paused.append({"name": channel.name, "reason": reason})
     return paused

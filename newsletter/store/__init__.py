@@ -42,21 +42,21 @@ __all__ = [
 ]
 
 
-class Store(
-    AnnouncementQueries,
-    SourceStateQueries,
-    RunQueries,
-    LeaseQueries,
-    DigestIssueQueries,
-    SubscriberQueries,
-    AuditQueries,
-):
-    """A connection to the state store; every method runs in its own short transaction."""
+class Store:
+    """A connection to the state store, composed of one part per topic (`store.subscribers`,
+    `store.issues`…); every query runs in its own short transaction."""
 
     def __init__(self, engine: Engine, url: URL):
         self.engine = engine
         self.url = url
         self.claim_owner = ClaimOwner(engine)
+        self.announcements = AnnouncementQueries(engine)
+        self.source_states = SourceStateQueries(engine)
+        self.runs = RunQueries(engine, self.claim_owner)
+        self.leases = LeaseQueries(engine)
+        self.issues = DigestIssueQueries(engine)
+        self.subscribers = SubscriberQueries(engine)
+        self.audit = AuditQueries(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:

@@ -75,9 +75,10 @@ def _content_columns(ann: Announcement, status: AnnouncementStatus, publish_at: 
 
 
 class AnnouncementQueries:
-    """Announcement methods of `Store`."""
+    """`store.announcements`: stored announcements, their revisions and when they were announced."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def upsert_announcement(
         self,

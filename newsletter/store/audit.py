@@ -25,9 +25,10 @@ class ActionRecord:
 
 
 class AuditQueries:
-    """Audit log and channel pause methods of `Store`."""
+    """`store.audit`: the action log and channel pauses."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def record_action(
         self,

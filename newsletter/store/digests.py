@@ -63,9 +63,10 @@ def _issue_from_row(row: Row[Any]) -> DigestIssue:
 
 
 class DigestIssueQueries:
-    """Digest issue methods of `Store`."""
+    """`store.issues`: digest issues and their chain per digest."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create_digest_issue(
         self,

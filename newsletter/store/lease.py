@@ -14,9 +14,10 @@ from newsletter.store.tables import runner_lease
 
 
 class LeaseQueries:
-    """Lease methods of `Store`; each is one atomic statement pair, safe across processes."""
+    """`store.leases`: named leases; each call is one atomic statement pair, safe across processes."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
         """Take lease `name` for `holder` if free, expired or already theirs."""

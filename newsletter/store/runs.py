@@ -29,10 +29,11 @@ class RunRecord:
 
 
 class RunQueries:
-    """Run history methods of `Store`."""
+    """`store.runs`: job run history, each run recorded with its owner."""
 
-    engine: Engine
-    claim_owner: ClaimOwner
+    def __init__(self, engine: Engine, claim_owner: ClaimOwner) -> None:
+        self.engine = engine
+        self.claim_owner = claim_owner
 
     def start_run(self, job: str, scheduled_for: datetime | None = None, *, now: datetime | None = None) -> int:
         """Record that `job` started; returns the run id for `finish_run`."""

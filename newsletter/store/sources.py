@@ -13,9 +13,10 @@ SOURCE_STATE_FIELDS = frozenset(c.name for c in source_state.columns) - {"source
 
 
 class SourceStateQueries:
-    """Source state methods of `Store`."""
+    """`store.source_states`: what each source last answered (validators, failures)."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def get_source_state(self, name: str) -> dict[str, Any] | None:
         """The stored state of source `name` (every column but `source`), or None."""

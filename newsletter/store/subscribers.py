@@ -120,9 +120,10 @@ def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
 
 
 class SubscriberQueries:
-    """Subscriber methods of `Store`."""
+    """`store.subscribers`: subscribers, lists, opt-outs and the suppression list."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def add_subscriber(
         self,

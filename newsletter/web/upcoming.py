@@ -139,7 +139,7 @@ def channel_previews(config: Config, store: Store, now: datetime) -> list[Channe
             key = None if entry.state is PostState.PLANNED else entry.key
             card = post_card(config, channel, entry.post, str(entry.state), key)
             card.slot = entry.slot
-            announcement = store.get_announcement(entry.post.announcement_id)
+            announcement = store.announcements.get_announcement(entry.post.announcement_id)
             card.checks = announcement.checks if announcement is not None else []
             lists = {PostState.AWAITING_APPROVAL: preview.awaiting, PostState.QUEUED: preview.queued}
             lists.get(entry.state, preview.planned).append(card)

@@ -99,7 +99,7 @@ def test_announcements_list_filters_and_show_prints_quotes_and_figures(
         content_hash="x",
         id="cej0000000000001",
     )
-    store.upsert_announcement(announcement, announce=True, now=datetime(2025, 4, 2, tzinfo=UTC))
+    store.announcements.upsert_announcement(announcement, announce=True, now=datetime(2025, 4, 2, tzinfo=UTC))
     code, output = invoke(ingest_env, "announcements", "list", "--source", "manual")
     assert code == 0 and "cej0000000000001" in output and "1 announcement(s)" in output
     code, output = invoke(ingest_env, "announcements", "list", "--since", "2025-04-01")

@@ -34,7 +34,7 @@ def setup(tmp_path: Path, url: str) -> Path:
     }))
     (tmp_path / "data").mkdir()
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}", create=True) as store:
-        store.upsert_announcement(
+        store.announcements.upsert_announcement(
             Announcement("doc1", "src", "Plan jeunes", url="https://www.travail.gouv.fr/plan",
                          quotes=[Quote("Nous agissons.", "Marie Martin")], key_quote=0, id="ann0000000000001"),
             announce=True, now=NOW - timedelta(hours=1))
@@ -86,7 +86,7 @@ def test_settle_an_uncertain_post(fake_mastodon, tmp_path):
     settled = run(config, "posts", "settle", KEY, "--sent", "--as", "dora")
     assert settled.exit_code == 0, settled.output
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}") as store:
-        assert [(a.actor, a.action) for a in store.list_actions()] == [("dora", "post.settle")]
+        assert [(a.actor, a.action) for a in store.audit.list_actions()] == [("dora", "post.settle")]
     assert "nothing due" in run(config, "post", "--now", NOW.isoformat()).output
     assert fake_mastodon.calls("/api/v1/statuses") == []
 
@@ -118,7 +118,7 @@ def test_posts_approve_records_who_and_refuses_a_second_time(fake_mastodon, tmp_
     assert again.exit_code == 1 and "not awaiting approval" in again.output
     with Store.open(database) as store:
         assert Ledger(store).get(KEY).status == "pending"
-        assert [(a.actor, a.action, a.target) for a in store.list_actions()] == [("carole", "post.approve", KEY)]
+        assert [(a.actor, a.action, a.target) for a in store.audit.list_actions()] == [("carole", "post.approve", KEY)]
     assert f"posted {KEY}" in run(config, "post", "--now", NOW.isoformat()).output
 
 
@@ -126,7 +126,7 @@ def test_posts_approve_defaults_to_the_login_name(fake_mastodon, tmp_path):
     config, database = queue_for_approval(tmp_path, fake_mastodon.url)
     assert run(config, "posts", "approve", KEY).exit_code == 0
     with Store.open(database) as store:
-        (action,) = store.list_actions()
+        (action,) = store.audit.list_actions()
     assert action.action == "post.approve" and action.actor == f"cli:{getpass.getuser()}"
 
 

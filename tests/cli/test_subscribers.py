@@ -98,7 +98,7 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     config_path = write_mail_config(tmp_path, smtp_server)
     with Store.open(load_config(config_path).database_url(), create=True) as store:
         for announcement in sample_announcements(2):
-            store.upsert_announcement(announcement, announce=True, now=utcnow() - timedelta(hours=1))
+            store.announcements.upsert_announcement(announcement, announce=True, now=utcnow() - timedelta(hours=1))
     for n in range(3):
         run(config_path, "subscribers", "add", f"p{n}@example.org", "--name", f"P{n}", "--list", "main")
 
@@ -107,7 +107,7 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     test_copy = smtp_server.handler.received.pop().message()
     assert "2 nouvelle(s) annonce(s)" in test_copy["Subject"]
     with Store.open(load_config(config_path).database_url()) as store:
-        assert store.list_digest_issues(digest="hebdo", limit=5) == []  # a test copy records nothing
+        assert store.issues.list_digest_issues(digest="hebdo", limit=5) == []  # a test copy records nothing
 
     code, out, err = run(config_path, "send", "digest", "hebdo")
     assert code == 0 and "3 sent, 0 failed" in out and "finished" in out, out + err

@@ -93,4 +93,4 @@ def open_config_store(path: Path) -> tuple[Config, Store]:
 def seed_announcements(store: Store, now: datetime, count: int = 2) -> None:
     """`count` announced announcements, first seen at `now`."""
     for announcement in sample_announcements(count):
-        store.upsert_announcement(announcement, announce=True, now=now)
+        store.announcements.upsert_announcement(announcement, announce=True, now=now)

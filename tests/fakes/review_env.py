@@ -119,9 +119,9 @@ class ReviewEnv:
 def seed(config: Config, store: Store) -> None:
     """Store the announcements as first seen a day before NOW, subscribers, and queue the posts."""
     for announcement in announcements():
-        store.upsert_announcement(announcement, announce=True, now=NOW - timedelta(days=1))
-    store.add_subscriber("ana@example.org", name="Ana", lists=["main"], consent_source="test")
-    store.add_subscriber("bob@example.org", lists=["main"], consent_source="test")
+        store.announcements.upsert_announcement(announcement, announce=True, now=NOW - timedelta(days=1))
+    store.subscribers.add_subscriber("ana@example.org", name="Ana", lists=["main"], consent_source="test")
+    store.subscribers.add_subscriber("bob@example.org", lists=["main"], consent_source="test")
     queue_posts(config, store, NOW)
 
 

@@ -312,8 +312,8 @@ def sample_announcements(count: int = 3) -> list[Announcement]:
 def create_issue(config: Config, store: Store, now: datetime, count: int = 3) -> DigestIssue:
     """Render and freeze an approved issue of the `hebdo` digest."""
     digest = render_digest(config, config.digest("hebdo"), sample_announcements(count), now)
-    return store.create_digest_issue(
-        digest, status=DigestIssueStatus.APPROVED, follows=store.digest_chain_tip(digest.name), now=now
+    return store.issues.create_digest_issue(
+        digest, status=DigestIssueStatus.APPROVED, follows=store.issues.digest_chain_tip(digest.name), now=now
     )
 
 
@@ -321,5 +321,5 @@ def seed_subscribers(store: Store, count: int, lists: tuple[str, ...] = ("main",
     """`count` active subscribers `personN@example.org` on `lists`; returns their addresses."""
     addresses = [f"person{n}@example.org" for n in range(count)]
     for n, address in enumerate(addresses):
-        store.add_subscriber(address, name=f"Personne {n}", lists=lists, consent_source="test")
+        store.subscribers.add_subscriber(address, name=f"Personne {n}", lists=lists, consent_source="test")
     return addresses

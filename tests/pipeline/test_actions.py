@@ -21,14 +21,14 @@ MASTO_POST = "post:apprentissage:quote:masto"
 
 
 def audit(env: ReviewEnv) -> list[tuple[str, str, str | None]]:
-    return [(a.actor, a.action, a.target) for a in env.store.list_actions()]
+    return [(a.actor, a.action, a.target) for a in env.store.audit.list_actions()]
 
 
 def frozen_issue(env: ReviewEnv, status: DigestIssueStatus = DigestIssueStatus.AWAITING_APPROVAL) -> str:
     digest = env.config.digest("hebdo")
     rendered = plan_digest(env.config, env.store, digest, NOW, send_at=NOW).digest
-    return env.store.create_digest_issue(
-        rendered, status=status, follows=env.store.digest_chain_tip(rendered.name), now=NOW
+    return env.store.issues.create_digest_issue(
+        rendered, status=status, follows=env.store.issues.digest_chain_tip(rendered.name), now=NOW
     ).id
 
 
@@ -44,7 +44,7 @@ def test_approve_post_moves_it_to_the_queue_and_is_logged(review_env: ReviewEnv)
 def test_approve_digest_issue_by_id_or_digest_name(review_env: ReviewEnv) -> None:
     issue_id = frozen_issue(review_env)
     actions.approve(review_env.config, review_env.store, "hebdo", "bob", NOW)
-    issue = review_env.store.get_digest_issue(issue_id)
+    issue = review_env.store.issues.get_digest_issue(issue_id)
     assert issue.status is DigestIssueStatus.APPROVED and issue.approved_by == "bob"
     assert ("bob", "digest.approve", issue_id) in audit(review_env)
     with pytest.raises(ActionError, match="no issue awaiting approval"):
@@ -72,7 +72,7 @@ def test_edit_revalidates_length_as_the_platform_counts(review_env: ReviewEnv) -
     with pytest.raises(ActionError, match="empty"):
         actions.edit_post(review_env.config, review_env.store, X_POST, "  \n ", "alice", NOW)
     assert ledger.get(X_POST).payload["text"] == "Nouveau texte\nhttps://example.org/x"
-    edits = [a for a in review_env.store.list_actions() if a.action == "post.edit"]
+    edits = [a for a in review_env.store.audit.list_actions() if a.action == "post.edit"]
     assert len(edits) == 1 and edits[0].detail["after"] == "Nouveau texte\nhttps://example.org/x"
 
 
@@ -87,7 +87,7 @@ def test_pick_key_quote_recomposes_queued_posts_but_not_edited_ones(review_env: 
     store, config = review_env.store, review_env.config
     actions.edit_post(config, store, X_POST, "Texte choisi à la main", "alice", NOW)
     result = actions.pick_key(config, store, "apprentissage", "quote", 1, "alice", NOW + timedelta(minutes=1))
-    assert store.get_announcement("apprentissage").key_quote == 1
+    assert store.announcements.get_announcement("apprentissage").key_quote == 1
     ledger = Ledger(store)
     assert "Nous continuerons à soutenir" in ledger.get(MASTO_POST).payload["text"]
     assert ledger.get(X_POST).payload["text"] == "Texte choisi à la main"
@@ -98,7 +98,7 @@ def test_pick_key_quote_recomposes_queued_posts_but_not_edited_ones(review_env: 
 
 def test_pick_key_figure_puts_it_first(review_env: ReviewEnv) -> None:
     actions.pick_key(review_env.config, review_env.store, "apprentissage", "figure", 1, "alice", NOW)
-    assert review_env.store.get_announcement("apprentissage").key_figures == [1, 0]
+    assert review_env.store.announcements.get_announcement("apprentissage").key_figures == [1, 0]
 
 
 def test_skip_announcement_leaves_digest_and_posts(review_env: ReviewEnv) -> None:
@@ -120,7 +120,7 @@ def test_skip_post_and_issue(review_env: ReviewEnv) -> None:
         actions.skip(config, store, MASTO_POST, "alice", NOW)
     issue_id = frozen_issue(review_env)
     actions.skip(config, store, issue_id, "alice", NOW, reason="pas cette semaine")
-    issue = store.get_digest_issue(issue_id)
+    issue = store.issues.get_digest_issue(issue_id)
     assert issue.status is DigestIssueStatus.SKIPPED and issue.skip_reason == "pas cette semaine"
 
 

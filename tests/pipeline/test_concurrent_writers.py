@@ -80,8 +80,8 @@ def test_runner_and_an_operator_send_race_without_duplicates_or_failed_job(
     assert "digest:hebdo: ok" in runner_output
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
     with Store.open(migrated_url) as store:
-        assert len(store.list_digest_issues(digest="hebdo")) == 1, "both froze the same issue"
-        outcomes = [run.outcome for run in store.last_runs("digest:hebdo")]
+        assert len(store.issues.list_digest_issues(digest="hebdo")) == 1, "both froze the same issue"
+        outcomes = [run.outcome for run in store.runs.last_runs("digest:hebdo")]
         assert RunOutcome.FAILED not in outcomes and RunOutcome.INTERRUPTED not in outcomes
 
 
@@ -115,6 +115,6 @@ def test_two_racing_freezes_record_one_issue(tmp_path: Path, smtp_server: SmtpSe
     for thread in threads:
         thread.join(30)
     with Store.open(migrated_url) as store:
-        issues = store.list_digest_issues(digest="hebdo")
+        issues = store.issues.list_digest_issues(digest="hebdo")
     assert len(issues) == 1
     assert frozen == [issues[0].id, issues[0].id], "the loser returns the winner's issue"

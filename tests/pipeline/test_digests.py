@@ -53,7 +53,7 @@ def announcement(number: int, published: date | None = None, tags: list[str] | N
 def seen(store: Store, *items: Announcement, at: datetime = FIXED_NOW - 2 * HOUR) -> None:
     """Store announcements as first seen at `at`."""
     for item in items:
-        store.upsert_announcement(item, announce=True, now=at)
+        store.announcements.upsert_announcement(item, announce=True, now=at)
 
 
 def digest_with(config: Config, **changes: object) -> DigestConfig:
@@ -79,8 +79,8 @@ def test_too_few_announcements_skip_the_send_and_record_why(store: Store, config
     seen(store, announcement(1))
     digest = digest_with(config, min_items=2)
     assert freeze_issue(store, config, digest, FIXED_NOW) is None
-    assert store.list_digest_issues(digest="hebdo") == []
-    run = store.last_runs("digest:hebdo", limit=1)[0]
+    assert store.issues.list_digest_issues(digest="hebdo") == []
+    run = store.runs.last_runs("digest:hebdo", limit=1)[0]
     assert run.outcome is RunOutcome.SKIPPED
     assert run.message and "1 new announcement(s)" in run.message and "min_items=2" in run.message
 
@@ -96,7 +96,7 @@ def test_freezing_records_the_issue_once_and_resume_never_reselects(store: Store
     digest = digest_with(config, require_approval=True)
     frozen = freeze_issue(store, config, digest, FIXED_NOW)
     assert frozen is not None and sorted(frozen.announcement_ids) == ["a1", "a2"]
-    issue = store.get_digest_issue(frozen.issue_id)
+    issue = store.issues.get_digest_issue(frozen.issue_id)
     assert issue is not None and issue.status is DigestIssueStatus.AWAITING_APPROVAL
     assert issue.digest.html == frozen.html and "%%NL_UNSUBSCRIBE_URL%%" in issue.digest.html
 
@@ -104,7 +104,7 @@ def test_freezing_records_the_issue_once_and_resume_never_reselects(store: Store
     again = freeze_issue(store, config, digest, FIXED_NOW + 2 * HOUR)
     assert again is not None and again.issue_id == frozen.issue_id
     assert again.announcement_ids == frozen.announcement_ids
-    assert len(store.list_digest_issues(digest="hebdo")) == 1
+    assert len(store.issues.list_digest_issues(digest="hebdo")) == 1
 
 
 def test_approved_issue_is_loaded_as_recorded_even_after_the_template_changes(
@@ -113,7 +113,7 @@ def test_approved_issue_is_loaded_as_recorded_even_after_the_template_changes(
     seen(store, announcement(1))
     frozen = freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW)
     assert frozen is not None
-    assert store.get_digest_issue(frozen.issue_id).status is DigestIssueStatus.APPROVED
+    assert store.issues.get_digest_issue(frozen.issue_id).status is DigestIssueStatus.APPROVED
     overrides = tmp_path / "own" / "email"
     overrides.mkdir(parents=True)
     (overrides / "digest.txt.j2").write_text("changed {{ unsubscribe_url }} {{ browser_url }}\n")
@@ -155,7 +155,7 @@ def test_an_embargoed_announcement_seen_before_a_send_goes_out_after_its_embargo
     digest = config.digest("hebdo")
     embargo = FIXED_NOW + 3 * HOUR
     seen(store, announcement(1))
-    store.upsert_announcement(announcement(2), announce=True, now=FIXED_NOW - HOUR, publish_at=embargo)
+    store.announcements.upsert_announcement(announcement(2), announce=True, now=FIXED_NOW - HOUR, publish_at=embargo)
     first = freeze_issue(store, config, digest, FIXED_NOW)
     assert first is not None and first.announcement_ids == ["a1"]
     mark_issue_sent(store, first.issue_id, FIXED_NOW + HOUR)
@@ -167,7 +167,7 @@ def test_an_embargoed_announcement_seen_before_a_send_goes_out_after_its_embargo
 def update(store: Store, item: Announcement, at: datetime, *, reannounce: bool) -> None:
     """Store a changed version of `item` (new title and content hash) at `at`."""
     changed = replace(item, title=f"{item.title} (mise à jour)", content_hash=f"{item.content_hash}+")
-    store.upsert_announcement(changed, announce=True, now=at, reannounce=reannounce)
+    store.announcements.upsert_announcement(changed, announce=True, now=at, reannounce=reannounce)
 
 
 @pytest.mark.parametrize("reannounce", [True, False])
@@ -270,7 +270,7 @@ def test_half_sent_issues_are_listed_for_resume(store: Store, config: Config) ->
     frozen = freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW)
     assert frozen is not None
     assert unfinished_issues(store) == []
-    store.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW)
+    store.issues.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW)
     assert unfinished_issues(store) == [(frozen.issue_id, "hebdo")]
     mark_issue_sent(store, frozen.issue_id, FIXED_NOW + HOUR)
     assert unfinished_issues(store) == []
@@ -278,4 +278,4 @@ def test_half_sent_issues_are_listed_for_resume(store: Store, config: Config) ->
 
 def test_a_skip_can_be_left_to_the_caller_to_record(store: Store, config: Config) -> None:
     assert freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW, record_skip=False) is None
-    assert store.last_runs("digest:hebdo") == []
+    assert store.runs.last_runs("digest:hebdo") == []

@@ -98,10 +98,10 @@ def test_failing_sources_fail_alone_and_are_recorded(
         lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"source {name} failed")]
         assert len(lines) == 1 and reason in lines[0]
     store = ingest_env.open_store()
-    [error_run] = store.last_runs("ingest:error")
+    [error_run] = store.runs.last_runs("ingest:error")
     assert error_run.outcome == "failed" and "HTTP 500" in (error_run.message or "")
-    assert store.last_runs("ingest:good")[0].outcome == "ok"
-    assert "HTTP 500" in store.get_source_state("error")["last_error"]
+    assert store.runs.last_runs("ingest:good")[0].outcome == "ok"
+    assert "HTTP 500" in store.source_states.get_source_state("error")["last_error"]
 
 
 def test_a_source_that_breaks_later_loses_nothing(ingest_env: IngestEnv, site: Site) -> None:
@@ -211,7 +211,7 @@ def test_removal_withdraws_pending_posts_but_not_sent_ones(ingest_env: IngestEnv
     ingest_env.configure([{"name": "local", "type": "folder", "path": "ann"}])
     ingest_env.run()
     store = ingest_env.open_store()
-    ids = {a.title: a.id for a in store.list_announcements()}
+    ids = {a.title: a.id for a in store.announcements.list_announcements()}
     ledger = Ledger(store)
     ledger.ensure_pending([
         (f"post:{ids['A']}:short:masto", "post", "masto", {}),
@@ -226,7 +226,7 @@ def test_removal_withdraws_pending_posts_but_not_sent_ones(ingest_env: IngestEnv
     assert ledger.get(f"post:{ids['A']}:short:masto").status == DeliveryStatus.SKIPPED
     assert ledger.get(f"post:{ids['A']}:short:bsky").status == DeliveryStatus.SENT
     assert ledger.get(f"post:{ids['B']}:short:masto").status == DeliveryStatus.PENDING
-    assert [a.title for a in store.list_announcements()] == ["B"]
+    assert [a.title for a in store.announcements.list_announcements()] == ["B"]
 
 
 def test_an_unexpected_error_in_a_source_fails_it_alone(
@@ -296,9 +296,9 @@ def test_an_edited_file_re_renders_what_still_waits_and_an_embargo_change_does_n
     assert report.updated == 1 and report.changed_ids == issue.announcement_ids
     assert report.revisions.rerendered_posts == [key] and report.revisions.rerendered_issues == [issue.issue_id]
     assert "950" in Ledger(store).get(key).payload["text"]
-    assert "950" in store.get_digest_issue(issue.issue_id).digest.text
+    assert "950" in store.issues.get_digest_issue(issue.issue_id).digest.text
 
     (folder / "a.md").write_text(RELEASE.format(extra="publish_at: 2025-03-20T08:00:00\n", count=950), "utf-8")
     report = ingest_env.run(when="2025-03-25T13:00")["local"]
     assert report.updated == 1 and report.changed_ids == [] and report.revisions is None, "nothing to follow"
-    assert [a.action for a in store.list_actions()].count("digest.rerender") == 1
+    assert [a.action for a in store.audit.list_actions()].count("digest.rerender") == 1

@@ -19,7 +19,7 @@ KEY = "post:ann0000000000001:quote:linkedin"
 @pytest.fixture
 def store(tmp_path):
     with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True) as opened:
-        opened.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
+        opened.announcements.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
         yield opened
 
 
@@ -47,8 +47,8 @@ def test_a_refused_token_pauses_the_channel_and_delete_retracts(config, store, f
     monkeypatch.setenv("LINKEDIN_ACCESS_TOKEN", "revoked")
     report = post_due(config, store, "linkedin", NOW)
     assert report.paused and "LINKEDIN_ACCESS_TOKEN" in report.paused and "revoked" not in report.paused
-    assert store.channel_pause("linkedin")[0] and fake_linkedin.posts() == []
-    store.set_channel_paused("linkedin", False, None, now=NOW)
+    assert store.audit.channel_pause("linkedin")[0] and fake_linkedin.posts() == []
+    store.audit.set_channel_paused("linkedin", False, None, now=NOW)
     monkeypatch.setenv("LINKEDIN_ACCESS_TOKEN", "li-token")
     assert post_due(config, store, "linkedin", NOW + timedelta(hours=1)).sent == [KEY]
     delete_post(config, store, KEY)

@@ -75,9 +75,11 @@ def planned(tmp_path: Path, smtp_server: SmtpServer, fake_mastodon, monkeypatch:
     with Store.open(config.database_url(), create=True) as store:
         for number, published in ((1, date(2025, 3, 18)), (2, date(2025, 3, 20)), (3, date(2025, 3, 14))):
             quote = LONG_QUOTE if number == 2 else "Chaque jeune doit pouvoir compter sur nous."
-            store.upsert_announcement(announcement(number, published, quote), announce=True, now=NOW - timedelta(1))
-        store.add_subscriber("ana@example.org", name="Ana", lists=["main"], consent_source="test")
-        store.add_subscriber("bob@example.org", lists=["main"], consent_source="test")
+            store.announcements.upsert_announcement(
+                announcement(number, published, quote), announce=True, now=NOW - timedelta(1)
+            )
+        store.subscribers.add_subscriber("ana@example.org", name="Ana", lists=["main"], consent_source="test")
+        store.subscribers.add_subscriber("bob@example.org", lists=["main"], consent_source="test")
         yield config, store, tmp_path
 
 

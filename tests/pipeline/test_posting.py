@@ -44,7 +44,7 @@ def announcement(number: int = 1) -> Announcement:
 @pytest.fixture
 def store(tmp_path):
     with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True) as opened:
-        opened.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
+        opened.announcements.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
         yield opened
 
 
@@ -88,7 +88,7 @@ def test_approval_holds_posts_until_approved(fake_mastodon, store, tmp_path):
     assert Ledger(store).get(key).status == S.AWAITING_APPROVAL
     assert post_due(config, store, "masto", NOW).sent == []
     approve_post(store, key, "alice", NOW)
-    assert [(a.actor, a.action, a.target) for a in store.list_actions()] == [("alice", "post.approve", key)]
+    assert [(a.actor, a.action, a.target) for a in store.audit.list_actions()] == [("alice", "post.approve", key)]
     assert post_due(config, store, "masto", NOW).sent == [key]
 
 
@@ -205,14 +205,16 @@ def test_delete_retracts_a_published_post(fake_mastodon, store, tmp_path):
     key = post_due(config, store, "masto", NOW).sent[0]
     row = delete_post(config, store, key)
     assert fake_mastodon.calls(f"/api/v1/statuses/{row.provider_id}", "DELETE")
-    assert store.list_actions()[0].action == "post.delete"
+    assert store.audit.list_actions()[0].action == "post.delete"
 
 
 def test_an_embargoed_announcement_is_posted_after_its_embargo_even_if_seen_long_before(fake_mastodon, store,
                                                                                           tmp_path):
     config = write_config(tmp_path, [mastodon_channel(fake_mastodon.url, variants=["quote"])])
     embargo = NOW + timedelta(hours=2)
-    store.upsert_announcement(announcement(2), announce=True, now=NOW - timedelta(days=10), publish_at=embargo)
+    store.announcements.upsert_announcement(
+        announcement(2), announce=True, now=NOW - timedelta(days=10), publish_at=embargo
+    )
     assert queue_posts(config, store, NOW) == {"masto": 1}
     assert Ledger(store).get("post:ann0000000000002:quote:masto") is None
     assert queue_posts(config, store, embargo) == {"masto": 1}
@@ -224,11 +226,11 @@ def test_a_re_announced_update_gets_its_own_post_once_the_first_went_out(fake_ma
     queue_posts(config, store, NOW)
     first = "post:ann0000000000001:quote:masto"
     updated = replace(announcement(), title="Plan jeunes : 1 million", content_hash="v2")
-    store.upsert_announcement(updated, announce=True, now=NOW + timedelta(minutes=5), reannounce=True)
+    store.announcements.upsert_announcement(updated, announce=True, now=NOW + timedelta(minutes=5), reannounce=True)
     assert queue_posts(config, store, NOW + timedelta(minutes=10)) == {"masto": 0}  # the queued one is re-rendered
     assert post_due(config, store, "masto", NOW + timedelta(minutes=10)).sent == [first]
     again = replace(updated, content_hash="v3")
-    store.upsert_announcement(again, announce=True, now=NOW + timedelta(hours=1), reannounce=True)
+    store.announcements.upsert_announcement(again, announce=True, now=NOW + timedelta(hours=1), reannounce=True)
     assert queue_posts(config, store, NOW + timedelta(hours=1)) == {"masto": 1}
     revised = "post:ann0000000000001:quote~r2:masto"
     assert post_due(config, store, "masto", NOW + timedelta(hours=2)).sent == [revised]

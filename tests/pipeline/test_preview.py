@@ -134,8 +134,8 @@ def test_preview_is_reproducible_and_writes_no_ledger(project):
     from newsletter.store.ledger import Ledger
 
     with Store.open(f"sqlite:///{project / 'data' / 'newsletter.db'}") as store:
-        assert store.list_announcements() == []
-        assert store.last_runs() == []
+        assert store.announcements.list_announcements() == []
+        assert store.runs.last_runs() == []
         assert not any(Ledger(store).counts().values())
 
 

@@ -48,7 +48,7 @@ def config(tmp_path: Path) -> Config:
 
 def stored(store: Store, *items: Announcement, at=FIXED_NOW - HOUR) -> None:
     for item in items:
-        store.upsert_announcement(replace(item, content_hash=f"{item.id}-v1"), announce=True, now=at)
+        store.announcements.upsert_announcement(replace(item, content_hash=f"{item.id}-v1"), announce=True, now=at)
 
 
 def edited(item: Announcement, **changes: object) -> Announcement:
@@ -60,7 +60,7 @@ def edited(item: Announcement, **changes: object) -> Announcement:
 
 
 def change(store: Store, config: Config, item: Announcement, at=FIXED_NOW, *, reannounce: bool = False):
-    store.upsert_announcement(item, announce=True, now=at, reannounce=reannounce)
+    store.announcements.upsert_announcement(item, announce=True, now=at, reannounce=reannounce)
     return follow_changes(config, store, changed=[item.id], withdrawn=[], now=at)
 
 
@@ -89,7 +89,7 @@ def test_queued_posts_follow_the_new_content_sent_ones_stay_and_hand_edits_are_h
     held = ledger.get(hand)
     assert held.payload["text"] == "Texte revu à la main." and held.status == S.AWAITING_APPROVAL
     assert held.error and "review" in held.error
-    assert [(a.actor, a.action, a.target) for a in store.list_actions(limit=1)] == [("ingest", "post.flag", hand)]
+    assert [(a.actor, a.action, a.target) for a in store.audit.list_actions(limit=1)] == [("ingest", "post.flag", hand)]
 
 
 def test_a_variant_the_new_content_cannot_fill_is_skipped(store: Store, config: Config) -> None:
@@ -107,19 +107,19 @@ def test_an_open_issue_is_re_rendered_in_place_and_a_sending_one_is_left_alone(
     hebdo = freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW - HOUR / 2)
     weekly = freeze_issue(store, config, config.digest("weekly"), FIXED_NOW - HOUR / 2)
     assert hebdo is not None and weekly is not None
-    store.set_digest_issue_status(weekly.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW - HOUR / 4)
+    store.issues.set_digest_issue_status(weekly.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW - HOUR / 4)
 
     with caplog.at_level(logging.WARNING, logger="newsletter.pipeline.revisions"):
         report = change(store, config, edited(apprentissage()))
 
     assert report.rerendered_issues == [hebdo.issue_id] and report.untouched_issues == [weekly.issue_id]
-    issue = store.get_digest_issue(hebdo.issue_id)
+    issue = store.issues.get_digest_issue(hebdo.issue_id)
     assert issue is not None and issue.status is DigestIssueStatus.APPROVED
     assert issue.digest.announcement_ids == hebdo.announcement_ids
     assert "(corrigé)" in issue.digest.text and NEW_QUOTE in issue.digest.text and "(corrigé)" not in hebdo.text
     assert "(corrigé)" in issue.digest.html
-    assert store.get_digest_issue(weekly.issue_id).digest == weekly
-    [action] = [a for a in store.list_actions() if a.action == "digest.rerender"]
+    assert store.issues.get_digest_issue(weekly.issue_id).digest == weekly
+    [action] = [a for a in store.audit.list_actions() if a.action == "digest.rerender"]
     assert (action.actor, action.target) == ("ingest", hebdo.issue_id)
     assert action.detail is not None and action.detail["changed"] == ["fr-apprentissage"]
     assert any(weekly.issue_id in r.getMessage() and "sending" in r.getMessage() for r in caplog.records)
@@ -132,16 +132,16 @@ def test_an_approved_issue_that_changes_goes_back_to_awaiting_approval(store: St
     stored(store, apprentissage(), premier_emploi())
     frozen = freeze_issue(store, reviewed, reviewed.digest("hebdo"), FIXED_NOW - HOUR / 2)
     assert frozen is not None
-    assert store.get_digest_issue(frozen.issue_id).status is DigestIssueStatus.AWAITING_APPROVAL
-    store.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.APPROVED, actor="claire", now=FIXED_NOW)
+    assert store.issues.get_digest_issue(frozen.issue_id).status is DigestIssueStatus.AWAITING_APPROVAL
+    store.issues.set_digest_issue_status(frozen.issue_id, DigestIssueStatus.APPROVED, actor="claire", now=FIXED_NOW)
 
     report = change(store, reviewed, edited(apprentissage()))
 
     assert report.rerendered_issues == [frozen.issue_id]
-    issue = store.get_digest_issue(frozen.issue_id)
+    issue = store.issues.get_digest_issue(frozen.issue_id)
     assert issue is not None and issue.status is DigestIssueStatus.AWAITING_APPROVAL
     assert issue.approved_by is None and "(corrigé)" in issue.digest.text
-    [action] = [a for a in store.list_actions() if a.action == "digest.rerender"]
+    [action] = [a for a in store.audit.list_actions() if a.action == "digest.rerender"]
     assert action.detail is not None and action.detail["approval_withdrawn"] is True
 
 
@@ -153,18 +153,18 @@ def test_a_withdrawn_announcement_leaves_the_issue_then_the_issue_is_skipped_whe
     frozen = freeze_issue(store, config, config.digest("hebdo"), FIXED_NOW - HOUR / 2)
     assert frozen is not None and sorted(frozen.announcement_ids) == ["fr-apprentissage", "fr-premier-emploi"]
 
-    store.mark_withdrawn("fr-premier-emploi", now=FIXED_NOW)
+    store.announcements.mark_withdrawn("fr-premier-emploi", now=FIXED_NOW)
     report = follow_changes(config, store, changed=[], withdrawn=["fr-premier-emploi"], now=FIXED_NOW)
     assert sorted(report.skipped_posts) == ["post:fr-premier-emploi:figure:masto", "post:fr-premier-emploi:quote:masto",
                                             "post:fr-premier-emploi:quote:other"]
-    issue = store.get_digest_issue(frozen.issue_id)
+    issue = store.issues.get_digest_issue(frozen.issue_id)
     assert issue is not None and issue.digest.announcement_ids == ["fr-apprentissage"]
     assert premier_emploi().title not in issue.digest.text and apprentissage().title in issue.digest.text
 
-    store.mark_withdrawn("fr-apprentissage", now=FIXED_NOW + HOUR)
+    store.announcements.mark_withdrawn("fr-apprentissage", now=FIXED_NOW + HOUR)
     report = follow_changes(config, store, changed=[], withdrawn=["fr-apprentissage"], now=FIXED_NOW + HOUR)
     assert report.skipped_issues == [frozen.issue_id]
-    issue = store.get_digest_issue(frozen.issue_id)
+    issue = store.issues.get_digest_issue(frozen.issue_id)
     assert issue is not None and issue.status is DigestIssueStatus.SKIPPED
     assert issue.skip_reason and "min_items=1" in issue.skip_reason
 
@@ -178,10 +178,10 @@ def test_a_re_announced_update_goes_out_exactly_once_more(
     first = freeze_issue(store, config, digest, FIXED_NOW - HOUR / 2)
     assert first is not None
     if sending_at_update:
-        store.set_digest_issue_status(first.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW - HOUR / 4)
+        store.issues.set_digest_issue_status(first.issue_id, DigestIssueStatus.SENDING, now=FIXED_NOW - HOUR / 4)
     change(store, config, edited(apprentissage()), reannounce=True)
     mark_issue_sent(store, first.issue_id, FIXED_NOW + HOUR)
-    carried = "(corrigé)" in store.get_digest_issue(first.issue_id).digest.text
+    carried = "(corrigé)" in store.issues.get_digest_issue(first.issue_id).digest.text
     assert carried is not sending_at_update
     again = [a.id for a in select_announcements(store, config, digest, FIXED_NOW + 2 * HOUR).announcements]
     assert again == ([] if carried else ["fr-apprentissage"])

@@ -53,7 +53,7 @@ def test_two_sender_processes_send_each_message_once(
         report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=lambda r: seen.append(r.sent))
         assert (report.sent, report.failed, report.finished) == (300, 0, True)
         assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 300
-        assert store.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
+        assert store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
         owners = {d.payload.get("subscriber_id") for d in Ledger(store).list_deliveries(issue_id=issue.id, limit=400)}
     assert fast_smtp_server.state.snapshot() == {a: 1 for a in addresses}
     assert len(owners) == 300 and seen and seen[-1] == 300
@@ -85,14 +85,14 @@ def test_a_pause_stops_every_process_and_a_stop_event_too(
         issue = create_issue(config, store, NOW)
 
         def pause_when_started(report: SendReport) -> None:
-            if report.sent >= 20 and store.get_digest_issue(issue.id).status is DigestIssueStatus.SENDING:
+            if report.sent >= 20 and store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENDING:
                 pause_digest(store, issue.id, NOW)
 
         paused = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=pause_when_started)
         assert paused.paused and not paused.finished and 20 <= paused.sent < 400
         counts = Ledger(store).counts(issue.id)
         assert counts[DeliveryStatus.CLAIMED] == 0 and counts[DeliveryStatus.SENT] == paused.sent
-        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, now=NOW)
+        store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, now=NOW)
         stop = threading.Event()
         threading.Timer(1.0, stop.set).start()
         started = time.monotonic()

@@ -53,7 +53,7 @@ def setup(
 
 def test_everyone_gets_one_complete_personal_copy(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, store, issue, addresses = setup(tmp_path, smtp_server, 12)
-    store.add_subscriber(addresses[0], lists=["other"])
+    store.subscribers.add_subscriber(addresses[0], lists=["other"])
     report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
 
     assert report.sent == 12 and report.failed == 0 and report.finished
@@ -66,21 +66,21 @@ def test_everyone_gets_one_complete_personal_copy(tmp_path: Path, smtp_server: S
     link = message["List-Unsubscribe"].split(",")[0].strip("<> ")
     assert link.startswith("https://news.example.org/unsubscribe/")
     claims = verify_token(TEST_SECRET, link.rsplit("/", 1)[1])
-    assert store.get_subscriber("person3@example.org").id == claims.subscriber_id
+    assert store.subscribers.get_subscriber("person3@example.org").id == claims.subscriber_id
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert link in html.replace("&amp;", "&") and link in text
     assert "près de 900 000" in text and "%%NL_" not in html + text
     assert "Bonjour Personne 3," in text and "Bonjour Personne 3," in html
     assert len({m["Message-ID"] for m in by_recipient.values()}) == 12
-    assert store.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
+    assert store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
     again = send_digest(config, store, issue.id, now=NOW, backoff=FAST)
     assert again.sent == 0 and len(smtp_server.handler.received) == 12
 
 
 def test_a_recipient_whose_copy_cannot_be_built_fails_alone(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, store, _issue, addresses = setup(tmp_path, smtp_server, 5)
-    store.add_subscriber("josé@exemple.org", lists=["main"])  # stored by an older version, never validated
+    store.subscribers.add_subscriber("josé@exemple.org", lists=["main"])  # stored by an older version, never validated
     report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
 
     assert report.sent == 5 and report.failed == 1 and report.finished
@@ -93,7 +93,7 @@ def test_names_are_escaped_and_the_web_copy_link_works_on_arrival(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     config, store, issue, _addresses = setup(tmp_path, smtp_server, 0)
-    store.add_subscriber("ana@example.org", name="Ana <b>Lopez</b> & co", lists=["main"])
+    store.subscribers.add_subscriber("ana@example.org", name="Ana <b>Lopez</b> & co", lists=["main"])
     send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
 
     message = smtp_server.handler.received[0].message()
@@ -148,8 +148,8 @@ def test_faults_end_with_one_copy_each_and_refused_addresses_marked(
     ledger = Ledger(store)
     assert ledger.counts(issue.id)[DeliveryStatus.SENT] == 18
     assert ledger.counts(issue.id)[DeliveryStatus.FAILED] == 2
-    assert store.get_subscriber(addresses[3]).status is SubscriberStatus.BOUNCED
-    assert store.get_subscriber(addresses[7]).status is SubscriberStatus.ACTIVE
+    assert store.subscribers.get_subscriber(addresses[3]).status is SubscriberStatus.BOUNCED
+    assert store.subscribers.get_subscriber(addresses[7]).status is SubscriberStatus.ACTIVE
 
 
 def test_a_server_slower_than_the_timeout_is_retried(tmp_path: Path, smtp_server: SmtpServer) -> None:
@@ -168,14 +168,14 @@ def test_retries_are_bounded(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert [d.target for d in delivery] == [addresses[0]] and delivery[0].attempts == 3
     assert report.failed == 1 and report.retried == 2
     assert smtp_server.handler.defer_rcpt[addresses[0]] == 97
-    assert store.get_subscriber(addresses[0]).status is SubscriberStatus.ACTIVE
+    assert store.subscribers.get_subscriber(addresses[0]).status is SubscriberStatus.ACTIVE
 
 
 def test_unsubscribed_after_rows_were_created_is_skipped(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, store, _issue, addresses = setup(tmp_path, smtp_server, 5)
     first = send_digest(config, store, "hebdo", now=NOW, limit=2, backoff=FAST)
     assert first.sent == 2 and not first.finished
-    store.set_subscriber_status(addresses[4], SubscriberStatus.UNSUBSCRIBED)
+    store.subscribers.set_subscriber_status(addresses[4], SubscriberStatus.UNSUBSCRIBED)
     second = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
     assert second.sent == 2 and second.skipped == 1 and second.finished
     assert addresses[4] not in smtp_server.handler.copies()
@@ -299,7 +299,7 @@ def test_a_server_answering_421_to_every_mail_from_fails_each_message_after_the_
     assert all(d.attempts == 3 and "421" in (d.error or "") for d in failed)
     assert report.failed == 4 and report.retried == 8 and report.finished
     assert Ledger(store).counts(issue.id)[DeliveryStatus.FAILED] == 4 and not smtp_server.handler.received
-    assert all(store.get_subscriber(a).status is SubscriberStatus.ACTIVE for a in addresses)
+    assert all(store.subscribers.get_subscriber(a).status is SubscriberStatus.ACTIVE for a in addresses)
 
 
 def test_an_unreachable_relay_is_reported_before_anything_is_claimed(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_every_subscriber_gets_one_personal_copy(tmp_path: Path, provider: Provi
     assert copy.sender == "lettre@example.org" and "nouvelle(s) annonce(s)" in copy.subject
     link = copy.list_unsubscribe.split(",")[0].strip("<> ")
     claims = verify_token(TEST_SECRET, link.rsplit("/", 1)[1])
-    assert store.get_subscriber("person3@example.org").id == claims.subscriber_id
+    assert store.subscribers.get_subscriber("person3@example.org").id == claims.subscriber_id
     assert "Bonjour Personne 3," in copy.text and link in copy.text and link in copy.html.replace("&amp;", "&")
     provider_ids = [d.provider_id for d in Ledger(store).list_deliveries(status=DeliveryStatus.SENT)]
     assert len(set(provider_ids)) == 12 and all(provider.name in (p or "") for p in provider_ids)
@@ -127,8 +127,8 @@ def test_a_permanent_rejection_fails_that_recipient_alone(tmp_path: Path, provid
     assert provider.copies() == {a: 1 for a in addresses if a != addresses[2]}
     [failed] = Ledger(store).list_deliveries(status=DeliveryStatus.FAILED)
     assert failed.target == addresses[2] and "400" in (failed.error or "")
-    assert store.get_subscriber(addresses[2]).status is SubscriberStatus.BOUNCED
-    assert store.get_subscriber(addresses[3]).status is SubscriberStatus.ACTIVE
+    assert store.subscribers.get_subscriber(addresses[2]).status is SubscriberStatus.BOUNCED
+    assert store.subscribers.get_subscriber(addresses[3]).status is SubscriberStatus.ACTIVE
     assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 5
 
 

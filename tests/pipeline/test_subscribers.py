@@ -39,19 +39,19 @@ def test_import_reports_bad_rows_and_deduplicates(tmp_path: Path, store: Store) 
     assert (report.rows, report.added, report.duplicates) == (6, 3, 1)
     assert [(r.line, r.value) for r in report.rejected] == [(3, "not-an-address"), (5, "")]
     assert "@" in report.rejected[0].reason and report.rejected[1].reason == "no email address"
-    jeanne = store.get_subscriber("jeanne.dupont@example.org")
+    jeanne = store.subscribers.get_subscriber("jeanne.dupont@example.org")
     assert jeanne is not None and jeanne.name == "Jeanne Dupont" and jeanne.locale == "fr"
     assert jeanne.lists == ["all", "culture", "main"]
     assert jeanne.consent_source == "import:people.csv" and jeanne.consent_at == NOW
-    assert store.get_subscriber("paul@example.org").lists == ["all"]
-    assert store.get_subscriber("zoe@xn--bcher-kva.example") is not None
+    assert store.subscribers.get_subscriber("paul@example.org").lists == ["all"]
+    assert store.subscribers.get_subscriber("zoe@xn--bcher-kva.example") is not None
 
 
 def test_reimport_is_idempotent_and_never_resubscribes(tmp_path: Path, store: Store) -> None:
     path = write(tmp_path, CSV)
     subs.import_csv(store, path, now=NOW)
-    store.set_subscriber_status("paul@example.org", SubscriberStatus.UNSUBSCRIBED)
-    store.set_subscriber_status("jeanne.dupont@example.org", SubscriberStatus.BOUNCED)
+    store.subscribers.set_subscriber_status("paul@example.org", SubscriberStatus.UNSUBSCRIBED)
+    store.subscribers.set_subscriber_status("jeanne.dupont@example.org", SubscriberStatus.BOUNCED)
     subs.forget(store, "zoe@xn--bcher-kva.example", now=NOW)
     before = subs.export(store, "json")
 
@@ -59,9 +59,9 @@ def test_reimport_is_idempotent_and_never_resubscribes(tmp_path: Path, store: St
 
     assert (again.added, again.memberships_added, again.suppressed) == (0, 0, 1)
     assert subs.export(store, "json") == before
-    assert store.get_subscriber("paul@example.org").status is SubscriberStatus.UNSUBSCRIBED
-    assert store.get_subscriber("jeanne.dupont@example.org").status is SubscriberStatus.BOUNCED
-    assert store.get_subscriber("zoe@xn--bcher-kva.example") is None
+    assert store.subscribers.get_subscriber("paul@example.org").status is SubscriberStatus.UNSUBSCRIBED
+    assert store.subscribers.get_subscriber("jeanne.dupont@example.org").status is SubscriberStatus.BOUNCED
+    assert store.subscribers.get_subscriber("zoe@xn--bcher-kva.example") is None
 
 
 def test_header_names_and_semicolon_delimiter_are_configurable(tmp_path: Path, store: Store) -> None:
@@ -69,7 +69,7 @@ def test_header_names_and_semicolon_delimiter_are_configurable(tmp_path: Path, s
     report = subs.import_csv(store, path, now=NOW, columns=subs.ColumnNames(email="Courriel", name="Nom",
                                                                                lists="Listes"))
     assert report.added == 1
-    assert store.get_subscriber("anne@example.org").lists == ["culture", "main"]
+    assert store.subscribers.get_subscriber("anne@example.org").lists == ["culture", "main"]
 
 
 def test_comma_header_with_semicolon_list_cells_imports_every_list(tmp_path: Path, store: Store) -> None:
@@ -77,7 +77,7 @@ def test_comma_header_with_semicolon_list_cells_imports_every_list(tmp_path: Pat
                            "lea@example.org,main; culture\n")
     report = subs.import_csv(store, path, now=NOW)
     assert report.added == 1 and len(report.rejected) == 1, "the header's comma decides, not the cells' semicolons"
-    assert store.get_subscriber("lea@example.org").lists == ["culture", "main"]
+    assert store.subscribers.get_subscriber("lea@example.org").lists == ["culture", "main"]
 
 
 def test_windows_1252_file_from_french_excel_is_decoded(tmp_path: Path, store: Store) -> None:
@@ -86,15 +86,15 @@ def test_windows_1252_file_from_french_excel_is_decoded(tmp_path: Path, store: S
     path.write_bytes(rows.encode("cp1252"))
     report = subs.import_csv(store, path, now=NOW, columns=subs.ColumnNames(name="nom", lists="listes"))
     assert report.added == 2 and not report.rejected
-    assert store.get_subscriber("helene@example.org").name == "Hélène Lefèvre"
-    assert store.get_subscriber("francois@example.org").name == "François Œuvré"
+    assert store.subscribers.get_subscriber("helene@example.org").name == "Hélène Lefèvre"
+    assert store.subscribers.get_subscriber("francois@example.org").name == "François Œuvré"
 
 
 def test_utf8_with_bom_keeps_the_email_header(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("email,name\nzoe@example.org,Zoé\n".encode("utf-8-sig"))
     assert subs.import_csv(store, path, now=NOW).added == 1
-    assert store.get_subscriber("zoe@example.org").name == "Zoé"
+    assert store.subscribers.get_subscriber("zoe@example.org").name == "Zoé"
 
 
 def test_missing_email_column_names_the_file_and_line(tmp_path: Path, store: Store) -> None:
@@ -122,7 +122,7 @@ def test_export_of_a_person_holds_everything_and_forget_erases_it(store: Store) 
     subscriber = subs.add(store, "anne@example.org", now=NOW, name="Anne", lists=["main"], consent_source="form")
     digest = Digest(name="hebdo", issue_id="hebdo-1", subject="s", list_name="main", announcement_ids=[],
                     html="h", text="t")
-    store.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, follows="", now=NOW)
+    store.issues.create_digest_issue(digest, status=DigestIssueStatus.APPROVED, follows="", now=NOW)
     Ledger(store).ensure_pending([("email:hebdo-1:1", "email", "anne@example.org",
                                    {"subscriber_id": subscriber.id, "name": "Anne"})], issue_id="hebdo-1")
 
@@ -136,7 +136,7 @@ def test_export_of_a_person_holds_everything_and_forget_erases_it(store: Store) 
     dump = subs.export(store, "csv") + json.dumps([d.__dict__ for d in Ledger(store).list_deliveries()],
                                                   default=str)
     assert "anne@example.org" not in dump and "Anne" not in dump
-    assert store.is_suppressed("anne@example.org")
+    assert store.subscribers.is_suppressed("anne@example.org")
 
 
 def test_an_import_keeps_each_row_and_its_consent_time_on_every_backend(tmp_path: Path, store: Store) -> None:
@@ -145,11 +145,11 @@ def test_an_import_keeps_each_row_and_its_consent_time_on_every_backend(tmp_path
     assert (report.added, report.memberships_added) == (2500, 5000)
     again = subs.import_csv(store, write(tmp_path, "email,name,lists,locale\n" + rows), now=NOW)
     assert (again.added, again.existing, again.memberships_added) == (0, 2500, 0)
-    person = store.get_subscriber("p1234@exemple.fr")
+    person = store.subscribers.get_subscriber("p1234@exemple.fr")
     assert person is not None
     assert (person.name, person.locale, person.lists) == ("Personne 1234", "fr", ["culture", "main"])
     assert person.consent_at == NOW
-    assert store.count_subscribers("culture") == 2500
+    assert store.subscribers.count_subscribers("culture") == 2500
 
 
 def test_an_imported_row_stores_times_as_every_other_write_does(tmp_path: Path, store: Store) -> None:

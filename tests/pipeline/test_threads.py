@@ -53,7 +53,7 @@ class Service:
 @pytest.fixture
 def store(tmp_path):
     with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True) as opened:
-        opened.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
+        opened.announcements.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
         yield opened
 
 

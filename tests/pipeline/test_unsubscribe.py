@@ -62,41 +62,41 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
 
 
 def test_unsubscribe_is_idempotent(store: Store) -> None:
-    subscriber_id = store.add_subscriber("jeanne@example.org", lists=["main"])
+    subscriber_id = store.subscribers.add_subscriber("jeanne@example.org", lists=["main"])
     token = make_token(SECRET, subscriber_id, "main")
     first = unsubscribe(store, token, SECRET, NOW)
     second = unsubscribe(store, token, SECRET, NOW)
     assert first.outcome is UnsubscribeOutcome.UNSUBSCRIBED and first.email == "jeanne@example.org"
     assert second.outcome is UnsubscribeOutcome.ALREADY
-    assert store.get_subscriber("jeanne@example.org").status is SubscriberStatus.UNSUBSCRIBED
+    assert store.subscribers.get_subscriber("jeanne@example.org").status is SubscriberStatus.UNSUBSCRIBED
 
 
 def test_forged_token_changes_nobody(store: Store) -> None:
-    victim = store.add_subscriber("victim@example.org", lists=["main"])
+    victim = store.subscribers.add_subscriber("victim@example.org", lists=["main"])
     forged = make_token("attacker-guessed-secret-value", victim, "main")
     with pytest.raises(InvalidTokenError):
         unsubscribe(store, forged, SECRET, NOW)
-    assert store.get_subscriber("victim@example.org").status is SubscriberStatus.ACTIVE
+    assert store.subscribers.get_subscriber("victim@example.org").status is SubscriberStatus.ACTIVE
 
 
 def test_unsubscribing_leaves_only_the_tokens_list(store: Store) -> None:
-    subscriber_id = store.add_subscriber("ana@example.org", lists=["main", "culture"])
+    subscriber_id = store.subscribers.add_subscriber("ana@example.org", lists=["main", "culture"])
     first = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
-    ana = store.get_subscriber("ana@example.org")
+    ana = store.subscribers.get_subscriber("ana@example.org")
     assert first.outcome is UnsubscribeOutcome.UNSUBSCRIBED
     assert ana.lists == ["culture"] and ana.status is SubscriberStatus.ACTIVE
     again = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
     assert again.outcome is UnsubscribeOutcome.ALREADY
     unsubscribe(store, make_token(SECRET, subscriber_id, "culture"), SECRET, NOW)
-    ana = store.get_subscriber("ana@example.org")
+    ana = store.subscribers.get_subscriber("ana@example.org")
     assert ana.lists == [] and ana.status is SubscriberStatus.UNSUBSCRIBED
 
 
 def test_a_digest_sent_to_several_lists_is_left_at_once(store: Store) -> None:
-    subscriber_id = store.add_subscriber("ana@example.org", lists=["main", "culture", "sport"])
+    subscriber_id = store.subscribers.add_subscriber("ana@example.org", lists=["main", "culture", "sport"])
     result = unsubscribe(store, make_token(SECRET, subscriber_id, "main,culture"), SECRET, NOW)
     assert result.outcome is UnsubscribeOutcome.UNSUBSCRIBED
-    assert store.get_subscriber("ana@example.org").lists == ["sport"]
+    assert store.subscribers.get_subscriber("ana@example.org").lists == ["sport"]
 
 
 def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, migrated_url: str) -> None:
@@ -104,13 +104,13 @@ def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, migr
     people = tmp_path / "people.csv"
     people.write_text("email,name,lists\nana@example.org,Ana,main; culture\n", encoding="utf-8")
     subs.import_csv(store, people, now=NOW)
-    ana_id = store.get_subscriber("ana@example.org").id
+    ana_id = store.subscribers.get_subscriber("ana@example.org").id
     unsubscribe(store, make_token(SECRET, ana_id, "main"), SECRET, NOW)
 
     again = subs.import_csv(store, people, now=NOW)
     subs.add(store, "ana@example.org", now=NOW, lists=["main", "sport"])
 
-    ana = store.get_subscriber("ana@example.org")
+    ana = store.subscribers.get_subscriber("ana@example.org")
     assert again.memberships_added == 0
     assert ana.lists == ["culture", "sport"] and ana.status is SubscriberStatus.ACTIVE
     assert subs.person_record(store, "ana@example.org")["lists_left"] == ["main"]
@@ -118,11 +118,11 @@ def test_a_list_left_is_never_joined_again_by_import_or_add(tmp_path: Path, migr
 
 
 def test_bounced_subscriber_leaves_the_list_but_keeps_bounced_status(store: Store) -> None:
-    subscriber_id = store.add_subscriber("gone@example.org", lists=["main"])
-    store.set_subscriber_status("gone@example.org", SubscriberStatus.BOUNCED)
+    subscriber_id = store.subscribers.add_subscriber("gone@example.org", lists=["main"])
+    store.subscribers.set_subscriber_status("gone@example.org", SubscriberStatus.BOUNCED)
     result = unsubscribe(store, make_token(SECRET, subscriber_id, "main"), SECRET, NOW)
     assert result.outcome is UnsubscribeOutcome.UNSUBSCRIBED
-    gone = store.get_subscriber("gone@example.org")
+    gone = store.subscribers.get_subscriber("gone@example.org")
     assert gone.status is SubscriberStatus.BOUNCED and gone.lists == []
 
 

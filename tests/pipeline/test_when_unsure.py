@@ -23,7 +23,7 @@ def weak_announcement() -> Announcement:
 
 def test_when_unsure_holds_only_the_weak_posts(fake_mastodon, store, tmp_path):
     for item in (announcement(), weak_announcement()):
-        store.upsert_announcement(item, announce=True, now=NOW - timedelta(hours=1))
+        store.announcements.upsert_announcement(item, announce=True, now=NOW - timedelta(hours=1))
     channel = mastodon_channel(fake_mastodon.url, require_approval="when_unsure", variants=["quote"])
     config = write_config(tmp_path, [channel])
     assert queue_posts(config, store, NOW) == {"masto": 2}

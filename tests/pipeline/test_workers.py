@@ -39,7 +39,7 @@ def started_issue(tmp_path: Path, server: SmtpServer, url: str) -> tuple[Path, D
     with Store.open(url) as store:
         addresses = seed_subscribers(store, RECIPIENTS)
         issue = create_issue(config, store, datetime.now(UTC))
-        store.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, now=datetime.now(UTC))
+        store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING, now=datetime.now(UTC))
     return config_path, issue, addresses
 
 
@@ -55,7 +55,7 @@ def start_worker(config_path: Path, url: str) -> subprocess.Popen[str]:
 def finished(url: str, issue: DigestIssue) -> None:
     with Store.open(url) as store:
         assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == RECIPIENTS
-        assert store.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
+        assert store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
 
 
 def test_three_workers_send_each_recipient_once(tmp_path: Path, smtp_server: SmtpServer,

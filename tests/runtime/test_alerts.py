@@ -70,7 +70,7 @@ def test_a_channel_paused_by_refused_credentials_alerts_once(tmp_path, webhook, 
                "timeout": 2, "slots": ["weekdays 09:30"]}
     path = write_daemon_config(tmp_path, channels=[channel], alerts={"webhook_url": webhook.url})
     config, store = open_config_store(path)
-    store.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
+    store.announcements.upsert_announcement(announcement(), announce=True, now=NOW - timedelta(hours=1))
     result = run_job(config, store, "post:masto", NOW)
     assert result.outcome == "failed"
     assert webhook.kinds() == ["channel_paused"], "the pause alert, not a second generic one"

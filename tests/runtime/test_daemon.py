@@ -94,7 +94,7 @@ def email_counts(store: Store) -> dict[str, int]:
 
 
 def holder_pid(store: Store) -> int | None:
-    holder = store.lease_holder(LEASE_NAME)
+    holder = store.leases.lease_holder(LEASE_NAME)
     return int(holder.split(":")[1]) if holder else None
 
 
@@ -129,7 +129,7 @@ def test_daemon_ingests_sends_posts_and_stops_cleanly_on_sigterm(tmp_path, smtp_
     ok_runs = [line for line in daemon.log_lines() if line.get("outcome") == "ok"]
     assert {"ingest:dossier", "digest:hebdo", "post:masto"} <= {line["job"] for line in ok_runs}
     assert sum(line["counts"]["new"] for line in ok_runs if line["job"] == "ingest:dossier") == 3
-    assert store.lease_holder(LEASE_NAME) is None, "the lease is released on stop"
+    assert store.leases.lease_holder(LEASE_NAME) is None, "the lease is released on stop"
     store.close()
 
 
@@ -145,14 +145,14 @@ def test_sigterm_mid_digest_exits_fast_and_a_restart_resumes_without_resending(t
     assert accepted < 200
     assert counts["sent"] == accepted, "each message the server accepted is recorded as sent"
     assert counts["claimed"] == 0
-    assert store.last_runs("digest:hebdo", limit=1)[0].outcome is RunOutcome.INTERRUPTED
+    assert store.runs.last_runs("digest:hebdo", limit=1)[0].outcome is RunOutcome.INTERRUPTED
 
     smtp_server.handler.slow_mail = 0
     second = daemons(path)
     wait_for(lambda: email_counts(store)["sent"] == 200, what="the resumed digest finished")
     assert second.terminate()[0] == 0
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
-    sending_runs = [r for r in store.last_runs("digest:hebdo", limit=100) if r.outcome is not RunOutcome.SKIPPED]
+    sending_runs = [r for r in store.runs.last_runs("digest:hebdo", limit=100) if r.outcome is not RunOutcome.SKIPPED]
     assert [r.outcome for r in sending_runs] == [RunOutcome.OK], "one issue, one run"
     assert sending_runs[0].counts["sent"] == 200
     store.close()
@@ -201,15 +201,15 @@ def test_run_once_runs_one_job_now_beside_no_daemon_and_an_invalid_config_refuse
     assert once.returncode == 0, once.stderr
     assert "digest:hebdo: ok" in once.stdout
     assert smtp_server.handler.copies() == {address: 1 for address in addresses}
-    assert store.lease_holder(LEASE_NAME) is None, "the one-off run gives the lease back"
+    assert store.leases.lease_holder(LEASE_NAME) is None, "the one-off run gives the lease back"
 
-    assert store.acquire_lease(LEASE_NAME, "autre-serveur:4242:cafe0001", 60)
+    assert store.leases.acquire_lease(LEASE_NAME, "autre-serveur:4242:cafe0001", 60)
     busy = subprocess.run([sys.executable, "-m", "newsletter", "run", "-c", str(path), "--once", "post:masto"],
                           capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
     assert busy.returncode == 1
     assert "a runner holds the lease (autre-serveur:4242:cafe0001)" in busy.stderr
-    assert store.last_runs("post:masto") == [], "nothing ran beside the daemon"
-    store.release_lease(LEASE_NAME, "autre-serveur:4242:cafe0001")
+    assert store.runs.last_runs("post:masto") == [], "nothing ran beside the daemon"
+    store.leases.release_lease(LEASE_NAME, "autre-serveur:4242:cafe0001")
     store.close()
 
     broken = write_daemon_config(tmp_path, digest_schedule="0 9 * * MON", branding={"primary_color": "#fefefe"})

@@ -52,7 +52,7 @@ def test_health_answers_503_until_a_runner_holds_the_lease(runner_store) -> None
         url = f"http://127.0.0.1:{listener.port}/health"
         status, body = get(url)
         assert status == 503 and body["ok"] is False and "lease" in body["problems"][0]
-        assert store.acquire_lease(RUNNER_LEASE, "runner-a", 30)
+        assert store.leases.acquire_lease(RUNNER_LEASE, "runner-a", 30)
         assert get(url) == (200, {"ok": True, "problems": [], "runner": "runner-a"})
         assert get(f"http://127.0.0.1:{listener.port}/admin")[0] == 404
 
@@ -65,7 +65,7 @@ def test_the_docker_healthcheck_command_passes_only_when_healthy(runner_store) -
         env = {**os.environ, "NEWSLETTER_HEALTH_PORT": str(listener.port)}
         check = [sys.executable, *command[1:]]
         assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0
-        store.acquire_lease(RUNNER_LEASE, "runner-a", 30)
+        store.leases.acquire_lease(RUNNER_LEASE, "runner-a", 30)
         assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
 
 

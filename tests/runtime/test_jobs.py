@@ -40,7 +40,7 @@ def test_digest_without_new_announcements_is_a_skipped_run(env):
     config, store, server = env
     result = run_job(config, store, "digest:hebdo", NOW)
     assert result.outcome == "skipped"
-    (run,) = store.last_runs("digest:hebdo")
+    (run,) = store.runs.last_runs("digest:hebdo")
     assert run.outcome is RunOutcome.SKIPPED and "fewer than 1" in run.message
     assert server.handler.received == []
 
@@ -52,7 +52,7 @@ def test_digest_run_sends_each_recipient_once_and_records_the_ledger_totals(env)
     result = run_job(config, store, "digest:hebdo", NOW)
     assert result.outcome == "ok"
     assert server.handler.copies() == {address: 1 for address in addresses}
-    (run,) = store.last_runs("digest:hebdo")
+    (run,) = store.runs.last_runs("digest:hebdo")
     assert run.outcome is RunOutcome.OK
     assert run.counts["sent"] == 7 and run.counts["sent_this_run"] == 7
 
@@ -87,7 +87,7 @@ def test_stopped_digest_is_interrupted_then_resumed_in_the_same_run(env):
     assert first.outcome == "interrupted"
     sent_before = len(server.handler.received)
     assert 0 < sent_before < 40
-    (issue,) = store.list_digest_issues(digest="hebdo")
+    (issue,) = store.issues.list_digest_issues(digest="hebdo")
     assert issue.status is DigestIssueStatus.SENDING
     assert Ledger(store).counts(issue.id)["sent"] == sent_before, "every accepted message is recorded"
     assert digests_to_resume(config, store) == ["digest:hebdo"]
@@ -96,7 +96,7 @@ def test_stopped_digest_is_interrupted_then_resumed_in_the_same_run(env):
     second = run_job(config, store, "digest:hebdo", NOW)
     assert second.outcome == "ok"
     assert server.handler.copies() == {address: 1 for address in addresses}
-    runs = store.last_runs("digest:hebdo")
+    runs = store.runs.last_runs("digest:hebdo")
     assert len(runs) == 1, "the resumed issue is one run, not two"
     assert runs[0].outcome is RunOutcome.OK
     assert runs[0].counts["sent"] == 40 and runs[0].counts["sent_this_run"] == 40 - sent_before
@@ -106,14 +106,14 @@ def test_runs_left_running_by_a_dead_process_become_interrupted_and_resume(env):
     config, store, server = env
     addresses = seed_subscribers(store, 3)
     seed_announcements(store, NOW)
-    dead_run = store.start_run("digest:hebdo", NOW, now=NOW)
+    dead_run = store.runs.start_run("digest:hebdo", NOW, now=NOW)
     assert close_interrupted_runs(store, NOW) == 0, "the run of a live process is left running"
     process_died(store)
     assert close_interrupted_runs(store, NOW) == 1
-    assert store.last_runs("digest:hebdo")[0].outcome is RunOutcome.INTERRUPTED
+    assert store.runs.last_runs("digest:hebdo")[0].outcome is RunOutcome.INTERRUPTED
     assert digests_to_resume(config, store) == [], "no issue was frozen: nothing to resume"
     run_job(config, store, "digest:hebdo", NOW)
-    runs = store.last_runs("digest:hebdo")
+    runs = store.runs.last_runs("digest:hebdo")
     assert [r.outcome for r in runs] == [RunOutcome.OK, RunOutcome.INTERRUPTED]
     assert runs[1].id == dead_run
     assert server.handler.copies() == {address: 1 for address in addresses}
@@ -128,6 +128,6 @@ def test_ingest_job_is_recorded_once_by_its_stage(tmp_path):
     config, store = open_config_store(path)
     result = run_job(config, store, "ingest:dossier", NOW)
     assert result.outcome == "ok" and result.counts["new"] == 1
-    (run,) = store.last_runs("ingest:dossier")
+    (run,) = store.runs.last_runs("ingest:dossier")
     assert run.outcome is RunOutcome.OK and run.counts["new"] == 1
     store.close()

@@ -38,7 +38,7 @@ def utc(*args: int) -> datetime:
 
 
 def record_run(store: Store, job: str, at: datetime) -> None:
-    store.finish_run(store.start_run(job, at, now=at), "ok", {}, now=at)
+    store.runs.finish_run(store.runs.start_run(job, at, now=at), "ok", {}, now=at)
 
 
 def test_digest_missed_within_grace_runs_once(tmp_path, store):
@@ -51,7 +51,7 @@ def test_digest_missed_beyond_grace_is_recorded_missed_and_not_run(tmp_path, sto
     config = make_config(tmp_path)
     record_run(store, "digest:hebdo", utc(2026, 3, 2, 8, 0, 5))
     assert catch_up_jobs(config, store, utc(2026, 3, 9, 12, 0)) == {}
-    last = store.last_runs("digest:hebdo", limit=1)[0]
+    last = store.runs.last_runs("digest:hebdo", limit=1)[0]
     assert str(last.outcome) == "missed"
     assert last.scheduled_for == utc(2026, 3, 9, 8, 0)
 
@@ -65,7 +65,7 @@ def test_a_long_pause_coalesces_into_one_run_and_records_each_older_miss(tmp_pat
     record_run(store, "digest:quotidien", utc(2026, 3, 1, 6, 0, 3))
     due = catch_up_jobs(config, store, utc(2026, 3, 10, 6, 20))
     assert due == {"digest:quotidien": utc(2026, 3, 10, 6, 0)}, "inside the window: one run"
-    missed = [r for r in store.last_runs("digest:quotidien", limit=50) if r.outcome is RunOutcome.MISSED]
+    missed = [r for r in store.runs.last_runs("digest:quotidien", limit=50) if r.outcome is RunOutcome.MISSED]
     assert sorted(r.scheduled_for for r in missed) == [utc(2026, 3, day, 6, 0) for day in range(2, 10)]
     assert catch_up_jobs(config, store, utc(2026, 3, 10, 6, 21)) == {}, "misses are recorded once"
 
@@ -112,14 +112,14 @@ def test_second_runner_waits_as_standby_and_takes_over_when_the_first_stops(tmp_
     config = make_config(tmp_path, digests=[])
     first, second = Daemon(config, store), Daemon(config, Store.open(store.url.render_as_string(False)))
     first_thread = run_in_thread(first)
-    wait_for(lambda: store.lease_holder(LEASE_NAME) == first.holder)
+    wait_for(lambda: store.leases.lease_holder(LEASE_NAME) == first.holder)
     second_thread = run_in_thread(second)
     time.sleep(1.5)
-    assert store.lease_holder(LEASE_NAME) == first.holder, "the standby must not take a live lease"
+    assert store.leases.lease_holder(LEASE_NAME) == first.holder, "the standby must not take a live lease"
     first.stopping.set()
     first_thread.join(timeout=10)
     assert not first_thread.is_alive()
-    wait_for(lambda: store.lease_holder(LEASE_NAME) == second.holder)
+    wait_for(lambda: store.leases.lease_holder(LEASE_NAME) == second.holder)
     second.stopping.set()
     second_thread.join(timeout=10)
-    assert store.lease_holder(LEASE_NAME) is None
+    assert store.leases.lease_holder(LEASE_NAME) is None

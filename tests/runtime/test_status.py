@@ -22,8 +22,8 @@ def utc(*args: int) -> datetime:
 def test_status_shows_schedule_in_words_next_run_counts_and_missed_runs(tmp_path):
     path = write_daemon_config(tmp_path, scheduler={"misfire_grace_seconds": 900})
     config, store = open_config_store(path)
-    run_id = store.start_run("digest:hebdo", utc(2026, 3, 2, 8, 0), now=utc(2026, 3, 2, 8, 0, 1))
-    store.finish_run(run_id, "ok", {"sent": 42}, now=utc(2026, 3, 2, 8, 3))
+    run_id = store.runs.start_run("digest:hebdo", utc(2026, 3, 2, 8, 0), now=utc(2026, 3, 2, 8, 0, 1))
+    store.runs.finish_run(run_id, "ok", {"sent": 42}, now=utc(2026, 3, 2, 8, 3))
     catch_up_jobs(config, store, utc(2026, 3, 9, 12, 0))  # the daemon was down at Monday 09:00
     store.close()
 

@@ -61,14 +61,14 @@ def test_add_rename_edit_delete_between_runs(ingest_env: IngestEnv, folder: Path
     assert counts(report) == (0, 1, 2, 0, 0)
     assert report.announced == []
     store = ingest_env.open_store()
-    [bravo] = [a for a in store.list_announcements() if a.title == "Bravo"]
+    [bravo] = [a for a in store.announcements.list_announcements() if a.title == "Bravo"]
     assert "950 000" in f"{bravo.lede} {bravo.body}"
 
     (folder / "sub" / "c.md").unlink()
     report = ingest_env.run()["local"]
     assert counts(report) == (0, 0, 2, 0, 1)
-    assert sorted(a.title for a in store.list_announcements()) == ["Alpha", "Bravo"]
-    assert len(store.list_announcements(include_inactive=True)) == 3
+    assert sorted(a.title for a in store.announcements.list_announcements()) == ["Alpha", "Bravo"]
+    assert len(store.announcements.list_announcements(include_inactive=True)) == 3
 
 
 def test_announce_updates_re_announces_an_edited_file(ingest_env: IngestEnv, folder: Path) -> None:
@@ -114,8 +114,8 @@ def test_publish_at_embargo_stores_without_announcing_early(ingest_env: IngestEn
     assert report.new == 1 and report.announced == []
     store = ingest_env.open_store()
     since = datetime(2025, 1, 1, tzinfo=UTC)
-    assert store.announced_since(since, now=datetime(2025, 3, 26, tzinfo=UTC)) == []
-    later = store.announced_since(since, now=datetime(2025, 3, 28, tzinfo=UTC))
+    assert store.announcements.announced_since(since, now=datetime(2025, 3, 26, tzinfo=UTC)) == []
+    later = store.announcements.announced_since(since, now=datetime(2025, 3, 28, tzinfo=UTC))
     assert [item.announcement.title for item in later] == ["Sous embargo"]
 
 

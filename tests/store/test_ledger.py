@@ -36,7 +36,7 @@ def ledger(store: Store) -> Ledger:
     """A ledger with one frozen digest issue to attach email rows to."""
     for issue in ("hebdo-1", "hebdo-2"):
         digest = Digest("hebdo", issue, "Sujet", "general", [], "<p>x</p>", "x")
-        store.create_digest_issue(digest, follows=store.digest_chain_tip("hebdo"), now=T0)
+        store.issues.create_digest_issue(digest, follows=store.issues.digest_chain_tip("hebdo"), now=T0)
     return Ledger(store, max_attempts=3)
 
 
@@ -364,7 +364,7 @@ def test_on_sqlite_claims_wait_for_a_mark_in_progress(tmp_path: Path) -> None:
     Store.upgrade(url)
     with Store.open(url) as store:
         digest = Digest("hebdo", "hebdo-1", "Sujet", "general", [], "<p>x</p>", "x")
-        store.create_digest_issue(digest, follows="", now=T0)
+        store.issues.create_digest_issue(digest, follows="", now=T0)
         ledger = Ledger(store)
         ledger.ensure_pending(emails(2), issue_id="hebdo-1", now=T0)
         marker = ledger.sent_marker(connections=4)

@@ -46,7 +46,7 @@ def test_upgrade_initialises_then_open_works(database_url: str) -> None:
     assert Store.upgrade(database_url) == (None, head)
     with Store.open(database_url) as store:
         assert store.current_revision() == head
-        assert store.count_subscribers() == 0
+        assert store.subscribers.count_subscribers() == 0
     assert Store.upgrade(database_url) == (head, head)
 
 

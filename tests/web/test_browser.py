@@ -92,5 +92,5 @@ def test_preview_edit_and_approve_in_a_real_browser(chromium: Any, served: str, 
         page.close()
     row = Ledger(review_env.store).get(X_POST)
     assert row.status == DeliveryStatus.PENDING and row.payload["length"] == 44
-    assert [a.action for a in review_env.store.list_actions()][:2] == ["post.approve", "post.edit"]
+    assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
     print(f"screenshots: {SCREENSHOTS}")

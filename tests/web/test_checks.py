@@ -15,7 +15,7 @@ def test_a_weak_announcement_is_marked_to_check(review_env: ReviewEnv) -> None:
         url="https://ministere.example.org/faible", published=date(2025, 3, 21), content_hash="h9",
         quotes=[Quote("Nous tiendrons nos engagements envers chaque jeune.", None, score=0.5)], key_quote=0,
     )
-    review_env.store.upsert_announcement(weak, announce=False, now=NOW - timedelta(hours=2))
+    review_env.store.announcements.upsert_announcement(weak, announce=False, now=NOW - timedelta(hours=2))
     page = review_env.client.get("/announcements").text
     article = page[page.index('id="a-faible"'):]
     article = article[: article.index("</article>")]
@@ -26,7 +26,9 @@ def test_a_weak_announcement_is_marked_to_check(review_env: ReviewEnv) -> None:
 
 def test_skipped_documents_are_listed_with_their_reason(review_env: ReviewEnv) -> None:
     review_env.config.sources.append(FolderConfig(name="local", type="folder", path=review_env.folder))
-    review_env.store.save_source_state("local", data={"skipped": ["annonces/vide.md: skipped, empty document"]})
+    review_env.store.source_states.save_source_state(
+        "local", data={"skipped": ["annonces/vide.md: skipped, empty document"]}
+    )
     page = review_env.client.get("/announcements").text
     assert "Documents ignorés" in page
     assert "annonces/vide.md: skipped, empty document" in page

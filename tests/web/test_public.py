@@ -18,12 +18,12 @@ CONFIRM_LINK = re.compile(r"http://127\.0\.0\.1:8080(/subscribe/confirm/\S+)")
 
 
 def token_for(env: ReviewEnv, email: str) -> str:
-    subscriber = env.store.get_subscriber(email)
+    subscriber = env.store.subscribers.get_subscriber(email)
     return make_token(TEST_SECRET, subscriber.id, "main")
 
 
 def status(env: ReviewEnv, email: str) -> SubscriberStatus:
-    return env.store.get_subscriber(email).status
+    return env.store.subscribers.get_subscriber(email).status
 
 
 def test_unsubscribe_page_confirms_then_unsubscribes(review_env: ReviewEnv) -> None:
@@ -39,11 +39,11 @@ def test_unsubscribe_page_confirms_then_unsubscribes(review_env: ReviewEnv) -> N
     replay = review_env.client.post(f"/unsubscribe/{token}", data={"csrf_token": csrf})
     assert replay.status_code == 200 and "déjà été pris en compte" in replay.text
     assert status(review_env, "bob@example.org") is SubscriberStatus.ACTIVE
-    assert [a.action for a in review_env.store.list_actions()] == ["unsubscribe"]
+    assert [a.action for a in review_env.store.audit.list_actions()] == ["unsubscribe"]
 
 
 def test_a_token_for_several_lists_names_them_all(review_env: ReviewEnv) -> None:
-    subscriber = review_env.store.get_subscriber("ana@example.org")
+    subscriber = review_env.store.subscribers.get_subscriber("ana@example.org")
     page = review_env.client.get(f"/unsubscribe/{make_token(TEST_SECRET, subscriber.id, 'main,culture')}")
     assert page.status_code == 200
     assert "des listes « main » et « culture » ?" in page.text and "main,culture" not in page.text
@@ -68,7 +68,7 @@ def test_one_click_unsubscribe_works_without_a_page_or_cookie(review_env: Review
 
 
 def test_bad_unsubscribe_tokens_are_refused(review_env: ReviewEnv) -> None:
-    ana = review_env.store.get_subscriber("ana@example.org")
+    ana = review_env.store.subscribers.get_subscriber("ana@example.org")
     forged = make_token("another-secret-0123456789", ana.id, "main")
     altered = token_for(review_env, "ana@example.org").replace("v1.1.", "v1.2.")
     for token in [forged, altered, "garbage", "v1.1.bWFpbg.AAAA"]:
@@ -97,22 +97,24 @@ def confirm_link(env: ReviewEnv) -> str:
 
 def test_double_opt_in(review_env: ReviewEnv) -> None:
     assert subscribe(review_env, "Nouvelle@Example.org", "Nina <b>") == 200
-    assert review_env.store.get_subscriber("nouvelle@example.org") is None  # nothing before confirmation
+    assert review_env.store.subscribers.get_subscriber("nouvelle@example.org") is None  # nothing before confirmation
     (mail,) = review_env.smtp.handler.received
     assert mail.rcpt_tos == ["nouvelle@example.org"]
     assert mail.message()["Subject"] == "Confirmez votre abonnement à La lettre des essais"
     link = confirm_link(review_env)
     page = review_env.client.get(link)
     assert page.status_code == 200 and "Confirmer mon abonnement" in page.text
-    assert review_env.store.get_subscriber("nouvelle@example.org") is None  # a GET (link scanner) does nothing
+    assert (
+        review_env.store.subscribers.get_subscriber("nouvelle@example.org") is None
+    )  # a GET (link scanner) does nothing
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     done = review_env.client.post(link, data={"csrf_token": csrf})
     assert done.status_code == 200 and "abonnement est confirmé" in done.text
-    subscriber = review_env.store.get_subscriber("nouvelle@example.org")
+    subscriber = review_env.store.subscribers.get_subscriber("nouvelle@example.org")
     assert subscriber.status is SubscriberStatus.ACTIVE and subscriber.lists == ["main"]
     assert subscriber.name == "Nina <b>" and subscriber.consent_source
     assert review_env.client.post(link, data={"csrf_token": csrf}).status_code == 200  # replay: no harm
-    assert review_env.store.count_subscribers("main") == 3
+    assert review_env.store.subscribers.count_subscribers("main") == 3
     assert review_env.client.post(link, data={"csrf_token": "forged"}).status_code == 403
 
 
@@ -138,13 +140,13 @@ def test_confirmation_links_expire_and_cannot_be_forged(review_env: ReviewEnv) -
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert review_env.client.get(f"/subscribe/confirm/{tampered}").status_code == 400
     assert review_env.client.get("/subscribe/confirm/garbage").status_code == 400
-    assert review_env.store.get_subscriber("tard@example.org") is None
+    assert review_env.store.subscribers.get_subscriber("tard@example.org") is None
 
 
 def test_archive_shows_sent_issues_only(review_env: ReviewEnv) -> None:
     waiting = frozen_issue(review_env)
     assert review_env.client.get(f"/archive/{waiting}").status_code == 404
-    review_env.store.set_digest_issue_status(waiting, DigestIssueStatus.SENT, now=NOW)
+    review_env.store.issues.set_digest_issue_status(waiting, DigestIssueStatus.SENT, now=NOW)
     copy = review_env.client.get(f"/archive/{waiting}")
     assert copy.status_code == 200 and "Apprentissage" in copy.text
     assert "%%NL_" not in copy.text and "/unsubscribe/" not in copy.text  # no personal link
@@ -158,7 +160,7 @@ def test_archive_shows_sent_issues_only(review_env: ReviewEnv) -> None:
 
 def test_archive_serves_the_written_web_copy(review_env: ReviewEnv) -> None:
     issue_id = frozen_issue(review_env, DigestIssueStatus.SENT)
-    path = write_archive(review_env.config, review_env.store.get_digest_issue(issue_id).digest)
+    path = write_archive(review_env.config, review_env.store.issues.get_digest_issue(issue_id).digest)
     path.write_text(path.read_text(encoding="utf-8").replace("Apprentissage", "Copie archivée"), encoding="utf-8")
     assert "Copie archivée" in review_env.client.get(f"/archive/{issue_id}").text
 
@@ -171,7 +173,7 @@ def test_announcement_without_url_has_an_escaped_public_page(review_env: ReviewE
         quotes=[Quote(f"Citation {HOSTILE}", f"Orateur {HOSTILE}", "ministre")],
         figures=[Figure("12 000", 12000, about=f"postes {HOSTILE}")], key_quote=0, key_figures=[0],
     )
-    review_env.store.upsert_announcement(hostile, announce=True, now=NOW - timedelta(hours=1))
+    review_env.store.announcements.upsert_announcement(hostile, announce=True, now=NOW - timedelta(hours=1))
     link = announcement_url(hostile, review_env.config)
     assert link == "http://127.0.0.1:8080/announcements/sans-url"
     with app_client(review_env.config, token="team-token") as visitor:  # a reader is never signed in
@@ -189,10 +191,12 @@ def test_announcement_without_url_has_an_escaped_public_page(review_env: ReviewE
 
 def test_withdrawn_embargoed_and_unknown_announcements_have_no_public_page(review_env: ReviewEnv) -> None:
     assert review_env.client.get("/announcements/emploi-jeunes").status_code == 200
-    review_env.store.mark_withdrawn("emploi-jeunes", now=NOW)
+    review_env.store.announcements.mark_withdrawn("emploi-jeunes", now=NOW)
     assert review_env.client.get("/announcements/emploi-jeunes").status_code == 404
     embargoed = Announcement(identity="plus-tard", source="communiques", id="plus-tard", title="Bientôt")
-    review_env.store.upsert_announcement(embargoed, announce=True, now=NOW, publish_at=NOW + timedelta(hours=1))
+    review_env.store.announcements.upsert_announcement(
+        embargoed, announce=True, now=NOW, publish_at=NOW + timedelta(hours=1)
+    )
     assert review_env.client.get("/announcements/plus-tard").status_code == 404
     with app_client(review_env.config, now=NOW + timedelta(hours=2)) as later:
         assert later.get("/announcements/plus-tard").status_code == 200
@@ -202,4 +206,7 @@ def test_withdrawn_embargoed_and_unknown_announcements_have_no_public_page(revie
 def test_a_refused_confirmation_shows_the_mail_error_and_subscribes_nobody(review_env: ReviewEnv) -> None:
     review_env.smtp.handler.reject_rcpt = {"refus@example.org"}
     assert subscribe(review_env, "refus@example.org") == 503
-    assert review_env.smtp.handler.received == [] and review_env.store.get_subscriber("refus@example.org") is None
+    assert (
+        review_env.smtp.handler.received == []
+        and review_env.store.subscribers.get_subscriber("refus@example.org") is None
+    )

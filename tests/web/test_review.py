@@ -75,7 +75,7 @@ def test_edit_then_approve_moves_the_post_to_the_queue(review_env: ReviewEnv) ->
     page = review_env.client.get("/upcoming").text
     assert f'data-key="{X_POST}" data-status="pending"' in page
     assert "approved: queued" in page  # the flash message
-    assert [a.action for a in review_env.store.list_actions()][:2] == ["post.approve", "post.edit"]
+    assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
 
 
 def test_edit_over_the_limit_is_refused(review_env: ReviewEnv) -> None:
@@ -96,7 +96,7 @@ def test_forms_without_the_session_csrf_token_are_refused(review_env: ReviewEnv,
         assert "Le formulaire a expiré" in response.text
     row = Ledger(review_env.store).get(X_POST)
     assert row.status == DeliveryStatus.AWAITING_APPROVAL and "pirate" not in row.payload["text"]
-    assert review_env.store.list_actions() == []
+    assert review_env.store.audit.list_actions() == []
 
 
 def test_csrf_token_of_another_session_is_refused(review_env: ReviewEnv) -> None:
@@ -144,7 +144,7 @@ def test_approve_and_test_send_a_frozen_issue(review_env: ReviewEnv) -> None:
     assert received.rcpt_tos == ["relecture@example.org"]
     assert review_env.post("/actions/test-send", {"digest": "hebdo", "address": "nope"}).status_code == 400
     assert review_env.post("/actions/approve", {"target": issue_id}).status_code == 303
-    issue = review_env.store.get_digest_issue(issue_id)
+    issue = review_env.store.issues.get_digest_issue(issue_id)
     assert issue.approved_by == "web"
     assert issue.status is DigestIssueStatus.SENT, "approved once its time had come: sent at once"
     assert len(review_env.smtp.handler.received) == 3, "the test copy, then both subscribers"
@@ -171,11 +171,11 @@ def test_history_shows_issues_posts_runs_and_the_action_log(review_env: ReviewEn
     ledger.mark_sent(f"email:{issue_id}:1", now=NOW)
     ledger.claim(f"email:{issue_id}:2", NOW)
     ledger.mark_failed(f"email:{issue_id}:2", "550 no such user")
-    store.set_subscriber_status("bob@example.org", "bounced")
+    store.subscribers.set_subscriber_status("bob@example.org", "bounced")
     ledger.claim(MASTO_POST, NOW)
     ledger.mark_sent(MASTO_POST, "123", "https://social.example/@ministere/123", now=NOW)
-    run_id = store.start_run("digest:hebdo", now=NOW)
-    store.finish_run(run_id, "failed", {}, "SMTP <down>", now=NOW)
+    run_id = store.runs.start_run("digest:hebdo", now=NOW)
+    store.runs.finish_run(run_id, "failed", {}, "SMTP <down>", now=NOW)
     review_env.post("/actions/approve", {"target": X_POST})
     html = review_env.client.get("/history").text
     row = html.split(f'data-issue="{issue_id}"')[1].split("</tr>")[0]
@@ -210,7 +210,7 @@ def test_review_pages_need_the_token_when_one_is_set(review_env: ReviewEnv) -> N
         assert client.get("/upcoming").status_code == 200
         csrf = client.get("/upcoming").text.split('name="csrf_token" value="')[1].split('"')[0]
         client.post("/actions/approve", data={"csrf_token": csrf, "target": X_POST})
-    assert review_env.store.list_actions()[0].actor == "Alice"
+    assert review_env.store.audit.list_actions()[0].actor == "Alice"
     with app_client(review_env.config, token=TOKEN) as client:
         assert client.get("/upcoming", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         assert client.get("/upcoming", headers={"Authorization": "Bearer nope"},
@@ -237,14 +237,14 @@ def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) ->
     response = review_env.client.get("/health")
     assert response.status_code == 503
     assert response.json()["ok"] is False and "lease" in response.json()["problems"][0]
-    store.acquire_lease(LEASE_NAME, "runner-1", 30)
+    store.leases.acquire_lease(LEASE_NAME, "runner-1", 30)
     healthy = review_env.client.get("/health")
     assert healthy.status_code == 200
     body = healthy.json()
     assert body["ok"] is True and body["runner"] == "runner-1"
     assert {job["id"] for job in body["jobs"]} >= {"digest:hebdo", "post:x-main", "post:masto"}
-    run_id = store.start_run("post:masto", now=NOW - timedelta(minutes=1))
-    store.finish_run(run_id, "failed", {}, "HTTP 500", now=NOW)
+    run_id = store.runs.start_run("post:masto", now=NOW - timedelta(minutes=1))
+    store.runs.finish_run(run_id, "failed", {}, "HTTP 500", now=NOW)
     failing = review_env.client.get("/health")
     assert failing.status_code == 503 and "post:masto" in failing.json()["problems"][0]
     with app_client(review_env.config, token=TOKEN) as client:
@@ -254,6 +254,6 @@ def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) ->
 
 
 def test_stale_lease_is_unhealthy(review_env: ReviewEnv) -> None:
-    review_env.store.acquire_lease(LEASE_NAME, "runner-1", 0.05)
+    review_env.store.leases.acquire_lease(LEASE_NAME, "runner-1", 0.05)
     time.sleep(0.1)
     assert review_env.client.get("/health").status_code == 503

@@ -49,13 +49,18 @@ def filter_from(request: Request) -> AnnouncementFilter:
 def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
     """The page's context: the filtered announcements, newest first, and the source choices."""
     store = web_state(request).store
-    found = store.list_announcements(source=chosen.source, include_inactive=True)
+    found = store.announcements.list_announcements(source=chosen.source, include_inactive=True)
     kept = [a for a in reversed(found) if chosen.keeps(a)][:MAX_SHOWN]
     sources = sorted({s.name for s in web_state(request).config.sources} | {a.source for a in found})
     skipped_documents = [d for d in skipped_documents_of(web_state(request).config, store)
                          if chosen.source in (None, d["source"])]
-    return {"announcements": kept, "filter": chosen, "sources": sources, "skipped": store.not_announced_ids(),
-            "skipped_documents": skipped_documents}
+    return {
+        "announcements": kept,
+        "filter": chosen,
+        "sources": sources,
+        "skipped": store.announcements.not_announced_ids(),
+        "skipped_documents": skipped_documents,
+    }
 
 
 async def announcements_page(request: Request) -> Response:

@@ -26,7 +26,7 @@ async def archive_index(request: Request) -> Response:
 def _copy(request: Request, issue_id: str) -> str:
     """The web copy of a sent issue (the archived file, else rebuilt); 404 for any other id."""
     state = web_state(request)
-    issue = state.store.get_digest_issue(issue_id) if SAFE_ISSUE_ID.fullmatch(issue_id) else None
+    issue = state.store.issues.get_digest_issue(issue_id) if SAFE_ISSUE_ID.fullmatch(issue_id) else None
     if issue is None or issue.status not in PUBLIC_STATUSES:
         raise HTTPException(404)
     path = archive_path(state.config, issue_id)

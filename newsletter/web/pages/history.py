@@ -33,7 +33,7 @@ def issue_summaries(store: Store) -> list[IssueSummary]:
     """The latest issues with their ledger counts."""
     ledger = Ledger(store)
     summaries = []
-    for issue in store.list_digest_issues(limit=SHOWN):
+    for issue in store.issues.list_digest_issues(limit=SHOWN):
         counts = ledger.counts(issue.id)
         summaries.append(IssueSummary(issue, sum(counts.values()), counts[DeliveryStatus.SENT],
                                       counts[DeliveryStatus.FAILED], ledger.bounced_failures(issue.id)))
@@ -45,10 +45,10 @@ def _data(request: Request) -> dict[str, object]:
     store = web_state(request).store
     posts = [row for status in POST_STATUSES for row in list_posts(store, status=status, limit=SHOWN)]
     return {
-        "runs": store.last_runs(limit=SHOWN),
+        "runs": store.runs.last_runs(limit=SHOWN),
         "issues": issue_summaries(store),
         "posts": posts,
-        "actions": store.list_actions(limit=SHOWN),
+        "actions": store.audit.list_actions(limit=SHOWN),
     }
 
 

@@ -24,7 +24,7 @@ def paragraphs(body: str) -> list[str]:
 def _announcement(request: Request, announcement_id: str) -> Announcement:
     """The announcement if it is public now (active, past its embargo); 404 otherwise."""
     state = web_state(request)
-    found = state.store.get_public_announcement(announcement_id, now=state.clock())
+    found = state.store.announcements.get_public_announcement(announcement_id, now=state.clock())
     if found is None:
         raise HTTPException(404)
     return found
