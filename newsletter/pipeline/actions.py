@@ -2,7 +2,7 @@
 
 Shared by the review web app and `newsletter approve`. Every action checks the state it acts
 on atomically (a post already claimed for sending cannot be edited) and is recorded in the
-audit log (`store.record_action`: who, when, what).
+audit log (`store.audit.record_action`: who, when, what).
 """
 
 from __future__ import annotations

@@ -98,14 +98,14 @@ def test_two_racing_freezes_record_one_issue(tmp_path: Path, smtp_server: SmtpSe
 
     def freeze(at: datetime) -> None:
         with Store.open(migrated_url) as store:
-            record = store.create_digest_issue
+            record = store.issues.create_digest_issue
 
             def record_after_both_planned(*args, **kwargs):  # type: ignore[no-untyped-def]
                 with contextlib.suppress(threading.BrokenBarrierError):  # a re-planned attempt records alone
                     both_planned.wait(timeout=10)
                 return record(*args, **kwargs)
 
-            store.create_digest_issue = record_after_both_planned  # type: ignore[method-assign]
+            store.issues.create_digest_issue = record_after_both_planned  # type: ignore[method-assign]
             digest = freeze_issue(store, config, config.digest("hebdo"), at)
             frozen.append(digest.issue_id if digest else None)
 

@@ -99,7 +99,7 @@ def test_drafts_are_held_back_until_published(ingest_env: IngestEnv, folder: Pat
     (folder / "d.md").write_text("---\ntitle: Brouillon\ndraft: true\n---\nPas encore.\n", "utf-8")
     report = ingest_env.run()["local"]
     assert (report.new, report.held) == (0, 1)
-    assert ingest_env.open_store().list_announcements() == []
+    assert ingest_env.open_store().announcements.list_announcements() == []
     (folder / "d.md").write_text("---\ntitle: Brouillon\n---\nPublié.\n", "utf-8")
     report = ingest_env.run()["local"]
     assert report.new == 1 and [a.title for a in report.announced] == ["Brouillon"]
@@ -140,7 +140,7 @@ def test_an_unreadable_file_is_skipped_alone_and_not_withdrawn(ingest_env: Inges
     assert (report.failed, report.skipped, report.withdrawn, report.unchanged) == (1, 1, 0, 1)
     assert any("later.md" in e and "cannot be decoded" in e for e in report.skips)
     assert any("bad.md" in e and "front matter" in e for e in report.errors)
-    assert len(ingest_env.open_store().list_announcements()) == 2
+    assert len(ingest_env.open_store().announcements.list_announcements()) == 2
 
 
 def test_a_missing_folder_fails_the_source(ingest_env: IngestEnv) -> None:

@@ -63,7 +63,7 @@ def test_a_one_paragraph_feed_item_is_stored_with_its_text_and_figure(ingest_env
     site.serve("/feed", ONE_PARAGRAPH_FEED)
     ingest_env.configure([{"name": "pref", "type": "feed", "url": site.url("/feed")}])
     assert ingest_env.run()["pref"].new == 1
-    [stored] = ingest_env.open_store().list_announcements()
+    [stored] = ingest_env.open_store().announcements.list_announcements()
     assert stored.title == "Chèque énergie : plus de bénéficiaires"
     assert "42 000 bénéficiaires supplémentaires" in stored.body
     assert [(f.value, f.kind) for f in stored.figures] == [(42000, "count")]
@@ -83,7 +83,7 @@ def test_the_good_entries_of_a_broken_feed_are_stored(ingest_env: IngestEnv, sit
     ingest_env.configure([{"name": "flux", "type": "feed", "url": site.url("/feed")}])
     report = ingest_env.run()["flux"]
     assert (report.new, report.failed) == (2, 1)
-    titles = sorted(a.title for a in ingest_env.open_store().list_announcements())
+    titles = sorted(a.title for a in ingest_env.open_store().announcements.list_announcements())
     assert titles == ["Premier appel", "Troisième appel"]
 
 
@@ -102,7 +102,7 @@ def test_empty_whitespace_and_binary_files_are_skipped_with_their_reason(ingest_
     assert "vide.md: skipped, empty document" in output
     assert "blanc.txt: skipped, only whitespace" in output
     assert "image.md: skipped, cannot be decoded as text" in output
-    assert [a.title for a in ingest_env.open_store().list_announcements()] == ["Bon"]
+    assert [a.title for a in ingest_env.open_store().announcements.list_announcements()] == ["Bon"]
     status = runner.invoke(app, ["status", "--json", *config])
     reasons = [d["reason"] for d in json.loads(status.output)["skipped_documents"]]
     assert len(reasons) == 3 and any("vide.md: skipped, empty document" in r for r in reasons)

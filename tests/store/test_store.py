@@ -279,7 +279,7 @@ def test_concurrent_lease_acquisition_has_one_winner(store: Store, migrated_url:
 
     def contend(index: int) -> None:
         barrier.wait()
-        if stores[index % 2].acquire_lease("runner", f"holder-{index}", 60):
+        if stores[index % 2].leases.acquire_lease("runner", f"holder-{index}", 60):
             wins.append(f"holder-{index}")
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]

@@ -19,7 +19,7 @@ PUBLIC_STATUSES = (DigestIssueStatus.SENDING, DigestIssueStatus.SENT)
 async def archive_index(request: Request) -> Response:
     """The sent issues, newest first."""
     store = web_state(request).store
-    issues = await blocking(store.list_digest_issues, statuses=[DigestIssueStatus.SENT], limit=100)
+    issues = await blocking(store.issues.list_digest_issues, statuses=[DigestIssueStatus.SENT], limit=100)
     return render(request, "archive.html", {"issues": issues})
 
 

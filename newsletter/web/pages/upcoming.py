@@ -57,7 +57,7 @@ async def issue_frame(request: Request) -> Response:
     """A recorded issue (e.g. awaiting approval) as a placeholder recipient would see it."""
     review_actor(request)
     state = web_state(request)
-    issue = await blocking(state.store.get_digest_issue, request.path_params["issue_id"])
+    issue = await blocking(state.store.issues.get_digest_issue, request.path_params["issue_id"])
     if issue is None:
         raise HTTPException(404)
     return HTMLResponse(digest_html(state.config, issue.digest), headers={"Content-Security-Policy": DIGEST_CSP})
