@@ -54,7 +54,7 @@ from newsletter.plugins import publisher_class
 from newsletter.publish.base import ChannelConfig, Published, Publisher
 from newsletter.publish.faults import AlreadyPosted, AuthFailed, RateLimited, Transient, Uncertain, Unconfirmed
 from newsletter.store import Store
-from newsletter.store.ledger import Ledger
+from newsletter.store.ledger import Ledger, PendingRow
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,15 @@ def queue_posts(config: Config, store: Store, now: datetime, *, since: datetime 
     from newsletter.pipeline.plan import holds_post, posts_to_queue
 
     for channel in (c for c in config.channels if c.name in wanting):
-        posts = posts_to_queue(config, store, channel, now, since=since)
-        created[channel.name] = 0
-        for status in (S.AWAITING_APPROVAL, S.PENDING):
-            rows = [(p.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(p)) for p in posts
-                    if holds_post(store, channel, p) == (status is S.AWAITING_APPROVAL)]
-            created[channel.name] += ledger.ensure_pending(rows, status=status, now=now) if rows else 0
+        by_status: dict[DeliveryStatus, list[PendingRow]] = {}
+        for post in posts_to_queue(config, store, channel, now, since=since):
+            status = S.AWAITING_APPROVAL if holds_post(store, channel, post) else S.PENDING
+            by_status.setdefault(status, []).append(
+                (post.idempotency_key, str(DeliveryKind.POST), channel.name, post_to_payload(post))
+            )
+        created[channel.name] = sum(
+            ledger.ensure_pending(rows, status=status, now=now) for status, rows in by_status.items()
+        )
     return created
 
 
