@@ -171,3 +171,14 @@ def test_check_refuses_an_unsubscribe_secret_too_short_to_sign_with():
     assert "unsubscribe.secret_env: environment variable NEWSLETTER_SECRET is shorter than 16 characters" in (
         result.stderr)
     assert "short-secret" not in result.stdout + result.stderr
+
+
+def test_example_config_documents_every_channel_key():
+    """Every key a channel of any type accepts appears in config/example.yaml (set or commented)."""
+    from newsletter.plugins import publisher_config
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for type_name in ("x", "mastodon", "bluesky", "linkedin", "threads"):
+        model = publisher_config(type_name)
+        undocumented = [key for key in model.model_fields if f" {key}:" not in text]
+        assert not undocumented, f"{type_name}: {undocumented} missing from {EXAMPLE.name}"
