@@ -159,6 +159,41 @@ def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionRes
     return _record(store, actor, "post.approve", key, f"post {key} approved: queued", {}, now)
 
 
+def post_now(config: Config, store: Store, key: str, actor: str, now: datetime) -> ActionResult:
+    """Publish one post at once, whatever its slot (approving it first when it waits); an
+    uncertain one is checked on the service before anything is created."""
+    from newsletter.pipeline.posting import post_one
+
+    if _post(store, key).status is S.AWAITING_APPROVAL:
+        approve_post(store, key, actor, now)
+    store.audit.record_action(actor, "post.post_now", key, {}, now=now)
+    report = post_one(config, store, key, now)
+    row = _post(store, key)
+    outcome = (row.provider_url or row.provider_id) if report.sent else "; ".join(report.errors) or str(row.status)
+    return ActionResult("post.post_now", key, f"post {key}: {row.status} ({outcome})", {"status": str(row.status)})
+
+
+def settle(store: Store, key: str, sent: bool, actor: str, now: datetime) -> ActionResult:
+    """A person's verdict on an uncertain post: it went out, or it may be posted again (resuming
+    after the parts the service accepted)."""
+    from newsletter.pipeline.posting import settle_post
+
+    _post(store, key)
+    try:
+        settle_post(store, key, sent=sent, now=now, actor=actor)
+    except StoreError as error:
+        raise ActionError(str(error)) from None
+    return ActionResult("post.settle", key, f"post {key}: {'sent' if sent else 'pending again'}", {"sent": sent})
+
+
+def retract(config: Config, store: Store, key: str, actor: str) -> ActionResult:
+    """Delete every part of a post the service accepted (a whole or a cut thread), last first."""
+    from newsletter.pipeline.posting import delete_post
+
+    row = delete_post(config, store, key, actor=actor)
+    return ActionResult("post.delete", key, f"post {key}: deleted ({row.provider_url or row.provider_id})")
+
+
 def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> ActionResult:
     """Approve a digest issue awaiting approval and release its ledger rows."""
     approved = store.issues.set_digest_issue_status(

@@ -275,19 +275,50 @@ def post_due(
     claims of dead processes, alerting when the channel gets paused (every posting command comes
     here); with `dry_run`, write them (and the posts not queued yet) to the outbox instead."""
     channel = channel_config(config, channel_name)
-    report = PostReport(channel.name)
     if dry_run:
-        return _dry_run(config, store, channel, now, limit, report)
+        return _dry_run(config, store, channel, now, limit, PostReport(channel.name))
+    return _publish_rows(config, store, channel, now, lambda: due_rows(store, channel.name, now, limit),
+                         publisher=publisher, sleep=sleep, max_wait=max_wait)
+
+
+def post_one(
+    config: Config, store: Store, key: str, now: datetime, *, publisher: Publisher | None = None,
+    sleep: Callable[[float], None] = time.sleep, max_wait: float = 0.0,
+) -> PostReport:
+    """Publish one queued (or uncertain, checked first) post at once, whatever its slot: the
+    review app's "post now", with the same recovery, fault handling and alerts as `post_due`."""
+    ledger = Ledger(store)
+    row = ledger.get(key)
+    if row is None or row.kind != str(DeliveryKind.POST):
+        raise NewsletterError(f"no post with id {key!r} (see `newsletter posts list`)")
+    channel = channel_config(config, row.target)
+
+    def the_row() -> list[Delivery]:
+        ledger.bring_forward(key, now)
+        fresh = ledger.get(key)
+        if fresh is None or fresh.status not in (S.PENDING, S.UNCERTAIN):
+            raise NewsletterError(f"post {key} is {fresh.status if fresh else 'gone'}: nothing to post")
+        return [fresh]
+
+    return _publish_rows(config, store, channel, now, the_row, publisher=publisher, sleep=sleep, max_wait=max_wait)
+
+
+def _publish_rows(
+    config: Config, store: Store, channel: ChannelConfig, now: datetime, rows: Callable[[], list[Delivery]], *,
+    publisher: Publisher | None, sleep: Callable[[float], None], max_wait: float,
+) -> PostReport:
+    """Recover dead claims, then publish `rows()` unless the channel is paused; alert when it gets paused."""
+    report = PostReport(channel.name)
     paused, reason = store.audit.channel_pause(channel.name)
     if paused:
         report.paused = reason or "paused"
         return report
     Ledger(store).recover_dead_claims(now)
-    rows = due_rows(store, channel.name, now, limit)
-    if rows:
+    due = rows()
+    if due:
         runner = PostRunner(config, store, channel, publisher or make_publisher(channel), sleep=sleep,
                             max_wait=max_wait)
-        runner.run(rows, now, report)
+        runner.run(due, now, report)
     if report.paused:
         from newsletter.runtime.alerts import channel_paused  # the alert transport loads only when needed
 
@@ -348,6 +379,11 @@ def settle_post(store: Store, key: str, *, sent: bool, now: datetime, actor: str
     `delete_post`), or it may be posted again, resuming after its accepted parts."""
     Ledger(store).resolve_uncertain(key, sent=sent, now=now)
     store.audit.record_action(actor, "post.settle", key, {"sent": sent}, now=now)
+
+
+def posts_in_doubt(store: Store, limit: int = 200) -> list[Delivery]:
+    """Posts being sent (claimed) or whose outcome is unknown (uncertain), for `status` and the review app."""
+    return Ledger(store).list_deliveries(status=[S.CLAIMED, S.UNCERTAIN], kind=str(DeliveryKind.POST), limit=limit)
 
 
 def list_posts(store: Store, *, status: DeliveryStatus | None = None, channel: str | None = None,

@@ -8,10 +8,8 @@ from typing import Any
 from newsletter.config import Config
 from newsletter.core import keys
 from newsletter.core.keys import JobKind
-from newsletter.core.models import DeliveryKind, DeliveryStatus
 from newsletter.core.schedules import Schedule, describe, merge_schedules, next_fire_times, parse_schedule
 from newsletter.store import RunOutcome, RunRecord, Store
-from newsletter.store.ledger import Ledger
 
 DEFAULT_INGEST_SCHEDULE = parse_schedule({"every": "10m"})
 RECENT_RUNS = 5
@@ -115,7 +113,8 @@ def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:
 
 def _posts_in_doubt(store: Store) -> list[dict[str, Any]]:
     """Posts being sent (claimed) or whose outcome is unknown (uncertain), with their parts known."""
-    rows = Ledger(store).list_deliveries(status=[DeliveryStatus.CLAIMED, DeliveryStatus.UNCERTAIN],
-                                         kind=str(DeliveryKind.POST), limit=MISSED_SHOWN * 10)
+    from newsletter.pipeline.posting import posts_in_doubt
+
+    rows = posts_in_doubt(store, limit=MISSED_SHOWN * 10)
     return [{"key": row.key, "channel": row.target, "status": str(row.status), "error": row.error,
              "provider_id": row.provider_id, "url": row.provider_url} for row in rows]

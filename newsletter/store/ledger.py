@@ -350,6 +350,18 @@ class Ledger:
             )
         return result.rowcount == 1
 
+    def bring_forward(self, key: str, now: datetime) -> bool:
+        """Make a pending or uncertain row due at `now` (a person's "post now"); False if it is in
+        another state."""
+        t = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.status.in_(_statuses(S.PENDING, S.UNCERTAIN)))
+                .values(next_attempt_at=now, updated_at=now)
+            )
+        return result.rowcount == 1
+
     def approve_key(self, key: str, now: datetime | None = None) -> bool:
         """Release one row awaiting approval (-> pending); False if it was not awaiting approval."""
         return self._release_awaiting(deliveries.c.key == key, now) == 1

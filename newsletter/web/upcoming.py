@@ -15,8 +15,9 @@ from newsletter.compose.digest import personalise
 from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import UnfitVariant, platform_of
 from newsletter.config import Config, DigestConfig
-from newsletter.core.models import Digest, Post
+from newsletter.core.models import Delivery, Digest, Post
 from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest
+from newsletter.pipeline.posting import posts_in_doubt
 from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import DigestIssue, Store
@@ -70,6 +71,7 @@ class ChannelPreview:
     queued: list[PostCard] = field(default_factory=list)
     planned: list[PostCard] = field(default_factory=list)
     unfit: list[UnfitVariant] = field(default_factory=list)
+    in_doubt: list[Delivery] = field(default_factory=list)
 
 
 def preview_cards_dir(config: Config) -> Path:
@@ -130,10 +132,13 @@ def post_card(config: Config, channel: ChannelConfig, post: Post, status: str, k
 
 
 def channel_previews(config: Config, store: Store, now: datetime) -> list[ChannelPreview]:
-    """Every channel's posts awaiting approval, queued (with their slots) and planned, as planned."""
+    """Every channel's posts awaiting approval, queued (with their slots) and planned, as planned,
+    and those being posted or whose outcome is unknown."""
     previews = []
+    in_doubt = posts_in_doubt(store)
     for channel in config.channels:
-        preview = ChannelPreview(channel, platform_of(channel))
+        doubtful = [row for row in in_doubt if row.target == channel.name]
+        preview = ChannelPreview(channel, platform_of(channel), in_doubt=doubtful)
         for entry in plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config),
                                   unfit=preview.unfit):
             key = None if entry.state is PostState.PLANNED else entry.key

@@ -67,6 +67,27 @@ async def send_now(request: Request) -> Response:
     return await _act(request, run)
 
 
+async def post_now(request: Request) -> Response:
+    """Publish a post at once (approving it first when it waits), whatever its slot."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.post_now(
+        state.config, state.store, _field(form, "target"), actor, state.clock()))
+
+
+async def settle(request: Request) -> Response:
+    """Settle an uncertain post: it went out (`sent=yes`), or it may be posted again."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.settle(
+        state.store, _field(form, "target"), _field(form, "sent") == "yes", actor, state.clock()))
+
+
+async def retract(request: Request) -> Response:
+    """Delete every accepted part of a post from its service."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.retract(
+        state.config, state.store, _field(form, "target"), actor))
+
+
 async def edit(request: Request) -> Response:
     """Save a post's new text (re-validated against the platform's length)."""
     state = _state(request)
@@ -118,6 +139,9 @@ async def test_send(request: Request) -> Response:
 routes = [
     Route("/actions/approve", approve, methods=["POST"]),
     Route("/actions/send-now", send_now, methods=["POST"]),
+    Route("/actions/post-now", post_now, methods=["POST"]),
+    Route("/actions/settle", settle, methods=["POST"]),
+    Route("/actions/retract", retract, methods=["POST"]),
     Route("/actions/edit", edit, methods=["POST"]),
     Route("/actions/pick-key", pick_key, methods=["POST"]),
     Route("/actions/skip", skip, methods=["POST"]),
