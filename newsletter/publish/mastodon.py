@@ -1,7 +1,9 @@
 """Mastodon publisher: Mastodon.py against the configured instance.
 
 Each status carries an Idempotency-Key derived from the ledger key, so a retry within the
-instance's one-hour window returns the status already created instead of posting twice.
+instance's one-hour window returns the status already created instead of posting twice. A
+retry can come later than that (an uncertain post resumed at the next slot), so a checked
+attempt (`verify`) first looks for the part among the account's recent statuses.
 Rate limits are thrown (`ratelimit_method="throw"`), never slept on inside a job.
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from lxml import html
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -28,6 +31,8 @@ from newsletter.publish.base import PartAccepted, Published
 from newsletter.publish.faults import AuthFailed, RateLimited, Transient, Unconfirmed, auth_message
 from newsletter.publish.lost import never_sent
 from newsletter.publish.settings import MastodonConfig
+
+RECENT_STATUSES = 40  # the most an instance returns in one page
 
 
 class MastodonPublisher:
@@ -49,28 +54,49 @@ class MastodonPublisher:
     def publish(self, post: Post, *, idempotency_key: str, done: Sequence[str] = (),
                 on_part: PartAccepted | None = None, verify: bool = False) -> Published:
         """Post the status and thread replies after `done`, media with alt text on the first one.
-        Each part carries its own Idempotency-Key, so `verify` needs no extra request: the
-        instance answers a repeated key with the status it already created."""
+        Each part carries its own Idempotency-Key; with `verify`, the account's recent statuses
+        are searched first for the next part (beyond the key's one-hour window)."""
         api = self._api()
         ids = list(done)
         first_url: str | None = None
         texts = [post.text, *post.thread]
         for index in range(len(ids), len(texts)):
-            media_ids = self._upload(api, post) if index == 0 else []
-            status = self._call(
-                api, api.status_post, texts[index],
-                in_reply_to_id=ids[-1] if ids else None,
-                media_ids=media_ids or None,
-                visibility=self.config.visibility,
-                language=post.language,
-                idempotency_key=f"{idempotency_key}:{index}",
-                creating=True,
-            )
+            reply_to = ids[-1] if ids else None
+            status = self.find_posted(api, texts[index], reply_to) if verify else None
+            if status is None:
+                status = self._create(api, post, texts[index], reply_to, f"{idempotency_key}:{index}", index)
+                verify = False  # a part created anew has no replies yet
             ids.append(str(status["id"]))
             first_url = status.get("url") if index == 0 else first_url
             if on_part is not None:
                 on_part(Published(ids[-1], status.get("url")))
         return Published(",".join(ids), first_url)
+
+    def _create(self, api: Mastodon, post: Post, text: str, reply_to: str | None, key: str, index: int) -> Any:
+        """Create one part (media with alt text on the first) under its Idempotency-Key."""
+        media_ids = self._upload(api, post) if index == 0 else []
+        return self._call(
+            api, api.status_post, text,
+            in_reply_to_id=reply_to,
+            media_ids=media_ids or None,
+            visibility=self.config.visibility,
+            language=post.language,
+            idempotency_key=key,
+            creating=True,
+        )
+
+    def find_posted(self, api: Mastodon, text: str, reply_to: str | None) -> Any | None:
+        """The account's recent status with this text (replying to `reply_to`), if an earlier
+        attempt created it; compared without whitespace, as the instance renders text as HTML."""
+        account = self._call(api, api.me)
+        recent = self._call(api, api.account_statuses, account["id"], limit=RECENT_STATUSES, exclude_reblogs=True)
+        wanted = _bare(text)
+        for status in recent:
+            replying = status.get("in_reply_to_id")
+            same_parent = (None if replying is None else str(replying)) == reply_to
+            if same_parent and _bare(html.fromstring(status.get("content") or "<p></p>").text_content()) == wanted:
+                return status
+        return None
 
     def _upload(self, api: Mastodon, post: Post) -> list[str]:
         """Upload the post's media with their alt texts; their ids."""
@@ -123,6 +149,11 @@ class MastodonPublisher:
             raise PublishError(f"channel {name}: {_detail(error)}") from None
         except (MastodonError, OSError) as error:
             raise PublishError(f"channel {name}: {error}") from None
+
+
+def _bare(text: str) -> str:
+    """`text` without any whitespace: how a status's HTML and the text we sent are compared."""
+    return "".join(text.split())
 
 
 def _status(error: MastodonAPIError) -> int | None:

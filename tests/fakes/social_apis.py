@@ -9,8 +9,10 @@ Mastodon.py, atproto), checks credentials, records every request and fails on de
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -163,9 +165,26 @@ class FakeX(FakeService):
 
 
 class FakeMastodon(FakeService):
-    """A Mastodon instance: instance info, v2 media, statuses with Idempotency-Key, bearer token."""
+    """A Mastodon instance: instance info, v2 media, statuses with Idempotency-Key (kept until
+    `expire_idempotency_keys`, as an instance keeps them an hour), the account's statuses, bearer token."""
 
     token = "masto-token"
+    account_id = "109000"
+
+    def account(self) -> dict[str, Any]:
+        """The token's account, as verify_credentials returns it."""
+        return {"id": self.account_id, "username": "fake", "acct": "fake", "display_name": "Fake",
+                "url": f"{self.url}/@fake", "created_at": "2024-01-01T00:00:00.000Z"}
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """The account's statuses, oldest first."""
+        return [value for value in self.objects.values() if isinstance(value, dict) and "content" in value]
+
+    def expire_idempotency_keys(self) -> None:
+        """Forget every Idempotency-Key, as the instance does after an hour."""
+        with self.lock:
+            for key in [k for k in self.objects if k.startswith("idem:")]:
+                del self.objects[key]
 
     def handle(self, request: Recorded) -> Answer:
         if request.path in ("/api/v1/instance", "/api/v2/instance"):
@@ -180,6 +199,11 @@ class FakeMastodon(FakeService):
             return 200, {}, {"id": media_id, "type": "image", "url": None, "preview_url": None,
                              "description": request.query.get("description", [None])[0]
                              or (parts.get("description") or b"").decode() or None}
+        if request.path == "/api/v1/accounts/verify_credentials":
+            return 200, {}, self.account()
+        if request.path == f"/api/v1/accounts/{self.account_id}/statuses":
+            limit = int(request.query.get("limit", ["20"])[0])
+            return 200, {}, list(reversed(self.statuses()))[:limit]
         if request.path == "/api/v1/statuses" and request.method == "POST":
             return self._create(request)
         if request.path.startswith("/api/v1/statuses/") and request.method == "DELETE":
@@ -195,7 +219,7 @@ class FakeMastodon(FakeService):
         status_id = self.next_id()
         status = {
             "id": status_id, "uri": f"{self.url}/users/fake/statuses/{status_id}",
-            "url": f"{self.url}/@fake/{status_id}", "content": f"<p>{body.get('status')}</p>",
+            "url": f"{self.url}/@fake/{status_id}", "content": _status_html(body.get("status") or ""),
             "created_at": "2025-03-24T09:00:00.000Z", "in_reply_to_id": body.get("in_reply_to_id"),
             "visibility": body.get("visibility", "public"), "media_attachments": [],
             "sensitive": False, "spoiler_text": "", "mentions": [], "tags": [], "emojis": [],
@@ -261,6 +285,20 @@ class FakeBluesky(FakeService):
     def posts(self) -> list[dict[str, Any]]:
         """The records of the account's posts, in creation order."""
         return [record for uri, record in self.objects.items() if uri.startswith("at://")]
+
+
+def _status_html(text: str) -> str:
+    """A status's text as Mastodon renders it: escaped, paragraphs and line breaks, links shown
+    shortened (the scheme and the tail in invisible spans)."""
+    def link(match: re.Match[str]) -> str:
+        scheme, rest = match.group(1), match.group(2)
+        return (f'<a href="{match.group(0)}" rel="nofollow noopener" target="_blank">'
+                f'<span class="invisible">{scheme}</span><span class="ellipsis">{rest[:30]}</span>'
+                f'<span class="invisible">{rest[30:]}</span></a>')
+
+    paragraphs = [re.sub(r"(https?://)([^\s<]+)", link, html.escape(part, quote=False)).replace("\n", "<br />")
+                  for part in text.split("\n\n")]
+    return "".join(f"<p>{part}</p>" for part in paragraphs)
 
 
 def _jwt(did: str, scope: str) -> str:

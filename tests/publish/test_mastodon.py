@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +105,43 @@ def test_an_unreachable_instance_is_transient_even_with_media(tmp_path):
     unreachable = publisher(f"http://127.0.0.1:{closed_port}", timeout=1)
     with pytest.raises(Transient):
         unreachable.publish(post(media=[Media(str(path), "Une carte")]), idempotency_key="k")
+
+
+def own_statuses(fake_mastodon) -> list[dict]:
+    return fake_mastodon.statuses()
+
+
+def test_a_checked_retry_after_the_key_expired_finds_the_status_instead_of_posting_again(fake_mastodon):
+    long_link = replace(post(), text="Le plan « avenir » & la suite\nhttps://www.gouv.fr/plan-avenir/2025 #Emploi")
+    fake_mastodon.stall("/api/v1/statuses", 1.0)
+    with pytest.raises(Transient):  # the status was created, its answer lost
+        publisher(fake_mastodon.url, timeout=0.3).publish(long_link, idempotency_key="k")
+    deadline = time.monotonic() + 5
+    while not own_statuses(fake_mastodon) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the instance finishes the request the client gave up on
+    fake_mastodon.expire_idempotency_keys()  # the retry comes at the next slot, hours later
+    result = publisher(fake_mastodon.url).publish(long_link, idempotency_key="k", verify=True)
+    (created,) = own_statuses(fake_mastodon)
+    assert result.provider_id == created["id"] and len(fake_mastodon.calls("/api/v1/statuses")) == 1
+
+
+def test_a_checked_resume_of_a_cut_thread_creates_only_the_missing_replies(fake_mastodon):
+    thread = post(thread=["Deuxième partie", "Troisième partie"])
+    masto = publisher(fake_mastodon.url)
+    fake_mastodon.fail("/api/v1/statuses", 503, after=2)  # parts 1 and 2 created, part 3 refused
+    accepted: list[str] = []
+    with pytest.raises(Transient):
+        masto.publish(thread, idempotency_key="k", on_part=lambda part: accepted.append(part.provider_id))
+    fake_mastodon.expire_idempotency_keys()
+    result = masto.publish(thread, idempotency_key="k", done=accepted[:1], verify=True)  # part 2's id was lost
+    statuses = own_statuses(fake_mastodon)
+    assert [s["content"] for s in statuses[1:]] == ["<p>Deuxième partie</p>", "<p>Troisième partie</p>"]
+    assert result.provider_id == ",".join(s["id"] for s in statuses)
+    assert statuses[2]["in_reply_to_id"] == statuses[1]["id"]
+
+
+def test_a_checked_attempt_of_a_post_never_created_creates_it_once(fake_mastodon):
+    masto = publisher(fake_mastodon.url)
+    masto.publish(replace(post(), text="Un autre texte"), idempotency_key="other")
+    result = masto.publish(post(), idempotency_key="k", verify=True)
+    assert len(own_statuses(fake_mastodon)) == 2 and result.provider_id == own_statuses(fake_mastodon)[1]["id"]
