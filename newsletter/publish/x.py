@@ -9,7 +9,7 @@ and sets the alt text with `/2/media/metadata`, signed with the same OAuth 1.0a 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +36,8 @@ from newsletter.publish.settings import XConfig
 
 TWEEPY_HOST = "https://api.twitter.com"
 DUPLICATE_MARKER = "duplicate content"
-TIMELINE_SIZE = 20
+TIMELINE_PAGE = 100  # the most X returns per timeline page
+TIMELINE_PAGES = 3  # the recent posts searched before a retry: a few weeks of a busy account
 
 
 class RoutedSession(requests.Session):
@@ -96,15 +97,25 @@ class XPublisher:
     def find_posted(self, client: tweepy.Client, text: str, reply_to: str | None) -> str | None:
         """The id of the account's recent post with this text (replying to `reply_to`), if any
         (the v2 user timeline, URLs compared without their t.co rewriting)."""
-        user_id = self._user_id(client)
-        response = self._call(client.get_users_tweets, user_id, max_results=TIMELINE_SIZE,
-                              tweet_fields=["referenced_tweets"], user_auth=True)
         wanted = _comparable(text)
-        for tweet in response.data or []:
+        for tweet in self._recent_posts(client):
             replied = [str(r.id) for r in (tweet.referenced_tweets or []) if r.type == "replied_to"]
             if _comparable(tweet.text) == wanted and replied == ([reply_to] if reply_to else []):
                 return str(tweet.id)
         return None
+
+    def _recent_posts(self, client: tweepy.Client) -> Iterator[Any]:
+        """The account's latest posts, newest first, page by page (at most `TIMELINE_PAGES`)."""
+        user_id = self._user_id(client)
+        page: dict[str, str] = {}
+        for _ in range(TIMELINE_PAGES):
+            response = self._call(client.get_users_tweets, user_id, max_results=TIMELINE_PAGE,
+                                  tweet_fields=["referenced_tweets"], user_auth=True, **page)
+            yield from response.data or []
+            token = (response.meta or {}).get("next_token")
+            if not token:
+                return
+            page = {"pagination_token": token}
 
     def _user_id(self, client: tweepy.Client) -> str:
         """The id of the account the credentials act for (asked once per publisher)."""

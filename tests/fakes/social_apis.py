@@ -130,7 +130,8 @@ class FakeX(FakeService):
         if request.path == "/2/users/me" and request.method == "GET":
             return 200, {}, {"data": {"id": self.user_id, "name": "Ministère", "username": "ministere"}}
         if request.path == f"/2/users/{self.user_id}/tweets" and request.method == "GET":
-            return 200, {}, self._timeline(int(request.query.get("max_results", ["10"])[0]))
+            query = {name: values[0] for name, values in request.query.items()}
+            return 200, {}, self._timeline(int(query.get("max_results", "10")), int(query.get("pagination_token", "0")))
         if request.path == "/2/media/upload":
             media_id = self.next_id()
             self.objects[f"media:{media_id}"] = request.multipart()
@@ -143,16 +144,20 @@ class FakeX(FakeService):
         """The account's posts (id, request body), oldest first."""
         return [(key, value) for key, value in self.objects.items() if not key.startswith("media:")]
 
-    def _timeline(self, size: int) -> dict[str, Any]:
-        """The v2 user timeline: the latest posts first, replies with their `referenced_tweets`."""
+    def _timeline(self, size: int, skip: int) -> dict[str, Any]:
+        """One page of the v2 user timeline: the latest posts first (after the `skip` newest, which
+        the pagination token carries), replies with their `referenced_tweets`."""
+        newest_first = list(reversed(self.tweets()))
         data = []
-        for tweet_id, body in reversed(self.tweets()[-size:]):
+        for tweet_id, body in newest_first[skip:skip + size]:
             tweet: dict[str, Any] = {"id": tweet_id, "text": body.get("text"), "edit_history_tweet_ids": [tweet_id]}
             parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
             if parent:
                 tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent}]
             data.append(tweet)
-        meta = {"result_count": len(data)}
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if skip + size < len(newest_first):
+            meta["next_token"] = str(skip + size)
         return {"data": data, "meta": meta} if data else {"meta": meta}
 
     def _create(self, body: dict[str, Any]) -> Answer:

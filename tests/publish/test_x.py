@@ -65,13 +65,28 @@ def test_a_duplicate_rejection_is_resolved_to_the_post_already_there(fake_x):
     assert len(fake_x.tweets()) == 1 and fake_x.calls("/2/users/4242/tweets", "GET")
 
 
+def posted_since(fake_x, count: int) -> None:
+    """`count` newer posts of the account, made straight in the fake (as if posted by hand)."""
+    for number in range(count):
+        fake_x.objects[fake_x.next_id()] = {"text": f"Autre message {number}"}
+
+
+def test_a_checked_retry_pages_back_through_the_timeline_to_find_the_post(fake_x):
+    x = publisher(fake_x.url)
+    first = x.publish(post(), idempotency_key="k")
+    posted_since(fake_x, 150)
+    assert x.publish(post(), idempotency_key="k", verify=True) == first
+    assert len(fake_x.calls("/2/tweets")) == 1, "found on the timeline's second page, not created again"
+    assert len(fake_x.calls("/2/users/4242/tweets", "GET")) == 2
+
+
 def test_a_duplicate_not_in_the_recent_posts_is_reported_as_already_posted(fake_x):
     x = publisher(fake_x.url)
     x.publish(post(), idempotency_key="k")
-    for number in range(25):
-        x.publish(post(f"Autre message {number}"), idempotency_key=f"k{number}")
+    posted_since(fake_x, 301)
     with pytest.raises(AlreadyPosted):
         x.publish(post(), idempotency_key="k")
+    assert len(fake_x.calls("/2/users/4242/tweets", "GET")) == 3, "three pages searched, no more"
 
 
 def test_bad_credentials_name_the_channel_and_env_vars(fake_x):
