@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from lxml import html as lxml_html
 
 Answer = tuple[int, dict[str, str], Any]
 BLOB_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
@@ -185,6 +186,10 @@ class FakeMastodon(FakeService):
         """The account's statuses, oldest first."""
         return [value for value in self.objects.values() if isinstance(value, dict) and "content" in value]
 
+    def texts(self) -> list[str]:
+        """The account's statuses as the text they were posted with, oldest first."""
+        return [_status_text(status["content"]) for status in self.statuses()]
+
     def expire_idempotency_keys(self) -> None:
         """Forget every Idempotency-Key, as the instance does after an hour."""
         with self.lock:
@@ -304,6 +309,12 @@ def _status_html(text: str) -> str:
     paragraphs = [re.sub(r"(https?://)([^\s<]+)", link, html.escape(part, quote=False)).replace("\n", "<br />")
                   for part in text.split("\n\n")]
     return "".join(f"<p>{part}</p>" for part in paragraphs)
+
+
+def _status_text(content: str) -> str:
+    """The text a status's HTML was rendered from (`_status_html` undone)."""
+    marked = content.replace("<br />", "\n").replace("</p><p>", "\n\n")
+    return lxml_html.fromstring(marked).text_content()
 
 
 def _jwt(did: str, scope: str) -> str:

@@ -40,7 +40,7 @@ class Service:
         if self.name == "x":
             return [body["text"] for _, body in self.fake.tweets()]
         if self.name == "mastodon":
-            return [status["content"][3:-4] for key, status in self.fake.objects.items() if key.isdigit()]
+            return self.fake.texts()
         if self.name == "threads":
             return [params["text"] for _, params in self.fake.posts()]
         return [record["text"] for record in self.fake.posts()]
