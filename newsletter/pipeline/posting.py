@@ -93,10 +93,25 @@ def channel_config(config: Config, name: str) -> ChannelConfig:
     raise ConfigError([f"channels: no channel named {name!r} (configured: {valid})"])
 
 
+_publishers: dict[str, Publisher] = {}
+
+
 def make_publisher(channel: ChannelConfig) -> Publisher:
-    """The publisher for a channel, from its type."""
-    publisher: Publisher = publisher_class(channel.type)(channel)
+    """The publisher for a channel, from its type, kept for the process (per channel config): the
+    daemon and the review app reuse its sessions, so Bluesky logs in once, not at every slot."""
+    identity = channel.model_dump_json()
+    publisher = _publishers.get(identity)
+    if publisher is None:
+        publisher = _publishers[identity] = publisher_class(channel.type)(channel)
     return publisher
+
+
+def forget_publishers(channel: ChannelConfig | None = None) -> None:
+    """Drop the kept publisher of `channel` (every one with None): its credentials were refused."""
+    if channel is None:
+        _publishers.clear()
+    else:
+        _publishers.pop(channel.model_dump_json(), None)
 
 
 def recompose_queued(config: Config, announcement: Announcement, row: Delivery) -> Post | None:
@@ -207,6 +222,7 @@ class PostRunner:
         except Transient as error:
             self._retry(key, str(error), now, now, report)
         except AuthFailed as error:
+            forget_publishers(self.channel)
             self.ledger.release(key, str(error), now=now)
             self.store.audit.set_channel_paused(self.channel.name, True, str(error), now=now)
             report.paused = str(error)

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import html as lxml_html
 
+from newsletter.pipeline.posting import forget_publishers
+
 Answer = tuple[int, dict[str, str], Any]
 BLOB_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 RECORD_CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
@@ -384,6 +386,14 @@ def serve(service: FakeService) -> Iterator[FakeService]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_publishers() -> Iterator[None]:
+    """Each test starts with no kept publisher (a fake's port may be reused by a later test)."""
+    forget_publishers()
+    yield
+    forget_publishers()
 
 
 @pytest.fixture

@@ -187,6 +187,27 @@ def test_a_timeout_on_bluesky_is_checked_then_never_posted_twice(fake_bluesky, s
     assert len(fake_bluesky.calls("createSession")) == 1  # one login for the post and its retry
 
 
+def test_a_long_running_process_logs_in_to_bluesky_once_across_slots(fake_bluesky, store, tmp_path):
+    config = write_config(tmp_path, [{"name": "bsky", "type": "bluesky", "base_url": fake_bluesky.url,
+                                      "handle": "newsroom.test", "card": False, "variants": ["quote", "figure"]}])
+    queue_posts(config, store, NOW)
+    assert len(post_due(config, store, "bsky", NOW, limit=1).sent) == 1
+    assert len(post_due(config, store, "bsky", NOW + timedelta(hours=3), limit=1).sent) == 1
+    assert len(fake_bluesky.posts()) == 2
+    assert len(fake_bluesky.calls("createSession")) == 1, "the session is reused at the next slot"
+
+
+def test_refused_credentials_drop_the_kept_session(fake_bluesky, store, tmp_path, monkeypatch):
+    config = write_config(tmp_path, [{"name": "bsky", "type": "bluesky", "base_url": fake_bluesky.url,
+                                      "handle": "newsroom.test", "card": False, "variants": ["quote", "figure"]}])
+    queue_posts(config, store, NOW)
+    fake_bluesky.fail("createRecord", 401, body={"error": "ExpiredToken", "message": "Token has been revoked"})
+    assert post_due(config, store, "bsky", NOW, limit=1).paused
+    resume_channel(store, "bsky", NOW)
+    assert len(post_due(config, store, "bsky", NOW + timedelta(hours=3), limit=1).sent) == 1
+    assert len(fake_bluesky.calls("createSession")) == 2, "logged in again after the refusal"
+
+
 def test_dry_run_writes_the_outbox_and_leaves_the_ledger_alone(fake_mastodon, store, tmp_path):
     config = write_config(tmp_path, [mastodon_channel(fake_mastodon.url)])
     report = post_due(config, store, "masto", NOW, dry_run=True, limit=5)
