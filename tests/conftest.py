@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fakes.social_rest",
     "tests.fakes.email_apis",
     "tests.fakes.daemon_env",
+    "tests.fakes.imap",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

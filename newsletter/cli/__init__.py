@@ -4,7 +4,8 @@ The CLI only parses arguments, calls the pipeline stages and prints results.
 """
 
 from newsletter.cli import (
-    core,  # noqa: F401  (each import registers its commands)
+    bounces,  # noqa: F401  (each import registers its commands)
+    core,  # noqa: F401
     count,  # noqa: F401
     daemon,  # noqa: F401
     extract,  # noqa: F401

@@ -20,6 +20,7 @@ class JobKind(StrEnum):
     INGEST = "ingest"
     DIGEST = "digest"
     POST = "post"
+    BOUNCES = "bounces"
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,22 @@ by its event id, so a report delivered twice is applied once.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from newsletter.config import Config
+from newsletter.core.errors import ConfigError
 from newsletter.core.models import BounceEvent, BounceKind, SubscriberStatus
+from newsletter.publish.email.bounce_mailbox import BounceMailbox, imap_tls_context, mailbox_password
+from newsletter.publish.email.bounce_reports import NotAReport, read_report
 from newsletter.store import Store
 from newsletter.store.bounces import RecordedBounce
+
+log = logging.getLogger(__name__)
 
 ACTOR = "bounces"
 
@@ -48,9 +55,60 @@ class BounceResult:
 
     def describe(self) -> str:
         """One line for the command's report (the address as reported)."""
+        if self.effect is Effect.DUPLICATE:
+            return f"{self.event.kind} {self.event.recipient}: already applied"
         who = self.event.recipient if self.subscriber_id is not None else f"{self.event.recipient} (not a subscriber)"
         counted = f" ({self.soft_bounces} soft bounce(s))" if self.event.kind is BounceKind.SOFT else ""
         return f"{self.event.kind} {who}: {self.effect}{counted}"
+
+
+@dataclass
+class MailboxRun:
+    """What one reading of the bounce mailbox did: the reports applied, and the messages left
+    in the mailbox (not reports, or unreadable) with why."""
+
+    results: list[BounceResult] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def applied(self) -> int:
+        """Reports applied by this run (not those applied before)."""
+        return sum(result.effect is not Effect.DUPLICATE for result in self.results)
+
+    def counts(self) -> dict[str, int]:
+        """Reports by effect, and messages left, for the run history."""
+        effects = Counter(str(result.effect) for result in self.results)
+        return {**dict(sorted(effects.items())), "left": len(self.left)}
+
+
+def return_paths(config: Config) -> list[str]:
+    """The envelope senders our mail goes out with (digests and alerts): bounces come back to
+    them, or to their VERP forms."""
+    return sorted({digest.from_address for digest in config.digests} | {config.alerts.from_address})
+
+
+def fetch_bounce_mailbox(config: Config, store: Store, now: datetime) -> MailboxRun:
+    """Apply every report in the bounce mailbox (`bounces.imap`), moving each to the processed
+    folder once applied; a message that is not a report, or cannot be read, stays where it is."""
+    settings = config.bounces.imap
+    if settings is None:
+        raise ConfigError(["bounces.imap: no bounce mailbox is configured"])
+    run = MailboxRun()
+    senders = return_paths(config)
+    with BounceMailbox(settings, mailbox_password(settings), imap_tls_context(settings, config.resolve)) as mailbox:
+        for uid, raw in mailbox.messages():
+            try:
+                events = read_report(raw, senders)
+            except NotAReport as error:
+                run.left.append(f"message {uid}: {error}")
+                continue
+            except Exception as error:  # one unreadable message never stops the others
+                log.exception("bounce mailbox message %s cannot be read", uid)
+                run.left.append(f"message {uid}: cannot be read ({type(error).__name__}: {error})")
+                continue
+            run.results.extend(apply_bounces(config, store, events, now))
+            mailbox.archive(uid)
+    return run
 
 
 def apply_bounces(config: Config, store: Store, events: Iterable[BounceEvent], now: datetime) -> list[BounceResult]:

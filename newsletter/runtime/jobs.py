@@ -1,6 +1,7 @@
 """The daemon's jobs: one function per job kind, each recorded in the run history.
 
-A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`.
+A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`,
+and `bounces:imap` (the bounce mailbox, when `bounces.imap.schedule` is set).
 The scheduler and `run --once` both go through `run_job`, so a run is recorded, logged and
 alerted on the same way. A digest issue left half-sent keeps its run: the run that resumes it
 reopens the interrupted record, so one issue is one run, with the ledger's totals as counts.
@@ -21,6 +22,7 @@ from newsletter.core import keys
 from newsletter.core.errors import NewsletterError
 from newsletter.core.keys import JobKind
 from newsletter.pipeline.actions import is_due
+from newsletter.pipeline.bounces import fetch_bounce_mailbox
 from newsletter.pipeline.digests import unfinished_issues
 from newsletter.pipeline.ingest import ingest
 from newsletter.pipeline.plan import freeze_issue
@@ -28,6 +30,7 @@ from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.revisions import follow_changes
 from newsletter.pipeline.sending import send_counts, send_digest, send_outcome
 from newsletter.runtime import alerts
+from newsletter.runtime.status import job_schedules
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
 
 log = logging.getLogger("newsletter.runtime.jobs")
@@ -65,6 +68,7 @@ def job_ids(config: Config) -> list[str]:
         [keys.job_id(JobKind.INGEST, s.name) for s in config.sources]
         + [keys.job_id(JobKind.DIGEST, d.name) for d in config.digests]
         + [keys.job_id(JobKind.POST, c.name) for c in config.channels]
+        + [job for job in job_schedules(config) if keys.job_kind(job) is JobKind.BOUNCES]
     )
 
 
@@ -105,10 +109,16 @@ def _post(config: Config, store: Store, name: str, now: datetime, stop: threadin
     return JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None, alerted=bool(report.paused))
 
 
+def _bounces(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
+    run = fetch_bounce_mailbox(config, store, now)
+    return JobResult(str(RunOutcome.OK), run.counts(), "; ".join(run.left) or None)
+
+
 JOB_KINDS: dict[str, JobRunner] = {
     "ingest": JobRunner(_ingest, records_own_runs=True),
     "digest": JobRunner(_digest),
     "post": JobRunner(_post),
+    "bounces": JobRunner(_bounces),
 }
 
 

@@ -14,6 +14,7 @@ from newsletter.store import RunOutcome, RunRecord, Store
 DEFAULT_INGEST_SCHEDULE = parse_schedule({"every": "10m"})
 RECENT_RUNS = 5
 MISSED_SHOWN = 10
+BOUNCE_MAILBOX_JOB = keys.job_id(JobKind.BOUNCES, "imap")
 
 
 def job_schedules(config: Config) -> dict[str, list[Schedule]]:
@@ -25,6 +26,8 @@ def job_schedules(config: Config) -> dict[str, list[Schedule]]:
         jobs[keys.job_id(JobKind.DIGEST, digest.name)] = [digest.schedule]
     for channel in config.channels:
         jobs[keys.job_id(JobKind.POST, channel.name)] = list(channel.slots)
+    if config.bounces.imap is not None and config.bounces.imap.schedule is not None:
+        jobs[BOUNCE_MAILBOX_JOB] = [config.bounces.imap.schedule]
     return jobs
 
 
