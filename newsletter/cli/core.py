@@ -135,6 +135,10 @@ def status(
     for post in data["posts_in_doubt"]:
         detail = f" — {post['error']}" if post["error"] else ""
         console().print(f"post {post['key']} {post['status']}{detail}", markup=False)
+    bounces = data["bounces"]
+    console().print(f"bounces (last {bounces['days']} days): {bounces['hard']} hard, {bounces['soft']} soft, "
+                    f"{bounces['complaint']} complaint(s), {bounces['unsubscribe']} provider unsubscribe(s)",
+                    markup=False)
 
 
 @db_app.command("upgrade")

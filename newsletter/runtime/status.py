@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsletter.config import Config
@@ -14,6 +14,7 @@ from newsletter.store import RunOutcome, RunRecord, Store
 DEFAULT_INGEST_SCHEDULE = parse_schedule({"every": "10m"})
 RECENT_RUNS = 5
 MISSED_SHOWN = 10
+BOUNCE_DAYS = 7
 BOUNCE_MAILBOX_JOB = keys.job_id(JobKind.BOUNCES, "imap")
 
 
@@ -57,6 +58,7 @@ def collect_status(config: Config, store: Store, now: datetime) -> dict[str, Any
         "skipped_documents": skipped_documents(config, store),
         "paused_channels": _paused_channels(config, store),
         "posts_in_doubt": _posts_in_doubt(store),
+        "bounces": _recent_bounces(store, now),
     }
 
 
@@ -112,6 +114,12 @@ def _paused_channels(config: Config, store: Store) -> list[dict[str, Any]]:
         if is_paused:
             paused.append({"name": channel.name, "reason": reason})
     return paused
+
+
+def _recent_bounces(store: Store, now: datetime) -> dict[str, Any]:
+    """Bounce and complaint reports of the last `BOUNCE_DAYS` days, by kind."""
+    counts = store.bounces.counts_since(now - timedelta(days=BOUNCE_DAYS))
+    return {"days": BOUNCE_DAYS, **{str(kind): count for kind, count in counts.items()}}
 
 
 def _posts_in_doubt(store: Store) -> list[dict[str, Any]]:

@@ -135,6 +135,9 @@ def test_the_daemon_job_reads_the_mailbox_on_its_schedule_and_records_the_run(tm
     assert result.outcome == "ok" and result.counts == {"suppressed": 1, "left": 1}
     assert "'Re: La lettre du ministere' from lucie@example.org" in (result.message or "")
     assert job["last_run"]["outcome"] == "ok" and job["next_run"] is not None
+    with Store.open(config.database_url()) as store:
+        bounces = collect_status(config, store, datetime(2026, 3, 5, 8, 0, tzinfo=UTC))["bounces"]
+    assert bounces == {"days": 7, "hard": 1, "soft": 0, "complaint": 0, "unsubscribe": 0}
 
 
 # Last: Dovecot slows the logins from an address after a refused one.
