@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -110,18 +111,21 @@ def list_command(
     status: Annotated[str | None, typer.Option(help="active, unsubscribed, bounced, complained or all.")] = "active",
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
     config: ConfigOption = None,
+    now: NowOption = None,
 ) -> None:
-    """Show subscribers and how many there are."""
+    """Show subscribers, their soft bounces within `bounces.soft_window_days`, and how many there are."""
     from rich.table import Table
 
     cfg = load(config)
     wanted = None if status == "all" else SubscriberStatus(status)
     with open_store(cfg) as store:
         found = store.subscribers.list_subscribers(list_name, status=wanted)
-    table = Table("email", "name", "status", "lists", "consent")
+        since = parse_now(now, cfg) - timedelta(days=cfg.bounces.soft_window_days)
+        soft = store.bounces.soft_bounce_counts([s.id for s in found[:limit]], since)
+    table = Table("email", "name", "status", "soft bounces", "lists", "consent")
     for s in found[:limit]:
         consent = f"{s.consent_source or ''} {s.consent_at:%Y-%m-%d}" if s.consent_at else (s.consent_source or "")
-        table.add_row(s.email, s.name or "", str(s.status), ", ".join(s.lists), consent)
+        table.add_row(s.email, s.name or "", str(s.status), str(soft.get(s.id, 0)), ", ".join(s.lists), consent)
     console().print(table)
     typer.echo(f"{len(found)} subscriber(s)")
 

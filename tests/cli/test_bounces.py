@@ -84,6 +84,12 @@ def test_reports_are_applied_moved_and_other_mail_left_alone(tmp_path: Path, env
 
     code, out, _ = fetch(config)
     assert code == 0 and "0 report(s) applied, 1 message(s) left in the mailbox" in out
+    listed = runner.invoke(app, ["subscribers", "list", "--status", "all", "--now", "2026-03-05T09:00",
+                                 "-c", str(config)], env={"COLUMNS": "200"})
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+            for line in listed.stdout.splitlines() if "@example.org" in line}
+    assert rows["paul@example.org"][1:] == ["active", "1"] and rows["jeanne@example.org"][1:] == ["bounced", "0"]
+    assert rows["sophie@example.org"][1:] == ["complained", "0"]
 
 
 def test_the_same_report_delivered_twice_is_applied_once(tmp_path: Path, env: ImapServer) -> None:
