@@ -114,7 +114,6 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
-    max_send_errors: NonNegativeInt = 0
     ses: SesConfig = Field(default_factory=SesConfig)
     brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
@@ -149,40 +148,13 @@ class ImapMailboxConfig(Strict):
         return self.port or (993 if self.security == "tls" else 143)
 
 
-class SnsConfig(Strict):
-    """Amazon SES events delivered by SNS to `POST /webhooks/ses`: the topics accepted, and
-    where signing certificates and subscription confirmations may be fetched from."""
-
-    topic_arns: list[str] = Field(default_factory=list)
-    certificate_base_url: str | None = None
-
-    @field_validator("certificate_base_url")
-    @classmethod
-    def _https_or_loopback(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        if not (url.startswith("https://") or (url.startswith("http://") and is_loopback(host))):
-            raise ValueError("must be an https URL (plain http only to loopback)")
-        return url.rstrip("/") + "/"
-
-
-class BrevoWebhookConfig(Strict):
-    """Brevo's event webhook at `POST /webhooks/brevo`, authenticated by a shared token (from
-    an env var) sent as `Authorization: Bearer <token>` or `?token=` in the webhook URL."""
-
-    token_env: str = "BREVO_WEBHOOK_TOKEN"
-
-
 class BouncesConfig(Strict):
     """Bounces and complaints: how many soft bounces (within `soft_window_days`) suppress an
-    address, and where reports come from (an IMAP mailbox, SES through SNS, Brevo's webhook)."""
+    address, and the bounce mailbox reports are read from."""
 
     soft_threshold: PositiveInt = 3
     soft_window_days: PositiveInt = 30
     imap: ImapMailboxConfig | None = None
-    sns: SnsConfig | None = None
-    brevo: BrevoWebhookConfig | None = None
 
 
 class DigestConfig(Strict):
