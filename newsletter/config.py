@@ -12,6 +12,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -177,14 +178,24 @@ class SchedulerConfig(Strict):
 
 
 class ReviewConfig(Strict):
-    """The review web app (`newsletter serve`): where it listens and the team's login token env var.
+    """The review web app (`newsletter serve`): where it listens, who may sign in and how hard guessing is.
 
-    On any host but loopback the server refuses to start unless the token variable is set.
+    Every review page needs a signed-in user (`newsletter users add`) unless `open` is true, which
+    `check` and `serve` refuse unless both `public_base_url` and the bind address are loopback.
+    `trusted_proxies` are the reverse proxies whose X-Forwarded-For names the client (for the
+    per-client sign-in limit).
     """
 
     host: str = "127.0.0.1"
     port: PositiveInt = 8080
-    token_env: str = "NEWSLETTER_REVIEW_TOKEN"
+    open: bool = False
+    session_secret_env: str = "NEWSLETTER_SESSION_SECRET"
+    session_hours: PositiveInt = 12
+    login_attempts_per_client: PositiveInt = 10
+    login_window_minutes: PositiveInt = 10
+    lockout_after: PositiveInt = 5
+    lockout_minutes: PositiveInt = 15
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class Config(Strict):
@@ -405,11 +416,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def open_review_problem(config: Config, bind_host: str | None = None) -> str | None:
+    """Why `review.open` cannot be allowed here (a non-loopback public URL or bind address), or None."""
+    if not config.review.open:
+        return None
+    public_host = urlsplit(config.public_base_url).hostname or ""
+    bind = bind_host or config.review.host
+    if is_loopback(public_host) and is_loopback(bind):
+        return None
+    return (f"review.open: the review pages would be open to anyone through {config.public_base_url} "
+            f"(bound to {bind}); remove review.open and add users with `newsletter users add`")
+
+
 def optional_secrets(config: Config) -> set[str]:
-    """Secret env vars this setup can do without: the review token when the review app only
-    listens on loopback (its pages are then open to this machine alone), and the keys of the
-    email providers `smtp.type` does not name."""
-    optional = {config.review.token_env} if is_loopback(config.review.host) else set()
+    """Secret env vars this setup can do without: the review session key (a random one per process
+    is used without it, so sessions end at a restart), and the keys of the email providers
+    `smtp.type` does not name."""
+    optional = {config.review.session_secret_env}
     providers: dict[str, BaseModel] = {"ses": config.smtp.ses, "brevo": config.smtp.brevo}
     for name, section in providers.items():
         if config.smtp.type != name:

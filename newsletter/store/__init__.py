@@ -24,6 +24,7 @@ from newsletter.store.runs import RunQueries, RunRecord
 from newsletter.store.sources import SourceStateQueries
 from newsletter.store.subscribers import Subscriber, SubscriberQueries
 from newsletter.store.tables import utcnow
+from newsletter.store.users import User, UserQueries
 
 __all__ = [
     "ActionRecord",
@@ -38,6 +39,7 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "UpsertResult",
+    "User",
     "utcnow",
 ]
 
@@ -57,6 +59,7 @@ class Store:
         self.issues = DigestIssueQueries(engine)
         self.subscribers = SubscriberQueries(engine)
         self.audit = AuditQueries(engine)
+        self.users = UserQueries(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:

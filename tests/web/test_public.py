@@ -176,7 +176,7 @@ def test_announcement_without_url_has_an_escaped_public_page(review_env: ReviewE
     review_env.store.announcements.upsert_announcement(hostile, announce=True, now=NOW - timedelta(hours=1))
     link = announcement_url(hostile, review_env.config)
     assert link == "http://127.0.0.1:8080/announcements/sans-url"
-    with app_client(review_env.config, token="team-token") as visitor:  # a reader is never signed in
+    with app_client(review_env.config) as visitor:  # a reader is never signed in
         page = visitor.get(link.removeprefix("http://127.0.0.1:8080"), follow_redirects=False)
     assert page.status_code == 200
     escaped = "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
