@@ -112,12 +112,14 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     """Render a page template with the shared context (translations, CSRF token, who is signed in)."""
     state = web_state(request)
     language = locale(request)
+    reviewer = current_reviewer(request, state.config, state.store)
     base = {
         "request": request,
         "t": translator(language),
         "lang": language,
         "csrf_token": csrf_token(request),
-        "reviewer": current_reviewer(request, state.config, state.store),
+        "reviewer": reviewer,
+        "may_approve": reviewer is not None and reviewer.may(Role.APPROVER),
         "open_workspace": state.config.review.open,
         "config": state.config,
         "tz": state.config.tz,

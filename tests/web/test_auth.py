@@ -26,7 +26,7 @@ from tests.fakes.review_env import (
     sign_in,
     write_config,
 )
-from tests.pipeline.test_actions import MASTO_POST, X_POST, audit
+from tests.pipeline.test_actions import MASTO_POST, X_POST, audit, frozen_issue
 
 REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/hebdo.html"]
 EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key"}
@@ -195,3 +195,15 @@ def test_the_session_cookie_is_signed(review_env: ReviewEnv) -> None:
     with app_client(review_env.config) as client:
         client.cookies.set(SESSION_COOKIE, review_env.admin_cookie[:-4] + "AAAA")
         assert client.get("/upcoming", follow_redirects=False).status_code == 303
+
+
+def test_pages_offer_each_user_only_the_actions_their_role_allows(review_env: ReviewEnv) -> None:
+    frozen_issue(review_env)
+    with review_env.client_as("edith") as editor:
+        page = editor.get("/upcoming").text + editor.get("/announcements").text
+    assert 'action="/actions/edit"' in page and 'action="/actions/pick-key"' in page
+    for path in APPROVER_ACTIONS - {"/actions/settle", "/actions/retract"}:  # nothing is in doubt here
+        assert f'action="{path}"' not in page, path
+    admin_page = review_env.client.get("/upcoming").text + review_env.client.get("/announcements").text
+    for path in APPROVER_ACTIONS - {"/actions/settle", "/actions/retract"}:
+        assert f'action="{path}"' in admin_page, path
