@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsletter.config import Config, is_loopback
 from newsletter.core.i18n import translator
 from newsletter.store import Store, utcnow
+from newsletter.web import api
+from newsletter.web.api import PREFIX as API_PREFIX
 from newsletter.web.auth import Forbidden, NotSignedIn, bearer, current_reviewer, session_secret
 from newsletter.web.common import STATIC_DIR, WebState, build_templates, locale, render, web_state
 from newsletter.web.csrf import CsrfError
@@ -78,7 +80,7 @@ class SecurityHeaders:
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:
     """Browsers go to the sign-in page; scripts (API tokens, posts) get 401."""
-    if request.method == "GET" and bearer(request) is None:
+    if request.method == "GET" and bearer(request) is None and not request.url.path.startswith(API_PREFIX):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     return JSONResponse({"error": "sign in first (or send Authorization: Bearer <API token>)"}, status_code=401)
 
@@ -88,7 +90,7 @@ async def forbidden(request: Request, exc: Exception) -> Response:
     required = exc.required if isinstance(exc, Forbidden) else None
     state = web_state(request)
     reviewer = current_reviewer(request, state.config, state.store)
-    if bearer(request) is not None:
+    if bearer(request) is not None or request.url.path.startswith(API_PREFIX):
         return JSONResponse({"error": f"your role does not allow this: it needs {required}"}, status_code=403)
     t = translator(locale(request))
     text = t("forbidden", role=t(f"role_{reviewer.role}") if reviewer else "", required=t(f"role_{required}"))
@@ -134,7 +136,7 @@ def create_app(
     routes = [
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
         *archive.routes,
-        *subscribers.routes, *health.routes, *session.routes,
+        *subscribers.routes, *health.routes, *session.routes, *api.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 import yaml
 from sqlalchemy import text
 from starlette.testclient import TestClient
@@ -27,7 +30,7 @@ from newsletter.pipeline.accounts import add_user
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.web.app import create_app
-from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer
+from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer, free_port
 
 NOW = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)  # a Friday; the digest goes on Mondays at 9:00
 HOSTILE = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
@@ -211,3 +214,22 @@ def review_env(
         client.cookies.set(SESSION_COOKIE, admin_cookie)
         yield ReviewEnv(config, store, client, smtp_server, tmp_path, admin_cookie)
     store.close()
+
+
+@pytest.fixture
+def served(review_env: ReviewEnv) -> Iterator[str]:
+    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
+    config = review_env.config
+    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -7,44 +7,18 @@ test-output/web/ (printed at the end).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from newsletter.core.models import DeliveryStatus
-from newsletter.store import Store
 from newsletter.store.ledger import Ledger
-from newsletter.web.app import create_app
-from tests.fakes.review_env import NOW, PASSWORD, ReviewEnv
-from tests.fakes.smtp import free_port
+from tests.fakes.review_env import PASSWORD, ReviewEnv
 from tests.pipeline.test_actions import X_POST
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
-
-
-@pytest.fixture
-def served(review_env: ReviewEnv) -> Iterator[str]:
-    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
-    config = review_env.config
-    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def local_only(page: Any, base_url: str) -> None:
