@@ -272,3 +272,13 @@ actions = Table(
     Column("detail", JSON),
     Index("ix_actions_at", "at"),
 )
+
+public_requests = Table(
+    "public_requests",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_public_requests_window_start", "window_start"),
+)
