@@ -29,7 +29,8 @@ from pydantic import (
 )
 
 from newsletter.core.errors import ConfigError
-from newsletter.core.schedules import ScheduleSpec
+from newsletter.core.keys import list_names
+from newsletter.core.schedules import Schedule, ScheduleSpec, parse_schedule
 from newsletter.plugins import UnknownTypeError, publisher_config, source_config
 from newsletter.publish.base import ChannelConfig
 from newsletter.sources.base import SourceConfig
@@ -198,6 +199,27 @@ class ReviewConfig(Strict):
     trusted_proxies: list[str] = Field(default_factory=list)
 
 
+class ListConfig(Strict):
+    """How a subscriber list is named on the public pages (subscribe, confirm, unsubscribe)."""
+
+    title: str = Field(min_length=1)
+
+
+def _every_30_seconds() -> Schedule:
+    return parse_schedule({"every": "30s"})
+
+
+class PublicConfig(Strict):
+    """The public subscribe form: how many confirmation mails one address may get and how many
+    requests one client (IP address) may make per window, and when queued confirmations leave."""
+
+    confirmations_per_address: PositiveInt = 3
+    address_window_hours: PositiveInt = 24
+    requests_per_client: PositiveInt = 20
+    client_window_minutes: PositiveInt = 10
+    confirmation_schedule: ScheduleSpec = Field(default_factory=_every_30_seconds)
+
+
 class Config(Strict):
     """The whole configuration, with relative paths resolved against the file's folder."""
 
@@ -214,6 +236,8 @@ class Config(Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    public: PublicConfig = Field(default_factory=PublicConfig)
+    lists: dict[str, ListConfig] = Field(default_factory=dict)
     sources: list[SourceConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
@@ -243,6 +267,27 @@ class Config(Strict):
             if duplicates:
                 raise ValueError(f"{section}: duplicate name(s) {', '.join(duplicates)}")
         return self
+
+    @model_validator(mode="after")
+    def _lists_digests_go_to(self) -> Config:
+        offered = self.offered_lists()
+        unknown = [name for name in self.lists if name not in offered]
+        if unknown:
+            raise ValueError(f"lists: no digest goes to {', '.join(unknown)} "
+                             f"(digests go to: {', '.join(offered) or 'none'})")
+        return self
+
+    def offered_lists(self) -> list[str]:
+        """The lists people may subscribe to: every list a digest goes to, in config order."""
+        return list(dict.fromkeys(name for digest in self.digests for name in list_names(digest.list)))
+
+    def list_title(self, list_name: str) -> str:
+        """The public name of a list: its `lists.<name>.title`, else the sender name of the first
+        digest going to it, else the newsletter's name; never the internal key."""
+        if list_name in self.lists:
+            return self.lists[list_name].title
+        digest = next((d for d in self.digests if list_name in list_names(d.list)), None)
+        return (digest.from_name if digest else None) or self.branding.name or self.branding.organisation
 
     @property
     def tz(self) -> ZoneInfo:

@@ -137,9 +137,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "email": "Adresse e-mail",
         "name_optional": "Nom (facultatif)",
         "subscribe_button": "M'abonner",
-        "subscribe_sent": "Si cette adresse peut recevoir la lettre, "
-                          "un e-mail de confirmation vient de lui être envoyé. "
-                          "Cliquez sur le lien qu'il contient pour confirmer votre abonnement.",
+        "subscribe_sent": "Si cette adresse peut recevoir la lettre, un e-mail de confirmation "
+                          "va lui être envoyé d'ici quelques minutes. Consultez votre boîte de réception "
+                          "et cliquez sur le lien qu'il contient pour confirmer votre abonnement.",
+        "too_many_requests": "Trop de demandes d'abonnement viennent de votre connexion. "
+                             "Réessayez un peu plus tard.",
         "invalid_email": "Cette adresse e-mail n'est pas valide.",
         "confirm_title": "Confirmer l'abonnement",
         "confirm_text": "Confirmez-vous votre abonnement à la liste « {list} » ?",
@@ -284,8 +286,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "email": "Email address",
         "name_optional": "Name (optional)",
         "subscribe_button": "Subscribe",
-        "subscribe_sent": "If this address can receive the newsletter, a confirmation email was just sent to it. "
-                          "Click the link it contains to confirm your subscription.",
+        "subscribe_sent": "If this address can receive the newsletter, a confirmation email will reach it "
+                          "within a few minutes. Check your mailbox and click the link it contains to confirm "
+                          "your subscription.",
+        "too_many_requests": "Too many subscribe requests come from your connection. Please try again later.",
         "invalid_email": "This email address is not valid.",
         "confirm_title": "Confirm your subscription",
         "confirm_text": "Do you confirm your subscription to the list “{list}”?",

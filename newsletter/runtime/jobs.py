@@ -1,6 +1,7 @@
 """The daemon's jobs: one function per job kind, each recorded in the run history.
 
-A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`.
+A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`, and
+`mail:confirmations` (the queued subscribe confirmations, whenever a digest offers a list).
 The scheduler and `run --once` both go through `run_job`, so a run is recorded, logged and
 alerted on the same way. A digest issue left half-sent keeps its run: the run that resumes it
 reopens the interrupted record, so one issue is one run, with the ledger's totals as counts.
@@ -27,6 +28,7 @@ from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.revisions import follow_changes
 from newsletter.pipeline.sending import send_counts, send_digest, send_outcome
+from newsletter.pipeline.subscribe import send_confirmations
 from newsletter.runtime import alerts
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
 
@@ -65,6 +67,7 @@ def job_ids(config: Config) -> list[str]:
         [keys.job_id(JobKind.INGEST, s.name) for s in config.sources]
         + [keys.job_id(JobKind.DIGEST, d.name) for d in config.digests]
         + [keys.job_id(JobKind.POST, c.name) for c in config.channels]
+        + ([keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] if config.offered_lists() else [])
     )
 
 
@@ -105,10 +108,22 @@ def _post(config: Config, store: Store, name: str, now: datetime, stop: threadin
     return JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None, alerted=bool(report.paused))
 
 
+def _mail(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
+    """Send the queued confirmations; only a drain that found work is recorded (it runs every few seconds)."""
+    report = send_confirmations(config, store, stop=stop)
+    outcome = RunOutcome.FAILED if report.errors else RunOutcome.OK
+    result = JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None)
+    if report.did_something:
+        run_id = store.runs.start_run(keys.job_id(JobKind.MAIL, name), now=now)
+        store.runs.finish_run(run_id, result.outcome, result.counts, result.message)
+    return result
+
+
 JOB_KINDS: dict[str, JobRunner] = {
     "ingest": JobRunner(_ingest, records_own_runs=True),
     "digest": JobRunner(_digest),
     "post": JobRunner(_post),
+    "mail": JobRunner(_mail, records_own_runs=True),
 }
 
 

@@ -25,6 +25,8 @@ def job_schedules(config: Config) -> dict[str, list[Schedule]]:
         jobs[keys.job_id(JobKind.DIGEST, digest.name)] = [digest.schedule]
     for channel in config.channels:
         jobs[keys.job_id(JobKind.POST, channel.name)] = list(channel.slots)
+    if config.offered_lists():
+        jobs[keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] = [config.public.confirmation_schedule]
     return jobs
 
 

@@ -20,6 +20,7 @@ from newsletter.store.audit import ActionRecord, AuditQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries
 from newsletter.store.lease import LeaseQueries
 from newsletter.store.owners import ClaimOwner
+from newsletter.store.public import PublicRequestQueries
 from newsletter.store.runs import RunQueries, RunRecord
 from newsletter.store.sources import SourceStateQueries
 from newsletter.store.subscribers import Subscriber, SubscriberQueries
@@ -60,6 +61,7 @@ class Store:
         self.subscribers = SubscriberQueries(engine)
         self.audit = AuditQueries(engine)
         self.users = UserQueries(engine)
+        self.public_requests = PublicRequestQueries(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:

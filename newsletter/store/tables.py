@@ -298,3 +298,13 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),
 )
+
+public_requests = Table(
+    "public_requests",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_public_requests_window_start", "window_start"),
+)
