@@ -116,6 +116,7 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+    max_send_errors: NonNegativeInt = 0
     ses: SesConfig = Field(default_factory=SesConfig)
     brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
@@ -127,6 +128,63 @@ class SmtpConfig(Strict):
         if name not in TRANSPORT_TYPES:
             raise ValueError(f"unknown email transport type {name!r} (valid: {', '.join(sorted(TRANSPORT_TYPES))})")
         return name
+
+
+class ImapMailboxConfig(Strict):
+    """The bounce mailbox read over IMAP (`newsletter bounces fetch`): where it is, who reads it
+    (password from an env var), the folder to read and the folder processed reports move to."""
+
+    host: str
+    port: PositiveInt | None = None
+    security: Literal["none", "starttls", "tls"] = "tls"
+    ca_file: Path | None = None
+    user: str
+    password_env: str = "BOUNCES_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    schedule: ScheduleSpec | None = None
+    timeout: PositiveFloat = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        """The port given, else 993 for implicit TLS and 143 otherwise."""
+        return self.port or (993 if self.security == "tls" else 143)
+
+
+class SnsConfig(Strict):
+    """Amazon SES events delivered by SNS to `POST /webhooks/ses`: the topics accepted, and
+    where signing certificates and subscription confirmations may be fetched from."""
+
+    topic_arns: list[str] = Field(default_factory=list)
+    certificate_base_url: str | None = None
+
+    @field_validator("certificate_base_url")
+    @classmethod
+    def _https_or_loopback(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if not (url.startswith("https://") or (url.startswith("http://") and is_loopback(host))):
+            raise ValueError("must be an https URL (plain http only to loopback)")
+        return url.rstrip("/") + "/"
+
+
+class BrevoWebhookConfig(Strict):
+    """Brevo's event webhook at `POST /webhooks/brevo`, authenticated by a shared token (from
+    an env var) sent as `Authorization: Bearer <token>` or `?token=` in the webhook URL."""
+
+    token_env: str = "BREVO_WEBHOOK_TOKEN"
+
+
+class BouncesConfig(Strict):
+    """Bounces and complaints: how many soft bounces (within `soft_window_days`) suppress an
+    address, and where reports come from (an IMAP mailbox, SES through SNS, Brevo's webhook)."""
+
+    soft_threshold: PositiveInt = 3
+    soft_window_days: PositiveInt = 30
+    imap: ImapMailboxConfig | None = None
+    sns: SnsConfig | None = None
+    brevo: BrevoWebhookConfig | None = None
 
 
 class DigestConfig(Strict):
@@ -238,6 +296,7 @@ class Config(Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     public: PublicConfig = Field(default_factory=PublicConfig)
     lists: dict[str, ListConfig] = Field(default_factory=dict)
+    bounces: BouncesConfig = Field(default_factory=BouncesConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)

@@ -179,3 +179,13 @@ def test_example_config_documents_every_channel_key():
         model = publisher_config(type_name)
         undocumented = [key for key in model.model_fields if f" {key}:" not in text]
         assert not undocumented, f"{type_name}: {undocumented} missing from {EXAMPLE.name}"
+
+
+def test_example_config_documents_every_bounces_key():
+    """Every key of the `bounces` section and its subsections appears in config/example.yaml."""
+    from newsletter.config import BouncesConfig, BrevoWebhookConfig, ImapMailboxConfig, SnsConfig
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for model in (BouncesConfig, ImapMailboxConfig, SnsConfig, BrevoWebhookConfig):
+        undocumented = [key for key in model.model_fields if f" {key}:" not in text]
+        assert not undocumented, f"{model.__name__}: {undocumented} missing from {EXAMPLE.name}"

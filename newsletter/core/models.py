@@ -281,3 +281,26 @@ class SubscriberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
+
+
+class BounceKind(StrEnum):
+    """What a bounce or feedback event says about an address."""
+
+    HARD = "hard"  # permanent failure (5.x.x, SES Permanent, Brevo hard_bounce)
+    SOFT = "soft"  # temporary failure (4.x.x, SES Transient, Brevo soft_bounce)
+    COMPLAINT = "complaint"  # the recipient reported the message as spam (ARF, SES, Brevo spam)
+    UNSUBSCRIBE = "unsubscribe"  # the provider's own unsubscribe link (Brevo unsubscribed)
+
+
+@dataclass(frozen=True)
+class BounceEvent:
+    """One bounce, complaint or unsubscribe reported about one recipient, from a DSN in the
+    bounce mailbox (`imap`) or a provider's webhook (`ses`, `brevo`). `event_id` is unique per
+    report, so the same DSN or webhook delivered twice is applied once."""
+
+    event_id: str
+    source: str
+    kind: BounceKind
+    recipient: str
+    diagnostic: str = ""
+    occurred_at: datetime | None = None

@@ -28,7 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import SubscriberStatus
 from newsletter.store import Store
-from newsletter.store.subscribers import NewSubscriber, Subscriber, email_hash
+from newsletter.store.subscribers import FORGOTTEN, NewSubscriber, Subscriber, email_hash
 
 BATCH_SIZE = 1000
 PLAIN_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
@@ -218,8 +218,11 @@ def add(
     """Add one subscriber (or add them to more lists, except lists they left); a forgotten
     address is refused."""
     address = normalise_address(email)
-    if store.subscribers.is_suppressed(address):
+    reason = store.subscribers.suppression_reason(address)
+    if reason == FORGOTTEN:
         raise SubscriberError(f"{address} asked to be forgotten and cannot be added again")
+    if reason is not None:
+        raise SubscriberError(f"{address} is suppressed ({reason.replace('_', ' ')}) and cannot be added again")
     existing = store.subscribers.get_subscriber(address)
     wanted = list(lists)
     if existing is not None:

@@ -17,6 +17,7 @@ from newsletter.core.models import AnnouncementStatus, DigestIssueStatus, RunOut
 from newsletter.store import db
 from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, UpsertResult
 from newsletter.store.audit import ActionRecord, AuditQueries
+from newsletter.store.bounces import BounceQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries
 from newsletter.store.lease import LeaseQueries
 from newsletter.store.owners import ClaimOwner
@@ -47,7 +48,7 @@ __all__ = [
 
 class Store:
     """A connection to the state store, composed of one part per topic (`store.subscribers`,
-    `store.issues`…); every query runs in its own short transaction."""
+    `store.issues`, `store.bounces`…); every query runs in its own short transaction."""
 
     def __init__(self, engine: Engine, url: URL):
         self.engine = engine
@@ -62,6 +63,7 @@ class Store:
         self.audit = AuditQueries(engine)
         self.users = UserQueries(engine)
         self.public_requests = PublicRequestQueries(engine)
+        self.bounces = BounceQueries(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:

@@ -215,9 +215,12 @@ class SubscriberQueries:
 
     def is_suppressed(self, email: str) -> bool:
         """Whether the address is on the suppression list."""
+        return self.suppression_reason(email) is not None
+
+    def suppression_reason(self, email: str) -> str | None:
+        """Why the address is on the suppression list (`forgotten`, `hard_bounce`…), or None."""
         with self.engine.connect() as conn:
-            found = conn.scalar(select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash(email)))
-        return found is not None
+            return conn.scalar(select(suppressions.c.reason).where(suppressions.c.email_hash == email_hash(email)))
 
     def sendable_subscribers(
         self, list_names: Iterable[str], page: int = 5000
@@ -254,6 +257,17 @@ class SubscriberQueries:
         """Take a subscriber off these lists for good (opt-outs recorded); how many memberships ended."""
         with self.engine.begin() as conn:
             return _leave_lists(conn, subscriber_id, names, now)
+
+    def leave_every_list(self, subscriber_id: int, now: datetime) -> list[str]:
+        """Take a subscriber off every list they are on, for good (opt-outs recorded); the lists left."""
+        with self.engine.begin() as conn:
+            names = list(conn.scalars(
+                select(list_members.c.list_name).where(list_members.c.subscriber_id == subscriber_id)
+                .order_by(list_members.c.list_name)
+            ))
+            if names:
+                _leave_lists(conn, subscriber_id, names, now)
+        return names
 
     def unsubscribe_id(self, subscriber_id: int, names: Iterable[str], now: datetime) -> tuple[str | None, int]:
         """Leave these lists as the subscriber's unsubscribe link asks: (their address, or None when

@@ -214,6 +214,7 @@ deliveries = Table(
     UniqueConstraint("key"),
     Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_deliveries_issue_status_id", "issue_id", "status", "id"),
+    Index("ix_deliveries_target", "target"),
 )
 
 runs = Table(
@@ -307,4 +308,24 @@ public_requests = Table(
     Column("window_start", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False),
     Index("ix_public_requests_window_start", "window_start"),
+)
+
+bounce_events = Table(
+    "bounce_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(300), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("email_hash", String(64), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("issue_id", String(200)),
+    Column("diagnostic", Text, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime),
+    UniqueConstraint("event_id"),
+    Index("ix_bounce_events_occurred_at", "occurred_at"),
+    Index("ix_bounce_events_email_hash_kind", "email_hash", "kind"),
+    Index("ix_bounce_events_issue_id", "issue_id"),
 )
