@@ -189,3 +189,31 @@ def test_example_config_documents_every_bounces_key():
     for model in (BouncesConfig, ImapMailboxConfig, SnsConfig, BrevoWebhookConfig):
         undocumented = [key for key in model.model_fields if f" {key}:" not in text]
         assert not undocumented, f"{model.__name__}: {undocumented} missing from {EXAMPLE.name}"
+
+
+def test_lists_name_only_lists_a_digest_goes_to(tmp_path):
+    data = example_data()
+    data["lists"] = {"abonnes": {"title": "La lettre des essais"}, "abonne": {"title": "Coquille"}}
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, data))
+    assert error.value.problems == [f"{tmp_path / 'newsletter.yaml'}: (top level): lists: no digest goes to "
+                                    "abonne (digests go to: abonnes)"]
+
+
+def test_a_list_is_shown_by_its_title_else_its_digest_sender_else_the_newsletter(tmp_path):
+    data = example_data()
+    data["lists"] = {"abonnes": {"title": "La lettre des essais"}}
+    config = load_config(write_config(tmp_path, data))
+    assert config.list_title("abonnes") == "La lettre des essais"
+    del data["lists"]
+    assert load_config(write_config(tmp_path, data)).list_title("abonnes") == "La lettre de l'emploi des jeunes"
+    data["digests"][0].pop("from_name")
+    data["branding"]["name"] = "Le fil"
+    assert load_config(write_config(tmp_path, data)).list_title("abonnes") == "Le fil"
+
+
+def test_public_limits_must_be_positive(tmp_path):
+    data = example_data()
+    data["public"] = {"confirmations_per_address": 0}
+    with pytest.raises(ConfigError, match=r"public\.confirmations_per_address: Input should be greater than 0"):
+        load_config(write_config(tmp_path, data))
