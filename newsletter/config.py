@@ -12,6 +12,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -28,7 +29,8 @@ from pydantic import (
 )
 
 from newsletter.core.errors import ConfigError
-from newsletter.core.schedules import ScheduleSpec
+from newsletter.core.keys import list_names
+from newsletter.core.schedules import Schedule, ScheduleSpec, parse_schedule
 from newsletter.plugins import UnknownTypeError, publisher_config, source_config
 from newsletter.publish.base import ChannelConfig
 from newsletter.sources.base import SourceConfig
@@ -207,14 +209,45 @@ class SchedulerConfig(Strict):
 
 
 class ReviewConfig(Strict):
-    """The review web app (`newsletter serve`): where it listens and the team's login token env var.
+    """The review web app (`newsletter serve`): where it listens, who may sign in and how hard guessing is.
 
-    On any host but loopback the server refuses to start unless the token variable is set.
+    Every review page needs a signed-in user (`newsletter users add`) unless `open` is true, which
+    `check` and `serve` refuse unless both `public_base_url` and the bind address are loopback.
+    `trusted_proxies` are the reverse proxies whose X-Forwarded-For names the client (for the
+    per-client sign-in limit).
     """
 
     host: str = "127.0.0.1"
     port: PositiveInt = 8080
-    token_env: str = "NEWSLETTER_REVIEW_TOKEN"
+    open: bool = False
+    session_secret_env: str = "NEWSLETTER_SESSION_SECRET"
+    session_hours: PositiveInt = 12
+    login_attempts_per_client: PositiveInt = 10
+    login_window_minutes: PositiveInt = 10
+    lockout_after: PositiveInt = 5
+    lockout_minutes: PositiveInt = 15
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+
+class ListConfig(Strict):
+    """How a subscriber list is named on the public pages (subscribe, confirm, unsubscribe)."""
+
+    title: str = Field(min_length=1)
+
+
+def _every_30_seconds() -> Schedule:
+    return parse_schedule({"every": "30s"})
+
+
+class PublicConfig(Strict):
+    """The public subscribe form: how many confirmation mails one address may get and how many
+    requests one client (IP address) may make per window, and when queued confirmations leave."""
+
+    confirmations_per_address: PositiveInt = 3
+    address_window_hours: PositiveInt = 24
+    requests_per_client: PositiveInt = 20
+    client_window_minutes: PositiveInt = 10
+    confirmation_schedule: ScheduleSpec = Field(default_factory=_every_30_seconds)
 
 
 class Config(Strict):
@@ -233,6 +266,8 @@ class Config(Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    public: PublicConfig = Field(default_factory=PublicConfig)
+    lists: dict[str, ListConfig] = Field(default_factory=dict)
     bounces: BouncesConfig = Field(default_factory=BouncesConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
@@ -263,6 +298,27 @@ class Config(Strict):
             if duplicates:
                 raise ValueError(f"{section}: duplicate name(s) {', '.join(duplicates)}")
         return self
+
+    @model_validator(mode="after")
+    def _lists_digests_go_to(self) -> Config:
+        offered = self.offered_lists()
+        unknown = [name for name in self.lists if name not in offered]
+        if unknown:
+            raise ValueError(f"lists: no digest goes to {', '.join(unknown)} "
+                             f"(digests go to: {', '.join(offered) or 'none'})")
+        return self
+
+    def offered_lists(self) -> list[str]:
+        """The lists people may subscribe to: every list a digest goes to, in config order."""
+        return list(dict.fromkeys(name for digest in self.digests for name in list_names(digest.list)))
+
+    def list_title(self, list_name: str) -> str:
+        """The public name of a list: its `lists.<name>.title`, else the sender name of the first
+        digest going to it, else the newsletter's name; never the internal key."""
+        if list_name in self.lists:
+            return self.lists[list_name].title
+        digest = next((d for d in self.digests if list_name in list_names(d.list)), None)
+        return (digest.from_name if digest else None) or self.branding.name or self.branding.organisation
 
     @property
     def tz(self) -> ZoneInfo:
@@ -436,11 +492,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def open_review_problem(config: Config, bind_host: str | None = None) -> str | None:
+    """Why `review.open` cannot be allowed here (a non-loopback public URL or bind address), or None."""
+    if not config.review.open:
+        return None
+    public_host = urlsplit(config.public_base_url).hostname or ""
+    bind = bind_host or config.review.host
+    if is_loopback(public_host) and is_loopback(bind):
+        return None
+    return (f"review.open: the review pages would be open to anyone through {config.public_base_url} "
+            f"(bound to {bind}); remove review.open and add users with `newsletter users add`")
+
+
 def optional_secrets(config: Config) -> set[str]:
-    """Secret env vars this setup can do without: the review token when the review app only
-    listens on loopback (its pages are then open to this machine alone), and the keys of the
-    email providers `smtp.type` does not name."""
-    optional = {config.review.token_env} if is_loopback(config.review.host) else set()
+    """Secret env vars this setup can do without: the review session key (a random one per process
+    is used without it, so sessions end at a restart), and the keys of the email providers
+    `smtp.type` does not name."""
+    optional = {config.review.session_secret_env}
     providers: dict[str, BaseModel] = {"ses": config.smtp.ses, "brevo": config.smtp.brevo}
     for name, section in providers.items():
         if config.smtp.type != name:

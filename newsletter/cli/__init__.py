@@ -14,6 +14,7 @@ from newsletter.cli import (
     send,  # noqa: F401
     serve,  # noqa: F401
     subscribers,  # noqa: F401
+    users,  # noqa: F401
     worker,  # noqa: F401
 )
 from newsletter.cli.app import app

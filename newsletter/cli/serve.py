@@ -20,7 +20,7 @@ def serve(
 ) -> None:
     """Serve the review pages (upcoming sends, approval, history, archive) and the subscriber pages.
 
-    On any address but loopback, the review token env var (review.token_env) must be set.
+    Review pages need a user signed in (`newsletter users add`); `review.open` is refused off loopback.
     """
     import uvicorn
 
@@ -31,11 +31,15 @@ def serve(
     bind_host = host or config.review.host
     bind_port = port or config.review.port
     check_can_serve(config, bind_host)
-    with open_store(config):
-        pass  # fail now, with a clear message, if the database is unusable
+    with open_store(config) as store:  # fail now, with a clear message, if the database is unusable
+        users = store.users.count_users()
     web_app = create_app(config, lambda: open_store(config))
     console().print(f"Serving on http://{bind_host}:{bind_port} (public URL {config.public_base_url})")
-    uvicorn.run(web_app, host=bind_host, port=bind_port, proxy_headers=False, log_level="info")
+    if not users and not config.review.open:
+        console().print("No review users yet: add one with `newsletter users add NAME --role admin`")
+    proxies = config.review.trusted_proxies
+    uvicorn.run(web_app, host=bind_host, port=bind_port, proxy_headers=bool(proxies),
+                forwarded_allow_ips=",".join(proxies) or None, log_level="info")
 
 
 @app.command()

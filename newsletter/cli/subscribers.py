@@ -167,3 +167,20 @@ def forget_command(
         existed = subs.forget(store, email, now=parse_now(now, cfg))
     message = "erased" if existed else "not stored; suppressed anyway"
     typer.echo(f"{email.strip()}: {message}")
+
+
+@group.command("send-confirmations")
+@reports_errors
+def send_confirmations_command(config: ConfigOption = None) -> None:
+    """Send the subscribe confirmations the web form queued (the daemon's `mail:confirmations` job does it too)."""
+    from newsletter.pipeline.subscribe import send_confirmations
+
+    cfg = load(config)
+    with open_store(cfg) as store:
+        report = send_confirmations(cfg, store)
+    typer.echo(f"{report.sent} sent, {report.skipped} skipped (already subscribed or forgotten), "
+               f"{report.retried} to retry, {report.failed} failed, {report.waiting} waiting")
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)

@@ -1,8 +1,9 @@
 """Every key the product writes, built and parsed here only.
 
-Ledger idempotency keys (`email:<issue>:<subscriber>`, `post:<announcement>:<variant>:<channel>`),
-revision-suffixed post variants (`quote~r2`) and job ids (`ingest:<source>`, `digest:<name>`,
-`post:<channel>`). Other modules never format or split these strings themselves.
+Ledger idempotency keys (`email:<issue>:<subscriber>`, `post:<announcement>:<variant>:<channel>`,
+`confirmation:<request>`), revision-suffixed post variants (`quote~r2`) and job ids
+(`ingest:<source>`, `digest:<name>`, `post:<channel>`, `mail:confirmations`). Other modules
+never format or split these strings themselves.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from enum import StrEnum
 
 REVISION_MARK = "~r"
 RUNNER_LEASE = "runner"  # the lease the scheduler process holds
+CONFIRMATIONS = "confirmations"  # the name of the job sending queued subscribe confirmations
 
 
 class JobKind(StrEnum):
-    """The kinds of scheduled job, as the prefix of their ids."""
+    """The kinds of scheduled job, as the prefix of their ids (`mail` sends queued one-off mails)."""
 
     INGEST = "ingest"
     DIGEST = "digest"
     POST = "post"
     BOUNCES = "bounces"
+    MAIL = "mail"
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class JobId:
 
 
 def job_id(kind: JobKind, name: str) -> str:
-    """The fixed id of the job of `kind` for the source, digest or channel called `name`."""
+    """The fixed id of the job of `kind` for the source, digest, channel or mail queue called `name`."""
     return str(JobId(kind, name))
 
 
@@ -53,9 +56,19 @@ def job_kind(text: str) -> JobKind | None:
     return parsed.kind if parsed else None
 
 
+def list_names(digest_list: str) -> list[str]:
+    """The list(s) a digest's `list` names (`a, b` names several)."""
+    return [name.strip() for name in digest_list.split(",") if name.strip()]
+
+
 def email_key(issue_id: str, subscriber_id: int) -> str:
     """The ledger key of one digest message: one per issue and subscriber, whatever lists they are on."""
     return f"email:{issue_id}:{subscriber_id}"
+
+
+def confirmation_key(request_id: str) -> str:
+    """The ledger key of one subscribe confirmation mail: one per accepted subscribe request."""
+    return f"confirmation:{request_id}"
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,14 @@ class DeliveryKind(StrEnum):
 
     EMAIL = "email"
     POST = "post"
+    CONFIRMATION = "confirmation"
+
+
+class RequestKind(StrEnum):
+    """What a public request counter counts: requests about one address, or from one client."""
+
+    ADDRESS = "address"
+    CLIENT = "client"
 
 
 class RunOutcome(StrEnum):

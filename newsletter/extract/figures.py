@@ -11,7 +11,7 @@ from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
-from newsletter.extract.phrases import figure_phrase, ratio_phrase
+from newsletter.extract.phrases import figure_phrase, group_after, ratio_phrase
 from newsletter.extract.text import trie_pattern, words
 
 _SP = "[ \u00a0\u202f]"
@@ -278,7 +278,7 @@ def _ratios(text: str, sentences: _Sentences, language: str) -> list[tuple[Figur
             value=100 * part / whole,
             unit="percent",
             kind="percent",
-            about=ratio_phrase(" ".join(noun) or _word_after(text, match.end()), language),
+            about=ratio_phrase(" ".join(noun), language) if noun else group_after(text, match.end(), language),
             sentence=sentences.around(match.start()),
         )
         found.append((figure, (match.start(), match.end())))

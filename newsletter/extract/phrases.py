@@ -25,6 +25,7 @@ _FR_STOP = words(
     nous vous ils soit ainsi également aussi déjà encore plus moins très trop bien mal tout tous toute
     toutes chaque plusieurs certains certaines autres même alors puis toujours jamais désormais parfois
     ici là cela ceci contre près loin environ soit comme afin tandis lorsque puisque si non
+    eux ceux celles lesquels lesquelles
     """
 )
 _FR_VERBS = words(
@@ -40,6 +41,7 @@ _EN_STOP = words(
     from into over under after before per each this these those their its his her as than it be been being
     not also already more less a an the can could may might must should do does did across within between
     during through against among about around up down out off last next this year years so while when where
+    them whom they us we you i
     """
 )
 _EN_COMPARATIVES = words("more fewer less")
@@ -55,6 +57,11 @@ _FUNDING_NOUNS = words(
     """
 )
 _PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of")}
+# `par an`, `par rapport`: a rate or a locution, not what an amount is for
+_NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
+# a participle before one of these takes a complement the phrase would cut: `personnes inscrites sur`
+_PARTICIPLE_COMPLEMENTS = words("sur dans auprès")
+_PARTICIPLE_ENDINGS = ("é", "ée", "és", "ées", "it", "ite", "its", "ites", "is", "ise", "ises", "u", "ue", "us", "ues")
 MAX_TOKENS = 7
 
 
@@ -64,7 +71,8 @@ def figure_phrase(text: str, start: int, end: int, kind: str, value: float, lang
         return None
     tokens = _tokens(text, end)
     french = language != "en"
-    phrase = _french_phrase(tokens, kind, value) if french else _english_phrase(tokens, kind)
+    spelled = bool(re.search(r"[^\W\d_]{2,}", text[start:end]))  # `1,1 million`, not `1 100 000`
+    phrase = _french_phrase(tokens, kind, value, spelled) if french else _english_phrase(tokens, kind)
     if phrase is None and kind == "money":
         phrase = _funding_noun_before(text, start, french)
     return phrase
@@ -72,11 +80,20 @@ def figure_phrase(text: str, start: int, end: int, kind: str, value: float, lang
 
 def ratio_phrase(noun: str, language: str) -> str | None:
     """`un jeune sur cinq` -> `des jeunes`, `one in four children` -> `of children`: the share's group."""
-    if not noun or not noun[:1].isalpha():
+    if not noun or not noun[:1].isalpha() or noun.lower() in _EN_STOP | _FR_STOP:
         return None
     if language == "en":
         return f"of {noun}"
     return f"des {_french_plural(noun)}"
+
+
+def group_after(text: str, end: int, language: str) -> str | None:
+    """The group a bare share is of, read after it: `1 in 5 of early childhood educators` -> `of early
+    childhood educators`, `one in four patients` -> `of patients`, `1 in 4 of them` -> None."""
+    tokens = _tokens(text, end)
+    if tokens and tokens[0].lower() in {"of", "de", "des", "du", "d'"}:
+        return figure_phrase(text, end, end, "percent", 0.0, language)
+    return ratio_phrase(tokens[0] if tokens else "", language)
 
 
 def _tokens(text: str, end: int) -> list[str]:
@@ -91,7 +108,7 @@ def _tokens(text: str, end: int) -> list[str]:
     return tokens
 
 
-def _french_phrase(tokens: list[str], kind: str, value: float) -> str | None:
+def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) -> str | None:
     """A French phrase: link as the display needs it, then a noun phrase with its complements."""
     link, rest = _french_link(tokens)
     if kind == "money":
@@ -103,7 +120,7 @@ def _french_phrase(tokens: list[str], kind: str, value: float) -> str | None:
     noun = _french_noun_phrase(rest)
     if noun is None:
         return None
-    if kind == "count" and abs(value) >= 1e6 and link != "des":
+    if kind == "count" and abs(value) >= 1e6 and spelled and link != "des":
         link = "d'" if noun[:1].lower() in "aeiouéèêhâîôy" else "de"
     return _join(link, noun)
 
@@ -139,12 +156,18 @@ def _french_noun_phrase(tokens: list[str]) -> str | None:
         if taken and lowered == "par" and following[:1].islower() and _french_word(following, [], False):
             taken += [token, following]
             break
-        if not _french_word(token, taken, plural):
+        if not _french_word(token, taken, plural) or _participle_with_complement(taken, lowered, following):
             break
         taken.append(token)
         plural = plural or lowered[-1:] in "sxz"
         index += 1
     return _join_words(taken) if taken else None
+
+
+def _participle_with_complement(taken: list[str], word: str, following: str) -> bool:
+    """Whether `word` is a past participle opening a complement (`inscrites sur les registres`), where
+    the phrase ends before it."""
+    return bool(taken) and word.endswith(_PARTICIPLE_ENDINGS) and following.lower() in _PARTICIPLE_COMPLEMENTS
 
 
 def _french_words(tokens: list[str], plural: bool) -> list[str]:
@@ -181,7 +204,7 @@ def _english_phrase(tokens: list[str], kind: str) -> str | None:
         if head and purpose and purpose.startswith("for "):
             return f"{head} {purpose}"
         return head or purpose
-    if kind in {"percent", "other"}:
+    if kind in {"percent", "other"} or lowered == "of":
         if lowered != "of":
             return None
         rest = tokens[1:]
@@ -197,9 +220,9 @@ def _english_noun_phrase(tokens: list[str]) -> str | None:
     for index, token in enumerate(tokens[:MAX_TOKENS]):
         lowered = token.lower()
         comparative = not index and lowered in _EN_COMPARATIVES and _content_next(tokens, index)
-        if not token[:1].isalpha() or not token[:1].islower() or (lowered in _EN_STOP and not comparative):
+        if not token[:1].isalpha() or (lowered in _EN_STOP and not comparative):
             break
-        if taken and lowered.endswith("ed"):
+        if taken and lowered.endswith("ed") and not _content_next(tokens, index):
             break
         taken.append(token)
         if _english_plural(lowered) and not (lowered in _EN_PLURALS and _noun_next(tokens, index)):
@@ -214,8 +237,9 @@ def _content_next(tokens: list[str], index: int) -> bool:
 
 
 def _noun_next(tokens: list[str], index: int) -> bool:
-    """Whether a noun follows `index` (`officers` after `police`), not a participle (`people aged`)."""
-    return _content_next(tokens, index) and not tokens[index + 1].lower().endswith("ed")
+    """Whether a plural noun follows `index` (`officers` after `police`), not a verb or a participle
+    (`people work`, `people aged`)."""
+    return _content_next(tokens, index) and _english_plural(tokens[index + 1])
 
 
 def _english_plural(word: str) -> bool:
@@ -236,7 +260,7 @@ def _purpose(tokens: list[str], language: str) -> str | None:
         return " ".join([word, *article, noun]) if noun else None
     article, after = _french_article(rest)
     noun = _french_noun_phrase(after)
-    if noun is None or (word == "par" and article):
+    if noun is None or (word == "par" and (article or noun.lower() in _NOT_PURPOSE)):
         return None
     return _join(f"{word} {article}".strip() if article else word, noun)
 

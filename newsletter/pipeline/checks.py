@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from newsletter.compose.social import compose_posts
-from newsletter.config import Config, missing_secrets
+from newsletter.config import Config, missing_secrets, open_review_problem
 from newsletter.core.errors import ConfigError, NewsletterError
 from newsletter.pipeline.digests import check_templates, sample_announcements
 from newsletter.pipeline.unsubscribe import secret_from_env
@@ -25,6 +25,8 @@ def check_config(config: Config) -> CheckReport:
     one) and list missing secrets."""
     report = CheckReport(missing_secrets=missing_secrets(config))
     report.problems.extend(check_templates(config))
+    if (open_problem := open_review_problem(config)) is not None:
+        report.problems.append(open_problem)
     if config.unsubscribe.secret_env not in report.missing_secrets:
         try:
             secret_from_env(config)

@@ -23,12 +23,11 @@ from pathlib import Path
 from newsletter.compose.mime import MessageTemplate, build_message_template, preview_unsubscribe_url
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
-from newsletter.core.keys import JobKind, email_key, job_id
+from newsletter.core.keys import JobKind, email_key, job_id, list_names
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.senders import WorkerPlan, process_count, run_workers, worker_plans
-from newsletter.pipeline.subscribers import list_names
 from newsletter.pipeline.unsubscribe import make_token, secret_from_env, unsubscribe_url
 from newsletter.publish.email.base import (
     EmailSession,

@@ -1,35 +1,55 @@
-"""Double opt-in: a subscribe request mails a signed, expiring link (through the email
-transport, like every message); only opening it and confirming adds the address to the list.
-The web pages only parse the form, call these and render the answer.
+"""Double opt-in: a subscribe request queues a confirmation mail carrying a signed, expiring
+link; only opening it and confirming adds the address to the list. The web pages only parse
+the form, call these and render the answer.
 
-The link's token carries the address, list, name and the time it was issued, signed (with
-itsdangerous) by the same secret as unsubscribe links, under its own salt. Whether an address
-is already subscribed or suppressed is never revealed: the page says the same thing either way.
+The request never talks to a mail server and does the same work whoever the address belongs to:
+it counts the request (per client and per address, in the store), then queues one ledger row
+(kind `confirmation`). `send_confirmations` (the daemon's `mail:confirmations` job, `run --once`
+or `newsletter subscribers send-confirmations`) later sends each queued row through the email
+transport, once: the ledger's claim -> sent path, so a crash resends at most the message in
+flight and loses none. Only then is a subscribed or forgotten address skipped, unseen by the
+visitor.
+
+The link's token carries the address, list, name and the time it was requested, signed (with
+itsdangerous) by the same secret as unsubscribe links, under its own salt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
+from enum import StrEnum
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from newsletter.compose.digest import clean_header
-from newsletter.compose.mime import sender_domain
+from newsletter.compose.mime import message_id, sender_domain
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.core.i18n import translator
-from newsletter.pipeline.subscribers import SubscriberError, list_names, normalise_address
-from newsletter.publish.email.base import email_transport, send_one
-from newsletter.store import Store, SubscriberStatus
+from newsletter.core.keys import confirmation_key, list_names
+from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus, RequestKind
+from newsletter.pipeline.sending import Backoff
+from newsletter.pipeline.subscribers import SubscriberError, normalise_address
+from newsletter.pipeline.unsubscribe import secret_from_env
+from newsletter.publish.email.base import EmailSession, EmailTransport, Outcome, TransportUnavailable, email_transport
+from newsletter.store import Store, SubscriberStatus, utcnow
+from newsletter.store.ledger import Ledger
+from newsletter.store.subscribers import email_hash
 
 SALT = "newsletter-subscribe-confirm"
 CONFIRM_VALID_FOR = timedelta(hours=48)
 CONSENT_SOURCE = "double opt-in (web form)"
+CLAIM_SIZE = 50
+ALREADY_SUBSCRIBED = "already on the list, or forgotten: no confirmation needed"
 
 
 class InvalidConfirmation(NewsletterError):
@@ -42,7 +62,7 @@ class ExpiredConfirmation(NewsletterError):
 
 @dataclass(frozen=True)
 class SubscribeRequest:
-    """Who asked to subscribe to which list, and when the link was issued."""
+    """Who asked to subscribe to which list, and when."""
 
     email: str
     list_name: str
@@ -51,9 +71,22 @@ class SubscribeRequest:
     issued_at: datetime
 
 
-def offered_lists(config: Config) -> list[str]:
-    """The lists people may subscribe to: every list a digest goes to, in config order."""
-    return list(dict.fromkeys(name for digest in config.digests for name in list_names(digest.list)))
+class SubscribeOutcome(StrEnum):
+    """What became of a subscribe request: a confirmation queued, none because the address had
+    its share of mails (the visitor is told the same as when queued), or refused because the
+    client asked too often (the only answer that differs)."""
+
+    QUEUED = "queued"
+    ADDRESS_LIMITED = "address_limited"
+    CLIENT_LIMITED = "client_limited"
+
+
+@dataclass(frozen=True)
+class SubscribeAnswer:
+    """The outcome, and for a limited client the seconds until it may ask again."""
+
+    outcome: SubscribeOutcome
+    retry_after: int = 0
 
 
 def list_digest(config: Config, list_name: str) -> DigestConfig | None:
@@ -90,7 +123,7 @@ def read_confirm_token(config: Config, secret: str, token: str, now: datetime) -
                                    datetime.fromtimestamp(int(data["t"]), tz=now.tzinfo))
     except (BadSignature, KeyError, TypeError, ValueError):
         raise InvalidConfirmation("confirmation link is not valid") from None
-    if request.list_name not in offered_lists(config):
+    if request.list_name not in config.offered_lists():
         raise InvalidConfirmation("confirmation link names a list that is not offered")
     if now - request.issued_at > CONFIRM_VALID_FOR:
         raise ExpiredConfirmation("confirmation link has expired")
@@ -102,39 +135,191 @@ def confirm_url(config: Config, token: str) -> str:
     return f"{config.public_base_url}/subscribe/confirm/{token}"
 
 
-def confirmation_message(config: Config, request: SubscribeRequest, url: str, now: datetime) -> tuple[str, bytes]:
-    """The envelope sender and bytes of the confirmation email."""
+def confirmation_sender(config: Config, list_name: str) -> str:
+    """The envelope sender of a list's confirmations: its digest's sender, else the alerts' one."""
+    digest = list_digest(config, list_name)
+    return digest.from_address if digest else config.alerts.from_address
+
+
+def confirmation_message(config: Config, request: SubscribeRequest, url: str, key: str, now: datetime) -> bytes:
+    """The bytes of the confirmation email; its Message-ID is the same for every attempt of `key`."""
     digest = list_digest(config, request.list_name)
-    sender = digest.from_address if digest else config.alerts.from_address
+    sender = confirmation_sender(config, request.list_name)
     display = (digest.from_name if digest else None) or config.branding.organisation
-    newsletter_name = config.branding.name or config.branding.organisation
+    list_title = config.list_title(request.list_name)
     t = translator(request.locale)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = Address(display_name=clean_header(display), addr_spec=sender)
     message["To"] = request.email
-    message["Subject"] = clean_header(t("confirm_mail_subject", name=newsletter_name))
+    message["Subject"] = clean_header(t("confirm_mail_subject", name=list_title))
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender_domain(sender))
+    message["Message-ID"] = message_id(key, request.email, sender_domain(sender))
     message["Auto-Submitted"] = "auto-generated"
     hours = int(CONFIRM_VALID_FOR.total_seconds() // 3600)
-    message.set_content(t("confirm_mail_body", name=newsletter_name, hours=hours, url=url))
-    return sender, message.as_bytes(policy=policy.SMTP)
+    message.set_content(t("confirm_mail_body", name=list_title, hours=hours, url=url))
+    return message.as_bytes(policy=policy.SMTP)
 
 
-def request_subscription(
-    config: Config, store: Store, secret: str, request: SubscribeRequest, now: datetime
-) -> bool:
-    """Mail a confirmation link unless the address is suppressed or already on the list;
-    returns whether a message was sent (never shown to the visitor)."""
-    if store.subscribers.is_suppressed(request.email):
-        return False
-    existing = store.subscribers.get_subscriber(request.email)
-    if existing and existing.status is SubscriberStatus.ACTIVE and request.list_name in existing.lists:
-        return False
-    sender, message = confirmation_message(config, request, confirm_url(config, make_confirm_token(secret, request)),
-                                           now)
-    send_one(email_transport(config, sender_domain(sender)), sender, request.email, message)
-    return True
+def client_key(client: str) -> str:
+    """A client's counter key: the SHA-256 of its address, never kept in clear."""
+    return hashlib.sha256(client.encode("utf-8")).hexdigest()
+
+
+def request_subscription(config: Config, store: Store, request: SubscribeRequest, client: str) -> SubscribeAnswer:
+    """Count the request and queue a confirmation mail, within `public`'s limits; the same
+    statements run whether the address is new, pending, subscribed or forgotten, and no mail
+    server is contacted."""
+    limits, now = config.public, request.issued_at
+    by_client = store.public_requests.count_request(
+        RequestKind.CLIENT, client_key(client), now, timedelta(minutes=limits.client_window_minutes))
+    if by_client.count > limits.requests_per_client:
+        wait = int((by_client.resets_at - now).total_seconds())
+        return SubscribeAnswer(SubscribeOutcome.CLIENT_LIMITED, max(1, wait))
+    by_address = store.public_requests.count_request(
+        RequestKind.ADDRESS, email_hash(request.email), now, timedelta(hours=limits.address_window_hours))
+    if by_address.count > limits.confirmations_per_address:
+        return SubscribeAnswer(SubscribeOutcome.ADDRESS_LIMITED)
+    row = (confirmation_key(uuid.uuid4().hex), str(DeliveryKind.CONFIRMATION), request.email, _payload(request))
+    Ledger(store).ensure_pending([row], now=now)
+    return SubscribeAnswer(SubscribeOutcome.QUEUED)
+
+
+def _payload(request: SubscribeRequest) -> dict[str, Any]:
+    return {"list": request.list_name, "name": request.name, "locale": request.locale,
+            "requested_at": request.issued_at.isoformat()}
+
+
+def _request(delivery: Delivery) -> SubscribeRequest:
+    data = delivery.payload
+    return SubscribeRequest(delivery.target, str(data["list"]), str(data["name"]), str(data["locale"]),
+                            datetime.fromisoformat(str(data["requested_at"])))
+
+
+@dataclass
+class ConfirmationReport:
+    """What one drain of the confirmation queue did."""
+
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The counts for the run history."""
+        return {"sent": self.sent, "skipped": self.skipped, "retried": self.retried, "failed": self.failed,
+                "waiting": self.waiting}
+
+    @property
+    def did_something(self) -> bool:
+        """Whether any queued row was handled or left waiting (an idle drain records no run)."""
+        return any(self.counts().values())
+
+
+def send_confirmations(
+    config: Config, store: Store, *, stop: threading.Event | None = None, backoff: Backoff | None = None
+) -> ConfirmationReport:
+    """Send every due queued confirmation once, on one session of the configured transport;
+    when the mail server cannot be reached the rows wait for the next drain. The secret and the
+    transport are only needed once a mail is to go out (an empty queue needs neither)."""
+    ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
+    ledger.recover_dead_claims()
+    _forget_old_counters(config, store)
+    return _Drain(config, store, ledger, backoff or Backoff(), stop or threading.Event()).run()
+
+
+def _forget_old_counters(config: Config, store: Store) -> None:
+    longest = max(timedelta(hours=config.public.address_window_hours),
+                  timedelta(minutes=config.public.client_window_minutes))
+    store.public_requests.forget_before(utcnow() - longest)
+
+
+class _Drain:
+    """One pass over the queue: claim due rows in batches, send or skip each, record each outcome."""
+
+    def __init__(self, config: Config, store: Store, ledger: Ledger, backoff: Backoff, stop: threading.Event):
+        self.config, self.store, self.ledger = config, store, ledger
+        self.backoff, self.stop = backoff, stop
+        self.report = ConfirmationReport()
+        self.session: EmailSession | None = None
+        self.secret: str | None = None
+
+    def run(self) -> ConfirmationReport:
+        """Drain until nothing is due, the server is unreachable or `stop` is set."""
+        try:
+            while not self.stop.is_set() and (batch := self.ledger.claim_batch(
+                    str(DeliveryKind.CONFIRMATION), CLAIM_SIZE, now=utcnow())):
+                if not self._send_batch(batch):
+                    break
+        finally:
+            if self.session is not None:
+                self.session.close()
+        return self.report
+
+    def _send_batch(self, batch: list[Delivery]) -> bool:
+        """Handle the claimed rows; False once the drain must stop, the rest released unsent."""
+        for index, delivery in enumerate(batch):
+            if self.stop.is_set():
+                self._release(batch[index:])
+                return False
+            try:
+                self._handle(delivery)
+            except TransportUnavailable as error:
+                self._release(batch[index:])
+                self.report.errors.append(str(error))
+                return False
+            except BaseException:  # a missing password, a store error: nothing more is sent, no row stays claimed
+                self._release(batch[index:])
+                raise
+        return True
+
+    def _release(self, rows: list[Delivery]) -> None:
+        self.report.waiting += self.ledger.release_many([d.key for d in rows])
+
+    def _handle(self, delivery: Delivery) -> None:
+        if not delivery.payload or self._needs_no_confirmation(delivery):
+            self.ledger.mark_skipped(delivery.key, ALREADY_SUBSCRIBED)
+            self.report.skipped += 1
+            return
+        request = _request(delivery)
+        self.secret = self.secret or secret_from_env(self.config)
+        url = confirm_url(self.config, make_confirm_token(self.secret, request))
+        message = confirmation_message(self.config, request, url, delivery.key, utcnow())
+        result = self._session().send(confirmation_sender(self.config, request.list_name), request.email, message)
+        if result.outcome is Outcome.SENT:
+            self.ledger.mark_sent(delivery.key, result.reply[:200])
+            self.report.sent += 1
+        elif result.outcome is Outcome.PERMANENT:
+            self.ledger.mark_failed(delivery.key, result.reply)
+            self.report.failed += 1
+        else:
+            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
+            status = self.ledger.mark_retry(delivery.key, result.reply, retry_at)
+            if status is DeliveryStatus.FAILED:
+                self.report.failed += 1
+            else:
+                self.report.retried += 1
+
+    def _needs_no_confirmation(self, delivery: Delivery) -> bool:
+        """Forgotten (suppressed) addresses and people already on the list get no mail."""
+        if self.store.subscribers.is_suppressed(delivery.target):
+            return True
+        subscriber = self.store.subscribers.get_subscriber(delivery.target)
+        return (subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE
+                and delivery.payload["list"] in subscriber.lists)
+
+    def _session(self) -> EmailSession:
+        """The drain's one session, opened on first use."""
+        if self.session is None:
+            self.session = self._transport().session()
+        self.session.open()
+        return self.session
+
+    def _transport(self) -> EmailTransport:
+        lists = self.config.offered_lists()
+        sender = confirmation_sender(self.config, lists[0]) if lists else self.config.alerts.from_address
+        return email_transport(self.config, sender_domain(sender))
 
 
 def confirm_subscription(store: Store, request: SubscribeRequest, now: datetime) -> int:

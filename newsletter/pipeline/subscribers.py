@@ -107,11 +107,6 @@ def _validated_domain(domain: str) -> str:
     return _validated(f"{DOMAIN_PROBE}@{domain}").rpartition("@")[2]
 
 
-def list_names(digest_list: str) -> list[str]:
-    """The list(s) a digest goes to (`a, b` names several)."""
-    return [name.strip() for name in digest_list.split(",") if name.strip()]
-
-
 def split_lists(text: str | None) -> tuple[str, ...]:
     """List names from a cell such as `main; culture`."""
     return tuple(name.strip() for name in LIST_SEPARATORS.split(text or "") if name.strip())

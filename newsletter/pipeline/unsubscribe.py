@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError, NewsletterError
-from newsletter.pipeline.subscribers import list_names
+from newsletter.core.keys import list_names
 from newsletter.store import Store
 
 TOKEN_VERSION = "v1"

@@ -1,7 +1,8 @@
 """The daemon's jobs: one function per job kind, each recorded in the run history.
 
 A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`,
-and `bounces:imap` (the bounce mailbox, when `bounces.imap.schedule` is set).
+`mail:confirmations` (the queued subscribe confirmations, whenever a digest offers a list) and
+`bounces:imap` (the bounce mailbox, when `bounces.imap.schedule` is set).
 The scheduler and `run --once` both go through `run_job`, so a run is recorded, logged and
 alerted on the same way. A digest issue left half-sent keeps its run: the run that resumes it
 reopens the interrupted record, so one issue is one run, with the ledger's totals as counts.
@@ -29,6 +30,7 @@ from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.revisions import follow_changes
 from newsletter.pipeline.sending import send_counts, send_digest, send_outcome
+from newsletter.pipeline.subscribe import send_confirmations
 from newsletter.runtime import alerts
 from newsletter.runtime.status import job_schedules
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
@@ -69,6 +71,7 @@ def job_ids(config: Config) -> list[str]:
         + [keys.job_id(JobKind.DIGEST, d.name) for d in config.digests]
         + [keys.job_id(JobKind.POST, c.name) for c in config.channels]
         + [job for job in job_schedules(config) if keys.job_kind(job) is JobKind.BOUNCES]
+        + ([keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] if config.offered_lists() else [])
     )
 
 
@@ -114,11 +117,23 @@ def _bounces(config: Config, store: Store, name: str, now: datetime, stop: threa
     return JobResult(str(RunOutcome.OK), run.counts(), "; ".join(run.left) or None)
 
 
+def _mail(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
+    """Send the queued confirmations; only a drain that found work is recorded (it runs every few seconds)."""
+    report = send_confirmations(config, store, stop=stop)
+    outcome = RunOutcome.FAILED if report.errors else RunOutcome.OK
+    result = JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None)
+    if report.did_something:
+        run_id = store.runs.start_run(keys.job_id(JobKind.MAIL, name), now=now)
+        store.runs.finish_run(run_id, result.outcome, result.counts, result.message)
+    return result
+
+
 JOB_KINDS: dict[str, JobRunner] = {
     "ingest": JobRunner(_ingest, records_own_runs=True),
     "digest": JobRunner(_digest),
     "post": JobRunner(_post),
     "bounces": JobRunner(_bounces),
+    "mail": JobRunner(_mail, records_own_runs=True),
 }
 
 

@@ -29,6 +29,8 @@ def job_schedules(config: Config) -> dict[str, list[Schedule]]:
         jobs[keys.job_id(JobKind.POST, channel.name)] = list(channel.slots)
     if config.bounces.imap is not None and config.bounces.imap.schedule is not None:
         jobs[BOUNCE_MAILBOX_JOB] = [config.bounces.imap.schedule]
+    if config.offered_lists():
+        jobs[keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] = [config.public.confirmation_schedule]
     return jobs
 
 

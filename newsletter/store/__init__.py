@@ -21,10 +21,12 @@ from newsletter.store.bounces import BounceQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries
 from newsletter.store.lease import LeaseQueries
 from newsletter.store.owners import ClaimOwner
+from newsletter.store.public import PublicRequestQueries
 from newsletter.store.runs import RunQueries, RunRecord
 from newsletter.store.sources import SourceStateQueries
 from newsletter.store.subscribers import Subscriber, SubscriberQueries
 from newsletter.store.tables import utcnow
+from newsletter.store.users import User, UserQueries
 
 __all__ = [
     "ActionRecord",
@@ -39,6 +41,7 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "UpsertResult",
+    "User",
     "utcnow",
 ]
 
@@ -58,6 +61,8 @@ class Store:
         self.issues = DigestIssueQueries(engine)
         self.subscribers = SubscriberQueries(engine)
         self.audit = AuditQueries(engine)
+        self.users = UserQueries(engine)
+        self.public_requests = PublicRequestQueries(engine)
         self.bounces = BounceQueries(engine)
 
     @classmethod

@@ -30,6 +30,9 @@ S = DeliveryStatus
 BATCH_SIZE = 1000
 DEFAULT_MAX_ATTEMPTS = 5
 INTERRUPTED = "interrupted: the process stopped while sending"
+# Mail kinds an interrupted claim may be sent again (at most one duplicate per connection);
+# posts are checked on the service instead.
+RESENDABLE_KINDS = (str(DeliveryKind.EMAIL), str(DeliveryKind.CONFIRMATION))
 
 PendingRow = tuple[str, str, str, dict[str, Any] | None]
 Item = TypeVar("Item")
@@ -372,9 +375,10 @@ class Ledger:
 
     def recover_dead_claims(self, now: datetime | None = None, *, issue_id: str | None = None) -> dict[str, int]:
         """Settle the rows claimed by owners that died (see `newsletter.store.owners`), only those
-        of `issue_id` when given; a live process's claims are never touched. Emails go back to
-        pending (at most one message per interrupted connection may then be sent twice), posts
-        become uncertain: their sender checks the service before resuming them.
+        of `issue_id` when given; a live process's claims are never touched. Emails (digest
+        copies and confirmations) go back to pending (at most one message per interrupted
+        connection may then be sent twice), posts become uncertain: their sender checks the
+        service before resuming them.
         Returns {"pending": n, "uncertain": m}."""
         now = now or utcnow()
         remove_dead_owners(self.engine, keep=self.store.claim_owner.registered)
@@ -388,12 +392,12 @@ class Ledger:
         with self.engine.begin() as conn:
             emails = conn.execute(
                 update(t)
-                .where(*orphaned, t.c.kind == str(DeliveryKind.EMAIL))
+                .where(*orphaned, t.c.kind.in_(RESENDABLE_KINDS))
                 .values(status=str(S.PENDING), claimed_at=None, claimed_by=None, error=INTERRUPTED, updated_at=now)
             ).rowcount
             posts = conn.execute(
                 update(t)
-                .where(*orphaned, t.c.kind != str(DeliveryKind.EMAIL))
+                .where(*orphaned, t.c.kind.not_in(RESENDABLE_KINDS))
                 .values(status=str(S.UNCERTAIN), error=INTERRUPTED, updated_at=now)
             ).rowcount
         return {str(S.PENDING): emails, str(S.UNCERTAIN): posts}

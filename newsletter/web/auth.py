@@ -1,56 +1,66 @@
-"""Who may use the review pages.
+"""Who may use the review pages, and with which role.
 
-With a review token (from the env var `review.token_env`), every review page needs a session
-signed in with that token, or an `Authorization: Bearer <token>` header. Without one the
-pages are open, which `newsletter serve` only allows on a loopback address. The session
-cookie is signed with a key derived from the token (a random per-process key without one).
+Every review page needs a user signed in with their password (`newsletter users add`), or an
+`Authorization: Bearer <API token>` header of a user, unless `review.open` is set, which is only
+allowed when the app and its public URL are on loopback. The session cookie names the user and
+their password's version, so a password change or removal ends their sessions at once; it is
+signed with the key in `review.session_secret_env` (a random key per process without it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from newsletter.config import Config, is_loopback
+from newsletter.config import Config, open_review_problem
 from newsletter.core.errors import ConfigError
+from newsletter.core.roles import Role
+from newsletter.pipeline.accounts import api_token_user, session_user
+from newsletter.store import Store, User, utcnow
 
-SESSION_USER = "reviewer"
-DEFAULT_ACTOR = "web"
-MAX_NAME_LENGTH = 80
+SESSION_USER_ID = "uid"
+SESSION_VERSION = "uv"
+OPEN_ACTOR = "web"
+REVIEWER_STATE = "reviewer"
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who is asking: the name the audit log records and the role that decides what they may do."""
+
+    name: str
+    role: Role
+
+    def may(self, required: Role | str) -> bool:
+        """Whether this reviewer's role allows what `required` may do."""
+        return self.role.allows(Role(required))
 
 
 class NotSignedIn(Exception):
     """A review page was asked for without a valid login."""
 
 
-def review_token(config: Config) -> str | None:
-    """The team's review token from the environment, or None when unset."""
-    return os.environ.get(config.review.token_env) or None
+class Forbidden(Exception):
+    """The signed-in user's role does not allow this action."""
+
+    def __init__(self, required: Role):
+        super().__init__(f"this needs the {required} role")
+        self.required = required
 
 
 def check_can_serve(config: Config, host: str) -> None:
-    """Refuse to serve on a non-loopback host without a review token."""
-    if not is_loopback(host) and review_token(config) is None:
-        raise ConfigError([
-            f"review.host: serving on {host} needs a review token: set the environment variable "
-            f"{config.review.token_env} (or bind to 127.0.0.1)"
-        ])
+    """Refuse to serve open review pages anywhere but loopback."""
+    problem = open_review_problem(config, host)
+    if problem is not None:
+        raise ConfigError([problem])
 
 
-def session_secret(token: str | None) -> str:
-    """The session signing key: derived from the review token, else random for this process."""
-    if token is None:
-        return secrets.token_urlsafe(32)
-    return hmac.new(token.encode("utf-8"), b"newsletter-review-session", hashlib.sha256).hexdigest()
-
-
-def token_matches(token: str | None, given: str) -> bool:
-    """Whether `given` is the review token (constant time)."""
-    return token is not None and hmac.compare_digest(token.encode("utf-8"), given.encode("utf-8"))
+def session_secret(config: Config) -> str:
+    """The session signing key: from `review.session_secret_env`, else random for this process."""
+    return os.environ.get(config.review.session_secret_env) or secrets.token_urlsafe(32)
 
 
 def bearer(request: Request) -> str | None:
@@ -59,30 +69,44 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def reviewer(request: Request, token: str | None) -> str | None:
-    """Who is asking: the signed-in name, `token` for a bearer request, None when not allowed."""
+def _as_reviewer(user: User | None) -> Reviewer | None:
+    return Reviewer(user.name, user.role) if user is not None else None
+
+
+def _resolve(request: Request, config: Config, store: Store) -> Reviewer | None:
     given = bearer(request)
     if given is not None:
-        return "token" if token_matches(token, given) else None
-    name = request.session.get(SESSION_USER)
-    if isinstance(name, str) and name:
-        return name
-    return DEFAULT_ACTOR if token is None else None
+        return _as_reviewer(api_token_user(store, given, utcnow()))
+    if SESSION_USER_ID in request.session:
+        found = _as_reviewer(session_user(store, request.session.get(SESSION_USER_ID),
+                                          request.session.get(SESSION_VERSION)))
+        if found is None:
+            request.session.clear()
+        return found
+    return Reviewer(OPEN_ACTOR, Role.ADMIN) if config.review.open else None
 
 
-def require_reviewer(request: Request, token: str | None) -> str:
-    """The reviewer's name for the audit log; NotSignedIn when the page needs a login."""
-    name = reviewer(request, token)
-    if name is None:
+def current_reviewer(request: Request, config: Config, store: Store) -> Reviewer | None:
+    """The signed-in user (session or API token), the open workspace's actor, or None (kept per request)."""
+    if REVIEWER_STATE not in request.scope.setdefault("state", {}):
+        request.scope["state"][REVIEWER_STATE] = _resolve(request, config, store)
+    found: Reviewer | None = request.scope["state"][REVIEWER_STATE]
+    return found
+
+
+def require_role(request: Request, config: Config, store: Store, required: Role) -> Reviewer:
+    """The reviewer when their role allows `required`; NotSignedIn or Forbidden otherwise."""
+    found = current_reviewer(request, config, store)
+    if found is None:
         raise NotSignedIn()
-    return name
+    if not found.may(required):
+        raise Forbidden(required)
+    return found
 
 
-def sign_in(request: Request, token: str | None, given_token: str, name: str) -> bool:
-    """Start a review session when `given_token` is right (or no token is needed)."""
-    if token is not None and not token_matches(token, given_token):
-        return False
-    clean = " ".join(name.split())[:MAX_NAME_LENGTH] or DEFAULT_ACTOR
+def start_session(request: Request, user: User) -> None:
+    """Sign `user` in on this browser (a fresh session: no fixation)."""
     request.session.clear()
-    request.session[SESSION_USER] = clean
-    return True
+    request.session[SESSION_USER_ID] = user.id
+    request.session[SESSION_VERSION] = user.session_version
+    request.scope.setdefault("state", {})[REVIEWER_STATE] = Reviewer(user.name, user.role)

@@ -19,10 +19,12 @@ from starlette.templating import Jinja2Templates
 
 from newsletter.config import Config
 from newsletter.core.i18n import normalise_locale, translator
+from newsletter.core.roles import Role
 from newsletter.store import Store
-from newsletter.web.auth import require_reviewer, reviewer
+from newsletter.web.auth import Reviewer, current_reviewer, require_role
 from newsletter.web.csrf import check_csrf, csrf_token
 from newsletter.web.formatting import FILTERS
+from newsletter.web.throttle import SlidingWindow
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -39,8 +41,8 @@ class WebState:
     config: Config
     store_factory: Callable[[], Store]
     clock: Callable[[], datetime]
-    token: str | None
     templates: Jinja2Templates
+    login_throttle: SlidingWindow
     _store: Store | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,13 +112,15 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     """Render a page template with the shared context (translations, CSRF token, who is signed in)."""
     state = web_state(request)
     language = locale(request)
+    reviewer = current_reviewer(request, state.config, state.store)
     base = {
         "request": request,
         "t": translator(language),
         "lang": language,
         "csrf_token": csrf_token(request),
-        "reviewer": reviewer(request, state.token),
-        "login_required": state.token is not None,
+        "reviewer": reviewer,
+        "may_approve": reviewer is not None and reviewer.may(Role.APPROVER),
+        "open_workspace": state.config.review.open,
         "config": state.config,
         "tz": state.config.tz,
         "messages": request.session.pop(SESSION_FLASH, []),
@@ -125,9 +129,10 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
                                             headers=headers)
 
 
-def review_actor(request: Request) -> str:
-    """The signed-in reviewer's name; raises NotSignedIn when the review pages need a login."""
-    return require_reviewer(request, web_state(request).token)
+def signed_in(request: Request, required: Role = Role.EDITOR) -> Reviewer:
+    """The signed-in reviewer when their role allows `required` (NotSignedIn or Forbidden otherwise)."""
+    state = web_state(request)
+    return require_role(request, state.config, state.store, required)
 
 
 async def posted_form(request: Request) -> FormData:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from newsletter.config import load_config
+from newsletter.pipeline.subscribe import SubscribeRequest, request_subscription
+from newsletter.store import Store
 from tests.fakes.smtp import (
     TEST_SECRET,
     TEST_SECRET_ENV,
@@ -120,3 +124,22 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     code, out, _ = run(config_path, "send", "digest", "hebdo", "--to", "relecture@example.org")
     assert code == 0 and "hebdo: nothing to send (0 new announcement(s)" in out
     assert len(smtp_server.handler.received) == 3
+
+
+def test_send_confirmations_and_run_once_send_the_queued_mails(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    path = write_mail_config(tmp_path, smtp_server)
+    config = load_config(path)
+    now = datetime.now(UTC)
+    with Store.open(config.database_url(), create=True) as store:
+        for email in ("a@example.net", "b@example.net"):
+            request_subscription(config, store, SubscribeRequest(email, "main", "", "fr", now), "198.51.100.7")
+    code, out, _ = run(path, "subscribers", "send-confirmations")
+    assert code == 0 and out.startswith("2 sent, 0 skipped"), out
+    with Store.open(config.database_url()) as store:
+        request_subscription(config, store, SubscribeRequest("c@example.net", "main", "", "fr", now), "198.51.100.7")
+    code, out, _ = run(path, "run", "--once", "mail:confirmations")
+    assert code == 0 and "mail:confirmations: ok" in out and "'sent': 1" in out, out
+    assert smtp_server.handler.copies() == {"a@example.net": 1, "b@example.net": 1, "c@example.net": 1}

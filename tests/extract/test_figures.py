@@ -272,3 +272,24 @@ def test_french_decimals_signs_and_ranges(text: str, value: float, value_max: fl
 def test_opening_hours_are_not_figures() -> None:
     text = "Les visites ont lieu de 15 h à 20 h, et les guichets ouvrent de 7 h 30 à 19 h."
     assert find_figures(text, "fr") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "about"),
+    [
+        ("Le fonds versera 120 M€ par an aux communes.", "fr", None),  # a rate names nothing counted
+        ("Le déficit recule de 2,3 Md€ par rapport à 2024.", "fr", None),
+        ("Près de 9 000 personnes inscrites sur les listes communales.", "fr", "personnes"),
+        ("La région compte 1 020 000 élèves cette année.", "fr", "élèves"),  # digits need no « de »
+        ("La région compte 1,1 million d'élèves.", "fr", "d'élèves"),
+        ("About 1 in 4 of them reported symptoms.", "en", None),  # a pronoun is no group
+        ("Nearly 1 in 5 of early childhood educators left.", "en", "of early childhood educators"),
+        ("Some 3,000 new licensed child care spaces open.", "en", "new licensed child care spaces"),
+        ("Emissions reached 1.9% of GDP last year.", "en", "of GDP"),
+        ("Nearly 600,000 Australians enrolled.", "en", "Australians"),
+        ("Around 150,000 children live in temporary homes.", "en", "children"),
+        ("Some 3,000 police officers joined.", "en", "police officers"),
+    ],
+)
+def test_figure_phrases_end_where_a_person_would_end_them(text: str, language: str, about: str | None) -> None:
+    assert only(text, language).about == about

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,20 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 import yaml
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from newsletter.config import Config, load_config
 from newsletter.core.models import Announcement, Figure, Quote
+from newsletter.core.roles import Role
+from newsletter.pipeline.accounts import add_user
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.web.app import create_app
-from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer
+from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, SmtpServer, free_port
 
 NOW = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)  # a Friday; the digest goes on Mondays at 9:00
 HOSTILE = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
-TOKEN_ENV = "NEWSLETTER_TEST_REVIEW_TOKEN"
+SESSION_SECRET_ENV = "NEWSLETTER_SESSION_SECRET"
+TEST_SESSION_SECRET = "session-key-for-the-review-tests-0123456789"
+PASSWORD = "correct horse battery staple"
+USERS = {"alice": Role.ADMIN, "paul": Role.APPROVER, "edith": Role.EDITOR}  # each with PASSWORD
+SESSION_COOKIE = "newsletter_session"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -79,7 +88,6 @@ def write_config(folder: Path, smtp: SmtpServer | None, **extra: Any) -> Path:
         "branding": {"organisation": "Ministère des Essais", "name": "La lettre des essais"},
         "smtp": {"host": "127.0.0.1", "port": smtp.port if smtp else 2525, "timeout": 5},
         "unsubscribe": {"secret_env": TEST_SECRET_ENV},
-        "review": {"token_env": TOKEN_ENV},
         "digests": [{"name": "hebdo", "schedule": "0 9 * * MON", "list": "main",
                      "from_address": "lettre@example.org"}],
         "channels": [
@@ -104,6 +112,7 @@ class ReviewEnv:
     client: TestClient
     smtp: SmtpServer
     folder: Path
+    admin_cookie: str
 
     def csrf(self, path: str = "/upcoming") -> str:
         """The CSRF token of the client's session, read from a page's form."""
@@ -115,9 +124,40 @@ class ReviewEnv:
         """Post a form with the session's CSRF token, not following the redirect."""
         return self.client.post(path, data={"csrf_token": self.csrf(), **data}, follow_redirects=False, **kwargs)
 
+    def admin_client(self, config: Config | None = None, **kwargs: Any) -> TestClient:
+        """A new client of an app over this store (or `config`), signed in as `alice` (admin)."""
+        client = app_client(config or self.config, **kwargs)
+        client.cookies.set(SESSION_COOKIE, self.admin_cookie)
+        return client
+
+    def client_as(self, name: str | None, **kwargs: Any) -> TestClient:
+        """A new client of the app over this store, signed in through the form as `name` (None: not signed in)."""
+        client = app_client(self.config, **kwargs)
+        if name is not None:
+            sign_in(client, name)
+        return client
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> Any:
+    """Sign in through the login form as a person would; returns the form's response."""
+    found = CSRF_FIELD.search(client.get("/login").text)
+    assert found, "no CSRF field on /login"
+    return client.post("/login", data={"csrf_token": found.group(1), "name": name, "password": password},
+                       follow_redirects=False)
+
+
+def form_post(client: TestClient, path: str, data: dict[str, str], page: str = "/upcoming") -> Any:
+    """Post a form from `client` with its session's CSRF token (read from `page`), not following redirects."""
+    found = CSRF_FIELD.search(client.get(page).text)
+    assert found, f"no CSRF field on {page}"
+    return client.post(path, data={"csrf_token": found.group(1), **data}, follow_redirects=False)
+
 
 def seed(config: Config, store: Store) -> None:
-    """Store the announcements as first seen a day before NOW, subscribers, and queue the posts."""
+    """Store the announcements as first seen a day before NOW, subscribers, the review users, and
+    queue the posts."""
+    for name, role in USERS.items():
+        add_user(store, name, PASSWORD, role, NOW - timedelta(days=30))
     for announcement in announcements():
         store.announcements.upsert_announcement(announcement, announce=True, now=NOW - timedelta(days=1))
     store.subscribers.add_subscriber("ana@example.org", name="Ana", lists=["main"], consent_source="test")
@@ -125,11 +165,25 @@ def seed(config: Config, store: Store) -> None:
     queue_posts(config, store, NOW)
 
 
-def app_client(config: Config, *, now: datetime = NOW, token: str | None = None,
-               base_url: str = "http://127.0.0.1:8080") -> TestClient:
-    """A client of a new app over the config's store, with its own clock and review token."""
-    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: now, token=token)
-    return TestClient(app, base_url=base_url)
+def app_client(config: Config, *, now: datetime = NOW, base_url: str = "http://127.0.0.1:8080",
+               client_address: str = "testclient") -> TestClient:
+    """A client of a new app over the config's store, with its own clock (not signed in)."""
+    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: now)
+    return TestClient(app, base_url=base_url, client=(client_address, 50000))
+
+
+@pytest.fixture(scope="session")
+def admin_cookie(seeded_data: Path) -> str:
+    """A session cookie of `alice` (admin) signed with the test session key, from one real sign-in:
+    each test's client starts signed in without paying argon2 again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SESSION_SECRET_ENV, TEST_SESSION_SECRET)
+        config = load_config(seeded_data / "newsletter.yaml")
+        with app_client(config) as client:
+            assert sign_in(client, "alice").status_code == 303
+            cookie = client.cookies.get(SESSION_COOKIE)
+    assert cookie
+    return cookie
 
 
 @pytest.fixture(scope="session")
@@ -144,12 +198,12 @@ def seeded_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def review_env(
-    tmp_path: Path, seeded_data: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, seeded_data: Path, smtp_server: SmtpServer, admin_cookie: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ReviewEnv]:
-    """A review app on loopback without a token (open pages), its own copy of the seeded store,
-    and the SMTP server."""
+    """A review app on loopback whose client is signed in as `alice` (admin), its own copy of the
+    seeded store, and the SMTP server."""
     monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.setenv(SESSION_SECRET_ENV, TEST_SESSION_SECRET)
     shutil.copytree(seeded_data / "data", tmp_path / "data")
     config = load_config(write_config(tmp_path, smtp_server))
     store = Store.open(config.database_url())
@@ -157,5 +211,25 @@ def review_env(
         conn.execute(text("UPDATE deliveries SET payload = replace(payload, :seed, :copy)"),
                      {"seed": str(seeded_data), "copy": str(tmp_path)})
     with app_client(config) as client:
-        yield ReviewEnv(config, store, client, smtp_server, tmp_path)
+        client.cookies.set(SESSION_COOKIE, admin_cookie)
+        yield ReviewEnv(config, store, client, smtp_server, tmp_path, admin_cookie)
     store.close()
+
+
+@pytest.fixture
+def served(review_env: ReviewEnv) -> Iterator[str]:
+    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
+    config = review_env.config
+    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -14,7 +14,7 @@ from newsletter.pipeline.actions import ActionError
 from newsletter.pipeline.plan import plan_digest
 from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
-from tests.fakes.review_env import NOW, TOKEN_ENV, ReviewEnv
+from tests.fakes.review_env import NOW, ReviewEnv
 
 X_POST = "post:apprentissage:quote:x-main"
 MASTO_POST = "post:apprentissage:quote:masto"
@@ -138,8 +138,7 @@ def test_send_test_reaches_the_smtp_server(review_env: ReviewEnv) -> None:
     assert Ledger(store).counts()["sent"] == 0  # a test copy never goes through the ledger
 
 
-def test_cli_approve_records_who(review_env: ReviewEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
+def test_cli_approve_records_who(review_env: ReviewEnv) -> None:
     config_path = review_env.folder / "newsletter.yaml"
     result = CliRunner().invoke(app, ["approve", X_POST, "--config", str(config_path), "--as", "carole"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ from newsletter.pipeline import actions
 from newsletter.pipeline.plan import freeze_issue
 from newsletter.runtime.jobs import run_job
 from newsletter.store import DigestIssueStatus
-from tests.fakes.review_env import CSRF_FIELD, NOW, ReviewEnv, app_client
+from tests.fakes.review_env import CSRF_FIELD, NOW, ReviewEnv
 
 MONDAY_9 = NOW.replace(day=24, hour=8)  # 9:00 in Paris, the digest's next run after NOW
 
@@ -28,7 +28,7 @@ def test_an_issue_approved_after_its_time_is_sent_at_once_from_the_review_app(ap
     assert frozen is not None and env.store.issues.get_digest_issue(frozen.issue_id).status is (
         DigestIssueStatus.AWAITING_APPROVAL)
     later = MONDAY_9 + timedelta(hours=2)
-    with app_client(env.config, now=later) as client:
+    with env.admin_client(now=later) as client:
         found = CSRF_FIELD.search(client.get("/upcoming").text)
         assert found
         csrf = found.group(1)

@@ -104,7 +104,7 @@ def test_names_are_escaped_and_the_web_copy_link_works_on_arrival(
     link = archive_url(config, issue.id)
     assert link in text and link in html and "/issues/" not in text + html
     assert archive_path(config, issue.id).is_file()
-    page = app_client(config, token="review-token-for-tests").get(link.removeprefix(config.public_base_url))
+    page = app_client(config, base_url=config.public_base_url).get(link.removeprefix(config.public_base_url))
     assert page.status_code == 200 and "Plan numéro 1" in page.text and "Ana" not in page.text
 
 

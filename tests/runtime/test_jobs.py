@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from newsletter.core.errors import NewsletterError
+from newsletter.pipeline.subscribe import SubscribeRequest, request_subscription
 from newsletter.runtime.jobs import close_interrupted_runs, digests_to_resume, run_job
 from newsletter.store import DigestIssueStatus, RunOutcome
 from newsletter.store.ledger import Ledger
@@ -32,7 +33,7 @@ def env(tmp_path, smtp_server):
 
 def test_unknown_job_names_the_valid_ones(env):
     config, store, _ = env
-    with pytest.raises(NewsletterError, match=r"unknown job 'digest:nope' \(jobs: digest:hebdo\)"):
+    with pytest.raises(NewsletterError, match=r"unknown job 'digest:nope' \(jobs: digest:hebdo, mail:confirmations\)"):
         run_job(config, store, "digest:nope", NOW)
 
 
@@ -131,3 +132,16 @@ def test_ingest_job_is_recorded_once_by_its_stage(tmp_path):
     (run,) = store.runs.last_runs("ingest:dossier")
     assert run.outcome is RunOutcome.OK and run.counts["new"] == 1
     store.close()
+
+
+def test_the_confirmation_job_sends_the_queue_and_records_only_busy_runs(env):
+    config, store, server = env
+    assert run_job(config, store, "mail:confirmations", NOW).outcome == "ok"
+    assert store.runs.last_runs("mail:confirmations") == [], "an idle drain leaves no run behind"
+    for email in ("a@example.net", "b@example.net"):
+        request_subscription(config, store, SubscribeRequest(email, "main", "", "fr", NOW), "198.51.100.7")
+    result = run_job(config, store, "mail:confirmations", NOW)
+    assert result.outcome == "ok" and result.counts["sent"] == 2
+    (run,) = store.runs.last_runs("mail:confirmations")
+    assert run.outcome is RunOutcome.OK and run.counts["sent"] == 2
+    assert server.handler.copies() == {"a@example.net": 1, "b@example.net": 1}

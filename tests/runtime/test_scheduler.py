@@ -84,8 +84,9 @@ def test_jobs_have_fixed_ids_crontab_days_and_first_runs_at_start(tmp_path, stor
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"ingest:dossier", "digest:dimanche", "post:masto"}
+        assert set(jobs) == {"ingest:dossier", "digest:dimanche", "post:masto", "mail:confirmations"}
         assert jobs["ingest:dossier"].next_run_time == now, "sources are read at start"
+        assert jobs["mail:confirmations"].next_run_time == now, "queued confirmations leave at start"
         sunday = jobs["digest:dimanche"].trigger.get_next_fire_time(None, now)
         assert (sunday.isoformat(), sunday.strftime("%A")) == ("2026-03-29T09:00:00+02:00", "Sunday")
         assert jobs["post:masto"].trigger.get_next_fire_time(None, now).isoformat() == "2026-03-25T12:30:00+01:00"

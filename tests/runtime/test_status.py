@@ -29,8 +29,9 @@ def test_status_shows_schedule_in_words_next_run_counts_and_missed_runs(tmp_path
 
     result = runner.invoke(app, ["status", "-c", str(path), "--json", "--now", "2026-03-09T13:00:00+01:00"])
     assert result.exit_code == 0, result.output
-    (job,) = json.loads(result.output)["jobs"]
+    job, confirmations = json.loads(result.output)["jobs"]
     assert job["id"] == "digest:hebdo" and "lundi" in job["schedule"]
+    assert confirmations["id"] == "mail:confirmations" and confirmations["schedule"] == "toutes les 30 secondes"
     assert job["next_run"] == "2026-03-16T09:00:00+01:00"
     assert job["missed_runs"] == ["2026-03-09T09:00:00+01:00"]
     assert [run["outcome"] for run in job["recent_runs"]] == ["missed", "ok"]
@@ -47,6 +48,6 @@ def test_status_in_english_and_for_an_interval(tmp_path):
     config, store = open_config_store(path)
     status = collect_status(config, store, utc(2026, 7, 1, 10, 0))
     store.close()
-    (job,) = status["jobs"]
+    job, _confirmations = status["jobs"]
     assert job["schedule"] == "every 30 minutes" and job["last_run"] is None
     assert job["next_run"] == "2026-07-01T12:30:00+02:00"

@@ -1,49 +1,24 @@
 """A real browser on the review app: Debian's Chromium (Playwright) against uvicorn on loopback.
 
-Opens the Upcoming page, switches the digest preview to mobile width, edits and approves a post
-and checks it moved to the queue. Screenshots go to test-output/web/ (printed at the end).
+Signs in through the login form, opens the Upcoming page, switches the digest preview to mobile
+width, edits and approves a post and checks it moved to the queue. Screenshots go to
+test-output/web/ (printed at the end).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from newsletter.core.models import DeliveryStatus
-from newsletter.store import Store
 from newsletter.store.ledger import Ledger
-from newsletter.web.app import create_app
-from tests.fakes.review_env import NOW, ReviewEnv
-from tests.fakes.smtp import free_port
+from tests.fakes.review_env import PASSWORD, ReviewEnv
 from tests.pipeline.test_actions import X_POST
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
-
-
-@pytest.fixture
-def served(review_env: ReviewEnv) -> Iterator[str]:
-    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
-    config = review_env.config
-    app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def local_only(page: Any, base_url: str) -> None:
@@ -57,6 +32,12 @@ def test_preview_edit_and_approve_in_a_real_browser(chromium: Any, served: str, 
     try:
         local_only(page, served)
         page.goto(f"{served}/upcoming")
+        assert page.url.startswith(f"{served}/login")
+        page.get_by_label("Nom d'utilisateur").fill("paul")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(f"{served}/upcoming")
+        assert "paul (validation)" in page.locator("header.top").inner_text()
         frame = page.locator("#digest-hebdo iframe.digest-frame")
         digest_body = page.frame_locator("#digest-hebdo iframe.digest-frame").locator("body")
         digest_body.wait_for()
@@ -92,5 +73,6 @@ def test_preview_edit_and_approve_in_a_real_browser(chromium: Any, served: str, 
         page.close()
     row = Ledger(review_env.store).get(X_POST)
     assert row.status == DeliveryStatus.PENDING and row.payload["length"] == 44
-    assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
+    assert [(a.actor, a.action) for a in review_env.store.audit.list_actions()][:2] == [
+        ("paul", "post.approve"), ("paul", "post.edit")]
     print(f"screenshots: {SCREENSHOTS}")

@@ -12,7 +12,7 @@ from newsletter.config import load_config
 from newsletter.core.models import DeliveryStatus
 from newsletter.store.ledger import Ledger
 from tests.fakes.daemon_env import WebhookReceiver
-from tests.fakes.review_env import NOW, ReviewEnv, app_client, write_config
+from tests.fakes.review_env import NOW, ReviewEnv, write_config
 from tests.fakes.social_apis import FakeMastodon
 from tests.pipeline.test_actions import MASTO_POST
 
@@ -28,7 +28,7 @@ def masto_env(review_env: ReviewEnv, fake_mastodon: FakeMastodon, webhook: Webho
                 for c in _channels(review_env)]
     config = load_config(write_config(review_env.folder, review_env.smtp, channels=channels,
                                       alerts={"webhook_url": webhook.url}))
-    with app_client(config) as client:
+    with review_env.admin_client(config) as client:
         yield replace(review_env, config=config, client=client)
 
 

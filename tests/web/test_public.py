@@ -1,4 +1,6 @@
-"""Endpoint tests of the public pages: unsubscribe (page and one-click), double opt-in, archive."""
+"""Endpoint tests of the public pages: unsubscribe (page and one-click), double opt-in, archive.
+
+A subscribe request only queues its confirmation: `drain` sends the queue, as the daemon does."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ import re
 from datetime import date, timedelta
 
 from newsletter.compose.digest import announcement_url
+from newsletter.config import load_config
 from newsletter.core.models import Announcement, Figure, Quote
 from newsletter.pipeline.digests import write_archive
+from newsletter.pipeline.subscribe import ConfirmationReport, send_confirmations
 from newsletter.pipeline.unsubscribe import make_token
 from newsletter.store import DigestIssueStatus, SubscriberStatus
-from tests.fakes.review_env import HOSTILE, NOW, ReviewEnv, app_client
+from tests.fakes.review_env import HOSTILE, NOW, ReviewEnv, app_client, write_config
 from tests.fakes.smtp import TEST_SECRET
 from tests.pipeline.test_actions import frozen_issue
 
@@ -30,7 +34,8 @@ def test_unsubscribe_page_confirms_then_unsubscribes(review_env: ReviewEnv) -> N
     token = token_for(review_env, "ana@example.org")
     page = review_env.client.get(f"/unsubscribe/{token}")
     assert page.status_code == 200
-    assert "« main »" in page.text and "ana@example.org" not in page.text  # no subscriber data shown
+    assert "« La lettre des essais »" in page.text and "ana@example.org" not in page.text  # no subscriber data
+    assert "« main »" not in page.text  # the list's public name, never its internal one
     assert status(review_env, "ana@example.org") is SubscriberStatus.ACTIVE  # a GET changes nothing
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     done = review_env.client.post(f"/unsubscribe/{token}", data={"csrf_token": csrf})
@@ -43,10 +48,15 @@ def test_unsubscribe_page_confirms_then_unsubscribes(review_env: ReviewEnv) -> N
 
 
 def test_a_token_for_several_lists_names_them_all(review_env: ReviewEnv) -> None:
+    digests = [{"name": "hebdo", "schedule": "0 9 * * MON", "list": "main,culture"}]
+    titles = {"main": {"title": "Les essais du lundi"}, "culture": {"title": "Culture & essais"}}
+    config = load_config(write_config(review_env.folder, review_env.smtp, digests=digests, lists=titles))
     subscriber = review_env.store.subscribers.get_subscriber("ana@example.org")
-    page = review_env.client.get(f"/unsubscribe/{make_token(TEST_SECRET, subscriber.id, 'main,culture')}")
+    with app_client(config) as client:
+        page = client.get(f"/unsubscribe/{make_token(TEST_SECRET, subscriber.id, 'main,culture')}")
     assert page.status_code == 200
-    assert "des listes « main » et « culture » ?" in page.text and "main,culture" not in page.text
+    assert "des listes « Les essais du lundi » et « Culture &amp; essais » ?" in page.text
+    assert "main,culture" not in page.text and "« culture »" not in page.text
 
 
 def test_unsubscribe_form_needs_csrf(review_env: ReviewEnv) -> None:
@@ -88,6 +98,11 @@ def subscribe(env: ReviewEnv, email: str, name: str = "") -> int:
     return env.client.post("/subscribe", data={"csrf_token": csrf, "email": email, "name": name}).status_code
 
 
+def drain(env: ReviewEnv) -> ConfirmationReport:
+    """Send the queued confirmations, as the daemon's job does."""
+    return send_confirmations(env.config, env.store)
+
+
 def confirm_link(env: ReviewEnv) -> str:
     message = env.smtp.handler.received[-1].message()
     found = CONFIRM_LINK.search(message.get_content())
@@ -98,6 +113,8 @@ def confirm_link(env: ReviewEnv) -> str:
 def test_double_opt_in(review_env: ReviewEnv) -> None:
     assert subscribe(review_env, "Nouvelle@Example.org", "Nina <b>") == 200
     assert review_env.store.subscribers.get_subscriber("nouvelle@example.org") is None  # nothing before confirmation
+    assert review_env.smtp.handler.received == []  # queued, not sent by the request
+    assert drain(review_env).sent == 1
     (mail,) = review_env.smtp.handler.received
     assert mail.rcpt_tos == ["nouvelle@example.org"]
     assert mail.message()["Subject"] == "Confirmez votre abonnement à La lettre des essais"
@@ -121,8 +138,10 @@ def test_double_opt_in(review_env: ReviewEnv) -> None:
 def test_subscribe_reveals_nothing_about_known_addresses(review_env: ReviewEnv) -> None:
     known = review_env.client.get("/subscribe")
     assert subscribe(review_env, "ana@example.org") == 200
+    assert drain(review_env).skipped == 1
     assert review_env.smtp.handler.received == []  # already subscribed: no mail
     assert subscribe(review_env, "inconnu@example.org") == 200
+    assert drain(review_env).sent == 1
     assert len(review_env.smtp.handler.received) == 1
     assert "ana@example.org" not in known.text
     assert subscribe(review_env, "pas une adresse") == 400
@@ -132,6 +151,7 @@ def test_subscribe_reveals_nothing_about_known_addresses(review_env: ReviewEnv) 
 
 def test_confirmation_links_expire_and_cannot_be_forged(review_env: ReviewEnv) -> None:
     subscribe(review_env, "tard@example.org")
+    drain(review_env)
     link = confirm_link(review_env)
     with app_client(review_env.config, now=NOW + timedelta(hours=49)) as later:
         expired = later.get(link)
@@ -176,7 +196,7 @@ def test_announcement_without_url_has_an_escaped_public_page(review_env: ReviewE
     review_env.store.announcements.upsert_announcement(hostile, announce=True, now=NOW - timedelta(hours=1))
     link = announcement_url(hostile, review_env.config)
     assert link == "http://127.0.0.1:8080/announcements/sans-url"
-    with app_client(review_env.config, token="team-token") as visitor:  # a reader is never signed in
+    with app_client(review_env.config) as visitor:  # a reader is never signed in
         page = visitor.get(link.removeprefix("http://127.0.0.1:8080"), follow_redirects=False)
     assert page.status_code == 200
     escaped = "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
@@ -203,10 +223,13 @@ def test_withdrawn_embargoed_and_unknown_announcements_have_no_public_page(revie
     assert review_env.client.get("/announcements/inconnue").status_code == 404
 
 
-def test_a_refused_confirmation_shows_the_mail_error_and_subscribes_nobody(review_env: ReviewEnv) -> None:
+def test_a_refused_confirmation_fails_in_the_queue_and_subscribes_nobody(review_env: ReviewEnv) -> None:
     review_env.smtp.handler.reject_rcpt = {"refus@example.org"}
-    assert subscribe(review_env, "refus@example.org") == 503
+    assert subscribe(review_env, "refus@example.org") == 200  # the visitor is told what everyone is told
+    report = drain(review_env)
+    assert (report.sent, report.failed) == (0, 1)
     assert (
         review_env.smtp.handler.received == []
         and review_env.store.subscribers.get_subscriber("refus@example.org") is None
     )
+    assert drain(review_env).failed == 0  # refused for good: never tried again

@@ -8,17 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from newsletter.core.errors import ConfigError
 from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline.accounts import create_api_token
 from newsletter.runtime.daemon import LEASE_NAME
 from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
-from newsletter.web.auth import check_can_serve
-from tests.fakes.review_env import NOW, TOKEN_ENV, ReviewEnv, app_client
+from tests.fakes.review_env import NOW, ReviewEnv, app_client
 from tests.pipeline.test_actions import MASTO_POST, X_POST, frozen_issue
-
-TOKEN = "team-token-0123456789"
-REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/hebdo.html"]
 
 
 def test_upcoming_shows_the_next_digest_and_posts(review_env: ReviewEnv) -> None:
@@ -101,9 +97,9 @@ def test_forms_without_the_session_csrf_token_are_refused(review_env: ReviewEnv,
 
 def test_csrf_token_of_another_session_is_refused(review_env: ReviewEnv) -> None:
     other_token = review_env.csrf()
-    with app_client(review_env.config) as stranger:
-        stranger.get("/upcoming")
-        response = stranger.post("/actions/approve", data={"csrf_token": other_token, "target": X_POST},
+    with review_env.client_as("paul") as other_user:
+        other_user.get("/upcoming")
+        response = other_user.post("/actions/approve", data={"csrf_token": other_token, "target": X_POST},
                                  follow_redirects=False)
     assert response.status_code == 403
 
@@ -145,7 +141,7 @@ def test_approve_and_test_send_a_frozen_issue(review_env: ReviewEnv) -> None:
     assert review_env.post("/actions/test-send", {"digest": "hebdo", "address": "nope"}).status_code == 400
     assert review_env.post("/actions/approve", {"target": issue_id}).status_code == 303
     issue = review_env.store.issues.get_digest_issue(issue_id)
-    assert issue.approved_by == "web"
+    assert issue.approved_by == "alice"
     assert issue.status is DigestIssueStatus.SENT, "approved once its time had come: sent at once"
     assert len(review_env.smtp.handler.received) == 3, "the test copy, then both subscribers"
 
@@ -195,43 +191,6 @@ def test_interface_in_english(review_env: ReviewEnv) -> None:
                                  ).headers["location"] == "/"
 
 
-def test_review_pages_need_the_token_when_one_is_set(review_env: ReviewEnv) -> None:
-    with app_client(review_env.config, token=TOKEN) as client:
-        for path in REVIEW_PAGES:
-            response = client.get(path, follow_redirects=False)
-            assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
-        assert client.post("/actions/approve", data={"target": X_POST}).status_code == 401
-        login = client.get("/login").text
-        csrf = login.split('name="csrf_token" value="')[1].split('"')[0]
-        failed = client.post("/login", data={"csrf_token": csrf, "name": "Alice", "token": "guess"})
-        assert failed.status_code == 401 and "Jeton d&#39;accès incorrect" in failed.text
-        assert client.get("/upcoming", follow_redirects=False).status_code == 303
-        client.post("/login", data={"csrf_token": csrf, "name": "Alice", "token": TOKEN, "next": "/history"})
-        assert client.get("/upcoming").status_code == 200
-        csrf = client.get("/upcoming").text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/actions/approve", data={"csrf_token": csrf, "target": X_POST})
-    assert review_env.store.audit.list_actions()[0].actor == "Alice"
-    with app_client(review_env.config, token=TOKEN) as client:
-        assert client.get("/upcoming", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-        assert client.get("/upcoming", headers={"Authorization": "Bearer nope"},
-                          follow_redirects=False).status_code == 401
-
-
-def test_public_pages_stay_open_with_a_token(review_env: ReviewEnv) -> None:
-    with app_client(review_env.config, token=TOKEN) as client:
-        for path in ["/subscribe", "/archive", "/unsubscribe", "/login"]:
-            assert client.get(path).status_code == 200, path
-
-
-def test_serving_beyond_loopback_needs_a_token(review_env: ReviewEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    check_can_serve(review_env.config, "127.0.0.1")
-    check_can_serve(review_env.config, "::1")
-    with pytest.raises(ConfigError, match=TOKEN_ENV):
-        check_can_serve(review_env.config, "0.0.0.0")
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    check_can_serve(review_env.config, "0.0.0.0")
-
-
 def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) -> None:
     store = review_env.store
     response = review_env.client.get("/health")
@@ -247,9 +206,10 @@ def test_health_needs_a_live_runner_and_no_failing_job(review_env: ReviewEnv) ->
     store.runs.finish_run(run_id, "failed", {}, "HTTP 500", now=NOW)
     failing = review_env.client.get("/health")
     assert failing.status_code == 503 and "post:masto" in failing.json()["problems"][0]
-    with app_client(review_env.config, token=TOKEN) as client:
+    token = create_api_token(store, "edith", "monitoring", NOW)
+    with app_client(review_env.config) as client:
         assert client.get("/health").json() == {"ok": False}
-        full = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        full = client.get("/health", headers={"Authorization": f"Bearer {token}"}).json()
         assert "jobs" in full
 
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from newsletter.core.models import Announcement
 from newsletter.runtime.status import skipped_documents as skipped_documents_of
-from newsletter.web.common import blocking, render, review_actor, web_state
+from newsletter.web.common import blocking, render, signed_in, web_state
 
 MAX_SHOWN = 200
 
@@ -65,7 +65,7 @@ def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
 
 async def announcements_page(request: Request) -> Response:
     """Stored announcements, newest first, with their extracted quotes and figures."""
-    review_actor(request)
+    signed_in(request)
     return render(request, "announcements.html", await blocking(_data, request, filter_from(request)))
 
 

@@ -12,7 +12,7 @@ from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline.posting import list_posts
 from newsletter.store import DigestIssue, Store
 from newsletter.store.ledger import Ledger
-from newsletter.web.common import blocking, render, review_actor, web_state
+from newsletter.web.common import blocking, render, signed_in, web_state
 
 SHOWN = 50
 POST_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
@@ -54,7 +54,7 @@ def _data(request: Request) -> dict[str, object]:
 
 async def history(request: Request) -> Response:
     """Past runs, sends and actions."""
-    review_actor(request)
+    signed_in(request)
     return render(request, "history.html", await blocking(_data, request))
 
 

@@ -12,9 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.core.errors import NewsletterError
+from newsletter.core.roles import Role
 from newsletter.pipeline import actions
 from newsletter.pipeline.actions import ActionError, ActionResult
-from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, review_actor, web_state
+from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, signed_in, web_state
 from newsletter.web.upcoming import live_digest
 
 
@@ -23,10 +24,10 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def _act(request: Request, run: Callable[[FormData, str], ActionResult]) -> Response:
-    """Check login and CSRF, run the action off the loop, then go back with a message (or 400); a
-    digest issue the action made due is sent in the background after the answer."""
-    actor = review_actor(request)
+async def _act(request: Request, run: Callable[[FormData, str], ActionResult], required: Role) -> Response:
+    """Check the user's role and CSRF, run the action off the loop, then go back with a message (or
+    400); a digest issue the action made due is sent in the background after the answer."""
+    actor = signed_in(request, required).name
     form = await posted_form(request)
     back = local_path(_field(form, "next"))
     try:
@@ -50,7 +51,7 @@ async def approve(request: Request) -> Response:
     """Approve a post or a digest issue."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.approve(
-        state.config, state.store, _field(form, "target"), actor, state.clock()))
+        state.config, state.store, _field(form, "target"), actor, state.clock()), Role.APPROVER)
 
 
 async def send_now(request: Request) -> Response:
@@ -64,35 +65,35 @@ async def send_now(request: Request) -> Response:
             raise ActionError(f"{target!r} is not a digest issue")
         return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
 
-    return await _act(request, run)
+    return await _act(request, run, Role.APPROVER)
 
 
 async def post_now(request: Request) -> Response:
     """Publish a post at once (approving it first when it waits), whatever its slot."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.post_now(
-        state.config, state.store, _field(form, "target"), actor, state.clock()))
+        state.config, state.store, _field(form, "target"), actor, state.clock()), Role.APPROVER)
 
 
 async def settle(request: Request) -> Response:
     """Settle an uncertain post: it went out (`sent=yes`), or it may be posted again."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.settle(
-        state.store, _field(form, "target"), _field(form, "sent") == "yes", actor, state.clock()))
+        state.store, _field(form, "target"), _field(form, "sent") == "yes", actor, state.clock()), Role.APPROVER)
 
 
 async def retract(request: Request) -> Response:
     """Delete every accepted part of a post from its service."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.retract(
-        state.config, state.store, _field(form, "target"), actor))
+        state.config, state.store, _field(form, "target"), actor), Role.APPROVER)
 
 
 async def edit(request: Request) -> Response:
     """Save a post's new text (re-validated against the platform's length)."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.edit_post(
-        state.config, state.store, _field(form, "target"), _field(form, "text"), actor, state.clock()))
+        state.config, state.store, _field(form, "target"), _field(form, "text"), actor, state.clock()), Role.EDITOR)
 
 
 async def pick_key(request: Request) -> Response:
@@ -107,14 +108,14 @@ async def pick_key(request: Request) -> Response:
         return actions.pick_key(state.config, state.store, _field(form, "target"), _field(form, "kind"), index,
                                 actor, state.clock())
 
-    return await _act(request, run)
+    return await _act(request, run, Role.EDITOR)
 
 
 async def skip(request: Request) -> Response:
     """Skip an announcement, a queued post or a digest issue."""
     state = _state(request)
     return await _act(request, lambda form, actor: actions.skip(
-        state.config, state.store, _field(form, "target"), actor, state.clock(), _field(form, "reason")))
+        state.config, state.store, _field(form, "target"), actor, state.clock(), _field(form, "reason")), Role.APPROVER)
 
 
 async def test_send(request: Request) -> Response:
@@ -133,7 +134,7 @@ async def test_send(request: Request) -> Response:
         issue = preview.issue or preview.digest
         return actions.send_test(state.config, state.store, issue, _field(form, "address"), actor, now)
 
-    return await _act(request, run)
+    return await _act(request, run, Role.APPROVER)
 
 
 routes = [

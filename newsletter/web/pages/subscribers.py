@@ -1,6 +1,9 @@
 """Public subscriber pages: unsubscribe (page and RFC 8058 one-click) and double opt-in subscribe.
 
-They never show anything about other subscribers, nor whether an address is on a list.
+They never show anything about other subscribers, nor whether an address is on a list: a
+subscribe request only queues a confirmation (see `pipeline/subscribe.py`) and every address
+gets the same page; only a client asking too often gets 429. Lists are shown by their public
+title (`lists.<name>.title`), never by their internal name.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from newsletter.core.errors import ConfigError, NewsletterError
+from newsletter.config import Config
+from newsletter.core.errors import ConfigError
 from newsletter.core.i18n import translator
 from newsletter.pipeline.subscribe import (
     ExpiredConfirmation,
     InvalidConfirmation,
+    SubscribeOutcome,
     SubscribeRequest,
     confirm_subscription,
     normalised_address,
-    offered_lists,
     read_confirm_token,
     request_subscription,
 )
@@ -37,11 +41,18 @@ from newsletter.web.csrf import check_csrf
 log = logging.getLogger(__name__)
 ONE_CLICK = "One-Click"
 PREVIEW_TOKEN = "preview"
+UNKNOWN_CLIENT = "unknown"
 
 
-def _message(request: Request, title_key: str, text_key: str, status_code: int = 200, **values: str) -> Response:
-    return render(request, "message.html", {"title_key": title_key, "text_key": text_key, "values": values},
-                  status_code=status_code)
+def _message(request: Request, title_key: str, text_key: str, status_code: int = 200,
+             headers: dict[str, str] | None = None) -> Response:
+    return render(request, "message.html", {"title_key": title_key, "text_key": text_key},
+                  status_code=status_code, headers=headers)
+
+
+def list_titles(config: Config, names: list[str]) -> list[str]:
+    """The public titles of lists, each once, in order."""
+    return list(dict.fromkeys(config.list_title(name) for name in names))
 
 
 def _secret(request: Request) -> str | None:
@@ -71,8 +82,9 @@ async def unsubscribe_page(request: Request) -> Response:
         return _message(request, "unsubscribe_title", "invalid_link", 400 if secret else 503)
     language = locale(request)
     t = translator(language)
-    lists_text = format_list([t("quoted", name=name) for name in claims.lists], locale=language)
-    return render(request, "unsubscribe.html", {"token": token, "lists": claims.lists, "lists_text": lists_text})
+    titles = list_titles(web_state(request).config, claims.lists)
+    lists_text = format_list([t("quoted", name=title) for title in titles], locale=language)
+    return render(request, "unsubscribe.html", {"token": token, "lists": titles, "lists_text": lists_text})
 
 
 async def unsubscribe_post(request: Request) -> Response:
@@ -99,31 +111,36 @@ async def unsubscribe_post(request: Request) -> Response:
     return _message(request, "unsubscribe_title", "unsubscribed" if done else "already_unsubscribed")
 
 
+def _subscribe_form(request: Request, status_code: int = 200, invalid: bool = False) -> Response:
+    config = web_state(request).config
+    lists = [(name, config.list_title(name)) for name in config.offered_lists()]
+    return render(request, "subscribe.html", {"lists": lists, "invalid": invalid}, status_code=status_code)
+
+
 async def subscribe_page(request: Request) -> Response:
     """The subscribe form."""
-    return render(request, "subscribe.html", {"lists": offered_lists(web_state(request).config)})
+    return _subscribe_form(request)
 
 
 async def subscribe_post(request: Request) -> Response:
-    """Mail a confirmation link; the answer is the same whether or not the address is known."""
+    """Queue a confirmation mail; the answer is the same whether or not the address is known,
+    and comes before any mail server is contacted."""
     form = await posted_form(request)
     state = web_state(request)
-    lists = offered_lists(state.config)
+    lists = state.config.offered_lists()
     address = normalised_address(str(form.get("email") or ""))
     list_name = str(form.get("list") or (lists[0] if lists else ""))
     if address is None or list_name not in lists:
-        return render(request, "subscribe.html", {"lists": lists, "invalid": True}, status_code=400)
-    secret = _secret(request)
-    if secret is None:
+        return _subscribe_form(request, 400, invalid=True)
+    if _secret(request) is None:
         return _message(request, "subscribe_title", "invalid_link", 503)
-    now = state.clock()
     name = " ".join(str(form.get("name") or "").split())[:100]
-    wish = SubscribeRequest(address, list_name, name, locale(request), now)
-    try:
-        await blocking(request_subscription, state.config, state.store, secret, wish, now)
-    except NewsletterError as error:
-        log.error("subscription confirmation not sent: %s", error)
-        return render(request, "error.html", {"error": "SMTP", "back": "/subscribe"}, status_code=503)
+    wish = SubscribeRequest(address, list_name, name, locale(request), state.clock())
+    client = request.client.host if request.client else UNKNOWN_CLIENT
+    answer = await blocking(request_subscription, state.config, state.store, wish, client)
+    if answer.outcome is SubscribeOutcome.CLIENT_LIMITED:
+        return _message(request, "subscribe_title", "too_many_requests", 429,
+                        headers={"Retry-After": str(answer.retry_after)})
     return _message(request, "subscribe_title", "subscribe_sent")
 
 
@@ -145,7 +162,8 @@ async def confirm_page(request: Request) -> Response:
     wish, problem = _confirmation(request)
     if problem is not None or wish is None:
         return problem or _message(request, "confirm_title", "invalid_link", 400)
-    return render(request, "confirm.html", {"token": request.path_params["token"], "list_name": wish.list_name})
+    title = web_state(request).config.list_title(wish.list_name)
+    return render(request, "confirm.html", {"token": request.path_params["token"], "list_title": title})
 
 
 async def confirm_post(request: Request) -> Response:

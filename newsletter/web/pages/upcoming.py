@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.web.common import blocking, render, review_actor, web_state
+from newsletter.web.common import blocking, render, signed_in, web_state
 from newsletter.web.upcoming import card_file, channel_previews, digest_html, live_digest
 
 # The digest runs in a sandboxed frame: no script, nothing loaded but images.
@@ -31,7 +31,7 @@ async def home(request: Request) -> Response:
 
 async def upcoming(request: Request) -> Response:
     """What the next scheduled runs would send."""
-    review_actor(request)
+    signed_in(request)
     return render(request, "upcoming.html", await blocking(_upcoming_data, request))
 
 
@@ -48,14 +48,14 @@ def _digest_frame(request: Request, name: str) -> str:
 
 async def digest_frame(request: Request) -> Response:
     """The next issue of a digest, rendered now with the preview's code and placeholder recipient."""
-    review_actor(request)
+    signed_in(request)
     html = await blocking(_digest_frame, request, request.path_params["name"])
     return HTMLResponse(html, headers={"Content-Security-Policy": DIGEST_CSP})
 
 
 async def issue_frame(request: Request) -> Response:
     """A recorded issue (e.g. awaiting approval) as a placeholder recipient would see it."""
-    review_actor(request)
+    signed_in(request)
     state = web_state(request)
     issue = await blocking(state.store.issues.get_digest_issue, request.path_params["issue_id"])
     if issue is None:
@@ -65,7 +65,7 @@ async def issue_frame(request: Request) -> Response:
 
 async def card_image(request: Request) -> Response:
     """A post's card image (only files inside the card folders)."""
-    review_actor(request)
+    signed_in(request)
     p = request.path_params
     path = card_file(web_state(request).config, p["kind"], p["channel"], p["name"])
     if path is None:

@@ -2,8 +2,8 @@
 webhook), unique by its event id so a report delivered twice is applied once; deliveries
 indexed by recipient.
 
-Revision ID: 0004_bounces
-Revises: 0003_claim_owners_issue_chain
+Revision ID: 0006_bounces
+Revises: 0005_public_requests
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_bounces"
-down_revision: str | None = "0003_claim_owners_issue_chain"
+revision: str = "0006_bounces"
+down_revision: str | None = "0005_public_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
