@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from newsletter.cli.app import app
-from newsletter.cli.common import ConfigOption, actor_name, console, load, open_store, reports_errors
+from newsletter.cli.common import ActorOption, ConfigOption, actor_name, console, load, open_store, reports_errors
 from newsletter.core.roles import Role
 
 group = typer.Typer(help="Manage who may sign in to the review pages, and with which role.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def add(
     = Role.EDITOR,
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
-    actor: Annotated[str | None, typer.Option("--as", help="Who acts, for the action log.")] = None,
+    actor: ActorOption = None,
 ) -> None:
     """Create a review user (the password is stored as an argon2 hash)."""
     from newsletter.pipeline import accounts
@@ -74,7 +74,7 @@ def list_users(config: ConfigOption = None) -> None:
 def remove(
     name: Annotated[str, typer.Argument(help="The user to remove (their sessions and API tokens end).")],
     config: ConfigOption = None,
-    actor: Annotated[str | None, typer.Option("--as", help="Who acts, for the action log.")] = None,
+    actor: ActorOption = None,
 ) -> None:
     """Remove a user: their open sessions and API tokens stop working at once."""
     from newsletter.pipeline import accounts
@@ -92,7 +92,7 @@ def passwd(
     name: Annotated[str, typer.Argument(help="The user whose password changes.")],
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
-    actor: Annotated[str | None, typer.Option("--as", help="Who acts, for the action log.")] = None,
+    actor: ActorOption = None,
 ) -> None:
     """Set a user's password: their open sessions end and a lockout is lifted."""
     from newsletter.pipeline import accounts
@@ -111,7 +111,7 @@ def set_role(
     name: Annotated[str, typer.Argument(help="The user whose role changes.")],
     role: Annotated[Role, typer.Argument(help="editor, approver or admin.")],
     config: ConfigOption = None,
-    actor: Annotated[str | None, typer.Option("--as", help="Who acts, for the action log.")] = None,
+    actor: ActorOption = None,
 ) -> None:
     """Give a user another role (it applies to their next request)."""
     from newsletter.pipeline import accounts

@@ -458,12 +458,6 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     return figure, end
 
 
-def _word_after(text: str, pos: int) -> str:
-    """The word right after `pos` (`patients` in `one in five patients`), or ""."""
-    found = _NEXT_WORD.match(text, pos)
-    return found.group(1) if found else ""
-
-
 def _reference_range_end(text: str, match: re.Match[str]) -> int:
     """Where a labelled range ends (`aged 16 to 24`: the upper bound is no figure either)."""
     if _last_word(text[max(0, match.start() - 40) : match.start()]) not in _REFERENCE_WORDS:

@@ -179,10 +179,14 @@ def list_approvals(request: Request, state: WebState, actor: str) -> Any:
     return {"posts": [post_json(row) for row in posts], "issues": [issue_json(issue, ledger) for issue in issues]}
 
 
+def _target(request: Request) -> str:
+    """The post key or the issue/announcement id the path names."""
+    return str(request.path_params.get("key") or request.path_params["id"])
+
+
 def approve(request: Request, state: WebState, actor: str) -> Any:
     """Approve a post or a digest issue; an issue whose time has come is sent at once."""
-    target = request.path_params.get("key") or request.path_params["id"]
-    result = actions.approve(state.config, state.store, target, actor, state.clock())
+    result = actions.approve(state.config, state.store, _target(request), actor, state.clock())
     if result.detail.get("send_now"):
         actions.send_now(state.config, state.store, result.target, actor, state.clock())
     return _result(result)
@@ -190,9 +194,8 @@ def approve(request: Request, state: WebState, actor: str) -> Any:
 
 def skip(request: Request, state: WebState, actor: str) -> Any:
     """Skip an announcement, a queued post or a digest issue."""
-    target = request.path_params.get("key") or request.path_params["id"]
     reason = _text(_body(request), "reason", required=False)
-    return _result(actions.skip(state.config, state.store, target, actor, state.clock(), reason))
+    return _result(actions.skip(state.config, state.store, _target(request), actor, state.clock(), reason))
 
 
 def send_issue_now(request: Request, state: WebState, actor: str) -> Any:
