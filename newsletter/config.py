@@ -96,7 +96,9 @@ class BrevoConfig(Strict):
 
 class SmtpConfig(Strict):
     """How email leaves: the transport (`type`, default an SMTP server), its security and
-    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs."""
+    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs. A send
+    pauses itself once `max_send_errors` of its messages failed or were deferred in one run, or
+    once more than `max_error_rate` of them did after `error_rate_after` were tried."""
 
     type: str = "smtp"
     host: str = "127.0.0.1"
@@ -116,6 +118,9 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+    max_send_errors: NonNegativeInt = 0
+    max_error_rate: float | None = Field(default=None, gt=0, le=1)
+    error_rate_after: PositiveInt = 100
     ses: SesConfig = Field(default_factory=SesConfig)
     brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
