@@ -96,7 +96,9 @@ class BrevoConfig(Strict):
 
 class SmtpConfig(Strict):
     """How email leaves: the transport (`type`, default an SMTP server), its security and
-    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs."""
+    credentials (from env vars); `ses` and `brevo` configure those providers' HTTP APIs. A send
+    pauses itself once `max_send_errors` of its messages failed or were deferred in one run, or
+    once more than `max_error_rate` of them did after `error_rate_after` were tried."""
 
     type: str = "smtp"
     host: str = "127.0.0.1"
@@ -116,6 +118,9 @@ class SmtpConfig(Strict):
     dkim_key_file: Path | None = None
     dkim_key_env: str | None = None
     verp: bool = False
+    max_send_errors: NonNegativeInt = 0
+    max_error_rate: float | None = Field(default=None, gt=0, le=1)
+    error_rate_after: PositiveInt = 100
     ses: SesConfig = Field(default_factory=SesConfig)
     brevo: BrevoConfig = Field(default_factory=BrevoConfig)
 
@@ -150,13 +155,58 @@ class ImapMailboxConfig(Strict):
         return self.port or (993 if self.security == "tls" else 143)
 
 
+SNS_HOST_LABEL = "*"  # in a host pattern, stands for exactly one DNS label
+
+
+class SnsWebhookConfig(Strict):
+    """Amazon SES events delivered by SNS to `POST /webhooks/ses`: the topics accepted (a message
+    from any other topic is refused, since anyone can sign one with a topic of their own), and
+    the hosts signing certificates and subscription confirmations may come from, where `*`
+    stands for one DNS label (https only; plain http only from a loopback address)."""
+
+    topic_arns: list[str] = Field(min_length=1)
+    certificate_hosts: list[str] = Field(default_factory=lambda: ["sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"],
+                                         min_length=1)
+    timeout: PositiveFloat = 10.0
+
+    @field_validator("topic_arns")
+    @classmethod
+    def _sns_arns(cls, arns: list[str]) -> list[str]:
+        for arn in arns:
+            parts = arn.split(":")
+            if len(parts) != 6 or parts[:3] != ["arn", parts[1], "sns"] or not parts[1].startswith("aws") \
+                    or not all(parts[3:]):
+                raise ValueError(f"{arn!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+        return arns
+
+    @field_validator("certificate_hosts")
+    @classmethod
+    def _host_patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            labels = pattern.lower().split(".")
+            well_formed = all(label == SNS_HOST_LABEL or label.replace("-", "").isalnum() for label in labels)
+            named = sum(label != SNS_HOST_LABEL for label in labels) >= 2  # never `*.com`
+            if not well_formed or not (named or is_loopback(pattern)):
+                raise ValueError(f"{pattern!r} is not a host pattern such as sns.*.amazonaws.com")
+        return [pattern.lower() for pattern in patterns]
+
+
+class BrevoWebhookConfig(Strict):
+    """Brevo's event webhook at `POST /webhooks/brevo`, authenticated by a shared token (from the
+    env var `token_env`) sent as `Authorization: Bearer <token>` or as the basic-auth password."""
+
+    token_env: str = "BREVO_WEBHOOK_TOKEN"
+
+
 class BouncesConfig(Strict):
     """Bounces and complaints: how many soft bounces (within `soft_window_days`) suppress an
-    address, and the bounce mailbox reports are read from."""
+    address, and where reports come from (an IMAP mailbox, SES through SNS, Brevo's webhook)."""
 
     soft_threshold: PositiveInt = 3
     soft_window_days: PositiveInt = 30
     imap: ImapMailboxConfig | None = None
+    sns: SnsWebhookConfig | None = None
+    brevo: BrevoWebhookConfig | None = None
 
 
 class DigestConfig(Strict):

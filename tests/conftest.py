@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fakes.email_apis",
     "tests.fakes.daemon_env",
     "tests.fakes.imap",
+    "tests.fakes.sns",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

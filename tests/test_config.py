@@ -183,10 +183,10 @@ def test_example_config_documents_every_channel_key():
 
 def test_example_config_documents_every_bounces_key():
     """Every key of the `bounces` section and its subsections appears in config/example.yaml."""
-    from newsletter.config import BouncesConfig, ImapMailboxConfig
+    from newsletter.config import BouncesConfig, BrevoWebhookConfig, ImapMailboxConfig, SnsWebhookConfig
 
     text = EXAMPLE.read_text(encoding="utf-8")
-    for model in (BouncesConfig, ImapMailboxConfig):
+    for model in (BouncesConfig, ImapMailboxConfig, SnsWebhookConfig, BrevoWebhookConfig):
         undocumented = [key for key in model.model_fields if f" {key}:" not in text]
         assert not undocumented, f"{model.__name__}: {undocumented} missing from {EXAMPLE.name}"
 

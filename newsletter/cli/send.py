@@ -65,7 +65,7 @@ def digest_command(
             return
         report = _send_with_progress(cfg, store, plan.issue, moment, limit=limit, dry_run=dry_run)
     _print_summary(report)
-    if report.pending and not report.paused:
+    if report.auto_paused or (report.pending and not report.paused):
         raise typer.Exit(1)
 
 
@@ -84,7 +84,7 @@ def now_command(
     with open_store(cfg) as store:
         report = send_now(cfg, store, target, actor_name(actor), parse_now(now, cfg))
     _print_summary(report)
-    if report.pending and not report.paused:
+    if report.auto_paused or (report.pending and not report.paused):
         raise typer.Exit(1)
 
 
@@ -154,7 +154,8 @@ def _print_summary(report: SendReport) -> None:
     if report.dry_run:
         typer.echo(f"{report.issue_id}: {report.written} message(s) written to {report.outbox}")
         return
-    state = "paused" if report.paused else ("finished" if report.finished else f"{report.pending} still pending")
+    paused = "paused automatically" if report.auto_paused else "paused"
+    state = paused if report.paused else ("finished" if report.finished else f"{report.pending} still pending")
     typer.echo(
         f"{report.issue_id}: {report.sent} sent, {report.failed} failed, {report.skipped} skipped, "
         f"{report.retried} to retry, {report.already_sent} sent before; {state} "

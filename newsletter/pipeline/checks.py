@@ -9,6 +9,7 @@ from newsletter.config import Config, missing_secrets, open_review_problem
 from newsletter.core.errors import ConfigError, NewsletterError
 from newsletter.pipeline.digests import check_templates, sample_announcements
 from newsletter.pipeline.unsubscribe import secret_from_env
+from newsletter.pipeline.webhooks import webhook_problems
 
 
 @dataclass
@@ -32,6 +33,7 @@ def check_config(config: Config) -> CheckReport:
             secret_from_env(config)
         except ConfigError as error:
             report.problems.extend(error.problems)
+    report.problems.extend(webhook_problems(config))
     sample = sample_announcements()[0]
     for index, channel in enumerate(config.channels):
         try:

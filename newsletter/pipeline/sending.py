@@ -25,6 +25,7 @@ from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import ConfigError, NewsletterError, PublishError
 from newsletter.core.keys import JobKind, email_key, job_id, list_names
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus
+from newsletter.pipeline.autopause import AutoPause, ErrorBudget
 from newsletter.pipeline.digests import write_archive
 from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.senders import WorkerPlan, process_count, run_workers, worker_plans
@@ -85,6 +86,7 @@ class SendReport:
     skipped: int = 0
     pending: int = 0
     paused: bool = False
+    auto_paused: str | None = None
     finished: bool = False
     written: int = 0
     outbox: Path | None = None
@@ -227,6 +229,7 @@ class DigestSender:
         backoff: Backoff,
         progress: Progress | None,
         shutdown: threading.Event | None = None,
+        paused: threading.Event | None = None,
     ):
         self.config = config
         self.store = store
@@ -240,6 +243,7 @@ class DigestSender:
         self.backoff = backoff
         self.progress = progress
         self.shutdown = shutdown
+        self.paused = paused
         self.ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
         self.transport = transport
         self.token_lists = token_lists(issue.digest.list_name)
@@ -294,6 +298,9 @@ class DigestSender:
     def _stopping(self) -> bool:
         """True once the run must end: a worker failed, the issue was paused, or the caller asked."""
         if self.shutdown is not None and self.shutdown.is_set():
+            self.stop.set()
+        if self.paused is not None and self.paused.is_set():
+            self.report.paused = True
             self.stop.set()
         return self.stop.is_set()
 
@@ -440,12 +447,14 @@ def send_digest(
         backoff = backoff or Backoff()
         transport = ready_transport(config, template.domain, issue, backoff, stop)
         processes = process_count(config, report.to_send)
+        guard = AutoPause(store, issue.id, ErrorBudget.of(config.smtp), progress, now)
         if processes > 1:
             plans = worker_plans(config, issue.id, template, backoff, report.to_send, limit, processes)
-            run_workers(plans, report, progress, stop)
+            run_workers(plans, report, guard, stop)
         else:
             DigestSender(config, store, issue, template, report, transport=transport, secret=secret,
-                         limit=limit, backoff=backoff, progress=progress, shutdown=stop).run()
+                         limit=limit, backoff=backoff, progress=guard, shutdown=stop, paused=guard.paused).run()
+        guard.settle(config, report)
     counts = ledger.counts(issue.id)
     report.pending = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED]
     if not report.pending and not report.paused:
@@ -493,11 +502,13 @@ def ready_transport(
 
 def send_outcome(report: SendReport, *, stopped: bool, limited: bool = False) -> tuple[RunOutcome, str | None]:
     """How a send run goes in the run history, for the daemon's digest job and manual sends alike:
-    ok when finished (or when `limited` on purpose), skipped when paused, interrupted when
-    stopped, else failed with the reason."""
+    ok when finished (or when `limited` on purpose), skipped when paused by hand, failed when it
+    paused itself on errors, interrupted when stopped, else failed with the reason."""
     errors = "; ".join(report.errors) or None
     if report.finished:
         return RunOutcome.OK, errors
+    if report.auto_paused:
+        return RunOutcome.FAILED, f"issue {report.issue_id} paused automatically: {report.auto_paused}"
     if report.paused:
         return RunOutcome.SKIPPED, f"issue {report.issue_id} was paused while sending"
     if stopped:

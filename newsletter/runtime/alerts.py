@@ -1,4 +1,4 @@
-"""Alerts to the comms team: a job failure, a paused channel, a source failing for a day.
+"""Alerts to the comms team: a job failure, a paused channel or send, a source failing for a day.
 
 Alerts go by email (through the configured email transport, like every other message) and/or
 a JSON POST to a webhook. Sending an alert never raises: a failed alert is logged, and the job
@@ -93,3 +93,11 @@ def _crossed(since: datetime, latest: datetime, previous: datetime, threshold: t
 def channel_paused(config: Config, channel: str, reason: str) -> None:
     """Alert that a social channel is paused and needs a person (credentials, suspension)."""
     notify(config, f"channel {channel} paused", reason, kind="channel_paused", target=channel)
+
+
+def send_paused(config: Config, issue_id: str, digest: str, reason: str, errors: list[str]) -> None:
+    """Alert that a send paused itself on too many errors, with the first errors seen."""
+    lines = [f"Issue {issue_id} was paused automatically: {reason}.", "",
+             "First errors:", *(f"  {error}" for error in errors[:10]), "",
+             f"Once the cause is fixed, resume it with `newsletter send resume {digest}`."]
+    notify(config, f"send of {issue_id} paused", "\n".join(lines), kind="send_paused", target=issue_id)

@@ -98,7 +98,7 @@ def _digest(config: Config, store: Store, name: str, now: datetime, stop: thread
         return JobResult(str(RunOutcome.SKIPPED), {"issue": issue.id}, f"issue {issue.id} waits for {when}")
     report = send_digest(config, store, issue, now=now, stop=stop)
     outcome, message = send_outcome(report, stopped=stop.is_set())
-    return JobResult(str(outcome), send_counts(store, report), message)
+    return JobResult(str(outcome), send_counts(store, report), message, alerted=report.auto_paused is not None)
 
 
 def _post(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:

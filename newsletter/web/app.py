@@ -36,6 +36,7 @@ from newsletter.web.pages import (
     session,
     subscribers,
     upcoming,
+    webhooks,
 )
 from newsletter.web.throttle import SlidingWindow
 
@@ -136,7 +137,7 @@ def create_app(
     routes = [
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
         *archive.routes,
-        *subscribers.routes, *health.routes, *session.routes, *api.routes,
+        *subscribers.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from newsletter.config import Config
 from newsletter.core.i18n import normalise_locale, translator
 from newsletter.core.roles import Role
+from newsletter.publish.email.sns import CertificateCache
 from newsletter.store import Store
 from newsletter.web.auth import Reviewer, current_reviewer, require_role
 from newsletter.web.csrf import check_csrf, csrf_token
@@ -43,6 +44,7 @@ class WebState:
     clock: Callable[[], datetime]
     templates: Jinja2Templates
     login_throttle: SlidingWindow
+    sns_certificates: CertificateCache = field(default_factory=CertificateCache)
     _store: Store | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -3,6 +3,7 @@ once and moved to the processed folder, other mail left alone, credentials from 
 
 from __future__ import annotations
 
+import imaplib
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,30 @@ def test_refused_or_missing_credentials_name_the_env_var_and_never_show_the_pass
     monkeypatch.delenv(PASSWORD_ENV)
     code, _, err = fetch(config)
     assert code == 2 and f"bounces.imap.password_env: environment variable {PASSWORD_ENV} is not set" in err
+
+
+@pytest.mark.parametrize("server", ["no-move", "no-move-no-uidplus"])
+def test_without_move_reports_are_copied_then_expunged(tmp_path: Path, env: ImapServer, server: str) -> None:
+    address, port = env.reduced[server]
+    config = mailbox_config(tmp_path, env, host=address, port=port, security="none", ca_file=None)
+    with subscribers(config):
+        pass
+    probe = imaplib.IMAP4(address, port, timeout=5)
+    probe.login(env.user, env.password)
+    announced = probe.capability()[1][0].decode().split()
+    probe.append("INBOX", r"(\Deleted)", None, b"Subject: deleted by a person, not expunged yet\r\n\r\nbye\r\n")
+    probe.logout()
+    assert "MOVE" not in announced and ("UIDPLUS" in announced) is (server == "no-move")
+    for name in ("hard-5.1.1.eml", "not-a-report.eml"):
+        env.append((FIXTURES / name).read_bytes())
+
+    code, out, err = fetch(config)
+
+    assert code == 0, err
+    assert "1 report(s) applied, 1 message(s) left in the mailbox" in out
+    (processed,) = env.folder_messages("Processed")
+    assert b"\\Seen" in processed[0] and b"\\Deleted" not in processed[0]
+    subjects = sorted(raw.split(b"Subject: ")[1].split(b"\r\n")[0] for _flags, raw in env.folder_messages("INBOX"))
+    kept = [b"Re: La lettre du ministere"]  # UIDPLUS: only the report is expunged
+    assert subjects == (sorted([*kept, b"deleted by a person, not expunged yet"]) if server == "no-move" else kept)
+    assert fetch(config)[1].endswith("0 report(s) applied, 1 message(s) left in the mailbox\n")

@@ -1,8 +1,9 @@
 """A real IMAP server for the test session: Debian's Dovecot on loopback, started once.
 
 `dovecot_server` writes a minimal dovecot.conf in a temporary folder (IMAP with STARTTLS and
-implicit TLS on free 127.0.0.1 ports, a certificate made for the test, one user with a plain
-password in a passwd-file, Maildir under the folder) and runs `dovecot -F -c conf`; as root the
+implicit TLS on free 127.0.0.1 ports, plain IMAP on 127.0.0.2 and 127.0.0.3 announcing no MOVE,
+a certificate made for the test, one user with a plain password in a passwd-file, Maildir under
+the folder) and runs `dovecot -F -c conf`; as root the
 mail belongs to the `dovecot` user. Without /usr/sbin/dovecot the tests are skipped (failed
 under NEWSLETTER_REQUIRE_ALL=1). `bounce_mailbox` empties the user's folders for each test.
 """
@@ -34,13 +35,23 @@ PASSWORD = "imap-test-password-42"
 START_TIMEOUT = 15.0
 
 
+# Plain IMAP listeners on other loopback addresses whose sessions announce fewer extensions
+# (a Dovecot `local` filter), like servers without MOVE (RFC 6851), or without UIDPLUS either.
+REDUCED_CAPABILITIES = {
+    "no-move": ("127.0.0.2", "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS LITERAL+"),
+    "no-move-no-uidplus": ("127.0.0.3", "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"),
+}
+
+
 @dataclass
 class ImapServer:
-    """A running Dovecot: its ports, the test user's credentials and its CA (its own certificate)."""
+    """A running Dovecot: its ports, the test user's credentials and its CA (its own certificate),
+    and the (address, port) of each reduced-capability listener."""
 
     starttls_port: int
     tls_port: int
     ca_file: Path
+    reduced: dict[str, tuple[str, int]]
     user: str = USER
     password: str = PASSWORD
 
@@ -100,8 +111,20 @@ def _require_or_skip(reason: str) -> None:
     require_or_skip(reason)
 
 
-def _config(folder: Path, starttls_port: int, tls_port: int, cert: Path, key: Path) -> str:
+def _config(folder: Path, starttls_port: int, tls_port: int, cert: Path, key: Path,
+            reduced: dict[str, tuple[str, int]]) -> str:
     """A dovecot.conf serving IMAP on loopback only, from files under `folder`."""
+    listeners = "".join(f"""
+  inet_listener {name.replace("-", "_")} {{
+    address = {address}
+    port = {port}
+  }}""" for name, (address, port) in reduced.items())
+    filters = "".join(f"""
+local {address} {{
+  protocol imap {{
+    imap_capability = {REDUCED_CAPABILITIES[name][1]}
+  }}
+}}""" for name, (address, _port) in reduced.items())
     me = pwd.getpwuid(os.getuid()).pw_name
     as_root = os.getuid() == 0
     login_user, internal_user = ("dovenull", "dovecot") if as_root else (me, me)
@@ -137,8 +160,8 @@ service imap-login {{
     address = 127.0.0.1
     port = {tls_port}
     ssl = yes
-  }}
-}}
+  }}{listeners}
+}}{filters}
 service anvil {{
   chroot =
 }}
@@ -187,12 +210,13 @@ def dovecot_server() -> Iterator[ImapServer]:
     (folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{folder}/mail/{USER}::\n")
     starttls_port, tls_port = free_port(), free_port()
     conf = folder / "dovecot.conf"
-    conf.write_text(_config(folder, starttls_port, tls_port, cert, key))
+    reduced = {name: (address, free_port()) for name, (address, _capabilities) in REDUCED_CAPABILITIES.items()}
+    conf.write_text(_config(folder, starttls_port, tls_port, cert, key, reduced))
     process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_for_port(tls_port, process, folder / "dovecot.log")
-        yield ImapServer(starttls_port, tls_port, cert)
+        yield ImapServer(starttls_port, tls_port, cert, reduced)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

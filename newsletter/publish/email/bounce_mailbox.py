@@ -48,18 +48,21 @@ def imap_tls_context(settings: ImapMailboxConfig, resolve: Callable[[Path], Path
 
 class BounceMailbox:
     """One session on the bounce mailbox: `messages()` lists (uid, raw bytes), `archive(uid)`
-    moves a processed one away. Use it as a context manager."""
+    moves a processed one away (MOVE, else COPY then EXPUNGE, of that message alone with
+    UIDPLUS). Use it as a context manager."""
 
     def __init__(self, settings: ImapMailboxConfig, password: str, tls: ssl.SSLContext):
         self.settings = settings
         self.password = password
         self.tls = tls
         self.connection: imaplib.IMAP4 | None = None
+        self.capabilities: frozenset[str] = frozenset()
 
     def __enter__(self) -> BounceMailbox:
         self.connection = self._connect()
         try:
             self._login()
+            self.capabilities = self._capabilities()
             self._ensure_folder(self.settings.processed_folder)
             self._run("select", lambda imap: imap.select(_quoted(self.settings.folder)))
         except BaseException:
@@ -84,12 +87,15 @@ class BounceMailbox:
         """Move a processed message to the processed folder, marked read."""
         self._run("store", lambda imap: imap.uid("STORE", uid, "+FLAGS", r"(\Seen)"))
         target = _quoted(self.settings.processed_folder)
-        if "MOVE" in self._imap.capabilities:
+        if "MOVE" in self.capabilities:
             self._run("move", lambda imap: imap.uid("MOVE", uid, target))
             return
         self._run("copy", lambda imap: imap.uid("COPY", uid, target))
         self._run("store", lambda imap: imap.uid("STORE", uid, "+FLAGS", r"(\Deleted)"))
-        self._run("expunge", lambda imap: imap.expunge())
+        if "UIDPLUS" in self.capabilities:  # only this message, not others a person marked deleted
+            self._run("expunge", lambda imap: imap.uid("EXPUNGE", uid))
+        else:
+            self._run("expunge", lambda imap: imap.expunge())
 
     def close(self) -> None:
         """Log out (quietly when the connection is already gone)."""
@@ -129,6 +135,12 @@ class BounceMailbox:
         except imaplib.IMAP4.error:
             raise ConfigError([f"{WHERE}: the server refused the login of {self.settings.user} "
                                f"(password from {self.settings.password_env})"]) from None
+
+    def _capabilities(self) -> frozenset[str]:
+        """What the server offers once logged in (MOVE, UIDPLUS… are often not announced before)."""
+        data = self._run("capability", lambda imap: imap.capability())
+        words = b" ".join(item for item in data if isinstance(item, bytes)).decode("ascii", "replace")
+        return frozenset(words.upper().split())
 
     def _ensure_folder(self, name: str) -> None:
         listed = self._run("list", lambda imap: imap.list('""', _quoted(name)))

@@ -1,4 +1,5 @@
-"""The History page: past runs, digests sent (recipients, failures, bounces), posts, action log."""
+"""The History page: past runs, digests sent (recipients, failures, bounces, complaints), posts,
+action log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.core.models import DeliveryStatus
+from newsletter.core.models import BounceKind, DeliveryStatus
 from newsletter.pipeline.posting import list_posts
 from newsletter.store import DigestIssue, Store
 from newsletter.store.ledger import Ledger
@@ -20,23 +21,29 @@ POST_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNCE
 
 @dataclass
 class IssueSummary:
-    """One digest issue and what became of its messages."""
+    """One digest issue and what became of its messages: `bounces` counts the recipients refused
+    while sending and the bounce reports (hard or soft) received since, `complaints` the spam
+    reports."""
 
     issue: DigestIssue
     recipients: int
     sent: int
     failed: int
     bounces: int
+    complaints: int
 
 
 def issue_summaries(store: Store) -> list[IssueSummary]:
-    """The latest issues with their ledger counts."""
+    """The latest issues with their ledger counts and the bounce reports about them."""
     ledger = Ledger(store)
+    issues = store.issues.list_digest_issues(limit=SHOWN)
+    reports = store.bounces.counts_by_issue(issue.id for issue in issues)
     summaries = []
-    for issue in store.issues.list_digest_issues(limit=SHOWN):
-        counts = ledger.counts(issue.id)
+    for issue in issues:
+        counts, reported = ledger.counts(issue.id), reports[issue.id]
+        bounces = ledger.bounced_failures(issue.id) + reported[BounceKind.HARD] + reported[BounceKind.SOFT]
         summaries.append(IssueSummary(issue, sum(counts.values()), counts[DeliveryStatus.SENT],
-                                      counts[DeliveryStatus.FAILED], ledger.bounced_failures(issue.id)))
+                                      counts[DeliveryStatus.FAILED], bounces, reported[BounceKind.COMPLAINT]))
     return summaries
 
 
