@@ -33,8 +33,10 @@ REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/heb
 EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key"}
 APPROVER_ACTIONS = {"/actions/approve", "/actions/send-now", "/actions/post-now", "/actions/settle",
                     "/actions/retract", "/actions/skip", "/actions/test-send"}
-# POST routes a visitor may use without an account: each is authorised by its own token or form.
-PUBLIC_POSTS = {"/login", "/logout", "/subscribe", "/subscribe/confirm/{token}", "/unsubscribe/{token}"}
+# POST routes a visitor may use without an account: each is authorised by its own token, form or signature
+# (the providers' webhooks: tests/web/test_webhooks.py).
+PUBLIC_POSTS = {"/login", "/logout", "/subscribe", "/subscribe/confirm/{token}", "/unsubscribe/{token}",
+                "/webhooks/ses", "/webhooks/brevo"}
 FORM = {"target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
         "kind": "quote", "index": "1"}
 
