@@ -30,7 +30,7 @@ from newsletter.compose.templates import (
 )
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import ComposeError
-from newsletter.core.models import Announcement, Digest, Figure
+from newsletter.core.models import Announcement, Digest, DigestEdits, Figure
 
 PLACEHOLDER_PREFIX = "%%NL_"
 URL_DROPPED = re.compile(r"[\t\r\n]")
@@ -242,12 +242,18 @@ def digest_context(
 
 
 def render_digest(
-    config: Config, digest: DigestConfig, announcements: list[Announcement], now: datetime
+    config: Config, digest: DigestConfig, announcements: list[Announcement], now: datetime,
+    edits: DigestEdits | None = None,
 ) -> Digest:
-    """Render and compile one digest issue (HTML and text keep per-recipient placeholders)."""
+    """Render and compile one digest issue (HTML and text keep per-recipient placeholders); a
+    person's `edits` replace the config's subject and intro, as plain text."""
+    edits = edits or DigestEdits()
     environment = digest_environment(config, digest)
     context = digest_context(config, digest, announcements, now)
-    context["subject"] = render_subject(environment, digest, config, announcements, now)
+    if edits.intro is not None:
+        context["intro"] = edits.intro
+    context["subject"] = (clean_header(edits.subject) if edits.subject is not None
+                          else render_subject(environment, digest, config, announcements, now))
     mjml_source = render_template(environment, f"{digest.template}.mjml.j2", context)
     text = render_template(environment, f"{digest.template}.txt.j2", context)
     return Digest(
@@ -260,6 +266,7 @@ def render_digest(
         text=text,
         preheader=context["preheader"],
         scheduled_for=now,
+        edits=edits,
     )
 
 

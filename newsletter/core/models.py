@@ -132,6 +132,25 @@ class Announcement:
 
 
 @dataclass
+class DigestEdits:
+    """A person's changes to one digest issue, kept through every re-render: a subject and an
+    intro typed in the digest editor (plain text, never a template); None keeps the config's."""
+
+    subject: str | None = None
+    intro: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """The edits as stored (only those made)."""
+        return {k: v for k, v in (("subject", self.subject), ("intro", self.intro)) if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | None) -> DigestEdits:
+        """Edits read back from the store (none when the column is empty)."""
+        data = data or {}
+        return cls(subject=data.get("subject"), intro=data.get("intro"))
+
+
+@dataclass
 class Digest:
     """One frozen digest issue: its announcements and the compiled parts with placeholders."""
 
@@ -144,6 +163,7 @@ class Digest:
     text: str
     preheader: str = ""
     scheduled_for: datetime | None = None
+    edits: DigestEdits = field(default_factory=DigestEdits)
 
 
 @dataclass

@@ -172,7 +172,8 @@ def _rerender_issue(
         log.warning("digest issue %s skipped: %s", issue.id, reason)
         report.skipped_issues.append(issue.id)
         return
-    rendered = render_digest(config, digest_config, announcements, issue.digest.scheduled_for or issue.created_at)
+    rendered = render_digest(config, digest_config, announcements, issue.digest.scheduled_for or issue.created_at,
+                             issue.digest.edits)
     rendered.issue_id = issue.id
     unapprove = digest_config.require_approval and issue.status is DigestIssueStatus.APPROVED
     if not store.issues.rerender_digest_issue(rendered, expected=NOT_SENDING, needs_approval=unapprove, now=now):

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Row, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
-from newsletter.core.models import Digest, DigestIssueStatus
+from newsletter.core.models import Digest, DigestEdits, DigestIssueStatus
 from newsletter.store.tables import digest_issues, utcnow
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
@@ -49,6 +49,7 @@ def _issue_from_row(row: Row[Any]) -> DigestIssue:
         text=row.text,
         preheader=row.preheader,
         scheduled_for=row.scheduled_for,
+        edits=DigestEdits.from_json(row.edits),
     )
     return DigestIssue(
         digest=digest,
@@ -97,6 +98,7 @@ class DigestIssueQueries:
                         text=digest.text,
                         status=str(status),
                         follows=follows,
+                        edits=digest.edits.to_json() or None,
                     )
                 )
         except IntegrityError:
@@ -186,6 +188,7 @@ class DigestIssueQueries:
             "announcement_ids": list(digest.announcement_ids),
             "html": digest.html,
             "text": digest.text,
+            "edits": digest.edits.to_json() or None,
             "rendered_at": now or utcnow(),
         }
         if needs_approval:

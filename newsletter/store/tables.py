@@ -187,6 +187,7 @@ digest_issues = Table(
     Column("skip_reason", Text),
     Column("rendered_at", UTCDateTime),
     Column("follows", String(200)),
+    Column("edits", JSON),
     Index("ix_digest_issues_digest_created_at", "digest", "created_at"),
     UniqueConstraint("digest", "follows", name="uq_digest_issues_digest_follows"),
 )
