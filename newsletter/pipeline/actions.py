@@ -1,4 +1,5 @@
-"""Review actions: approve, edit a post, pick the key quote or figure, skip, send a test digest.
+"""Review actions: approve, edit a post, pick the key quote or figure, skip and undo a skip, move
+a post to another slot, send a test digest.
 
 Shared by the review web app and `newsletter approve`. Every action checks the state it acts
 on atomically (a post already claimed for sending cannot be edited) and is recorded in the
@@ -19,16 +20,19 @@ from newsletter.config import Config
 from newsletter.core.errors import NewsletterError, StoreError
 from newsletter.core.keys import parse_post_key
 from newsletter.core.models import (
+    QUEUED_STATUSES,
     Announcement,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     Digest,
+    Post,
     post_from_payload,
     post_to_payload,
 )
-from newsletter.pipeline.posting import recompose_queued
+from newsletter.pipeline.posting import channel_config, recompose_queued
 from newsletter.pipeline.revisions import hand_edited
+from newsletter.publish.base import ChannelConfig
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
 
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
 SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
+MOVE_SLOTS = 14
 
 
 class ActionError(NewsletterError):
@@ -123,10 +128,11 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
     if plan.digest is None:
         raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
     try:
-        issue = store.issues.create_digest_issue(plan.digest, status=DigestIssueStatus.APPROVED, follows=plan.follows,
-                                          now=now)
+        issue = store.issues.create_digest_issue(plan.digest, status=DigestIssueStatus.AWAITING_APPROVAL,
+                                                 follows=plan.follows, now=now)
     except StoreError:
         raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile") from None
+    store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.APPROVED, actor=actor, now=now)
     when = plan.send_at.isoformat()
     return _record(store, actor, "digest.approve", issue.id, f"digest issue {issue.id} approved: goes out at {when}",
                    {"released": 0, "send_now": False, "scheduled_for": when}, now)
@@ -219,10 +225,26 @@ def edit_post(config: Config, store: Store, key: str, text: str, actor: str, now
         raise ActionError(f"post {key}: {measured} characters as {post.platform} counts them, over the limit")
     before = post.text
     post.text, post.length = text, measured.length
-    if not _update_payload(store, key, post_to_payload(post), now):
+    updated, withdrawn = _rewrite_post(config, store, row, post, now)
+    if not updated:
         raise ActionError(f"post {key} is {_post(store, key).status} now: it can no longer be edited")
-    detail = {"before": before, "after": text, "length": str(measured)}
-    return _record(store, actor, "post.edit", key, f"post {key} edited ({measured})", detail, now)
+    detail = {"before": before, "after": text, "length": str(measured), "approval_withdrawn": withdrawn}
+    summary = f"post {key} edited ({measured})" + (": it waits for approval again" if withdrawn else "")
+    return _record(store, actor, "post.edit", key, summary, detail, now)
+
+
+def _rewrite_post(config: Config, store: Store, row: Delivery, post: Post, now: datetime) -> tuple[bool, bool]:
+    """Replace a queued post's payload; an approved post of a channel that holds it for approval
+    goes back to awaiting approval in the same statement (what was approved is not what would go
+    out). Returns whether it was replaced and whether its approval was withdrawn."""
+    from newsletter.pipeline.plan import holds_post
+
+    withdraw = row.status is S.PENDING and holds_post(store, channel_config(config, row.target), post)
+    if withdraw:
+        updated = Ledger(store).update_payload(row.key, post_to_payload(post), only_in=(S.PENDING,),
+                                               status=S.AWAITING_APPROVAL, now=now)
+        return updated, updated
+    return _update_payload(store, row.key, post_to_payload(post), now), False
 
 
 def pick_key(
@@ -261,7 +283,8 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
         if row.status not in EDITABLE:
             raise ActionError(f"post {target} is {row.status}: only queued posts can be skipped")
         ledger.mark_skipped(target, reason, now=now)
-        return _record(store, actor, "post.skip", target, f"post {target} skipped", {"reason": reason}, now)
+        return _record(store, actor, "post.skip", target, f"post {target} skipped",
+                       {"reason": reason, "was": str(row.status)}, now)
     if kind is TargetKind.ISSUE:
         if not store.issues.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
                                              reason=reason, now=now):
@@ -274,6 +297,92 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
     detail = {"reason": reason, "posts_skipped": skipped}
     return _record(store, actor, "announcement.skip", target,
                    f"announcement {target} skipped ({len(skipped)} queued post(s) skipped)", detail, now)
+
+
+def undo_skip(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> ActionResult:
+    """Undo a person's skip of a post or a digest issue: the post goes back to the queue as it
+    was (awaiting approval or pending), the issue to awaiting approval (approved when its digest
+    needs no approval), unless a later issue of its digest was recorded since."""
+    kind, target = resolve_target(config, store, target_id)
+    if kind is TargetKind.POST:
+        return _undo_post_skip(config, store, target, actor, now)
+    if kind is not TargetKind.ISSUE:
+        raise ActionError(f"{target} is an announcement: undo the skip of its posts or its digest issue")
+    issue = _issue(store, target)
+    digest = config.digest(issue.digest.name)
+    status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
+    if issue.status is not DigestIssueStatus.SKIPPED:
+        raise ActionError(f"digest issue {target} is {issue.status}, not skipped: nothing to undo")
+    if not store.issues.reopen_skipped_issue(target, status, actor=actor, now=now):
+        raise ActionError(f"digest issue {target}: a later issue of {digest.name} was recorded since, "
+                          "its skip cannot be undone")
+    return _record(store, actor, "digest.undo_skip", target, f"digest issue {target} is back: {status}",
+                   {"status": str(status)}, now)
+
+
+def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: datetime) -> ActionResult:
+    """Put a post a person skipped back in the queue, in the state it had before the skip."""
+    from newsletter.pipeline.plan import holds_post
+
+    row = _post(store, key)
+    skipped = store.audit.last_action("post.skip", key)
+    if row.status is not S.SKIPPED or skipped is None:
+        raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back")
+    held = holds_post(store, channel_config(config, row.target), post_from_payload(row.payload))
+    was = (skipped.detail or {}).get("was") or (S.AWAITING_APPROVAL if held else S.PENDING)
+    status = S(was) if was in QUEUED_STATUSES else S.AWAITING_APPROVAL
+    if not Ledger(store).restore_skipped(key, status, now=now):
+        raise ActionError(f"post {key} is {_post(store, key).status} now: nothing to undo")
+    return _record(store, actor, "post.undo_skip", key, f"post {key} is back in the queue: {status}",
+                   {"status": str(status)}, now)
+
+
+def move_post(config: Config, store: Store, key: str, slot: str, actor: str, now: datetime) -> ActionResult:
+    """Move a queued post to another of its channel's next slots: it waits until then and then
+    goes first (the posting run and the plan both read the row's time)."""
+    row = _post(store, key)
+    if row.status not in EDITABLE:
+        raise ActionError(f"post {key} is {row.status}: only queued posts can be moved")
+    channel = channel_config(config, row.target)
+    when = _offered_slot(config, channel, slot, now)
+    before = planned_slot(config, store, key, now)
+    if not Ledger(store).reschedule(key, when, now=now):
+        raise ActionError(f"post {key} is {_post(store, key).status} now: it can no longer be moved")
+    after = planned_slot(config, store, key, now)
+    detail = {"from": before.isoformat() if before else None, "to": when.isoformat(),
+              "slot": after.isoformat() if after else None}
+    going = f"goes out at {after.isoformat()}" if after else "goes out at its slot once approved"
+    return _record(store, actor, "post.move", key, f"post {key} moved: {going}", detail, now)
+
+
+def next_slots(config: Config, channel: ChannelConfig, now: datetime) -> list[datetime]:
+    """The channel's next slots a post may be moved to, in the config's timezone."""
+    from newsletter.pipeline.plan import slot_times
+
+    return [t for t in slot_times(config, channel.slots, now, MOVE_SLOTS) if t is not None]
+
+
+def planned_slot(config: Config, store: Store, key: str, now: datetime) -> datetime | None:
+    """The slot the one plan gives the queued post `key` (None while it awaits approval)."""
+    from newsletter.pipeline.plan import plan_channel
+
+    row = _post(store, key)
+    entries = plan_channel(config, store, channel_config(config, row.target), now)
+    return next((e.slot for e in entries if e.key == key), None)
+
+
+def _offered_slot(config: Config, channel: ChannelConfig, slot: str, now: datetime) -> datetime:
+    """The slot among the channel's next ones that `slot` (an ISO time) names; ActionError otherwise."""
+    try:
+        wanted = datetime.fromisoformat(slot.strip())
+    except ValueError:
+        raise ActionError(f"{slot!r} is not a time: pick one of channel {channel.name}'s next slots") from None
+    if wanted.tzinfo is None:
+        wanted = wanted.replace(tzinfo=config.tz)
+    found = next((t for t in next_slots(config, channel, now) if t == wanted), None)
+    if found is None:
+        raise ActionError(f"{slot!r} is not one of channel {channel.name}'s next {MOVE_SLOTS} slots")
+    return found
 
 
 def send_test(
@@ -307,7 +416,7 @@ def _recompose_posts(config: Config, store: Store, announcement: Announcement, n
         if hand_edited(store, row.key):
             continue
         fresh = recompose_queued(config, announcement, row)
-        if fresh and _update_payload(store, row.key, post_to_payload(fresh), now):
+        if fresh and _rewrite_post(config, store, row, fresh, now)[0]:
             changed += 1
     return changed
 

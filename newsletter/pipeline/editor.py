@@ -19,12 +19,14 @@ from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import StoreError
 from newsletter.core.models import Announcement, DigestEdits
 from newsletter.pipeline.actions import ActionError, ActionResult
+from newsletter.pipeline.digests import not_yet_carried
 from newsletter.pipeline.plan import DigestPlan, ordered_announcements, plan_digest
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 
 EDITABLE = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 ADD_WINDOW = timedelta(days=60)
 MAX_CANDIDATES = 100
+SENT_ISSUES_CHECKED = 20
 MAX_SUBJECT = 200
 MAX_INTRO = 2000
 
@@ -94,9 +96,13 @@ def editable_issue(config: Config, store: Store, digest_name: str, actor: str, n
 
 
 def addable(store: Store, digest: DigestConfig, held: list[str], now: datetime) -> list[Announcement]:
-    """Announcements eligible in the last weeks (for the digest's tags) that are not among
-    `held`, newest first."""
+    """Announcements eligible in the last weeks (for the digest's tags) that no sent issue of the
+    digest carried (unless re-announced since) and that are not among `held`, newest first."""
     found = store.announcements.announced_since(now - ADD_WINDOW, digest.tags or None, now=now)
+    for sent in store.issues.list_digest_issues(digest=digest.name, statuses=[DigestIssueStatus.SENT],
+                                                limit=SENT_ISSUES_CHECKED):
+        kept = {a.id for a in not_yet_carried(found, sent)}
+        found = [item for item in found if item.announcement.id in kept]
     fresh = [item.announcement for item in reversed(found) if item.announcement.id not in set(held)]
     return fresh[:MAX_CANDIDATES]
 

@@ -193,8 +193,8 @@ def plan_channel(
 ) -> list[PlannedPost]:
     """Every upcoming post of `channel`: awaiting approval, queued in the ledger, then those the
     next run would queue. Those in line get the channel's next slots, one post per slot, in the
-    order the posting run takes them (the order they were queued); a row rescheduled after a
-    rate limit waits for the first slot after its time. Variants that fit in no post go to
+    order the posting run takes them (the order they were queued); a row moved to a slot or
+    rescheduled after a rate limit waits for its time and then goes first. Variants that fit in no post go to
     `unfit`, with the reason."""
     entries = [queued_entry(row) for row in Ledger(store).queued_posts(channel.name)]
     entries += [
@@ -214,13 +214,16 @@ def queued_entry(row: Delivery) -> PlannedPost:
 
 
 def assign_slots(config: Config, channel: ChannelConfig, entries: list[PlannedPost], now: datetime) -> None:
-    """Give each entry, in order, the first free slot after `now` that is not before its time."""
+    """Give each entry the first free slot after `now` that is not before its time: at each slot,
+    an entry given a time (moved there, rescheduled) whose time has come goes first, else the
+    oldest in line (as `Ledger.due` orders them)."""
     waiting = list(entries)
     slots = slot_times(config, channel.slots, now, len(waiting) * 4 + 4)
     for slot in slots:
         if slot is None or not waiting:
             break
-        ready = next((e for e in waiting if e.not_before is None or e.not_before <= slot), None)
+        timed = (e for e in waiting if e.not_before is not None and e.not_before <= slot)
+        ready = next(timed, None) or next((e for e in waiting if e.not_before is None), None)
         if ready is not None:
             ready.slot = slot
             waiting.remove(ready)

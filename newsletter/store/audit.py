@@ -64,6 +64,14 @@ class AuditQueries:
             found = conn.scalar(select(t.c.id).where(t.c.action == action, t.c.target == target).limit(1))
         return found is not None
 
+    def last_action(self, action: str, target: str) -> ActionRecord | None:
+        """The latest `action` on `target` in the audit log, or None."""
+        t = actions
+        query = select(t).where(t.c.action == action, t.c.target == target).order_by(t.c.at.desc(), t.c.id.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).first()
+        return ActionRecord(row.id, row.at, row.actor, row.action, row.target, row.detail) if row else None
+
     def set_channel_paused(
         self, channel: str, paused: bool, reason: str | None = None, now: datetime | None = None
     ) -> None:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, exists, insert, select, update
+from sqlalchemy import Engine, Row, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
 from newsletter.core.models import Digest, DigestEdits, DigestIssueStatus
-from newsletter.store.tables import digest_issues, utcnow
+from newsletter.store.tables import UTCDateTime, digest_issues, utcnow
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
 FIRST_ISSUE = ""
@@ -135,6 +135,29 @@ class DigestIssueQueries:
             query = query.where(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
         with self.engine.connect() as conn:
             return [_issue_from_row(row) for row in conn.execute(query)]
+
+    def issues_between(self, start: datetime, end: datetime, limit: int = 200) -> list[DigestIssue]:
+        """Issues finished (sent, skipped) or scheduled in [start, end), by that time."""
+        t = digest_issues
+        at = func.coalesce(t.c.finished_at, t.c.scheduled_for, t.c.created_at, type_=UTCDateTime)
+        query = select(t).where(at >= start, at < end).order_by(at, t.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_issue_from_row(row) for row in conn.execute(query)]
+
+    def reopen_skipped_issue(self, issue_id: str, status: DigestIssueStatus, *, actor: str, now: datetime) -> bool:
+        """Put a skipped issue back as `status` (awaiting approval, or approved by `actor`) if no
+        issue follows it yet (atomic); False otherwise."""
+        t, successor = digest_issues, digest_issues.alias("successor")
+        followed = exists().where(successor.c.digest == t.c.digest, successor.c.follows == t.c.id)
+        approved = status is DigestIssueStatus.APPROVED
+        query = (
+            update(t)
+            .where(t.c.id == issue_id, t.c.status == str(DigestIssueStatus.SKIPPED), ~followed)
+            .values(status=str(status), finished_at=None, skip_reason=None,
+                    approved_by=actor if approved else None, approved_at=now if approved else None)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
 
     def set_digest_issue_status(
         self,

@@ -340,18 +340,51 @@ class Ledger:
         return self._set_if_queued(key, status=str(S.SKIPPED), error=reason, updated_at=now or utcnow())
 
     def update_payload(
-        self, key: str, payload: dict[str, Any], *, only_in: Collection[DeliveryStatus], now: datetime | None = None
+        self, key: str, payload: dict[str, Any], *, only_in: Collection[DeliveryStatus],
+        status: DeliveryStatus | None = None, now: datetime | None = None,
     ) -> bool:
-        """Replace row `key`'s payload if it is in one of the `only_in` statuses (checked in the
-        same statement); False otherwise."""
+        """Replace row `key`'s payload (and its status, when given) if it is in one of the
+        `only_in` statuses (checked in the same statement); False otherwise."""
+        t = deliveries
+        values: dict[str, Any] = {"payload": payload, "updated_at": now or utcnow()}
+        if status is not None:
+            values["status"] = str(status)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(t).where(t.c.key == key, t.c.status.in_(_statuses(*only_in))).values(**values))
+        return result.rowcount == 1
+
+    def reschedule(self, key: str, when: datetime, now: datetime | None = None) -> bool:
+        """Make a queued row (pending or awaiting approval) wait until `when` (a person moved it to
+        another slot); False if it is no longer queued."""
+        return self._set_if_queued(key, next_attempt_at=when, updated_at=now or utcnow())
+
+    def restore_skipped(self, key: str, status: DeliveryStatus, now: datetime | None = None) -> bool:
+        """Put a skipped row back in the queue as `status` (pending or awaiting approval): a
+        person undid a skip; False if it is not skipped any more."""
+        if status not in QUEUED_STATUSES:
+            raise ValueError(f"a restored row is pending or awaiting_approval, not {status}")
         t = deliveries
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(t)
-                .where(t.c.key == key, t.c.status.in_(_statuses(*only_in)))
-                .values(payload=payload, updated_at=now or utcnow())
+                update(t).where(t.c.key == key, t.c.status == str(S.SKIPPED))
+                .values(status=str(status), error=None, updated_at=now or utcnow())
             )
         return result.rowcount == 1
+
+    def finished_posts(self, start: datetime, end: datetime, limit: int = 500) -> list[tuple[Delivery, datetime]]:
+        """Post rows sent, skipped, failed or deleted in [start, end), with when that happened
+        (the sent time, else the last change), oldest first."""
+        t = deliveries
+        at = func.coalesce(t.c.sent_at, t.c.updated_at, type_=UTCDateTime).label("at")
+        finished = _statuses(S.SENT, S.SKIPPED, S.FAILED, S.DELETED)
+        query = (
+            select(*DELIVERY_COLUMNS, at)
+            .where(t.c.kind == str(DeliveryKind.POST), t.c.status.in_(finished), at >= start, at < end)
+            .order_by(at, t.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(delivery_from_row(row), row.at) for row in conn.execute(query)]
 
     def bring_forward(self, key: str, now: datetime) -> bool:
         """Make a pending or uncertain row due at `now` (a person's "post now"); False if it is in
@@ -450,14 +483,15 @@ class Ledger:
 
     def due(self, kind: str, target: str, now: datetime, limit: int, *, resume_uncertain: bool = False
             ) -> list[Delivery]:
-        """The oldest pending rows of `kind` for `target` that are due at `now` (not claimed);
-        with `resume_uncertain`, the uncertain ones that may be resumed too."""
+        """The pending rows of `kind` for `target` that are due at `now` (not claimed), those
+        given a time (moved to a slot, rescheduled) first, then the oldest; with
+        `resume_uncertain`, the uncertain ones that may be resumed too."""
         t = deliveries
         query = (
             select(t)
             .where(t.c.kind == str(DeliveryKind(kind)), t.c.target == target,
                    *self._claimable(now, resume_uncertain=resume_uncertain))
-            .order_by(t.c.id)
+            .order_by(t.c.next_attempt_at.is_(None), t.c.id)
             .limit(limit)
         )
         with self.engine.connect() as conn:
