@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
+from newsletter.config import Config
 from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline import actions
 from newsletter.pipeline.actions import ActionError
-from newsletter.pipeline.plan import plan_digest
+from newsletter.pipeline.plan import plan_channel, plan_digest
+from newsletter.pipeline.posting import post_due
 from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
 from tests.fakes.review_env import NOW, ReviewEnv
@@ -148,3 +151,77 @@ def test_cli_approve_records_who(review_env: ReviewEnv) -> None:
     again = CliRunner().invoke(app, ["approve", X_POST, "--config", str(config_path)])
     assert again.exit_code == 1
     assert "not awaiting approval" in again.output
+
+
+MASTO_SLOTS = [NOW.replace(day=day, hour=11) for day in (21, 22, 23, 24)]  # 12:00 in Paris, every day
+EMPLOI_MASTO, HOSTILE_MASTO = "post:emploi-jeunes:quote:masto", "post:hostile:quote:masto"
+
+
+def masto_plan(env: ReviewEnv, config: Config | None = None) -> dict[str, datetime | None]:
+    """Each queued Mastodon post's slot as the one plan gives it."""
+    config = config or env.config
+    return {e.key: e.slot for e in plan_channel(config, env.store, config.channels[1], NOW)}
+
+
+def test_moving_a_post_gives_it_the_chosen_slot_and_is_logged(review_env: ReviewEnv) -> None:
+    assert masto_plan(review_env) == {MASTO_POST: MASTO_SLOTS[0], EMPLOI_MASTO: MASTO_SLOTS[1],
+                                      HOSTILE_MASTO: MASTO_SLOTS[2]}
+    result = actions.move_post(review_env.config, review_env.store, MASTO_POST, "2025-03-23T12:00:00+01:00",
+                               "paul", NOW)
+    assert result.summary == f"post {MASTO_POST} moved: goes out at 2025-03-23T12:00:00+01:00"
+    assert result.detail["from"] == "2025-03-21T12:00:00+01:00"
+    assert masto_plan(review_env) == {EMPLOI_MASTO: MASTO_SLOTS[0], HOSTILE_MASTO: MASTO_SLOTS[1],
+                                      MASTO_POST: MASTO_SLOTS[2]}
+    actions.move_post(review_env.config, review_env.store, HOSTILE_MASTO, MASTO_SLOTS[0].isoformat(), "paul", NOW)
+    assert masto_plan(review_env) == {HOSTILE_MASTO: MASTO_SLOTS[0], EMPLOI_MASTO: MASTO_SLOTS[1],
+                                      MASTO_POST: MASTO_SLOTS[2]}, "a post moved earlier goes first at its slot"
+    assert ("paul", "post.move", HOSTILE_MASTO) in audit(review_env)
+    with pytest.raises(ActionError, match="not one of channel masto's next 14 slots"):
+        actions.move_post(review_env.config, review_env.store, MASTO_POST, "2025-03-23T12:30:00+01:00", "paul", NOW)
+    with pytest.raises(ActionError, match="is not a time"):
+        actions.move_post(review_env.config, review_env.store, MASTO_POST, "dimanche", "paul", NOW)
+    actions.skip(review_env.config, review_env.store, MASTO_POST, "paul", NOW)
+    with pytest.raises(ActionError, match="is skipped: only queued posts can be moved"):
+        actions.move_post(review_env.config, review_env.store, MASTO_POST, MASTO_SLOTS[1].isoformat(), "paul", NOW)
+
+
+def test_a_moved_post_goes_out_at_its_new_slot_and_not_the_old_one(
+    review_env: ReviewEnv, fake_mastodon: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "masto-token")
+    masto = review_env.config.channels[1].model_copy(update={"base_url": fake_mastodon.url})
+    config = review_env.config.model_copy(update={"channels": [review_env.config.channels[0], masto]})
+    actions.move_post(config, review_env.store, MASTO_POST, MASTO_SLOTS[2].isoformat(), "paul", NOW)
+    planned = masto_plan(review_env, config)
+    published = {}
+    for slot in MASTO_SLOTS[:3]:
+        report = post_due(config, review_env.store, "masto", slot)
+        published[slot] = report.sent
+        assert [key for key, when in planned.items() if when == slot] == report.sent, slot
+    assert published[MASTO_SLOTS[0]] == [EMPLOI_MASTO] and published[MASTO_SLOTS[2]] == [MASTO_POST]
+    assert len(fake_mastodon.texts()) == 3 and "apprentissage" in fake_mastodon.texts()[-1].lower()
+
+
+def test_undoing_a_skip_puts_the_post_or_issue_back_as_it_was(review_env: ReviewEnv) -> None:
+    store, ledger = review_env.store, Ledger(review_env.store)
+    for key, was in ((X_POST, DeliveryStatus.AWAITING_APPROVAL), (MASTO_POST, DeliveryStatus.PENDING)):
+        actions.skip(review_env.config, store, key, "paul", NOW)
+        result = actions.undo_skip(review_env.config, store, key, "paul", NOW)
+        assert ledger.get(key).status is was and result.action == "post.undo_skip"
+    with pytest.raises(ActionError, match="is pending: only a post a person skipped can be brought back"):
+        actions.undo_skip(review_env.config, store, MASTO_POST, "paul", NOW)
+    ledger.mark_skipped(EMPLOI_MASTO, "channel paused")  # skipped by the system, not a person
+    with pytest.raises(ActionError, match="only a post a person skipped"):
+        actions.undo_skip(review_env.config, store, EMPLOI_MASTO, "paul", NOW)
+
+    issue_id = frozen_issue(review_env)
+    actions.skip(review_env.config, store, issue_id, "paul", NOW)
+    actions.undo_skip(review_env.config, store, issue_id, "paul", NOW)
+    issue = store.issues.get_digest_issue(issue_id)
+    assert issue.status is DigestIssueStatus.APPROVED and issue.finished_at is None and issue.skip_reason is None
+    actions.skip(review_env.config, store, issue_id, "paul", NOW)
+    later = plan_digest(review_env.config, store, review_env.config.digest("hebdo"), NOW, send_at=NOW + timedelta(3))
+    store.issues.create_digest_issue(later.digest, status=DigestIssueStatus.APPROVED, follows=later.follows, now=NOW)
+    with pytest.raises(ActionError, match="a later issue of hebdo was recorded since"):
+        actions.undo_skip(review_env.config, store, issue_id, "paul", NOW)
+    assert [a for _, a, t in audit(review_env) if t == issue_id] == ["digest.skip", "digest.undo_skip", "digest.skip"]
