@@ -29,6 +29,8 @@ from newsletter.web.csrf import CsrfError
 from newsletter.web.pages import (
     announcements,
     archive,
+    calendar,
+    digest_editor,
     health,
     history,
     public_announcement,
@@ -136,7 +138,7 @@ def create_app(
 
     routes = [
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
-        *archive.routes,
+        *archive.routes, *calendar.routes, *digest_editor.routes,
         *subscribers.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -23,4 +23,20 @@ def local_date(day: date | datetime | None, lang: str = "fr") -> str:
     return format_date(day, "long", locale=lang)
 
 
-FILTERS: dict[str, Any] = {"local_datetime": local_datetime, "local_date": local_date}
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """The time of day of `moment` in `tz` (e.g. `09:30`)."""
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def day_label(day: date, lang: str = "fr") -> str:
+    """A calendar day heading for `lang` (e.g. `lundi 24 mars`)."""
+    return format_date(day, "EEEE d MMMM", locale=lang)
+
+
+def month_label(day: date, lang: str = "fr") -> str:
+    """A month written for `lang` (e.g. `mars 2025`)."""
+    return format_date(day, "LLLL y", locale=lang)
+
+
+FILTERS: dict[str, Any] = {"local_datetime": local_datetime, "local_date": local_date, "local_time": local_time,
+                           "day_label": day_label, "month_label": month_label}

@@ -29,16 +29,17 @@ from tests.fakes.review_env import (
 )
 from tests.pipeline.test_actions import MASTO_POST, X_POST, audit, frozen_issue
 
-REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/hebdo.html"]
-EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key"}
+REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/hebdo.html", "/calendar",
+                "/digests/hebdo/edit"]
+EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key", "/actions/edit-digest"}
 APPROVER_ACTIONS = {"/actions/approve", "/actions/send-now", "/actions/post-now", "/actions/settle",
-                    "/actions/retract", "/actions/skip", "/actions/test-send"}
+                    "/actions/retract", "/actions/skip", "/actions/test-send", "/actions/move", "/actions/undo-skip"}
 # POST routes a visitor may use without an account: each is authorised by its own token, form or signature
 # (the providers' webhooks: tests/web/test_webhooks.py).
 PUBLIC_POSTS = {"/login", "/logout", "/subscribe", "/subscribe/confirm/{token}", "/unsubscribe/{token}",
                 "/webhooks/ses", "/webhooks/brevo"}
 FORM = {"target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
-        "kind": "quote", "index": "1"}
+        "kind": "quote", "index": "1", "slot": "2025-03-24T10:00:00+01:00", "op": "subject"}
 
 
 def post_routes(env: ReviewEnv) -> set[str]:
@@ -110,7 +111,8 @@ def test_a_forged_host_is_refused_even_with_a_session(review_env: ReviewEnv) -> 
         with review_env.admin_client(base_url=base) as client:
             assert client.get("/upcoming").status_code == 400
             assert client.get("/login").status_code == 400
-            assert client.post("/actions/approve", data={"target": X_POST}).status_code == 400
+            for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS):
+                assert client.post(path, data=FORM).status_code == 400, path
     assert review_env.client.get("/upcoming").status_code == 200
     assert unchanged(review_env)
 
@@ -204,10 +206,13 @@ def test_the_session_cookie_is_signed(review_env: ReviewEnv) -> None:
 def test_pages_offer_each_user_only_the_actions_their_role_allows(review_env: ReviewEnv) -> None:
     frozen_issue(review_env)
     with review_env.client_as("edith") as editor:
-        page = editor.get("/upcoming").text + editor.get("/announcements").text
+        page = "".join(editor.get(path).text for path in ("/upcoming", "/announcements", "/calendar",
+                                                           "/digests/hebdo/edit"))
     assert 'action="/actions/edit"' in page and 'action="/actions/pick-key"' in page
-    for path in APPROVER_ACTIONS - {"/actions/settle", "/actions/retract"}:  # nothing is in doubt here
+    assert 'action="/actions/edit-digest"' in page
+    absent = {"/actions/settle", "/actions/retract", "/actions/undo-skip"}  # nothing is in doubt or skipped here
+    for path in APPROVER_ACTIONS - absent:
         assert f'action="{path}"' not in page, path
-    admin_page = review_env.client.get("/upcoming").text + review_env.client.get("/announcements").text
-    for path in APPROVER_ACTIONS - {"/actions/settle", "/actions/retract"}:
+    admin_page = "".join(review_env.client.get(path).text for path in ("/upcoming", "/announcements", "/calendar"))
+    for path in APPROVER_ACTIONS - absent:
         assert f'action="{path}"' in admin_page, path

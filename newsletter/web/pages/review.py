@@ -1,4 +1,5 @@
-"""The review actions posted from the pages: approve, edit, pick the key, skip, send a test."""
+"""The review actions posted from the pages: approve, edit, pick the key, skip and undo, move a
+post, edit a digest, send a test."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from starlette.routing import Route
 
 from newsletter.core.errors import NewsletterError
 from newsletter.core.roles import Role
-from newsletter.pipeline import actions
+from newsletter.pipeline import actions, editor
 from newsletter.pipeline.actions import ActionError, ActionResult
+from newsletter.pipeline.editor import DigestEdit, EditOp
 from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, signed_in, web_state
 from newsletter.web.upcoming import live_digest
 
@@ -118,6 +120,35 @@ async def skip(request: Request) -> Response:
         state.config, state.store, _field(form, "target"), actor, state.clock(), _field(form, "reason")), Role.APPROVER)
 
 
+async def move(request: Request) -> Response:
+    """Move a queued post to another of its channel's next slots."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.move_post(
+        state.config, state.store, _field(form, "target"), _field(form, "slot"), actor, state.clock()), Role.APPROVER)
+
+
+async def undo_skip(request: Request) -> Response:
+    """Bring back a post or a digest issue a person skipped."""
+    state = _state(request)
+    return await _act(request, lambda form, actor: actions.undo_skip(
+        state.config, state.store, _field(form, "target"), actor, state.clock()), Role.APPROVER)
+
+
+async def edit_digest(request: Request) -> Response:
+    """One change to a digest's next issue: move, remove or add an announcement, subject or intro."""
+    state = _state(request)
+
+    def run(form: FormData, actor: str) -> ActionResult:
+        try:
+            operation = EditOp(_field(form, "op"))
+        except ValueError:
+            raise ActionError(f"op={_field(form, 'op')!r}: expected one of {', '.join(EditOp)}") from None
+        change = DigestEdit(operation, _field(form, "target"), _field(form, "text"))
+        return editor.edit_digest(state.config, state.store, _field(form, "digest"), change, actor, state.clock())
+
+    return await _act(request, run, Role.EDITOR)
+
+
 async def test_send(request: Request) -> Response:
     """Send one copy of a digest's next issue (recorded or rendered now) to one address."""
     state = _state(request)
@@ -147,4 +178,7 @@ routes = [
     Route("/actions/pick-key", pick_key, methods=["POST"]),
     Route("/actions/skip", skip, methods=["POST"]),
     Route("/actions/test-send", test_send, methods=["POST"]),
+    Route("/actions/move", move, methods=["POST"]),
+    Route("/actions/undo-skip", undo_skip, methods=["POST"]),
+    Route("/actions/edit-digest", edit_digest, methods=["POST"]),
 ]

@@ -1,0 +1,28 @@
+"""The Calendar page: a week or a month of scheduled digests and posts per channel."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from newsletter.web.calendar import calendar_view, parse_period
+from newsletter.web.common import blocking, render, signed_in, web_state
+
+
+async def calendar_page(request: Request) -> Response:
+    """`/calendar?week=2025-W13` or `?month=2025-03` (this week by default), in the config's timezone."""
+    signed_in(request)
+    state = web_state(request)
+    now = state.clock()
+    try:
+        period = parse_period(request.query_params.get("week"), request.query_params.get("month"),
+                              now.astimezone(state.config.tz).date())
+    except ValueError as error:
+        return render(request, "error.html", {"error": str(error), "back": "/calendar"}, status_code=400)
+    view = await blocking(calendar_view, state.config, state.store, period, now)
+    return render(request, "calendar.html", {"view": view, "now": now,
+                                             "back": f"/calendar?{period.query}"})
+
+
+routes = [Route("/calendar", calendar_page, methods=["GET"])]
