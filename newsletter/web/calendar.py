@@ -138,6 +138,8 @@ def calendar_view(config: Config, store: Store, period: Period, now: datetime) -
         awaiting += [item for item in upcoming if item.status == PostState.AWAITING_APPROVAL and item.at <= now]
         items += [item for item in upcoming if item not in awaiting]
     items += past_post_items(store, start, end)
+    for item in awaiting:
+        item.at = item.at.astimezone(config.tz)
     return CalendarView(period, grid(config, period, [i for i in items if start <= i.at < end], now), awaiting)
 
 
