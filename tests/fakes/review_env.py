@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -216,10 +217,9 @@ def review_env(
     store.close()
 
 
-@pytest.fixture
-def served(review_env: ReviewEnv) -> Iterator[str]:
-    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
-    config = review_env.config
+@contextmanager
+def serve_app(config: Config) -> Iterator[str]:
+    """The review app for `config` on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
     app = create_app(config, lambda: Store.open(config.database_url()), clock=lambda: NOW)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
@@ -233,3 +233,10 @@ def served(review_env: ReviewEnv) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(review_env: ReviewEnv) -> Iterator[str]:
+    """The review app on a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
+    with serve_app(review_env.config) as url:
+        yield url

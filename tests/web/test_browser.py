@@ -1,8 +1,9 @@
 """A real browser on the review app: Debian's Chromium (Playwright) against uvicorn on loopback.
 
 Signs in through the login form, opens the Upcoming page, switches the digest preview to mobile
-width, edits and approves a post and checks it moved to the queue. Screenshots go to
-test-output/web/ (printed at the end).
+width, edits and approves a post and checks it moved to the queue; then, on the calendar, moves a
+post to another slot, opens the digest editor, reorders and retitles the next issue and approves
+it. Screenshots go to test-output/web/ (printed at the end).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 
 from newsletter.core.models import DeliveryStatus
+from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
-from tests.fakes.review_env import PASSWORD, ReviewEnv
-from tests.pipeline.test_actions import X_POST
+from tests.fakes.review_env import PASSWORD, ReviewEnv, serve_app
+from tests.pipeline.test_actions import MASTO_POST, X_POST
+from tests.pipeline.test_editor import needing_approval
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
@@ -76,3 +79,56 @@ def test_preview_edit_and_approve_in_a_real_browser(chromium: Any, served: str, 
     assert [(a.actor, a.action) for a in review_env.store.audit.list_actions()][:2] == [
         ("paul", "post.approve"), ("paul", "post.edit")]
     print(f"screenshots: {SCREENSHOTS}")
+
+
+def test_calendar_move_then_edit_and_approve_a_digest_in_a_real_browser(chromium: Any, review_env: ReviewEnv) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with serve_app(needing_approval(review_env.config)) as served:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            local_only(page, served)
+            page.goto(f"{served}/calendar")
+            page.get_by_label("Nom d'utilisateur").fill("paul")
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            page.wait_for_url(f"{served}/calendar")
+
+            item = page.locator(f'li[data-target="{MASTO_POST}"]')
+            assert item.get_attribute("data-at") == "2025-03-21T12:00:00+01:00"
+            item.get_by_label("Déplacer vers le créneau").select_option("2025-03-23T12:00:00+01:00")
+            item.get_by_role("button", name="Déplacer").click()
+            page.wait_for_load_state()
+            page.locator(f'td[data-day="2025-03-23"] li[data-target="{MASTO_POST}"]').wait_for()
+            page.screenshot(path=str(SCREENSHOTS / "calendar-week-after-move.png"), full_page=True)
+
+            page.get_by_role("link", name="Semaine suivante →").click()
+            page.locator('td[data-day="2025-03-24"] li[data-name="hebdo"]').get_by_role(
+                "link", name="Modifier la lettre").click()
+            page.wait_for_url(f"{served}/digests/hebdo/edit")
+            page.locator('li[data-id="apprentissage"]').get_by_role("button", name="Descendre").click()
+            page.wait_for_load_state()
+            subject = page.get_by_label("Objet", exact=True)
+            subject.fill("La semaine en bref")
+            subject.press("Enter")  # the form is usable from the keyboard
+            page.wait_for_load_state()
+            order = page.locator("ol.edit-list > li").evaluate_all("items => items.map(i => i.dataset.id)")
+            assert order == ["hostile", "apprentissage", "emploi-jeunes"]
+            assert page.locator("dd.issue-status").inner_text() == "en attente d'approbation"
+            frame = page.frame_locator("iframe.digest-frame").locator("body")
+            frame.wait_for()
+            text = frame.inner_text()
+            assert text.index("Annonce <script>") < text.index("Apprentissage")
+            page.click("button[data-width=mobile]")
+            page.screenshot(path=str(SCREENSHOTS / "digest-editor-mobile.png"), full_page=True)
+
+            page.get_by_role("button", name="Approuver").click()
+            page.wait_for_load_state()
+            assert page.locator("dd.issue-status").inner_text() == "approuvé"
+            page.screenshot(path=str(SCREENSHOTS / "digest-editor-approved.png"), full_page=True)
+        finally:
+            page.close()
+    issue = review_env.store.issues.list_digest_issues(digest="hebdo", limit=1)[0]
+    assert issue.status is DigestIssueStatus.APPROVED and issue.approved_by == "paul"
+    assert issue.digest.subject == "La semaine en bref"
+    assert [a.action for a in review_env.store.audit.list_actions() if a.actor == "paul"] == [
+        "digest.approve", "digest.edit", "digest.edit", "digest.record_for_edit", "post.move"]

@@ -78,12 +78,13 @@ def test_remove_then_add_back_with_paged_candidates(review_env: ReviewEnv) -> No
 
 def test_an_approved_issue_edited_on_the_page_waits_for_an_approver_again(review_env: ReviewEnv) -> None:
     config = needing_approval(review_env.config)
-    actions.approve(config, review_env.store, "hebdo", "paul", NOW)
+    issue_id = actions.approve(config, review_env.store, "hebdo", "paul", NOW).target
     with review_env.admin_client(config) as client:
         response = edit(client, {"op": "intro", "text": "Un mot d'introduction."})
         assert response.status_code == 303
         page = client.get(EDITOR).text
-        assert "it waits for approval again" in page and "en attente d&#39;approbation" in page
+        assert f"Numéro {issue_id} modifié. Il faut l&#39;approuver de nouveau." in page
+        assert "en attente d&#39;approbation" in page
         issue = plan_digest(config, review_env.store, config.digest("hebdo"), NOW).issue
         assert issue.status is DigestIssueStatus.AWAITING_APPROVAL
         assert f'<input type="hidden" name="target" value="{issue.id}">' in page and 'class="approve"' in page

@@ -70,7 +70,7 @@ def test_edit_then_approve_moves_the_post_to_the_queue(review_env: ReviewEnv) ->
     assert row.status == DeliveryStatus.PENDING and row.payload["text"] == "Texte relu https://example.org/a"
     page = review_env.client.get("/upcoming").text
     assert f'data-key="{X_POST}" data-status="pending"' in page
-    assert "approved: queued" in page  # the flash message
+    assert "Publication approuvée : elle est en file d&#39;attente." in page  # the flash message
     assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
 
 

@@ -17,7 +17,18 @@ from newsletter.core.roles import Role
 from newsletter.pipeline import actions, editor
 from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.pipeline.editor import DigestEdit, EditOp
-from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, signed_in, web_state
+from newsletter.web.common import (
+    blocking,
+    flash,
+    local_path,
+    locale,
+    posted_form,
+    redirect,
+    render,
+    signed_in,
+    web_state,
+)
+from newsletter.web.messages import action_message
 from newsletter.web.upcoming import live_digest
 
 
@@ -36,7 +47,7 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult], r
         result = await blocking(run, form, actor)
     except NewsletterError as error:
         return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
-    flash(request, result.summary)
+    flash(request, action_message(result, locale(request), _state(request).config.tz))
     response = redirect(back)
     if result.detail.get("send_now"):
         state = _state(request)
