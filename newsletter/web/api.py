@@ -21,7 +21,7 @@ from starlette.routing import Route
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import Announcement, Delivery, DeliveryKind, DeliveryStatus
 from newsletter.core.roles import Role
-from newsletter.pipeline import actions
+from newsletter.pipeline import actions, editor
 from newsletter.pipeline import subscribers as subscriber_actions
 from newsletter.pipeline.actions import ActionResult
 from newsletter.store import Subscriber
@@ -229,6 +229,44 @@ def retract(request: Request, state: WebState, actor: str) -> Any:
     return _result(actions.retract(state.config, state.store, request.path_params["key"], actor))
 
 
+def move_post(request: Request, state: WebState, actor: str) -> Any:
+    """Move a queued post to another of its channel's next slots (`{"slot": "<ISO time>"}`)."""
+    slot = _text(_body(request), "slot")
+    return _result(actions.move_post(state.config, state.store, request.path_params["key"], slot, actor,
+                                     state.clock()))
+
+
+def undo_skip(request: Request, state: WebState, actor: str) -> Any:
+    """Bring back a post or a digest issue a person skipped."""
+    return _result(actions.undo_skip(state.config, state.store, _target(request), actor, state.clock()))
+
+
+def next_issue(request: Request, state: WebState, actor: str) -> Any:
+    """A digest's next issue as the plan decides it, with what may be added to it."""
+    name = request.path_params["name"]
+    if not any(d.name == name for d in state.config.digests):
+        return None
+    view = editor.editor_view(state.config, state.store, name, state.clock())
+    plan = view.plan
+    return {"digest": name, "issue": plan.issue.id if plan.issue else None,
+            "status": str(plan.issue.status) if plan.issue else "planned", "subject": plan.subject,
+            "scheduled_for": _iso(plan.scheduled_for), "skip_reason": plan.skip_reason, "editable": view.editable,
+            "announcements": [a.id for a in view.announcements], "addable": [a.id for a in view.candidates]}
+
+
+def edit_digest(request: Request, state: WebState, actor: str) -> Any:
+    """One change to a digest's next issue: `{"op": "up|down|remove|add|subject|intro", "announcement", "text"}`."""
+    body = _body(request)
+    try:
+        operation = editor.EditOp(_text(body, "op"))
+    except ValueError:
+        raise BadRequest(f"body.op: one of {', '.join(editor.EditOp)}") from None
+    change = editor.DigestEdit(operation, _text(body, "announcement", required=False),
+                               _text(body, "text", required=False))
+    return _result(editor.edit_digest(state.config, state.store, request.path_params["name"], change, actor,
+                                      state.clock()))
+
+
 def list_subscribers(request: Request, state: WebState, actor: str) -> Any:
     """Subscribers (`list`, `status` (default active, `all` for every status) filter them)."""
     status = request.query_params.get("status", "active")
@@ -282,6 +320,14 @@ ENDPOINTS = [
     Endpoint("POST", "/posts/{key}/settle", "Settle an uncertain post", Role.APPROVER, settle,
              {"sent": {"type": "boolean"}}),
     Endpoint("POST", "/posts/{key}/retract", "Delete a published post", Role.APPROVER, retract),
+    Endpoint("POST", "/posts/{key}/move", "Move a queued post to another of its channel's next slots",
+             Role.APPROVER, move_post, {"slot": {"type": "string", "format": "date-time"}}),
+    Endpoint("POST", "/posts/{key}/undo-skip", "Bring back a skipped post", Role.APPROVER, undo_skip),
+    Endpoint("POST", "/issues/{id}/undo-skip", "Bring back a skipped digest issue", Role.APPROVER, undo_skip),
+    Endpoint("GET", "/digests/{name}/next", "A digest's next issue and what may be added", Role.EDITOR, next_issue),
+    Endpoint("POST", "/digests/{name}/edit", "Change a digest's next issue", Role.EDITOR, edit_digest,
+             {"op": {"type": "string", "enum": ["up", "down", "remove", "add", "subject", "intro"]},
+              "announcement": {"type": "string"}, "text": {"type": "string"}}),
     Endpoint("GET", "/approvals", "What awaits approval", Role.EDITOR, list_approvals),
     Endpoint("GET", "/subscribers", "List subscribers (list, status)", Role.ADMIN, list_subscribers, paged=True),
     Endpoint("POST", "/subscribers", "Add a subscriber", Role.ADMIN, add_subscriber,

@@ -26,12 +26,13 @@ def api(served: str, review_env: ReviewEnv) -> dict[str, httpx.Client]:
     return clients
 
 
-EDITOR_MAY = {"/posts/{key}/edit"}  # besides reading
+EDITOR_MAY = {"/posts/{key}/edit", "/digests/{name}/edit"}  # besides reading
 ADMIN_ONLY = {"/subscribers", "/subscribers/{email}"}
 
 
 def concrete(path: str) -> str:
-    return path.replace("{id}", "apprentissage").replace("{key}", X_POST).replace("{email}", "ana@example.org")
+    return (path.replace("{id}", "apprentissage").replace("{key}", X_POST).replace("{email}", "ana@example.org")
+            .replace("{name}", "hebdo"))
 
 
 def test_every_endpoint_needs_a_valid_token_and_the_right_role(
@@ -117,3 +118,24 @@ def test_the_openapi_description_lists_every_endpoint(served: str) -> None:
     assert described == {(e.method, PREFIX + e.path) for e in ENDPOINTS}
     edit = spec["paths"][f"{PREFIX}/posts/{{key}}/edit"]["post"]
     assert edit["requestBody"]["content"]["application/json"]["schema"]["properties"]["text"]["type"] == "string"
+
+
+def test_a_post_is_moved_skipped_and_brought_back_and_a_digest_edited(
+        api: dict[str, httpx.Client], review_env: ReviewEnv) -> None:
+    moved = api["paul"].post(f"/posts/{MASTO_POST}/move", json={"slot": "2025-03-23T12:00:00+01:00"})
+    assert moved.status_code == 200 and moved.json()["summary"].endswith("goes out at 2025-03-23T12:00:00+01:00")
+    assert api["paul"].post(f"/posts/{MASTO_POST}/move", json={}).json()["error"].startswith("body.slot")
+    assert api["paul"].post(f"/posts/{MASTO_POST}/skip").status_code == 200
+    assert api["paul"].post(f"/posts/{MASTO_POST}/undo-skip").status_code == 200
+    assert api["edith"].get(f"/posts/{MASTO_POST}").json()["status"] == "pending"
+    before = api["edith"].get("/digests/hebdo/next").json()
+    assert before["status"] == "planned" and before["announcements"] == ["apprentissage", "hostile", "emploi-jeunes"]
+    edited = api["edith"].post("/digests/hebdo/edit", json={"op": "down", "announcement": "apprentissage"})
+    assert edited.status_code == 200
+    after = api["edith"].get("/digests/hebdo/next").json()
+    assert after["status"] == "approved" and after["announcements"] == ["hostile", "apprentissage", "emploi-jeunes"]
+    bad = api["edith"].post("/digests/hebdo/edit", json={"op": "shuffle"})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("body.op: one of up, down")
+    assert api["edith"].get("/digests/nope/next").status_code == 404
+    assert [action for _, action, _ in audit(review_env)][:4] == [
+        "digest.edit", "digest.record_for_edit", "post.undo_skip", "post.skip"]
