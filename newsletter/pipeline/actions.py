@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.compose.length import measure
-from newsletter.config import Config
+from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError, StoreError
 from newsletter.core.keys import parse_post_key
 from newsletter.core.models import (
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
-SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
+EDITABLE_ISSUES = SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 MOVE_SLOTS = 14
 
 
@@ -138,6 +138,45 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
                    {"released": 0, "send_now": False, "scheduled_for": when}, now)
 
 
+def next_issue(config: Config, store: Store, digest_name: str, actor: str, now: datetime) -> DigestIssue:
+    """The digest's next issue, recorded so a person can act on it: its open issue when it is not
+    sending yet, else its plan recorded now for its scheduled time (awaiting approval when the
+    digest requires it, else approved), as `plan_digest` decides it."""
+    from newsletter.pipeline.plan import plan_digest
+
+    digest = digest_named(config, digest_name)
+    plan = plan_digest(config, store, digest, now)
+    if plan.issue is not None:
+        if plan.issue.status not in EDITABLE_ISSUES:
+            raise ActionError(f"digest issue {plan.issue.id} is {plan.issue.status}: it can no longer be changed")
+        return plan.issue
+    if plan.digest is None:
+        raise ActionError(f"digest {digest_name} has nothing to send ({plan.skip_reason})")
+    status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
+    try:
+        issue = store.issues.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
+    except StoreError:
+        raise ActionError(f"digest {digest_name}: its next issue was recorded meanwhile, try again") from None
+    store.audit.record_action(actor, "digest.record_next", issue.id, {"status": str(status)}, now=now)
+    return issue
+
+
+def digest_named(config: Config, name: str) -> DigestConfig:
+    """The digest named `name`; ActionError when there is none."""
+    digest = next((d for d in config.digests if d.name == name), None)
+    if digest is None:
+        raise ActionError(f"no digest named {name!r}")
+    return digest
+
+
+def issue_target(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> str | None:
+    """For a digest name, the id of its next issue (recorded now when needed); None otherwise."""
+    name = target_id.strip()
+    if any(d.name == name for d in config.digests):
+        return next_issue(config, store, name, actor, now).id
+    return None
+
+
 def is_due(issue: DigestIssue, now: datetime) -> bool:
     """Whether an issue's scheduled time has come (an approved one is then sent at once)."""
     when = issue.digest.scheduled_for
@@ -145,10 +184,11 @@ def is_due(issue: DigestIssue, now: datetime) -> bool:
 
 
 def send_now(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> SendReport:
-    """Approve (when it waits) and send a digest issue at once, whatever its scheduled time."""
+    """Approve (when it waits) and send a digest issue at once, whatever its scheduled time (for a
+    digest name, its next issue, recorded first when it is only planned)."""
     from newsletter.pipeline.sending import send_recorded
 
-    kind, issue_id = resolve_target(config, store, target_id)
+    kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
     if kind is not TargetKind.ISSUE:
         raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
     if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
@@ -274,8 +314,9 @@ def pick_key(
 
 
 def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime, reason: str = "") -> ActionResult:
-    """Skip an announcement (no digest or post will carry it), one queued post, or a digest issue."""
-    kind, target = resolve_target(config, store, target_id)
+    """Skip an announcement (no digest or post will carry it), one queued post, or a digest issue
+    (for a digest name, its next issue, recorded first when it is only planned)."""
+    kind, target = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
     reason = " ".join(reason.split()) or f"skipped by {actor}"
     ledger = Ledger(store)
     if kind is TargetKind.POST:

@@ -16,14 +16,13 @@ from enum import StrEnum
 
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config, DigestConfig
-from newsletter.core.errors import StoreError
 from newsletter.core.models import Announcement, DigestEdits
-from newsletter.pipeline.actions import ActionError, ActionResult
+from newsletter.pipeline.actions import EDITABLE_ISSUES as EDITABLE
+from newsletter.pipeline.actions import ActionError, ActionResult, digest_named, next_issue
 from newsletter.pipeline.digests import not_yet_carried
 from newsletter.pipeline.plan import DigestPlan, ordered_announcements, plan_digest
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
 
-EDITABLE = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 ADD_WINDOW = timedelta(days=60)
 MAX_CANDIDATES = 100
 SENT_ISSUES_CHECKED = 20
@@ -69,30 +68,10 @@ class EditorView:
 
 def editor_view(config: Config, store: Store, digest_name: str, now: datetime) -> EditorView:
     """The editor's page for a digest, read from the one plan; nothing is recorded."""
-    digest = _digest(config, digest_name)
+    digest = digest_named(config, digest_name)
     plan = plan_digest(config, store, digest, now)
     held = [a.id for a in plan.announcements] if plan.digest else []
     return EditorView(plan, plan.announcements if plan.digest else [], addable(store, digest, held, now))
-
-
-def editable_issue(config: Config, store: Store, digest_name: str, actor: str, now: datetime) -> DigestIssue:
-    """The digest's next issue, recorded so it can be edited: its open issue when it is not
-    sending yet, else its plan recorded now for its scheduled time."""
-    digest = _digest(config, digest_name)
-    plan = plan_digest(config, store, digest, now)
-    if plan.issue is not None:
-        if plan.issue.status not in EDITABLE:
-            raise ActionError(f"digest issue {plan.issue.id} is {plan.issue.status}: it can no longer be edited")
-        return plan.issue
-    if plan.digest is None:
-        raise ActionError(f"digest {digest_name} has nothing to edit ({plan.skip_reason})")
-    status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
-    try:
-        issue = store.issues.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
-    except StoreError:
-        raise ActionError(f"digest {digest_name}: its next issue was recorded meanwhile, edit it again") from None
-    store.audit.record_action(actor, "digest.record_for_edit", issue.id, {"status": str(status)}, now=now)
-    return issue
 
 
 def addable(store: Store, digest: DigestConfig, held: list[str], now: datetime) -> list[Announcement]:
@@ -113,8 +92,8 @@ def edit_digest(
     """Apply one edit to the digest's next issue (recording its plan first when needed) and
     re-render it in place; an approved issue of a digest that requires approval goes back to
     awaiting approval."""
-    issue = editable_issue(config, store, digest_name, actor, now)
-    digest = _digest(config, digest_name)
+    issue = next_issue(config, store, digest_name, actor, now)
+    digest = digest_named(config, digest_name)
     ids, edits = edited(store, digest, issue, edit, now)
     announcements = ordered_announcements(store, ids)
     rendered = render_digest(config, digest, announcements, issue.digest.scheduled_for or now, edits)
@@ -173,11 +152,3 @@ def _moved(ids: list[str], target: str, step: int) -> list[str]:
     if 0 <= other < len(ids):
         ids[index], ids[other] = ids[other], ids[index]
     return ids
-
-
-def _digest(config: Config, name: str) -> DigestConfig:
-    """The digest named `name`; ActionError when there is none."""
-    digest = next((d for d in config.digests if d.name == name), None)
-    if digest is None:
-        raise ActionError(f"no digest named {name!r}")
-    return digest

@@ -62,7 +62,7 @@ def test_reorder_remove_add_subject_and_intro_change_the_one_plan(review_env: Re
     assert issue.digest.subject == "Ministère des Essais : 3 nouvelle(s) annonce(s)"
     assert issue.digest.edits.intro == "Bonjour à toutes et à tous,\nvoici l'essentiel."
     logged = [(a.actor, a.action, a.detail and a.detail.get("op")) for a in review_env.store.audit.list_actions()]
-    assert logged[-1] == ("edith", "digest.record_for_edit", None)
+    assert logged[-1] == ("edith", "digest.record_next", None)
     assert [op for _, action, op in logged if action == "digest.edit"] == [
         "subject", "add", "intro", "subject", "remove", "up", "down"]
 
@@ -83,7 +83,7 @@ def test_edits_that_cannot_apply_are_refused_and_change_nothing(review_env: Revi
     issue = plan_digest(review_env.config, review_env.store, review_env.config.digest("hebdo"), NOW).issue
     assert issue.digest.announcement_ids == ["apprentissage"]
     review_env.store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.SENDING)
-    with pytest.raises(ActionError, match="is sending: it can no longer be edited"):
+    with pytest.raises(ActionError, match="is sending: it can no longer be changed"):
         edit(review_env, EditOp.SUBJECT, text="Trop tard")
     assert not editor_view(review_env.config, review_env.store, "hebdo", NOW).editable
 

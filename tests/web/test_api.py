@@ -138,4 +138,4 @@ def test_a_post_is_moved_skipped_and_brought_back_and_a_digest_edited(
     assert bad.status_code == 400 and bad.json()["error"].startswith("body.op: one of up, down")
     assert api["edith"].get("/digests/nope/next").status_code == 404
     assert [action for _, action, _ in audit(review_env)][:4] == [
-        "digest.edit", "digest.record_for_edit", "post.undo_skip", "post.skip"]
+        "digest.edit", "digest.record_next", "post.undo_skip", "post.skip"]

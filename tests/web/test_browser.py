@@ -131,4 +131,4 @@ def test_calendar_move_then_edit_and_approve_a_digest_in_a_real_browser(chromium
     assert issue.status is DigestIssueStatus.APPROVED and issue.approved_by == "paul"
     assert issue.digest.subject == "La semaine en bref"
     assert [a.action for a in review_env.store.audit.list_actions() if a.actor == "paul"] == [
-        "digest.approve", "digest.edit", "digest.edit", "digest.record_for_edit", "post.move"]
+        "digest.approve", "digest.edit", "digest.edit", "digest.record_next", "post.move"]

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from newsletter.core.models import DeliveryStatus
+from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
 from tests.fakes.review_env import NOW, ReviewEnv
 from tests.pipeline.test_actions import EMPLOI_MASTO, HOSTILE_MASTO, MASTO_POST, X_POST, audit
@@ -99,3 +100,18 @@ def test_the_calendar_speaks_english_when_asked(review_env: ReviewEnv) -> None:
     page = review_env.client.get("/calendar").text
     assert "Sending calendar" in page and "Week of March 17, 2025 to March 23, 2025" in page
     assert "Move to slot" in page and "Friday 21 March" in page and "Times in Europe/Paris" in page
+
+
+def test_skip_then_bring_back_the_planned_digest_run(review_env: ReviewEnv) -> None:
+    week = review_env.client.get("/calendar?week=2025-W13").text
+    assert 'action="/actions/skip"' in day_cell(week, "2025-03-24")
+    assert review_env.post("/actions/skip", {"target": "hebdo"}).status_code == 303  # recorded, then skipped
+    issue = review_env.store.issues.list_digest_issues(digest="hebdo", limit=1)[0]
+    assert issue.status is DigestIssueStatus.SKIPPED and issue.digest.scheduled_for == NOW.replace(day=24, hour=8)
+    today = day_cell(review_env.client.get("/calendar").text, "2025-03-21")
+    assert f'data-target="{issue.id}" data-status="skipped"' in today and 'action="/actions/undo-skip"' in today
+    assert review_env.post("/actions/undo-skip", {"target": issue.id}).status_code == 303
+    monday = day_cell(review_env.client.get("/calendar?week=2025-W13").text, "2025-03-24")
+    assert f'data-target="{issue.id}" data-status="approved"' in monday
+    assert [a for _, a, t in audit(review_env) if t == issue.id] == ["digest.undo_skip", "digest.skip",
+                                                                      "digest.record_next"]

@@ -73,7 +73,9 @@ async def send_now(request: Request) -> Response:
     state = _state(request)
 
     def run(form: FormData, actor: str) -> ActionResult:
-        kind, target = actions.resolve_target(state.config, state.store, _field(form, "target"))
+        given = _field(form, "target")
+        issue_id = actions.issue_target(state.config, state.store, given, actor, state.clock())
+        kind, target = actions.resolve_target(state.config, state.store, issue_id or given)
         if kind is not actions.TargetKind.ISSUE:
             raise ActionError(f"{target!r} is not a digest issue")
         return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
