@@ -72,7 +72,8 @@ def digest_command(
 @group.command("now")
 @reports_errors
 def now_command(
-    target: Annotated[str, typer.Argument(help="A digest issue id, or a digest name with an issue awaiting approval.")],
+    target: Annotated[str, typer.Argument(
+        help="A digest issue id, or a digest name (its next issue, recorded first when only planned).")],
     config: ConfigOption = None,
     actor: ActorOption = None,
     now: NowOption = None,

@@ -225,3 +225,14 @@ def test_undoing_a_skip_puts_the_post_or_issue_back_as_it_was(review_env: Review
     with pytest.raises(ActionError, match="a later issue of hebdo was recorded since"):
         actions.undo_skip(review_env.config, store, issue_id, "paul", NOW)
     assert [a for _, a, t in audit(review_env) if t == issue_id] == ["digest.skip", "digest.undo_skip", "digest.skip"]
+
+
+def test_re_keying_an_approved_post_sends_it_back_for_approval(review_env: ReviewEnv) -> None:
+    ledger = Ledger(review_env.store)
+    actions.approve(review_env.config, review_env.store, X_POST, "paul", NOW)
+    before = ledger.get(X_POST).payload["text"]
+    actions.pick_key(review_env.config, review_env.store, "apprentissage", "quote", 1, "edith", NOW)
+    row = ledger.get(X_POST)
+    assert row.payload["text"] != before and "Nous continuerons" in row.payload["text"]
+    assert row.status is DeliveryStatus.AWAITING_APPROVAL
+    assert ledger.get(MASTO_POST).status is DeliveryStatus.PENDING  # recomposed too, no approval needed there
