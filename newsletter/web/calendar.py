@@ -15,9 +15,10 @@ from enum import StrEnum
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import post_from_payload
 from newsletter.pipeline.actions import next_slots
+from newsletter.pipeline.digests import OPEN_STATUSES
 from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, slot_times
 from newsletter.publish.base import ChannelConfig
-from newsletter.store import DigestIssueStatus, Store
+from newsletter.store import Store
 from newsletter.store.ledger import Ledger
 from newsletter.web.upcoming import preview_cards_dir
 
@@ -25,7 +26,6 @@ WEEK = re.compile(r"(\d{4})-W(\d{2})")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 LATER_RUNS = 62
 EXCERPT = 140
-PLANNED_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 
 
 class Mode(StrEnum):
@@ -183,11 +183,11 @@ def later_runs(config: Config, digest: DigestConfig, after: datetime, end: datet
 
 
 def past_digest_items(store: Store, start: datetime, end: datetime, now: datetime) -> list[CalendarItem]:
-    """Digest issues of the period that are finished (sent, skipped) or stuck (sending, paused)."""
+    """Digest issues of the period that are finished (sent, skipped); open ones are the plan's."""
     items = []
     for issue in store.issues.issues_between(start, end):
-        if issue.status in PLANNED_ISSUES:
-            continue  # awaiting approval or approved: the plan shows it
+        if issue.status in OPEN_STATUSES:
+            continue  # the plan shows a digest's open issue
         at = issue.finished_at or issue.digest.scheduled_for or issue.created_at
         items.append(CalendarItem(at, ItemKind.DIGEST, issue.digest.name, issue.digest.subject, str(issue.status),
                                   issue.id))

@@ -10,7 +10,7 @@ from newsletter.core.models import DeliveryStatus
 from newsletter.store import DigestIssueStatus
 from newsletter.store.ledger import Ledger
 from tests.fakes.review_env import NOW, ReviewEnv
-from tests.pipeline.test_actions import EMPLOI_MASTO, HOSTILE_MASTO, MASTO_POST, X_POST, audit
+from tests.pipeline.test_actions import EMPLOI_MASTO, HOSTILE_MASTO, MASTO_POST, X_POST, audit, frozen_issue
 
 
 def day_cell(page: str, day: str) -> str:
@@ -115,3 +115,10 @@ def test_skip_then_bring_back_the_planned_digest_run(review_env: ReviewEnv) -> N
     assert f'data-target="{issue.id}" data-status="approved"' in monday
     assert [a for _, a, t in audit(review_env) if t == issue.id] == ["digest.undo_skip", "digest.skip",
                                                                       "digest.record_next"]
+
+
+def test_an_issue_being_sent_shows_once_with_its_state(review_env: ReviewEnv) -> None:
+    issue_id = frozen_issue(review_env, DigestIssueStatus.SENDING)  # recorded for now, Friday 11:00
+    today = day_cell(review_env.client.get("/calendar").text, "2025-03-21")
+    assert today.count(f'data-target="{issue_id}"') == 1 and "en cours d&#39;envoi" in today
+    assert 'action="/actions/skip"' not in today.split(issue_id)[1].split("</li>")[0]
