@@ -452,3 +452,29 @@ def test_next_due_tells_when_an_issue_has_work_left(ledger: Ledger) -> None:
     ledger.mark_sent("email:hebdo-1:0", now=T0)
     assert ledger.next_due("hebdo-1") == (T0 + timedelta(minutes=3), False)
     assert ledger.next_due("hebdo-2") == (None, False)
+
+
+def test_a_moved_post_waits_for_its_time_then_goes_first(ledger: Ledger) -> None:
+    ledger.ensure_pending([(f"post:a{n}:quote:masto", "post", "masto", {"text": str(n)}) for n in (1, 2, 3)], now=T0)
+    assert ledger.reschedule("post:a3:quote:masto", T0 + timedelta(days=1), T0)
+    assert [d.key for d in ledger.due("post", "masto", T0, 10)] == ["post:a1:quote:masto", "post:a2:quote:masto"]
+    later = ledger.due("post", "masto", T0 + timedelta(days=1), 10)
+    assert [d.key for d in later] == ["post:a3:quote:masto", "post:a1:quote:masto", "post:a2:quote:masto"]
+    assert ledger.claim("post:a1:quote:masto", T0)
+    assert not ledger.reschedule("post:a1:quote:masto", T0 + timedelta(days=2), T0)  # being sent: not moved
+
+
+def test_a_skipped_post_comes_back_only_from_skipped_and_finished_posts_are_dated(ledger: Ledger) -> None:
+    ledger.ensure_pending(posts("masto", "x"), now=T0)
+    ledger.mark_skipped("post:a1:quote:masto", "by paul", T0 + timedelta(hours=1))
+    assert ledger.claim("post:a1:quote:x", T0)
+    ledger.mark_sent("post:a1:quote:x", "9", "https://x.example/9", T0 + timedelta(hours=2))
+    found = [(d.key, str(d.status), at) for d, at in ledger.finished_posts(T0, T0 + timedelta(days=1))]
+    assert found == [("post:a1:quote:masto", "skipped", T0 + timedelta(hours=1)),
+                     ("post:a1:quote:x", "sent", T0 + timedelta(hours=2))]
+    assert ledger.finished_posts(T0 + timedelta(hours=3), T0 + timedelta(days=1)) == []
+    assert ledger.restore_skipped("post:a1:quote:masto", S.AWAITING_APPROVAL, T0)
+    assert not ledger.restore_skipped("post:a1:quote:masto", S.PENDING, T0)
+    assert not ledger.restore_skipped("post:a1:quote:x", S.PENDING, T0)
+    row = ledger.get("post:a1:quote:masto")
+    assert (row.status, row.error) == (S.AWAITING_APPROVAL, None)

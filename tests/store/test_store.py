@@ -431,3 +431,20 @@ def test_a_second_issue_after_the_same_one_is_refused_by_the_database(store: Sto
     store.issues.create_digest_issue(make_digest("hebdo-2026-11"), follows="hebdo-2026-10", now=T0 + timedelta(days=7))
     assert store.issues.digest_chain_tip("hebdo") == "hebdo-2026-11"
     assert [issue.id for issue in store.issues.list_digest_issues(digest="hebdo")] == ["hebdo-2026-11", "hebdo-2026-10"]
+
+
+def test_a_skipped_issue_reopens_only_while_no_issue_follows_it(store: Store) -> None:
+    first = replace(make_digest("hebdo-2026-10"), scheduled_for=T0 + timedelta(days=3))
+    store.issues.create_digest_issue(first, follows=store.issues.digest_chain_tip("hebdo"), now=T0)
+    store.issues.set_digest_issue_status("hebdo-2026-10", "skipped", reason="by paul", now=T0 + timedelta(hours=1))
+    assert [i.id for i in store.issues.issues_between(T0, T0 + timedelta(days=1))] == ["hebdo-2026-10"]
+    assert store.issues.reopen_skipped_issue("hebdo-2026-10", DigestIssueStatus.APPROVED, actor="paul", now=T0)
+    issue = store.issues.get_digest_issue("hebdo-2026-10")
+    assert (issue.status, issue.finished_at, issue.skip_reason, issue.approved_by) == (
+        DigestIssueStatus.APPROVED, None, None, "paul")
+    assert [i.id for i in store.issues.issues_between(T0 + timedelta(days=3), T0 + timedelta(days=4))] == [
+        "hebdo-2026-10"]  # an open issue is dated by its scheduled time
+    store.issues.set_digest_issue_status("hebdo-2026-10", "skipped", now=T0)
+    store.issues.create_digest_issue(make_digest("hebdo-2026-11"), follows="hebdo-2026-10", now=T0)
+    assert not store.issues.reopen_skipped_issue("hebdo-2026-10", DigestIssueStatus.APPROVED, actor="paul", now=T0)
+    assert store.issues.get_digest_issue("hebdo-2026-10").status is DigestIssueStatus.SKIPPED
