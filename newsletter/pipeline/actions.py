@@ -350,7 +350,7 @@ def undo_skip(config: Config, store: Store, target_id: str, actor: str, now: dat
     if kind is not TargetKind.ISSUE:
         raise ActionError(f"{target} is an announcement: undo the skip of its posts or its digest issue")
     issue = _issue(store, target)
-    digest = config.digest(issue.digest.name)
+    digest = digest_named(config, issue.digest.name)
     status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
     if issue.status is not DigestIssueStatus.SKIPPED:
         raise ActionError(f"digest issue {target} is {issue.status}, not skipped: nothing to undo")
@@ -369,9 +369,11 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
     skipped = store.audit.last_action("post.skip", key)
     if row.status is not S.SKIPPED or skipped is None:
         raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back")
-    held = holds_post(store, channel_config(config, row.target), post_from_payload(row.payload))
-    was = (skipped.detail or {}).get("was") or (S.AWAITING_APPROVAL if held else S.PENDING)
-    status = S(was) if was in QUEUED_STATUSES else S.AWAITING_APPROVAL
+    was = (skipped.detail or {}).get("was")
+    if was not in QUEUED_STATUSES:  # skipped before skips recorded the state: ask again when the channel holds it
+        held = holds_post(store, channel_config(config, row.target), post_from_payload(row.payload))
+        was = S.AWAITING_APPROVAL if held else S.PENDING
+    status = S(was)
     if not Ledger(store).restore_skipped(key, status, now=now):
         raise ActionError(f"post {key} is {_post(store, key).status} now: nothing to undo")
     return _record(store, actor, "post.undo_skip", key, f"post {key} is back in the queue: {status}",
@@ -408,7 +410,7 @@ def planned_slot(config: Config, store: Store, key: str, now: datetime) -> datet
     from newsletter.pipeline.plan import plan_channel
 
     row = _post(store, key)
-    entries = plan_channel(config, store, channel_config(config, row.target), now)
+    entries = plan_channel(config, store, channel_config(config, row.target), now, queued_only=True)
     return next((e.slot for e in entries if e.key == key), None)
 
 

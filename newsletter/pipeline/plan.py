@@ -189,18 +189,20 @@ def holds_post(store: Store, channel: ChannelConfig, post: Post, extra: list[Ann
 def plan_channel(
     config: Config, store: Store, channel: ChannelConfig, now: datetime, *,
     extra: list[Announcement] | None = None, card_folder: Path | None = None,
-    unfit: list[UnfitVariant] | None = None,
+    unfit: list[UnfitVariant] | None = None, queued_only: bool = False,
 ) -> list[PlannedPost]:
     """Every upcoming post of `channel`: awaiting approval, queued in the ledger, then those the
-    next run would queue. Those in line get the channel's next slots, one post per slot, in the
-    order the posting run takes them (the order they were queued); a row moved to a slot or
-    rescheduled after a rate limit waits for its time and then goes first. Variants that fit in no post go to
-    `unfit`, with the reason."""
+    next run would queue (not with `queued_only`: their slots come after the queued rows' anyway).
+    Those in line get the channel's next slots, one post per slot, in the order the posting run
+    takes them (the order they were queued); a row moved to a slot or rescheduled after a rate
+    limit waits for its time and then goes first. Variants that fit in no post go to `unfit`,
+    with the reason."""
     entries = [queued_entry(row) for row in Ledger(store).queued_posts(channel.name)]
-    entries += [
-        PlannedPost(post, post.idempotency_key, PostState.PLANNED)
-        for post in posts_to_queue(config, store, channel, now, extra=extra, card_folder=card_folder, unfit=unfit)
-    ]
+    if not queued_only:
+        entries += [
+            PlannedPost(post, post.idempotency_key, PostState.PLANNED)
+            for post in posts_to_queue(config, store, channel, now, extra=extra, card_folder=card_folder, unfit=unfit)
+        ]
     in_line = [e for e in entries if e.state is PostState.QUEUED or (
         e.state is PostState.PLANNED and not holds_post(store, channel, e.post, extra))]
     assign_slots(config, channel, in_line, now)
