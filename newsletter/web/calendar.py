@@ -131,7 +131,7 @@ def week_query(monday: date) -> str:
 def calendar_view(config: Config, store: Store, period: Period, now: datetime) -> CalendarView:
     """Every digest and post of the period, by day, in the config's timezone."""
     start, end = period.bounds(config)
-    items = [*digest_items(config, store, start, end, now), *past_digest_items(store, start, end, now)]
+    items = [*digest_items(config, store, end, now), *past_digest_items(store, start, end)]
     awaiting: list[CalendarItem] = []
     for channel in config.channels:
         upcoming = post_items(config, store, channel, now)
@@ -159,8 +159,8 @@ def grid(config: Config, period: Period, items: list[CalendarItem], now: datetim
     return [days[i:i + 7] for i in range(0, len(days), 7)]
 
 
-def digest_items(config: Config, store: Store, start: datetime, end: datetime, now: datetime) -> list[CalendarItem]:
-    """Each digest's next issue as the plan decides it, then its later scheduled runs."""
+def digest_items(config: Config, store: Store, end: datetime, now: datetime) -> list[CalendarItem]:
+    """Each digest's next issue as the plan decides it, then its later scheduled runs until `end`."""
     items = []
     for digest in config.digests:
         plan = plan_digest(config, store, digest, now)
@@ -182,7 +182,7 @@ def later_runs(config: Config, digest: DigestConfig, after: datetime, end: datet
     return [CalendarItem(t, ItemKind.DIGEST, digest.name, "", "later") for t in times if t is not None and t < end]
 
 
-def past_digest_items(store: Store, start: datetime, end: datetime, now: datetime) -> list[CalendarItem]:
+def past_digest_items(store: Store, start: datetime, end: datetime) -> list[CalendarItem]:
     """Digest issues of the period that are finished (sent, skipped); open ones are the plan's."""
     items = []
     for issue in store.issues.issues_between(start, end):
