@@ -1,4 +1,4 @@
-"""`newsletter post`, `newsletter channels resume` and `newsletter posts list/delete/settle/approve`."""
+"""`newsletter post`, `newsletter channels resume` and `newsletter posts list/delete/settle/approve/move/restore`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from newsletter.store import Store
 
 channels_app = typer.Typer(help="Social channels: lift a pause.", no_args_is_help=True)
-posts_app = typer.Typer(help="Social posts in the ledger: list, settle, approve, delete.", no_args_is_help=True)
+posts_app = typer.Typer(help="Social posts in the ledger: list, settle, approve, move, restore, delete.",
+                        no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
 app.add_typer(posts_app, name="posts")
 
@@ -150,3 +151,31 @@ def approve(key: str, config_path: ConfigOption = None, actor: ActorOption = Non
     with open_store(config) as store:
         approve_post(store, key, actor_name(actor), parse_now(now, config))
     console().print(f"{key}: approved")
+
+
+@posts_app.command("move")
+@reports_errors
+def move(
+    key: str,
+    slot: Annotated[str, typer.Argument(help="One of the channel's next slots, e.g. 2025-03-23T12:00+01:00.")],
+    config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None,
+) -> None:
+    """Move queued post KEY to another of its channel's next slots (recorded in the action log)."""
+    from newsletter.pipeline.actions import move_post
+
+    config = load(config_path)
+    with open_store(config) as store:
+        result = move_post(config, store, key, slot, actor_name(actor), parse_now(now, config))
+    console().print(result.summary)
+
+
+@posts_app.command("restore")
+@reports_errors
+def restore(key: str, config_path: ConfigOption = None, actor: ActorOption = None, now: NowOption = None) -> None:
+    """Bring back post KEY that a person skipped, as it was before (recorded in the action log)."""
+    from newsletter.pipeline.actions import undo_skip
+
+    config = load(config_path)
+    with open_store(config) as store:
+        result = undo_skip(config, store, key, actor_name(actor), parse_now(now, config))
+    console().print(result.summary)

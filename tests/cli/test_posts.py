@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.core.models import Announcement, DeliveryStatus, Quote
+from newsletter.pipeline.actions import skip
 from newsletter.pipeline.posting import queue_posts
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
@@ -194,3 +195,24 @@ def test_a_real_sigkill_mid_thread_then_a_rerun_completes_the_thread_without_a_d
         row = Ledger(store).get(KEY)
     assert row.status == DeliveryStatus.SENT
     assert row.provider_id.split(",") == [status["id"] for status in fake_mastodon.statuses()]
+
+
+def test_posts_move_then_restore_after_a_skip(fake_mastodon, tmp_path):
+    config = setup(tmp_path, fake_mastodon.url)
+    data = yaml.safe_load(config.read_text())
+    data["channels"][0]["slots"] = ["12:00"]
+    config.write_text(yaml.safe_dump(data))
+    database = f"sqlite:///{tmp_path / 'data' / 'newsletter.db'}"
+    with Store.open(database) as store:
+        queue_posts(load_config(config), store, NOW)
+    moved = run(config, "posts", "move", KEY, "2025-03-26T12:00+01:00", "--as", "carole", "--now", NOW.isoformat())
+    assert moved.exit_code == 0, moved.output
+    assert f"{KEY} moved: goes out at 2025-03-26T12:00:00+01:00" in " ".join(moved.output.split())
+    refused = run(config, "posts", "move", KEY, "2025-03-26T13:00+01:00", "--now", NOW.isoformat())
+    assert refused.exit_code == 1 and "not one of channel masto's next 14 slots" in " ".join(refused.output.split())
+    assert run(config, "post", "--now", "2025-03-24T11:00:00+00:00").output.count("posted") == 0  # not at 12:00 today
+    with Store.open(database) as store:
+        skip(load_config(config), store, KEY, "carole", NOW)
+    restored = run(config, "posts", "restore", KEY, "--as", "carole")
+    assert restored.exit_code == 0 and f"{KEY} is back in the queue: pending" in " ".join(restored.output.split())
+    assert f"posted {KEY}" in run(config, "post", "--now", "2025-03-26T11:00:00+00:00").output
