@@ -14,7 +14,7 @@ from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline.accounts import change_password, create_api_token, remove_user
 from newsletter.pipeline.checks import check_config
 from newsletter.store.ledger import Ledger
-from newsletter.web.api import PREFIX
+from newsletter.web.api import ENDPOINTS, PREFIX
 from newsletter.web.app import create_app
 from newsletter.web.auth import check_can_serve
 from tests.fakes.review_env import (
@@ -28,6 +28,7 @@ from tests.fakes.review_env import (
     write_config,
 )
 from tests.pipeline.test_actions import MASTO_POST, X_POST, audit, frozen_issue
+from tests.web.test_api import concrete
 
 REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/hebdo.html", "/calendar",
                 "/digests/hebdo/edit"]
@@ -113,6 +114,12 @@ def test_a_forged_host_is_refused_even_with_a_session(review_env: ReviewEnv) -> 
             assert client.get("/login").status_code == 400
             for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS):
                 assert client.post(path, data=FORM).status_code == 400, path
+            for page in REVIEW_PAGES:
+                assert client.get(page).status_code == 400, page
+            token = {"Authorization": f"Bearer {create_api_token(review_env.store, 'alice', 'tests', NOW)}"}
+            for endpoint in ENDPOINTS:
+                path = PREFIX + concrete(endpoint.path)
+                assert client.request(endpoint.method, path, json={}, headers=token).status_code == 400, path
     assert review_env.client.get("/upcoming").status_code == 200
     assert unchanged(review_env)
 
