@@ -371,12 +371,13 @@ class Ledger:
             )
         return result.rowcount == 1
 
-    def finished_posts(self, start: datetime, end: datetime, limit: int = 500) -> list[tuple[Delivery, datetime]]:
-        """Post rows sent, skipped, failed or deleted in [start, end), with when that happened
-        (the sent time, else the last change), oldest first."""
+    def past_posts(self, start: datetime, end: datetime, limit: int = 500) -> list[tuple[Delivery, datetime]]:
+        """Post rows that left the queue in [start, end): sent, skipped, failed, deleted, or being
+        sent or in doubt (claimed, uncertain), with when that happened (the sent time, else the
+        last change), oldest first."""
         t = deliveries
         at = func.coalesce(t.c.sent_at, t.c.updated_at, type_=UTCDateTime).label("at")
-        finished = _statuses(S.SENT, S.SKIPPED, S.FAILED, S.DELETED)
+        finished = _statuses(S.SENT, S.SKIPPED, S.FAILED, S.DELETED, S.CLAIMED, S.UNCERTAIN)
         query = (
             select(*DELIVERY_COLUMNS, at)
             .where(t.c.kind == str(DeliveryKind.POST), t.c.status.in_(finished), at >= start, at < end)

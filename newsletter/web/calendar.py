@@ -2,7 +2,7 @@
 
 Upcoming items come from the one plan (`plan_digest` per digest, its later runs from its
 schedule; `plan_channel` per channel, each post at its slot); past ones from the store: digest
-issues sent or skipped, and post rows sent, skipped, failed or deleted in the period.
+issues sent or skipped, and post rows sent, skipped, failed, deleted, being sent or in doubt.
 """
 
 from __future__ import annotations
@@ -211,11 +211,11 @@ def post_item(channel: ChannelConfig, entry: PlannedPost, slots: list[datetime],
 
 
 def past_post_items(store: Store, start: datetime, end: datetime) -> list[CalendarItem]:
-    """Posts of the period that went out, were skipped, failed or were deleted."""
+    """Posts of the period that went out, were skipped, failed or deleted, or are being sent or in doubt."""
     return [
         CalendarItem(at, ItemKind.POST, row.target, excerpt(post_from_payload(row.payload).text), str(row.status),
                      row.key)
-        for row, at in Ledger(store).finished_posts(start, end)
+        for row, at in Ledger(store).past_posts(start, end)
     ]
 
 

@@ -464,15 +464,18 @@ def test_a_moved_post_waits_for_its_time_then_goes_first(ledger: Ledger) -> None
     assert not ledger.reschedule("post:a1:quote:masto", T0 + timedelta(days=2), T0)  # being sent: not moved
 
 
-def test_a_skipped_post_comes_back_only_from_skipped_and_finished_posts_are_dated(ledger: Ledger) -> None:
+def test_a_skipped_post_comes_back_only_from_skipped_and_past_posts_are_dated(ledger: Ledger) -> None:
     ledger.ensure_pending(posts("masto", "x"), now=T0)
     ledger.mark_skipped("post:a1:quote:masto", "by paul", T0 + timedelta(hours=1))
     assert ledger.claim("post:a1:quote:x", T0)
     ledger.mark_sent("post:a1:quote:x", "9", "https://x.example/9", T0 + timedelta(hours=2))
-    found = [(d.key, str(d.status), at) for d, at in ledger.finished_posts(T0, T0 + timedelta(days=1))]
-    assert found == [("post:a1:quote:masto", "skipped", T0 + timedelta(hours=1)),
+    ledger.ensure_pending(posts("bsky", "queued"), now=T0)
+    assert ledger.claim("post:a1:quote:bsky", T0 + timedelta(minutes=30))
+    found = [(d.key, str(d.status), at) for d, at in ledger.past_posts(T0, T0 + timedelta(days=1))]
+    assert found == [("post:a1:quote:bsky", "claimed", T0 + timedelta(minutes=30)),
+                     ("post:a1:quote:masto", "skipped", T0 + timedelta(hours=1)),
                      ("post:a1:quote:x", "sent", T0 + timedelta(hours=2))]
-    assert ledger.finished_posts(T0 + timedelta(hours=3), T0 + timedelta(days=1)) == []
+    assert ledger.past_posts(T0 + timedelta(hours=3), T0 + timedelta(days=1)) == []
     assert ledger.restore_skipped("post:a1:quote:masto", S.AWAITING_APPROVAL, T0)
     assert not ledger.restore_skipped("post:a1:quote:masto", S.PENDING, T0)
     assert not ledger.restore_skipped("post:a1:quote:x", S.PENDING, T0)
