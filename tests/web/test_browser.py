@@ -100,6 +100,10 @@ def test_calendar_move_then_edit_and_approve_a_digest_in_a_real_browser(chromium
             page.wait_for_load_state()
             page.locator(f'td[data-day="2025-03-23"] li[data-target="{MASTO_POST}"]').wait_for()
             page.screenshot(path=str(SCREENSHOTS / "calendar-week-after-move.png"), full_page=True)
+            page.get_by_role("link", name="Vue mois").click()
+            page.locator(f'td[data-day="2025-03-23"] li[data-target="{MASTO_POST}"]').wait_for()
+            page.screenshot(path=str(SCREENSHOTS / "calendar-month.png"), full_page=True)
+            page.go_back()
 
             page.get_by_role("link", name="Semaine suivante →").click()
             page.locator('td[data-day="2025-03-24"] li[data-name="hebdo"]').get_by_role(
