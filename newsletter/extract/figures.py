@@ -11,8 +11,9 @@ from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
-from newsletter.extract.phrases import figure_phrase, group_after, ratio_phrase
+from newsletter.extract.phrases import figure_phrase, group_after, phrase_window, ratio_phrase
 from newsletter.extract.text import trie_pattern, words
+from newsletter.extract.wordclass import french_word_classes
 
 _SP = "[ \u00a0\u202f]"
 _NUMBER = (
@@ -188,10 +189,12 @@ class _Parsed:
 def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | None = None) -> list[Figure]:
     """Every numeric statistic in clean text, in document order, outside the `skip` spans (quoted names)."""
     sentences = _Sentences(text)
-    ratios = _ratios(text, sentences, language) + _fractions(text, sentences, language)
+    fractions = _fractions(text, sentences)
+    ratios = _ratios(text, sentences, language) + fractions
     excluded = sorted([(d.start, d.end) for d in find_dates(text)] + list(skip or []) + [r[1] for r in ratios])
     starts = [start for start, _ in excluded]
     figures: list[tuple[int, Figure]] = [(span[0], figure) for figure, span in ratios]
+    unphrased: list[tuple[Figure, tuple[int, int]]] = list(fractions)
     covered = 0
     for anchor in _anchors(text):
         if anchor < covered:
@@ -211,10 +214,32 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
         if found is not None:
             figure, covered = found
             figures.append((match.start(), figure))
+            unphrased.append((figure, (match.start(), covered)))
         else:
             covered = _reference_range_end(text, match)
     figures.sort(key=lambda item: item[0])
-    return _without_repeats([figure for _, figure in figures])
+    kept = _without_repeats([figure for _, figure in figures])
+    kept_ids = {id(figure) for figure in kept}
+    _add_phrases(text, [item for item in unphrased if id(item[0]) in kept_ids], language)
+    return kept
+
+
+def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], language: str) -> None:
+    """Set each figure's `about` phrase, French word classes tagged in one batch for all of them."""
+    phrased = [(figure, span) for figure, span in figures if figure.kind != "duration"]
+    classes = {}
+    if language != "en":
+        spans = [(_context_start(text, start), phrase_window(text, end)) for _, (start, end) in phrased]
+        classes = french_word_classes(text, spans)
+    for figure, (start, end) in phrased:
+        figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language, classes)
+
+
+def _context_start(text: str, start: int) -> int:
+    """Where the words tagged with a figure's phrase start: a few words before the figure, on its line."""
+    floor = max(text.rfind("\n", 0, start) + 1, start - 32)
+    space = text.find(" ", floor, start)
+    return space + 1 if space != -1 and floor > 0 and text[floor - 1] not in " \n" else floor
 
 
 def _phone_or_time_end(text: str, anchor: int) -> int:
@@ -308,8 +333,8 @@ _TIME_OF = re.compile(
 )
 
 
-def _fractions(text: str, sentences: _Sentences, language: str) -> list[tuple[Figure, tuple[int, int]]]:
-    """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage."""
+def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+    """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage (its phrase added later)."""
     found: list[tuple[Figure, tuple[int, int]]] = []
     lower = text.lower()
     if not any(stem in lower for stem in _FRACTION_STEMS):
@@ -333,7 +358,6 @@ def _fractions(text: str, sentences: _Sentences, language: str) -> list[tuple[Fi
             unit="percent",
             kind="percent",
             qualifier=_qualifier(before),
-            about=figure_phrase(text, match.start(), match.end("part"), "percent", 0.0, language),
             sentence=sentences.around(match.start()),
         )
         found.append((figure, (match.start(), match.end("part"))))
@@ -452,7 +476,6 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
         unit=parsed.unit,
         kind=parsed.kind,
         qualifier=None if qualifier in {"entre", "between"} and value_max is None else qualifier,
-        about=figure_phrase(text, match.start(), end, parsed.kind, parsed.value, language),
         sentence=sentences.around(match.start()),
     )
     return figure, end

@@ -10,9 +10,11 @@ order (the noun phrase ends at its plural head: `young people aged`) tell where 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from itertools import islice
 
 from newsletter.extract.text import words
+from newsletter.extract.wordclass import WordClass
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w-]*[^\W_])?['’]?|\S")
 _ELIDED = re.compile(r"^(d|l|qu|n|s|j|m|t|c)['’]$", re.IGNORECASE)
@@ -56,6 +58,7 @@ _FUNDING_NOUNS = words(
     allocation indemnité budget fund funding investment grant package programme bonus subsidy
     """
 )
+_NOUN_LINKS = words("et aux pour")
 _PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of")}
 # `par an`, `par rapport`: a rate or a locution, not what an amount is for
 _NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
@@ -65,11 +68,26 @@ _PARTICIPLE_ENDINGS = ("é", "ée", "és", "ées", "it", "ite", "its", "ites", "
 MAX_TOKENS = 7
 
 
-def figure_phrase(text: str, start: int, end: int, kind: str, value: float, language: str) -> str | None:
-    """The phrase printed after the figure's displayed number, or None when the text names nothing counted."""
+class _Token(str):
+    """A word or mark after a figure, with its word class when the French tagger gave one."""
+
+    word_class: WordClass | None = None
+
+
+def figure_phrase(
+    text: str,
+    start: int,
+    end: int,
+    kind: str,
+    value: float,
+    language: str,
+    classes: Mapping[int, WordClass] | None = None,
+) -> str | None:
+    """The phrase printed after the figure's displayed number, or None when the text names nothing counted;
+    `classes` (word offset -> class, from `wordclass`) decides nouns from verbs where given."""
     if kind == "duration":
         return None
-    tokens = _tokens(text, end)
+    tokens = _tokens(text, end, classes or {})
     french = language != "en"
     spelled = bool(re.search(r"[^\W\d_]{2,}", text[start:end]))  # `1,1 million`, not `1 100 000`
     phrase = _french_phrase(tokens, kind, value, spelled) if french else _english_phrase(tokens, kind)
@@ -90,20 +108,28 @@ def ratio_phrase(noun: str, language: str) -> str | None:
 def group_after(text: str, end: int, language: str) -> str | None:
     """The group a bare share is of, read after it: `1 in 5 of early childhood educators` -> `of early
     childhood educators`, `one in four patients` -> `of patients`, `1 in 4 of them` -> None."""
-    tokens = _tokens(text, end)
+    tokens = _tokens(text, end, {})
     if tokens and tokens[0].lower() in {"of", "de", "des", "du", "d'"}:
         return figure_phrase(text, end, end, "percent", 0.0, language)
     return ratio_phrase(tokens[0] if tokens else "", language)
 
 
-def _tokens(text: str, end: int) -> list[str]:
+def phrase_window(text: str, end: int) -> int:
+    """Where the text a figure's phrase is read from ends: the line's end, at most 120 characters on."""
+    newline = text.find("\n", end, end + 120)
+    return newline if newline != -1 else min(len(text), end + 120)
+
+
+def _tokens(text: str, end: int, classes: Mapping[int, WordClass]) -> list[_Token]:
     """Words and marks after `end`, on the same line, elided articles split off (`d'`, `l'`)."""
-    window = text[end : end + 120].split("\n", 1)[0]
+    window = text[end : phrase_window(text, end)]
     tokens = []
     for found in islice(_TOKEN.finditer(window), MAX_TOKENS * 2):
-        token = found.group(0).replace("’", "'")
-        if token.endswith("'") and not _ELIDED.match(token):
-            token = token[:-1]
+        word = found.group(0).replace("’", "'")
+        if word.endswith("'") and not _ELIDED.match(word):
+            word = word[:-1]
+        token = _Token(word)
+        token.word_class = classes.get(end + found.start())
         tokens.append(token)
     return tokens
 
@@ -156,7 +182,14 @@ def _french_noun_phrase(tokens: list[str]) -> str | None:
         if taken and lowered == "par" and following[:1].islower() and _french_word(following, [], False):
             taken += [token, following]
             break
-        if not _french_word(token, taken, plural) or _participle_with_complement(taken, lowered, following):
+        if taken and token == "«":
+            taken += _quoted_name(tokens[index:])
+            break
+        if taken and lowered in _NOUN_LINKS and _noun_after_link(following, taken, plural):
+            taken.append(token)
+            index += 1
+            continue
+        if not _french_word(token, taken, plural) or _participle_with_complement(taken, token, following):
             break
         taken.append(token)
         plural = plural or lowered[-1:] in "sxz"
@@ -164,10 +197,35 @@ def _french_noun_phrase(tokens: list[str]) -> str | None:
     return _join_words(taken) if taken else None
 
 
+def _noun_after_link(word: str, taken: list[str], plural: bool) -> bool:
+    """Whether a noun follows `et`/`aux`/`pour` inside the phrase (`écoles et établissements`, `passages aux
+    urgences`, `établissements pour personnes âgées`): tagged a noun, or by the rules a word that agrees."""
+    if plural and word.lower()[-1:] not in "sxz":
+        return False
+    word_class = getattr(word, "word_class", None)
+    if word_class is not None:
+        return word_class.pos in {"NOUN", "ADJ"} and word[:1].islower()
+    return bool(word) and _french_word(word, taken, plural)
+
+
+def _quoted_name(tokens: list[str]) -> list[str]:
+    """A programme's name in « » right after the phrase (`nouveaux « Cafés de l'emploi »`), or nothing."""
+    for index, token in enumerate(tokens[: MAX_TOKENS + 1]):
+        if token == "»":
+            return list(tokens[: index + 1]) if index > 1 else []
+    return []
+
+
 def _participle_with_complement(taken: list[str], word: str, following: str) -> bool:
-    """Whether `word` is a past participle opening a complement (`inscrites sur les registres`), where
-    the phrase ends before it."""
-    return bool(taken) and word.endswith(_PARTICIPLE_ENDINGS) and following.lower() in _PARTICIPLE_COMPLEMENTS
+    """Whether `word` is a past participle opening a complement (`inscrites sur les registres`,
+    `touchés par la sécheresse`), where the phrase ends before it."""
+    if not taken:
+        return False
+    word_class = getattr(word, "word_class", None)
+    if word_class is not None:
+        following_class = getattr(following, "word_class", None)
+        return word_class.participle and following_class is not None and following_class.pos == "ADP"
+    return word.lower().endswith(_PARTICIPLE_ENDINGS) and following.lower() in _PARTICIPLE_COMPLEMENTS
 
 
 def _french_words(tokens: list[str], plural: bool) -> list[str]:
@@ -186,6 +244,10 @@ def _french_word(token: str, taken: list[str], plural: bool) -> bool:
     lowered = token.lower()
     if not token[:1].isalpha() or lowered in _FR_STOP or lowered in _FR_VERBS or _ELIDED.match(lowered):
         return False
+    word_class = getattr(token, "word_class", None)
+    tagged = _tagged_word(token, word_class, bool(taken)) if word_class is not None else None
+    if tagged is not None:
+        return tagged
     if not taken:
         return True
     if not token[:1].islower():
@@ -193,6 +255,19 @@ def _french_word(token: str, taken: list[str], plural: bool) -> bool:
     if plural:
         return lowered[-1:] in "sxz"
     return lowered.endswith((*_FR_ADJECTIVE_ENDINGS, "s", "x"))
+
+
+def _tagged_word(token: str, word_class: WordClass, continuing: bool) -> bool | None:
+    """Whether a tagged word continues a noun phrase: yes for a noun or adjective (a proper noun only first)
+    or a participle (`inscrits`, `emplois créés`), never for a conjugated verb or an infinitive; None for
+    other classes, which the small model gives some adjectives (`quotidiennes`): the rules decide those."""
+    if continuing and not token[:1].islower():
+        return False
+    if word_class.pos in {"VERB", "AUX"}:
+        return word_class.participle
+    if word_class.pos in {"NOUN", "ADJ"} or (word_class.pos == "PROPN" and not continuing):
+        return True
+    return None
 
 
 def _english_phrase(tokens: list[str], kind: str) -> str | None:
@@ -260,7 +335,7 @@ def _purpose(tokens: list[str], language: str) -> str | None:
         return " ".join([word, *article, noun]) if noun else None
     article, after = _french_article(rest)
     noun = _french_noun_phrase(after)
-    if noun is None or (word == "par" and (article or noun.lower() in _NOT_PURPOSE)):
+    if noun is None or (word == "par" and (article or noun.split()[0].lower() in _NOT_PURPOSE)):
         return None
     return _join(f"{word} {article}".strip() if article else word, noun)
 
