@@ -176,6 +176,8 @@ _HOUR_RANGE = re.compile(
     r"\d{1,2}[ \u00a0]?(?:heures?|h)[ \u00a0]*(?:à|-|–|et)[ \u00a0]*\d{1,2}[ \u00a0]?(?:heures?|h)(?![\w])",
     re.IGNORECASE,
 )
+_TAGGED_BEFORE = 24  # characters of context tagged before a figure, and after the rules' phrase
+_TAGGED_AFTER = 24
 _NOT_COUNTED = words("demain hier aujourd'hui aujourd’hui ensuite alors tomorrow yesterday today")
 
 
@@ -225,19 +227,26 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
 
 
 def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], language: str) -> None:
-    """Set each figure's `about` phrase, French word classes tagged in one batch for all of them."""
-    phrased = [(figure, span) for figure, span in figures if figure.kind != "duration"]
-    classes = {}
-    if language != "en":
-        spans = [(_context_start(text, start), phrase_window(text, end)) for _, (start, end) in phrased]
-        classes = french_word_classes(text, spans)
+    """Set each figure's `about` phrase. In French, a phrase the rules find is read again with the words'
+    classes (tagged in one batch for the document), which decide where it ends."""
+    phrased = []
+    for figure, (start, end) in figures:
+        if figure.kind != "duration":
+            figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language)
+            if figure.about and language != "en":
+                phrased.append((figure, (start, end)))
+    spans = [
+        (_context_start(text, start), phrase_window(text, end, len(figure.about or "") + _TAGGED_AFTER))
+        for figure, (start, end) in phrased
+    ]
+    classes = french_word_classes(text, spans)
     for figure, (start, end) in phrased:
         figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language, classes)
 
 
 def _context_start(text: str, start: int) -> int:
     """Where the words tagged with a figure's phrase start: a few words before the figure, on its line."""
-    floor = max(text.rfind("\n", 0, start) + 1, start - 32)
+    floor = max(text.rfind("\n", 0, start) + 1, start - _TAGGED_BEFORE)
     space = text.find(" ", floor, start)
     return space + 1 if space != -1 and floor > 0 and text[floor - 1] not in " \n" else floor
 
@@ -425,8 +434,10 @@ def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: 
 def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentences) -> tuple[Figure, int] | None:
     """Build a Figure (and where it ends) from a match, or None when it is not a statistic."""
     groups = match.groupdict()
+    match_end = match.end()
     if groups["pts"] and not _is_percentage_points(text, match, sentences):
         groups = groups | {"pts": None}
+        match_end = len(text[: match.start("pts")].rstrip(" \u00a0\u202f"))  # `2 400 points d'accueil`
     has_unit = bool(
         groups["cur"]
         or groups["cur2"]
@@ -439,7 +450,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     before = text[max(0, match.start() - 40) : match.start()]
     if not has_unit and (_last_word(before) in _REFERENCE_WORDS or _is_label(text, match, before)):
         return None
-    if _next_char(text, match.end()) in "ftFT" and _MULTIPLIER.match(text, match.end()):
+    if _next_char(text, match_end) in "ftFT" and _MULTIPLIER.match(text, match_end):
         return None
     base = _base_value(groups, language)
     if base is None:
@@ -448,7 +459,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     qualifier = _qualifier(before)
     if not has_unit and not _is_count(text, match, base, qualifier, groups):
         return None
-    end = match.end()
+    end = match_end
     value_max = None
     if groups["num"] or groups["words"]:
         ranged = _RANGE.match(text, end) if _next_char(text, end) in _RANGE_FIRST_CHARS else None

@@ -43,7 +43,7 @@ _EN_STOP = words(
     from into over under after before per each this these those their its his her as than it be been being
     not also already more less a an the can could may might must should do does did across within between
     during through against among about around up down out off last next this year years so while when where
-    them whom they us we you i
+    them whom they us we you i until unless because although though if whether
     """
 )
 _EN_COMPARATIVES = words("more fewer less")
@@ -54,12 +54,15 @@ _FR_ADJECTIVE_ENDINGS = (
 )  # fmt: skip
 _FUNDING_NOUNS = words(
     """
-    budget enveloppe investissement fonds aide prime subvention dotation financement crédits bourse
-    allocation indemnité budget fund funding investment grant package programme bonus subsidy
+    budget enveloppe investissement fonds aide aides prime primes subvention subventions dotation financement
+    crédits bourse allocation indemnité amende budget fund funding investment grant package programme bonus
+    subsidy cost
     """
 )
 _NOUN_LINKS = words("et aux pour")
-_PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of")}
+_PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of", "in")}
+# `£5m in total`, `in real terms`: no purpose after `in`
+_EN_NOT_IN_PURPOSE = words("total terms all cash")
 # `par an`, `par rapport`: a rate or a locution, not what an amount is for
 _NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
 # a participle before one of these takes a complement the phrase would cut: `personnes inscrites sur`
@@ -111,13 +114,15 @@ def group_after(text: str, end: int, language: str) -> str | None:
     tokens = _tokens(text, end, {})
     if tokens and tokens[0].lower() in {"of", "de", "des", "du", "d'"}:
         return figure_phrase(text, end, end, "percent", 0.0, language)
+    if language == "en":
+        return ratio_phrase(_english_noun_phrase(tokens) or "", language)
     return ratio_phrase(tokens[0] if tokens else "", language)
 
 
-def phrase_window(text: str, end: int) -> int:
-    """Where the text a figure's phrase is read from ends: the line's end, at most 120 characters on."""
-    newline = text.find("\n", end, end + 120)
-    return newline if newline != -1 else min(len(text), end + 120)
+def phrase_window(text: str, end: int, length: int = 120) -> int:
+    """Where the text a figure's phrase is read from ends: the line's end, at most `length` characters on."""
+    newline = text.find("\n", end, end + length)
+    return newline if newline != -1 else min(len(text), end + length)
 
 
 def _tokens(text: str, end: int, classes: Mapping[int, WordClass]) -> list[_Token]:
@@ -331,6 +336,8 @@ def _purpose(tokens: list[str], language: str) -> str | None:
     rest = tokens[1:]
     if language == "en":
         article = rest[:1] if rest and rest[0].lower() == "the" else []
+        if word == "in" and (article or not rest or not rest[0][:1].islower() or rest[0] in _EN_NOT_IN_PURPOSE):
+            return None  # `£2m in grants`, not `in the next decade`, `in London` or `in total`
         noun = _english_noun_phrase(rest[len(article) :])
         return " ".join([word, *article, noun]) if noun else None
     article, after = _french_article(rest)
@@ -348,7 +355,9 @@ def _french_article(tokens: list[str]) -> tuple[str, list[str]]:
 
 
 _NOUN_BEFORE = re.compile(
-    r"([^\W\d_]+)[ \u00a0]+(?:de[ \u00a0]+|d['’]|of[ \u00a0]+)(?:up to[ \u00a0]+)?$", re.IGNORECASE
+    r"([^\W\d_]+)[ \u00a0]+(?:de[ \u00a0]+|d['’]|of[ \u00a0]+)"
+    r"(?:(?:up to|more than|over|about|around|nearly|almost|plus de|près de|jusqu'à|environ)[ \u00a0]+)?$",
+    re.IGNORECASE
 )
 
 
