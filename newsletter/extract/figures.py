@@ -11,7 +11,7 @@ from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
-from newsletter.extract.phrases import figure_phrase, group_after, phrase_window, ratio_phrase
+from newsletter.extract.phrases import figure_phrase, group_after, may_name_group, phrase_window, ratio_phrase
 from newsletter.extract.text import trie_pattern, words
 from newsletter.extract.wordclass import french_word_classes
 
@@ -177,7 +177,7 @@ _HOUR_RANGE = re.compile(
     re.IGNORECASE,
 )
 _TAGGED_BEFORE = 24  # characters of context tagged before a figure, and after the rules' phrase
-_TAGGED_AFTER = 24
+_TAGGED_AFTER = 40
 _NOT_COUNTED = words("demain hier aujourd'hui aujourd’hui ensuite alors tomorrow yesterday today")
 
 
@@ -233,7 +233,7 @@ def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], langu
     for figure, (start, end) in figures:
         if figure.kind != "duration":
             figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language)
-            if figure.about and language != "en":
+            if language != "en" and (figure.about or may_name_group(text, end, figure.kind)):
                 phrased.append((figure, (start, end)))
     spans = [
         (_context_start(text, start), phrase_window(text, end, len(figure.about or "") + _TAGGED_AFTER))

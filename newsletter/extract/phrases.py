@@ -17,6 +17,7 @@ from newsletter.extract.text import words
 from newsletter.extract.wordclass import WordClass
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w-]*[^\W_])?['’]?|\S")
+_WORD_END = re.compile(r"\s")
 _ELIDED = re.compile(r"^(d|l|qu|n|s|j|m|t|c)['’]$", re.IGNORECASE)
 _FR_LINKS = ("de la", "de l'", "des", "du", "de", "d'")
 _FR_STOP = words(
@@ -120,9 +121,13 @@ def group_after(text: str, end: int, language: str) -> str | None:
 
 
 def phrase_window(text: str, end: int, length: int = 120) -> int:
-    """Where the text a figure's phrase is read from ends: the line's end, at most `length` characters on."""
+    """Where the text a figure's phrase is read from ends: the line's end, or the end of the word `length`
+    characters on (a cut word would mislead the tagger)."""
     newline = text.find("\n", end, end + length)
-    return newline if newline != -1 else min(len(text), end + length)
+    if newline != -1:
+        return newline
+    word_end = _WORD_END.search(text, min(len(text), end + length))
+    return word_end.start() if word_end else len(text)
 
 
 def _tokens(text: str, end: int, classes: Mapping[int, WordClass]) -> list[_Token]:
@@ -144,6 +149,8 @@ def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) ->
     link, rest = _french_link(tokens)
     if kind == "money":
         return _purpose(tokens, "fr")
+    if kind == "percent" and link is None and _tagged_plural_noun(tokens):
+        link = "des"  # `58 % bénéficiaires occupaient` -> `58 % des bénéficiaires`
     if kind in {"percent", "other"} and link is None:
         return None
     if kind == "count" and link not in {None, "des"} and abs(value) < 1e6:
@@ -154,6 +161,19 @@ def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) ->
     if kind == "count" and abs(value) >= 1e6 and spelled and link != "des":
         link = "d'" if noun[:1].lower() in "aeiouéèêhâîôy" else "de"
     return _join(link, noun)
+
+
+def may_name_group(text: str, end: int, kind: str) -> bool:
+    """Whether a share is followed by a lowercase plural word, which may be its group without `des`
+    (`58 % bénéficiaires`): only the word's class can tell."""
+    tokens = _tokens(text, end, {})
+    return kind == "percent" and bool(tokens) and tokens[0][:1].islower() and tokens[0][-1:] in "sx"
+
+
+def _tagged_plural_noun(tokens: list[str]) -> bool:
+    """Whether the first token is a lowercase plural noun, as tagged (the rules cannot tell it from a verb)."""
+    word_class = getattr(tokens[0], "word_class", None) if tokens else None
+    return word_class is not None and word_class.pos == "NOUN" and tokens[0][:1].islower() and tokens[0][-1:] in "sx"
 
 
 def _french_link(tokens: list[str]) -> tuple[str | None, list[str]]:
