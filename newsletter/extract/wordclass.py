@@ -13,8 +13,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from threadpoolctl import threadpool_limits
-
 log = logging.getLogger(__name__)
 MODEL = "fr_core_news_sm"
 _UNUSED_COMPONENTS = ["parser", "ner", "senter", "lemmatizer", "attribute_ruler"]
@@ -67,6 +65,7 @@ def _pipeline() -> Any:
     BLAS is kept to one thread: on windows this small its threads only spin, halving throughput."""
     try:
         import spacy
+        from threadpoolctl import threadpool_limits
 
         nlp = spacy.load(MODEL, exclude=_UNUSED_COMPONENTS)
     except (ImportError, OSError) as exc:
