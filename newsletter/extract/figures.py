@@ -152,6 +152,9 @@ _CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
 _CAPITALISED_BEFORE = re.compile(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$")
 _SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
 _AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
+_AGE_THRESHOLD_BEFORE = words("de des les a ont aged âgés âgées")
+_AGE_THRESHOLDS = ("plus de", "moins de")
+_ADULT_AGE = 16
 _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 _STREET_OR_CODE_AFTER = re.compile(
@@ -472,7 +475,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
                     unit, kind = (upper.unit, upper.kind) if upper.unit else (parsed.unit, parsed.kind)
                     parsed = _Parsed(parsed.value * factor, unit, kind)
                     value_max, end = upper.value, ranged.end()
-    if parsed.unit == "years" and _last_word(before) in _AGE_GROUP_WORDS:
+    if parsed.unit == "years" and (_last_word(before) in _AGE_GROUP_WORDS or _age_threshold(before, qualifier, base)):
         return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
         return None
@@ -490,6 +493,14 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
         sentence=sentences.around(match.start()),
     )
     return figure, end
+
+
+def _age_threshold(before: str, qualifier: str | None, years: float) -> bool:
+    """`personnes de plus de 65 ans`, `a plus de 70 ans`, `des moins de 25 ans`: an age, not a duration."""
+    if qualifier not in _AGE_THRESHOLDS or years < _ADULT_AGE:
+        return False
+    words_before = before.lower().replace("’", "'").split()
+    return len(words_before) > 2 and words_before[-3].rsplit("'", 1)[-1] in _AGE_THRESHOLD_BEFORE
 
 
 def _reference_range_end(text: str, match: re.Match[str]) -> int:

@@ -337,3 +337,17 @@ def test_a_bare_share_is_no_headline_but_a_share_of_a_group_is() -> None:
     assert key_figures(bare) == []
     named = find_figures("Au total, 1 200 000 jeunes ont signé, et 58 % bénéficiaires occupaient un emploi.", "fr")
     assert [named[i].about for i in key_figures(named)] == ["jeunes", "des bénéficiaires"]
+
+
+@pytest.mark.parametrize(
+    ("text", "durations"),
+    [
+        ("Seuls 54 % des personnes de plus de 65 ans étaient vaccinées.", []),
+        ("Un bénévole sur quatre a plus de 70 ans.", []),
+        ("Le forum est consacré à l'emploi des plus de 55 ans.", []),
+        ("Le chantier a duré plus de 20 ans.", [20]),
+        ("Le projet a mis plus de 30 ans à aboutir.", [30]),
+    ],
+)
+def test_an_age_threshold_is_no_duration(text: str, durations: list[float]) -> None:
+    assert [f.value for f in find_figures(text, "fr") if f.kind == "duration"] == durations
