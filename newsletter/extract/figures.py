@@ -475,6 +475,8 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
                     unit, kind = (upper.unit, upper.kind) if upper.unit else (parsed.unit, parsed.kind)
                     parsed = _Parsed(parsed.value * factor, unit, kind)
                     value_max, end = upper.value, ranged.end()
+            elif second is not None and second < base and parsed.unit is None and upper.unit:
+                parsed = _Parsed(parsed.value, upper.unit, upper.kind)  # `passé de 14 à 9 mois`: 14 months
     if parsed.unit == "years" and (_last_word(before) in _AGE_GROUP_WORDS or _age_threshold(before, qualifier, base)):
         return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):

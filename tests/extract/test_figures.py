@@ -351,3 +351,16 @@ def test_a_bare_share_is_no_headline_but_a_share_of_a_group_is() -> None:
 )
 def test_an_age_threshold_is_no_duration(text: str, durations: list[float]) -> None:
     assert [f.value for f in find_figures(text, "fr") if f.kind == "duration"] == durations
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("Le délai moyen est passé de 14 à 9 mois.", (14, "duration", "months")),
+        ("Le taux de chômage passe de 12 à 9 %.", (12, "percent", "percent")),
+    ],
+)
+def test_a_fall_from_one_level_to_another_gives_both_the_unit(text: str, first: tuple) -> None:
+    figures = find_figures(text, "fr")
+    assert (figures[0].value, figures[0].kind, figures[0].unit) == first
+    assert len(figures) == 2 and figures[0].value_max is None
