@@ -147,3 +147,12 @@ def test_a_role_with_its_article_between_selon_and_the_name_keeps_the_speaker(
 ) -> None:
     [quote] = extract(RawDocument("t", "x", f"Titre\n\n{text}".encode(), "text/plain")).quotes
     assert (quote.speaker, quote.role) == (speaker, role)
+
+
+def test_a_compound_role_named_before_is_found_again_by_its_head() -> None:
+    text = (
+        "Titre\n\nLe maire, Paul Girard, a ouvert la séance. La vice-présidente chargée de la culture, Nadia Roche, "
+        "a annoncé deux nouvelles salles. « Les chantiers démarrent en mars », a ajouté la vice-présidente."
+    )
+    [quote] = extract(RawDocument("t", "x", text.encode(), "text/plain")).quotes
+    assert (quote.speaker, quote.role) == ("Nadia Roche", "vice-présidente chargée de la culture")
