@@ -3,7 +3,9 @@
 Run: /work/venv/bin/python bench/extract_quality.py [FOLDER...] [-v] [--rules]
 --rules scores the hand-written phrase rules alone (as without spaCy's French tagger), to compare the two.
 bench/labelled_speakers holds interviews, back-references and feed items (used to tune speakers);
-bench/labelled_speakers_unseen was written after that tuning and never tuned on.
+bench/labelled_speakers_unseen was written after that tuning and never tuned on; neither was
+bench/labelled_unseen_phrases (32 French and English documents, every figure's phrase labelled), written
+before the French tagger was added.
 Each FOLDER holds documents and their labels.json (default bench/labelled; bench/labelled_holdout is held out);
 each folder given is scored and reported on its own.
 A quote counts as correct when its text starts like the labelled one and the speaker is the same

@@ -2,9 +2,11 @@
 
 `58 %` + `des bénéficiaires`, `1,1 million` + `d'apprentis`, `1,2 milliard €` + `pour l'embauche`,
 `45,000` + `young people`. The phrase is read after the figure: an optional link (`de`, `des`, `of`),
-then words up to the first verb, function word or punctuation; French plural agreement (a word after a
-plural noun that does not end in -s/-x is a verb: `jeunes supplémentaires puissent`) and English word
-order (the noun phrase ends at its plural head: `young people aged`) tell where it ends.
+then words up to the first verb, function word or punctuation. In French the words' classes from
+`wordclass` (spaCy's tagger) tell a verb, an infinitive or a participle taking a complement from a noun
+or adjective; words it gives another class, and text without classes, fall back on plural agreement (a
+word after a plural noun that does not end in -s/-x is a verb: `jeunes supplémentaires puissent`).
+English word order (the noun phrase ends at its plural head: `young people aged`) tells where it ends.
 """
 
 from __future__ import annotations
