@@ -1,7 +1,8 @@
 """Extraction throughput: documents per second over 1,000+ typical announcements, and scaling.
 
 Run: /work/venv/bin/python bench/extract.py
-Prints, from the same run: the full extraction rate, a baseline rate (decode + clean only), the
+Prints, from the same run: the time of the first extraction (it loads spaCy's French tagger, once a
+process), the full extraction rate, a baseline rate (decode + clean only), the
 time for one input at 1x and 10x size, and the time for 5 MB inputs (typical text, random binary,
 deeply nested HTML soup), with the load averages
 before and after (the machine may be shared).
@@ -24,6 +25,7 @@ from newsletter.extract.decode import decode_content
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "extract"
 DOCUMENTS = 1200
 TARGET_SIZE = 4096
+TARGET_RATE = 150  # issue 14; French figure phrases are tagged by spaCy (about 3 ms a document)
 LABELLED = Path(__file__).resolve().parent / "labelled"
 
 
@@ -90,8 +92,9 @@ def main() -> None:
     average = sum(map(len, documents)) / len(documents)
     print(f"{len(documents)} documents, average {average:.0f} characters")
     rate("baseline: decode + clean", documents, baseline)
+    timed("first document (loads the tagger)", documents[0])
     per_second = rate("full extraction", documents, full)
-    print(f"target >= 300 docs/s: {'OK' if per_second >= 300 else 'MISSED'}")
+    print(f"target >= {TARGET_RATE} docs/s: {'OK' if per_second >= TARGET_RATE else 'MISSED'}")
     one = "\n\n".join(documents[:3])
     small = timed("scaling: 1x", one)
     large = timed("scaling: 10x", "\n\n".join([one] * 10))

@@ -215,7 +215,7 @@ class DigestConfig(Strict):
     name: str = Field(min_length=1)
     schedule: ScheduleSpec
     list: str = Field(min_length=1)
-    subject: str = "{{ organisation }} : {{ count }} nouvelle(s) annonce(s)"
+    subject: str = "{{ organisation }} : {{ count | plural('nouvelle annonce', 'nouvelles annonces') }}"
     template: str = "email/digest"
     intro: str = ""
     tags: builtins.list[str] = Field(default_factory=builtins.list)

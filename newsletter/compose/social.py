@@ -31,7 +31,7 @@ from jinja2 import Environment
 from newsletter.compose.cards import CardBranding, render_card
 from newsletter.compose.digest import LABELS, announcement_url, figure_display, render_template
 from newsletter.compose.length import find_urls, measure
-from newsletter.compose.templates import build_environment, format_day
+from newsletter.compose.templates import build_environment, format_day, french_spacing
 from newsletter.config import Config
 from newsletter.core.models import Announcement, Figure, Media, Post, Quote
 from newsletter.publish.base import ChannelConfig
@@ -84,6 +84,7 @@ def post_context(announcement: Announcement, channel: ChannelConfig, config: Con
         "hashtags": [tag if tag.startswith("#") else f"#{tag}" for tag in channel.hashtags],
         "open_quote": LABELS[locale]["open_quote"],
         "close_quote": LABELS[locale]["close_quote"],
+        "locale": locale,
     }
 
 
@@ -168,6 +169,8 @@ class PostComposer:
     def render(self, context: dict[str, Any]) -> str:
         """The template rendered with `context`, blank lines collapsed, ends trimmed."""
         text = render_template(self.environment, self.template, context)
+        if context.get("locale") == "fr":
+            text = french_spacing(text)  # `Plan jeunes : …`, `« … »` with no-break spaces, as in the digest
         return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
 
     def _post(self, announcement: Announcement, variant: str, text: str, thread: list[str] | None = None) -> Post:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import lru_cache, partial
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal, format_percent
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -43,7 +44,16 @@ def format_day(value: date | datetime | str | None, locale: str = "fr") -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    if value.day == 1 and locale.split("_")[0] == "fr":
+        return babel_format_date(value, format="d'er' MMMM y", locale=locale)  # `1er décembre 2026`
     return babel_format_date(value, format="long", locale=locale)
+
+
+def format_count(count: int, one: str, other: str, locale: str = "fr") -> str:
+    """A count and its noun in the form the locale's plural rule (CLDR, through Babel) picks:
+    `1 nouvelle annonce`, `3 nouvelles annonces`, `0 nouvelle annonce` in French, `0 new announcements`."""
+    form = one if Locale.parse(locale).plural_form(count) == "one" else other
+    return f"{format_number(count, locale)} {form}"
 
 
 def format_number(value: float | int | None, locale: str = "fr") -> str:
@@ -114,6 +124,7 @@ def build_environment(templates_dir: Path | None, locale: str) -> Environment:
     environment.filters.update(
         day=partial(format_day, locale=locale),
         number=partial(format_number, locale=locale),
+        plural=partial(format_count, locale=locale),
         large_number=partial(format_large_number, locale=locale),
         percent=partial(format_percentage, locale=locale),
         typo=french_spacing if locale == "fr" else _unchanged,

@@ -11,8 +11,9 @@ from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
-from newsletter.extract.phrases import figure_phrase, group_after, ratio_phrase
+from newsletter.extract.phrases import figure_phrase, group_after, may_name_group, phrase_window, ratio_phrase
 from newsletter.extract.text import trie_pattern, words
+from newsletter.extract.wordclass import french_word_classes
 
 _SP = "[ \u00a0\u202f]"
 _NUMBER = (
@@ -151,6 +152,9 @@ _CLOSING_PUNCTUATION = re.compile(r"[\s\u00a0]*[),.;:]")
 _CAPITALISED_BEFORE = re.compile(r"(\S*)[\s\u00a0]+([A-ZÀ-Ý][\w'’-]*)[\s\u00a0]$")
 _SENTENCE_PUNCTUATION_END = re.compile(r"[.!?:;]$")
 _AGE_GROUP_WORDS = words("des les aux aged âgés âgées")
+_AGE_THRESHOLD_BEFORE = words("de des les a ont aged âgés âgées")
+_AGE_THRESHOLDS = ("plus de", "moins de")
+_ADULT_AGE = 16
 _RATIO_WORDS = words("in sur of")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?…]+(?=\s|$)")
 _STREET_OR_CODE_AFTER = re.compile(
@@ -175,6 +179,8 @@ _HOUR_RANGE = re.compile(
     r"\d{1,2}[ \u00a0]?(?:heures?|h)[ \u00a0]*(?:à|-|–|et)[ \u00a0]*\d{1,2}[ \u00a0]?(?:heures?|h)(?![\w])",
     re.IGNORECASE,
 )
+_TAGGED_BEFORE = 24  # characters of context tagged before a figure, and after the rules' phrase
+_TAGGED_AFTER = 40
 _NOT_COUNTED = words("demain hier aujourd'hui aujourd’hui ensuite alors tomorrow yesterday today")
 
 
@@ -188,10 +194,12 @@ class _Parsed:
 def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | None = None) -> list[Figure]:
     """Every numeric statistic in clean text, in document order, outside the `skip` spans (quoted names)."""
     sentences = _Sentences(text)
-    ratios = _ratios(text, sentences, language) + _fractions(text, sentences, language)
+    fractions = _fractions(text, sentences)
+    ratios = _ratios(text, sentences, language) + fractions
     excluded = sorted([(d.start, d.end) for d in find_dates(text)] + list(skip or []) + [r[1] for r in ratios])
     starts = [start for start, _ in excluded]
     figures: list[tuple[int, Figure]] = [(span[0], figure) for figure, span in ratios]
+    unphrased: list[tuple[Figure, tuple[int, int]]] = list(fractions)
     covered = 0
     for anchor in _anchors(text):
         if anchor < covered:
@@ -211,10 +219,39 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
         if found is not None:
             figure, covered = found
             figures.append((match.start(), figure))
+            unphrased.append((figure, (match.start(), covered)))
         else:
             covered = _reference_range_end(text, match)
     figures.sort(key=lambda item: item[0])
-    return _without_repeats([figure for _, figure in figures])
+    kept = _without_repeats([figure for _, figure in figures])
+    kept_ids = {id(figure) for figure in kept}
+    _add_phrases(text, [item for item in unphrased if id(item[0]) in kept_ids], language)
+    return kept
+
+
+def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], language: str) -> None:
+    """Set each figure's `about` phrase. In French, a phrase the rules find is read again with the words'
+    classes (tagged in one batch for the document), which decide where it ends."""
+    phrased = []
+    for figure, (start, end) in figures:
+        if figure.kind != "duration":
+            figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language)
+            if language != "en" and (figure.about or may_name_group(text, end, figure.kind)):
+                phrased.append((figure, (start, end)))
+    spans = [
+        (_context_start(text, start), phrase_window(text, end, len(figure.about or "") + _TAGGED_AFTER))
+        for figure, (start, end) in phrased
+    ]
+    classes = french_word_classes(text, spans)
+    for figure, (start, end) in phrased:
+        figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language, classes)
+
+
+def _context_start(text: str, start: int) -> int:
+    """Where the words tagged with a figure's phrase start: a few words before the figure, on its line."""
+    floor = max(text.rfind("\n", 0, start) + 1, start - _TAGGED_BEFORE)
+    space = text.find(" ", floor, start)
+    return space + 1 if space != -1 and floor > 0 and text[floor - 1] not in " \n" else floor
 
 
 def _phone_or_time_end(text: str, anchor: int) -> int:
@@ -308,8 +345,8 @@ _TIME_OF = re.compile(
 )
 
 
-def _fractions(text: str, sentences: _Sentences, language: str) -> list[tuple[Figure, tuple[int, int]]]:
-    """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage."""
+def _fractions(text: str, sentences: _Sentences) -> list[tuple[Figure, tuple[int, int]]]:
+    """`la moitié des`, `a fifth of`, `two thirds of`: a share, as a percentage (its phrase added later)."""
     found: list[tuple[Figure, tuple[int, int]]] = []
     lower = text.lower()
     if not any(stem in lower for stem in _FRACTION_STEMS):
@@ -333,7 +370,6 @@ def _fractions(text: str, sentences: _Sentences, language: str) -> list[tuple[Fi
             unit="percent",
             kind="percent",
             qualifier=_qualifier(before),
-            about=figure_phrase(text, match.start(), match.end("part"), "percent", 0.0, language),
             sentence=sentences.around(match.start()),
         )
         found.append((figure, (match.start(), match.end("part"))))
@@ -401,8 +437,10 @@ def _overlaps(spans: list[tuple[int, int]], starts: list[int], start: int, end: 
 def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentences) -> tuple[Figure, int] | None:
     """Build a Figure (and where it ends) from a match, or None when it is not a statistic."""
     groups = match.groupdict()
+    match_end = match.end()
     if groups["pts"] and not _is_percentage_points(text, match, sentences):
         groups = groups | {"pts": None}
+        match_end = len(text[: match.start("pts")].rstrip(" \u00a0\u202f"))  # `2 400 points d'accueil`
     has_unit = bool(
         groups["cur"]
         or groups["cur2"]
@@ -415,7 +453,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     before = text[max(0, match.start() - 40) : match.start()]
     if not has_unit and (_last_word(before) in _REFERENCE_WORDS or _is_label(text, match, before)):
         return None
-    if _next_char(text, match.end()) in "ftFT" and _MULTIPLIER.match(text, match.end()):
+    if _next_char(text, match_end) in "ftFT" and _MULTIPLIER.match(text, match_end):
         return None
     base = _base_value(groups, language)
     if base is None:
@@ -424,7 +462,7 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
     qualifier = _qualifier(before)
     if not has_unit and not _is_count(text, match, base, qualifier, groups):
         return None
-    end = match.end()
+    end = match_end
     value_max = None
     if groups["num"] or groups["words"]:
         ranged = _RANGE.match(text, end) if _next_char(text, end) in _RANGE_FIRST_CHARS else None
@@ -437,7 +475,9 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
                     unit, kind = (upper.unit, upper.kind) if upper.unit else (parsed.unit, parsed.kind)
                     parsed = _Parsed(parsed.value * factor, unit, kind)
                     value_max, end = upper.value, ranged.end()
-    if parsed.unit == "years" and _last_word(before) in _AGE_GROUP_WORDS:
+            elif second is not None and second < base and parsed.unit is None and upper.unit:
+                parsed = _Parsed(parsed.value, upper.unit, upper.kind)  # `passé de 14 à 9 mois`: 14 months
+    if parsed.unit == "years" and (_last_word(before) in _AGE_GROUP_WORDS or _age_threshold(before, qualifier, base)):
         return None
     if parsed.kind == "duration" and _AGE_SUFFIX.match(text[end : end + 6]):
         return None
@@ -452,10 +492,17 @@ def _figure(text: str, match: re.Match[str], language: str, sentences: _Sentence
         unit=parsed.unit,
         kind=parsed.kind,
         qualifier=None if qualifier in {"entre", "between"} and value_max is None else qualifier,
-        about=figure_phrase(text, match.start(), end, parsed.kind, parsed.value, language),
         sentence=sentences.around(match.start()),
     )
     return figure, end
+
+
+def _age_threshold(before: str, qualifier: str | None, years: float) -> bool:
+    """`personnes de plus de 65 ans`, `a plus de 70 ans`, `des moins de 25 ans`: an age, not a duration."""
+    if qualifier not in _AGE_THRESHOLDS or years < _ADULT_AGE:
+        return False
+    words_before = before.lower().replace("’", "'").split()
+    return len(words_before) > 2 and words_before[-3].rsplit("'", 1)[-1] in _AGE_THRESHOLD_BEFORE
 
 
 def _reference_range_end(text: str, match: re.Match[str]) -> int:

@@ -338,10 +338,10 @@ def role_before(text: str, start: int, floor: int) -> str | None:
             first = index
             while (
                 first > 0
-                and heads[first - 1].group(0)[:1].isupper()
+                and (heads[first - 1].group(0)[:1].isupper() or is_role_head(heads[first - 1].group(0).lower()))
                 and not window[heads[first - 1].end() : heads[first].start()].strip()
             ):
-                first -= 1
+                first -= 1  # `Secrétaire d'État`, `vice-président chargé des sports`
             role = window[heads[first].start() :].strip(" ,")
             if _TRAILING_CONJUNCTION.search(role):
                 return None

@@ -2,19 +2,24 @@
 
 `58 %` + `des bénéficiaires`, `1,1 million` + `d'apprentis`, `1,2 milliard €` + `pour l'embauche`,
 `45,000` + `young people`. The phrase is read after the figure: an optional link (`de`, `des`, `of`),
-then words up to the first verb, function word or punctuation; French plural agreement (a word after a
-plural noun that does not end in -s/-x is a verb: `jeunes supplémentaires puissent`) and English word
-order (the noun phrase ends at its plural head: `young people aged`) tell where it ends.
+then words up to the first verb, function word or punctuation. In French the words' classes from
+`wordclass` (spaCy's tagger) tell a verb, an infinitive or a participle taking a complement from a noun
+or adjective; words it gives another class, and text without classes, fall back on plural agreement (a
+word after a plural noun that does not end in -s/-x is a verb: `jeunes supplémentaires puissent`).
+English word order (the noun phrase ends at its plural head: `young people aged`) tells where it ends.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from itertools import islice
 
 from newsletter.extract.text import words
+from newsletter.extract.wordclass import WordClass
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w-]*[^\W_])?['’]?|\S")
+_WORD_END = re.compile(r"\s")
 _ELIDED = re.compile(r"^(d|l|qu|n|s|j|m|t|c)['’]$", re.IGNORECASE)
 _FR_LINKS = ("de la", "de l'", "des", "du", "de", "d'")
 _FR_STOP = words(
@@ -41,7 +46,7 @@ _EN_STOP = words(
     from into over under after before per each this these those their its his her as than it be been being
     not also already more less a an the can could may might must should do does did across within between
     during through against among about around up down out off last next this year years so while when where
-    them whom they us we you i
+    them whom they us we you i until unless because although though if whether
     """
 )
 _EN_COMPARATIVES = words("more fewer less")
@@ -52,11 +57,15 @@ _FR_ADJECTIVE_ENDINGS = (
 )  # fmt: skip
 _FUNDING_NOUNS = words(
     """
-    budget enveloppe investissement fonds aide prime subvention dotation financement crédits bourse
-    allocation indemnité budget fund funding investment grant package programme bonus subsidy
+    budget enveloppe investissement fonds aide aides prime primes subvention subventions dotation financement
+    crédits bourse allocation indemnité amende budget fund funding investment grant package programme bonus
+    subsidy cost
     """
 )
-_PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of")}
+_NOUN_LINKS = words("et aux pour")
+_PURPOSE = {"fr": ("pour", "par"), "en": ("for", "per", "of", "in")}
+# `£5m in total`, `in real terms`: no purpose after `in`
+_EN_NOT_IN_PURPOSE = words("total terms all cash")
 # `par an`, `par rapport`: a rate or a locution, not what an amount is for
 _NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
 # a participle before one of these takes a complement the phrase would cut: `personnes inscrites sur`
@@ -65,11 +74,26 @@ _PARTICIPLE_ENDINGS = ("é", "ée", "és", "ées", "it", "ite", "its", "ites", "
 MAX_TOKENS = 7
 
 
-def figure_phrase(text: str, start: int, end: int, kind: str, value: float, language: str) -> str | None:
-    """The phrase printed after the figure's displayed number, or None when the text names nothing counted."""
+class _Token(str):
+    """A word or mark after a figure, with its word class when the French tagger gave one."""
+
+    word_class: WordClass | None = None
+
+
+def figure_phrase(
+    text: str,
+    start: int,
+    end: int,
+    kind: str,
+    value: float,
+    language: str,
+    classes: Mapping[int, WordClass] | None = None,
+) -> str | None:
+    """The phrase printed after the figure's displayed number, or None when the text names nothing counted;
+    `classes` (word offset -> class, from `wordclass`) decides nouns from verbs where given."""
     if kind == "duration":
         return None
-    tokens = _tokens(text, end)
+    tokens = _tokens(text, end, classes or {})
     french = language != "en"
     spelled = bool(re.search(r"[^\W\d_]{2,}", text[start:end]))  # `1,1 million`, not `1 100 000`
     phrase = _french_phrase(tokens, kind, value, spelled) if french else _english_phrase(tokens, kind)
@@ -90,20 +114,34 @@ def ratio_phrase(noun: str, language: str) -> str | None:
 def group_after(text: str, end: int, language: str) -> str | None:
     """The group a bare share is of, read after it: `1 in 5 of early childhood educators` -> `of early
     childhood educators`, `one in four patients` -> `of patients`, `1 in 4 of them` -> None."""
-    tokens = _tokens(text, end)
+    tokens = _tokens(text, end, {})
     if tokens and tokens[0].lower() in {"of", "de", "des", "du", "d'"}:
         return figure_phrase(text, end, end, "percent", 0.0, language)
+    if language == "en":
+        return ratio_phrase(_english_noun_phrase(tokens) or "", language)
     return ratio_phrase(tokens[0] if tokens else "", language)
 
 
-def _tokens(text: str, end: int) -> list[str]:
+def phrase_window(text: str, end: int, length: int = 120) -> int:
+    """Where the text a figure's phrase is read from ends: the line's end, or the end of the word `length`
+    characters on (a cut word would mislead the tagger)."""
+    newline = text.find("\n", end, end + length)
+    if newline != -1:
+        return newline
+    word_end = _WORD_END.search(text, min(len(text), end + length))
+    return word_end.start() if word_end else len(text)
+
+
+def _tokens(text: str, end: int, classes: Mapping[int, WordClass]) -> list[_Token]:
     """Words and marks after `end`, on the same line, elided articles split off (`d'`, `l'`)."""
-    window = text[end : end + 120].split("\n", 1)[0]
+    window = text[end : phrase_window(text, end)]
     tokens = []
     for found in islice(_TOKEN.finditer(window), MAX_TOKENS * 2):
-        token = found.group(0).replace("’", "'")
-        if token.endswith("'") and not _ELIDED.match(token):
-            token = token[:-1]
+        word = found.group(0).replace("’", "'")
+        if word.endswith("'") and not _ELIDED.match(word):
+            word = word[:-1]
+        token = _Token(word)
+        token.word_class = classes.get(end + found.start())
         tokens.append(token)
     return tokens
 
@@ -113,6 +151,8 @@ def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) ->
     link, rest = _french_link(tokens)
     if kind == "money":
         return _purpose(tokens, "fr")
+    if kind == "percent" and link is None and _tagged_plural_noun(tokens):
+        link = "des"  # `58 % bénéficiaires occupaient` -> `58 % des bénéficiaires`
     if kind in {"percent", "other"} and link is None:
         return None
     if kind == "count" and link not in {None, "des"} and abs(value) < 1e6:
@@ -123,6 +163,19 @@ def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) ->
     if kind == "count" and abs(value) >= 1e6 and spelled and link != "des":
         link = "d'" if noun[:1].lower() in "aeiouéèêhâîôy" else "de"
     return _join(link, noun)
+
+
+def may_name_group(text: str, end: int, kind: str) -> bool:
+    """Whether a share is followed by a lowercase plural word, which may be its group without `des`
+    (`58 % bénéficiaires`): only the word's class can tell."""
+    tokens = _tokens(text, end, {})
+    return kind == "percent" and bool(tokens) and tokens[0][:1].islower() and tokens[0][-1:] in "sx"
+
+
+def _tagged_plural_noun(tokens: list[str]) -> bool:
+    """Whether the first token is a lowercase plural noun, as tagged (the rules cannot tell it from a verb)."""
+    word_class = getattr(tokens[0], "word_class", None) if tokens else None
+    return word_class is not None and word_class.pos == "NOUN" and tokens[0][:1].islower() and tokens[0][-1:] in "sx"
 
 
 def _french_link(tokens: list[str]) -> tuple[str | None, list[str]]:
@@ -156,7 +209,14 @@ def _french_noun_phrase(tokens: list[str]) -> str | None:
         if taken and lowered == "par" and following[:1].islower() and _french_word(following, [], False):
             taken += [token, following]
             break
-        if not _french_word(token, taken, plural) or _participle_with_complement(taken, lowered, following):
+        if taken and token == "«":
+            taken += _quoted_name(tokens[index:])
+            break
+        if taken and lowered in _NOUN_LINKS and _noun_after_link(following, taken, plural):
+            taken.append(token)
+            index += 1
+            continue
+        if not _french_word(token, taken, plural) or _participle_with_complement(taken, token, following):
             break
         taken.append(token)
         plural = plural or lowered[-1:] in "sxz"
@@ -164,10 +224,35 @@ def _french_noun_phrase(tokens: list[str]) -> str | None:
     return _join_words(taken) if taken else None
 
 
+def _noun_after_link(word: str, taken: list[str], plural: bool) -> bool:
+    """Whether a noun follows `et`/`aux`/`pour` inside the phrase (`écoles et établissements`, `passages aux
+    urgences`, `établissements pour personnes âgées`): tagged a noun, or by the rules a word that agrees."""
+    if plural and word.lower()[-1:] not in "sxz":
+        return False
+    word_class = getattr(word, "word_class", None)
+    if word_class is not None:
+        return word_class.pos in {"NOUN", "ADJ"} and word[:1].islower()
+    return bool(word) and _french_word(word, taken, plural)
+
+
+def _quoted_name(tokens: list[str]) -> list[str]:
+    """A programme's name in « » right after the phrase (`nouveaux « Cafés de l'emploi »`), or nothing."""
+    for index, token in enumerate(tokens[: MAX_TOKENS + 1]):
+        if token == "»":
+            return list(tokens[: index + 1]) if index > 1 else []
+    return []
+
+
 def _participle_with_complement(taken: list[str], word: str, following: str) -> bool:
-    """Whether `word` is a past participle opening a complement (`inscrites sur les registres`), where
-    the phrase ends before it."""
-    return bool(taken) and word.endswith(_PARTICIPLE_ENDINGS) and following.lower() in _PARTICIPLE_COMPLEMENTS
+    """Whether `word` is a past participle opening a complement (`inscrites sur les registres`,
+    `touchés par la sécheresse`), where the phrase ends before it."""
+    if not taken:
+        return False
+    word_class = getattr(word, "word_class", None)
+    if word_class is not None:
+        following_class = getattr(following, "word_class", None)
+        return word_class.participle and following_class is not None and following_class.pos == "ADP"
+    return word.lower().endswith(_PARTICIPLE_ENDINGS) and following.lower() in _PARTICIPLE_COMPLEMENTS
 
 
 def _french_words(tokens: list[str], plural: bool) -> list[str]:
@@ -186,6 +271,10 @@ def _french_word(token: str, taken: list[str], plural: bool) -> bool:
     lowered = token.lower()
     if not token[:1].isalpha() or lowered in _FR_STOP or lowered in _FR_VERBS or _ELIDED.match(lowered):
         return False
+    word_class = getattr(token, "word_class", None)
+    tagged = _tagged_word(token, word_class, bool(taken)) if word_class is not None else None
+    if tagged is not None:
+        return tagged
     if not taken:
         return True
     if not token[:1].islower():
@@ -193,6 +282,19 @@ def _french_word(token: str, taken: list[str], plural: bool) -> bool:
     if plural:
         return lowered[-1:] in "sxz"
     return lowered.endswith((*_FR_ADJECTIVE_ENDINGS, "s", "x"))
+
+
+def _tagged_word(token: str, word_class: WordClass, continuing: bool) -> bool | None:
+    """Whether a tagged word continues a noun phrase: yes for a noun or adjective (a proper noun only first)
+    or a participle (`inscrits`, `emplois créés`), never for a conjugated verb or an infinitive; None for
+    other classes, which the small model gives some adjectives (`quotidiennes`): the rules decide those."""
+    if continuing and not token[:1].islower():
+        return False
+    if word_class.pos in {"VERB", "AUX"}:
+        return word_class.participle
+    if word_class.pos in {"NOUN", "ADJ"} or (word_class.pos == "PROPN" and not continuing):
+        return True
+    return None
 
 
 def _english_phrase(tokens: list[str], kind: str) -> str | None:
@@ -256,11 +358,13 @@ def _purpose(tokens: list[str], language: str) -> str | None:
     rest = tokens[1:]
     if language == "en":
         article = rest[:1] if rest and rest[0].lower() == "the" else []
+        if word == "in" and (article or not rest or not rest[0][:1].islower() or rest[0] in _EN_NOT_IN_PURPOSE):
+            return None  # `£2m in grants`, not `in the next decade`, `in London` or `in total`
         noun = _english_noun_phrase(rest[len(article) :])
         return " ".join([word, *article, noun]) if noun else None
     article, after = _french_article(rest)
     noun = _french_noun_phrase(after)
-    if noun is None or (word == "par" and (article or noun.lower() in _NOT_PURPOSE)):
+    if noun is None or (word == "par" and (article or noun.split()[0].lower() in _NOT_PURPOSE)):
         return None
     return _join(f"{word} {article}".strip() if article else word, noun)
 
@@ -273,7 +377,9 @@ def _french_article(tokens: list[str]) -> tuple[str, list[str]]:
 
 
 _NOUN_BEFORE = re.compile(
-    r"([^\W\d_]+)[ \u00a0]+(?:de[ \u00a0]+|d['’]|of[ \u00a0]+)(?:up to[ \u00a0]+)?$", re.IGNORECASE
+    r"([^\W\d_]+)[ \u00a0]+(?:de[ \u00a0]+|d['’]|of[ \u00a0]+)"
+    r"(?:(?:up to|more than|over|about|around|nearly|almost|plus de|près de|jusqu'à|environ)[ \u00a0]+)?$",
+    re.IGNORECASE
 )
 
 

@@ -417,6 +417,16 @@ def _is_title_prefix(between: str) -> bool:
     return between.rstrip().endswith(",") and len(words) <= 8 and people.is_role_head(words[-1].lower())
 
 
+def _role_with_article(between: str) -> bool:
+    """A role with its article between `selon`/`pour` and a name (`la conseillère fédérale`, `the Minister`)."""
+    words = between.replace("’", "'").split()
+    if not 1 <= len(words) <= 6 or not (words[0].lower() in {"le", "la", "the"} or words[0].lower().startswith("l'")):
+        return False
+    return people.is_role_head(words[0].lower().split("'")[-1]) or any(
+        people.is_role_head(word.lower()) for word in words[1:]
+    )
+
+
 def _only_titles(between: str) -> bool:
     """Only honorifics (`Professor Sir`) between `according to` and a name."""
     return bool(_TITLE_WORDS.match(between))
@@ -709,7 +719,8 @@ class _Resolver:
         if not (colon or preposition or verb):
             return None
         mentions = self._mentions_in(lo, hi)
-        if preposition and mentions and _only_titles(self.text[lo + preposition.end() : mentions[0].start]):
+        between = self.text[lo + preposition.end() : mentions[0].start] if preposition and mentions else ""
+        if preposition and mentions and (_only_titles(between) or _role_with_article(between)):
             return self._person(mentions[0], lo)
         if mentions and verb:
             return self._person(self._subject_mention(mentions, lo + verb.start()), lo)

@@ -109,7 +109,7 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     code, out, _ = run(config_path, "send", "digest", "hebdo", "--to", "relecture@example.org")
     assert code == 0 and "test copy sent to relecture@example.org" in out
     test_copy = smtp_server.handler.received.pop().message()
-    assert "2 nouvelle(s) annonce(s)" in test_copy["Subject"]
+    assert "2 nouvelles annonces" in test_copy["Subject"]
     with Store.open(load_config(config_path).database_url()) as store:
         assert store.issues.list_digest_issues(digest="hebdo", limit=5) == []  # a test copy records nothing
 
@@ -117,7 +117,7 @@ def test_send_digest_freezes_a_new_issue_then_has_nothing_more_to_send(
     assert code == 0 and "3 sent, 0 failed" in out and "finished" in out, out + err
     assert smtp_server.handler.copies() == {f"p{n}@example.org": 1 for n in range(3)}
     subject = smtp_server.handler.received[0].message()["Subject"]
-    assert "2 nouvelle(s) annonce(s)" in subject
+    assert "2 nouvelles annonces" in subject
 
     code, out, _ = run(config_path, "send", "digest", "hebdo")
     assert code == 0 and "hebdo: nothing to send (0 new announcement(s)" in out

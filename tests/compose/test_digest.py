@@ -65,7 +65,7 @@ def test_english_digest_matches_golden_files(golden: Golden) -> None:
     digest = render_digest(config, config.digest("weekly"), [english()], FIXED_NOW)
     golden.check_html("digest/en.html", digest.html)
     golden.check("digest/en.txt", digest.text)
-    assert digest.subject == "La lettre de l'emploi des jeunes: 1 new announcement(s)"
+    assert digest.subject == "La lettre de l'emploi des jeunes: 1 new announcement"
 
 
 def test_every_title_quote_and_figure_appears_in_both_parts() -> None:
@@ -186,7 +186,7 @@ def test_a_hostile_title_cannot_break_the_subject() -> None:
 def test_subject_keeps_apostrophes_unescaped() -> None:
     config = sample_config()
     digest = render_digest(config, config.digest("hebdo"), [apprentissage()], FIXED_NOW)
-    assert digest.subject == "Ministère du Travail et de l'Emploi : 1 nouvelle(s) annonce(s)"
+    assert digest.subject == "Ministère du Travail et de l'Emploi : 1 nouvelle annonce"
 
 
 def test_personalisation_escapes_values_and_never_evaluates_them() -> None:

@@ -109,7 +109,7 @@ def test_templates_come_from_the_override_folder(tmp_path: Path):
     (tmp_path / "social" / "x.txt.j2").write_text("{{ title }} — {{ url }}")
     config = Config(templates_dir=tmp_path)
     (post,) = compose_posts(announcement(), XPublisher.Config(name="x", variants=["link"]), config)
-    assert post.text == "Plan jeunes : 900 000 accompagnements — https://www.travail.gouv.fr/plan-jeunes"
+    assert post.text == "Plan jeunes\u00a0: 900 000 accompagnements — https://www.travail.gouv.fr/plan-jeunes"
 
 
 def _parts(post) -> list[str]:
@@ -149,7 +149,7 @@ def test_a_title_with_line_breaks_stays_on_one_line_and_an_iri_is_encoded():
     item.url = "https://www.travail.gouv.fr/jobs-d-été?r=1"
     channel = XPublisher.Config(name="x", variants=["link"])
     (post,) = compose_posts(item, channel, Config())
-    assert post.text.splitlines()[0] == "Jobs d'été : les inscriptions sont ouvertes"
+    assert post.text.splitlines()[0] == "Jobs d'été\u00a0: les inscriptions sont ouvertes"
     assert "https://www.travail.gouv.fr/jobs-d-%C3%A9t%C3%A9?r=1" in post.text
     assert measure(post.text, "x").valid
 
@@ -160,3 +160,15 @@ def test_a_variant_that_cannot_fit_says_why():
     assert composer.compose(announcement(), "quote") is None
     reason = composer.unfit_reason(announcement(), "quote")
     assert "over the limit of 20" in reason and "thread: false" in reason
+
+
+def test_french_posts_get_french_typography_and_english_ones_do_not():
+    channel = MastodonPublisher.Config(name="m", base_url="http://127.0.0.1:9", variants=["quote", "link"])
+    french = announcement(quote="C'est « Mission Jeunes » : un pas de plus !", title="Plan jeunes : 900 000 places")
+    quote_post, link_post = compose_posts(french, channel, Config())
+    assert "Plan jeunes\u00a0: 900 000 places" in link_post.text
+    assert "«\u00a0Mission Jeunes\u00a0»\u00a0: un pas de plus\u202f!" in quote_post.text
+    assert "https://www.travail.gouv.fr/plan-jeunes" in link_post.text  # a URL's colon is left alone
+    english = announcement(quote="It works: really!", title="Youth plan: 900,000 places")
+    english.language = "en"
+    assert "Youth plan: 900,000 places" in compose_posts(english, channel, Config())[1].text

@@ -86,3 +86,34 @@ def test_a_missing_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> N
         environment.from_string("{{ missing }}").render()
     with pytest.raises(UndefinedError):
         environment.from_string("{{ missing | typo }}").render()
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "written"),
+    [
+        (date(2026, 12, 1), "fr", "1er décembre 2026"),
+        (date(2026, 12, 2), "fr", "2 décembre 2026"),
+        (date(2026, 12, 1), "en", "December 1, 2026"),
+    ],
+)
+def test_the_first_of_the_month_is_an_ordinal_in_french(value: date, locale: str, written: str) -> None:
+    assert format_day(value, locale) == written
+
+
+@pytest.mark.parametrize(
+    ("count", "locale", "subject"),
+    [
+        (1, "fr", "Ministère : 1 nouvelle annonce"),
+        (3, "fr", "Ministère : 3 nouvelles annonces"),
+        (0, "fr", "Ministère : 0 nouvelle annonce"),  # French takes the singular for 0
+        (1500, "fr", "Ministère : 1\u202f500 nouvelles annonces"),
+        (1, "en", "Ministère : 1 new announcement"),
+        (0, "en", "Ministère : 0 new announcements"),
+    ],
+)
+def test_a_subject_template_agrees_the_noun_with_the_count(count: int, locale: str, subject: str) -> None:
+    environment = build_environment(None, locale)
+    french = ("nouvelle annonce", "nouvelles annonces")
+    one, other = french if locale == "fr" else ("new announcement", "new announcements")
+    template = environment.from_string("Ministère : {{ count | plural(one, other) }}")
+    assert template.render(count=count, one=one, other=other) == subject

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from newsletter.extract import figures as figures_module
 from newsletter.extract.figures import find_figures
 from newsletter.extract.rank import key_figures
 
@@ -293,3 +294,73 @@ def test_opening_hours_are_not_figures() -> None:
 )
 def test_figure_phrases_end_where_a_person_would_end_them(text: str, language: str, about: str | None) -> None:
     assert only(text, language).about == about
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "about"),
+    [
+        # a verb, an infinitive or a participle taking a complement ends the phrase (French word classes)
+        ("Le plan doit permettre à 30 000 stagiaires supplémentaires de trouver un employeur.", "fr",
+         "stagiaires supplémentaires"),
+        ("Selon l'enquête, 58 % bénéficiaires occupaient un emploi six mois plus tard.", "fr", "des bénéficiaires"),
+        ("Un fonds de 80 millions d'euros pour les familles touchées par les inondations.", "fr", "pour les familles"),
+        ("Le département a recruté 600 médiateurs numériques dans les collèges.", "fr", "médiateurs numériques"),
+        ("Cette année, 4 000 inscrits aux ateliers ont obtenu un diplôme.", "fr", "inscrits aux ateliers"),
+        # coordinations, noun complements and a programme's name stay in the phrase
+        ("Près de 2 300 écoles et collèges participent à l'opération.", "fr", "écoles et collèges"),
+        ("L'hôpital a compté 1 500 passages aux urgences en une nuit.", "fr", "passages aux urgences"),
+        ("Le réseau ouvre 12 nouveaux « Cafés de l'emploi » cet hiver.", "fr", "nouveaux « Cafés de l'emploi »"),
+        ("L'association gère 2 400 points d'accueil en France.", "fr", "points d'accueil"),
+        # an amount's own noun, before it or after it
+        ("Tout contrevenant s'expose à une amende de 135 euros.", "fr", "d'amende"),
+        ("The agency announced an investment of more than $78 million in the region.", "en", "investment"),
+        ("States will share $850 million in grants for clinics.", "en", "in grants"),
+        ("The fare cap stays at £3 until the end of the year.", "en", None),
+        ("One in three unpaid carers had skipped meals.", "en", "of unpaid carers"),
+    ],
+)
+def test_figure_phrases_follow_the_words_classes(text: str, language: str, about: str | None) -> None:
+    figure = next(f for f in find_figures(text, language) if f.kind != "duration")
+    assert figure.about == about
+
+
+def test_without_the_french_tagger_the_rules_still_give_a_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(figures_module, "french_word_classes", lambda text, spans: {})
+    text = "Le plan prévoit que 50 000 jeunes supplémentaires puissent passer le permis."
+    assert only(text).about == "jeunes supplémentaires"
+    assert only("Selon l'enquête, 58 % bénéficiaires occupaient un emploi.").about is None
+
+
+def test_a_bare_share_is_no_headline_but_a_share_of_a_group_is() -> None:
+    bare = find_figures("Le chômage des jeunes a reculé de 35 % en un an.", "fr")
+    assert [f.about for f in bare if f.kind == "percent"] == [None]
+    assert key_figures(bare) == []
+    named = find_figures("Au total, 1 200 000 jeunes ont signé, et 58 % bénéficiaires occupaient un emploi.", "fr")
+    assert [named[i].about for i in key_figures(named)] == ["jeunes", "des bénéficiaires"]
+
+
+@pytest.mark.parametrize(
+    ("text", "durations"),
+    [
+        ("Seuls 54 % des personnes de plus de 65 ans étaient vaccinées.", []),
+        ("Un bénévole sur quatre a plus de 70 ans.", []),
+        ("Le forum est consacré à l'emploi des plus de 55 ans.", []),
+        ("Le chantier a duré plus de 20 ans.", [20]),
+        ("Le projet a mis plus de 30 ans à aboutir.", [30]),
+    ],
+)
+def test_an_age_threshold_is_no_duration(text: str, durations: list[float]) -> None:
+    assert [f.value for f in find_figures(text, "fr") if f.kind == "duration"] == durations
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("Le délai moyen est passé de 14 à 9 mois.", (14, "duration", "months")),
+        ("Le taux de chômage passe de 12 à 9 %.", (12, "percent", "percent")),
+    ],
+)
+def test_a_fall_from_one_level_to_another_gives_both_the_unit(text: str, first: tuple) -> None:
+    figures = find_figures(text, "fr")
+    assert (figures[0].value, figures[0].kind, figures[0].unit) == first
+    assert len(figures) == 2 and figures[0].value_max is None

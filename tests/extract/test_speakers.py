@@ -131,3 +131,28 @@ def test_a_role_stays_apart_from_the_name() -> None:
 def test_a_quoted_term_is_not_a_quote() -> None:
     text = "Le ministère relève le niveau de risque à « élevé » sur tout le territoire."
     assert said(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "role"),
+    [
+        ("Selon la conseillère fédérale Martine Favre, « les proches aidants accomplissent un travail invisible ».",
+         "Martine Favre", "conseillère fédérale"),
+        ("Pour la ministre Claire Montaubin, « chaque apprenti compte pour nos petites entreprises ».",
+         "Claire Montaubin", "ministre"),
+    ],
+)
+def test_a_role_with_its_article_between_selon_and_the_name_keeps_the_speaker(
+    text: str, speaker: str, role: str
+) -> None:
+    [quote] = extract(RawDocument("t", "x", f"Titre\n\n{text}".encode(), "text/plain")).quotes
+    assert (quote.speaker, quote.role) == (speaker, role)
+
+
+def test_a_compound_role_named_before_is_found_again_by_its_head() -> None:
+    text = (
+        "Titre\n\nLe maire, Paul Girard, a ouvert la séance. La vice-présidente chargée de la culture, Nadia Roche, "
+        "a annoncé deux nouvelles salles. « Les chantiers démarrent en mars », a ajouté la vice-présidente."
+    )
+    [quote] = extract(RawDocument("t", "x", text.encode(), "text/plain")).quotes
+    assert (quote.speaker, quote.role) == ("Nadia Roche", "vice-présidente chargée de la culture")

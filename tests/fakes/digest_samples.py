@@ -43,7 +43,7 @@ def sample_config(tmp_dir: Path | None = None, **overrides: Any) -> Config:
                 "schedule": "0 9 * * MON",
                 "list": "subscribers",
                 "locale": "en",
-                "subject": "{{ newsletter }}: {{ count }} new announcement(s)",
+                "subject": "{{ newsletter }}: {{ count | plural('new announcement', 'new announcements') }}",
                 "intro": "The ministry's latest announcements on youth employment.",
             },
         ],

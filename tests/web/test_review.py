@@ -22,7 +22,7 @@ def test_upcoming_shows_the_next_digest_and_posts(review_env: ReviewEnv) -> None
     assert page.status_code == 200
     html = page.text
     assert '<html lang="fr">' in html and "Prochains envois" in html
-    assert "Ministère des Essais : 3 nouvelle(s) annonce(s)" in html  # subject
+    assert "Ministère des Essais : 3 nouvelles annonces" in html  # subject
     assert '<span class="recipients">2</span>' in html  # the list's active subscribers
     assert "24 mars 2025 09:00" in html  # next Monday 9:00, Paris time
     assert 'src="/upcoming/digest/hebdo.html"' in html
@@ -125,7 +125,7 @@ def test_pick_key_and_skip_from_the_pages(review_env: ReviewEnv) -> None:
     response = review_env.post("/actions/skip", {"target": "emploi-jeunes", "next": "/announcements"})
     assert response.status_code == 303
     page = review_env.client.get("/upcoming").text
-    assert "2 nouvelle(s) annonce(s)" in page
+    assert "2 nouvelles annonces" in page
     assert 'data-key="post:emploi-jeunes:quote:masto"' not in page
 
 
