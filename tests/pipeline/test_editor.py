@@ -59,7 +59,7 @@ def test_reorder_remove_add_subject_and_intro_change_the_one_plan(review_env: Re
     edit(review_env, EditOp.SUBJECT, text="")  # blank: back to the config's subject
     issue = review_env.store.issues.get_digest_issue(plan.issue.id)
     assert issue.digest.announcement_ids == ["emploi-jeunes", "apprentissage", "hostile"]
-    assert issue.digest.subject == "Ministère des Essais : 3 nouvelle(s) annonce(s)"
+    assert issue.digest.subject == "Ministère des Essais : 3 nouvelles annonces"
     assert issue.digest.edits.intro == "Bonjour à toutes et à tous,\nvoici l'essentiel."
     logged = [(a.actor, a.action, a.detail and a.detail.get("op")) for a in review_env.store.audit.list_actions()]
     assert logged[-1] == ("edith", "digest.record_next", None)

@@ -44,7 +44,7 @@ def test_the_next_week_and_the_month_show_the_digest_runs(review_env: ReviewEnv)
     week = review_env.client.get("/calendar?week=2025-W13").text
     monday = day_cell(week, "2025-03-24")
     assert 'data-kind="digest" data-name="hebdo"' in monday and 'data-status="planned"' in monday
-    assert "09:00" in monday and "Ministère des Essais : 3 nouvelle(s) annonce(s)" in monday
+    assert "09:00" in monday and "Ministère des Essais : 3 nouvelles annonces" in monday
     assert 'href="/digests/hebdo/edit"' in monday
     month = review_env.client.get("/calendar?month=2025-03").text
     assert "Mois : mars 2025" in month and 'href="/calendar?month=2025-04"' in month

@@ -34,7 +34,7 @@ def test_the_editor_shows_the_next_issue_with_labelled_forms_and_its_preview(rev
     assert "Modifier la lettre « hebdo »" in page and "24 mars 2025 09:00" in page
     assert listed(page, "edit-list") == NEWEST_FIRST
     assert '<label for="subject">Objet</label>' in page and '<label for="intro">Introduction</label>' in page
-    assert 'value="Ministère des Essais : 3 nouvelle(s) annonce(s)"' in page
+    assert 'value="Ministère des Essais : 3 nouvelles annonces"' in page
     assert 'src="/upcoming/digest/hebdo.html"' in page and 'data-width="mobile"' in page
     assert "Aucune autre annonce à ajouter." in page
     assert review_env.client.get("/digests/nope/edit").status_code == 404
