@@ -30,8 +30,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from newsletter.compose.digest import clean_header
 from newsletter.compose.mime import message_id, sender_domain
+from newsletter.compose.placeholders import clean_header
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.core.i18n import translator

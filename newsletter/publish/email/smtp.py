@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -79,11 +79,55 @@ def crlf(message: bytes) -> bytes:
 
 
 def as_data(message: bytes) -> bytes:
-    """A CRLF message as DATA carries it: leading dots doubled, ending with CRLF and the lone-dot line."""
+    """A CRLF message as DATA carries it: leading dots doubled, ending with CRLF and the lone-dot line.
+    A message joined from pieces (`RenderedMessage`) is stuffed piece by piece, the large pieces
+    every recipient shares only once (see `StuffedPieces`)."""
+    pieces = getattr(message, "pieces", None)
+    if pieces is not None:
+        return SHARED_PIECES.as_data(pieces)
     if message.startswith(b"."):
         message = b"." + message
     message = message.replace(b"\r\n.", b"\r\n..")
     return message + (b".\r\n" if message.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+class StuffedPieces:
+    """Dot-stuffing of CRLF messages joined from pieces, the large pieces remembered (by the
+    piece itself: a message template's shared segments are the same objects in every copy), so
+    a 40 KB digest is scanned once per issue rather than once per recipient."""
+
+    def __init__(self, remember_from: int = 1024, capacity: int = 256):
+        self.remember_from = remember_from
+        self.capacity = capacity
+        self.stuffed: dict[bytes, bytes] = {}
+
+    def as_data(self, pieces: Iterable[bytes]) -> bytes:
+        """`as_data` of the message the pieces make. Its line breaks are all CRLF, so a line
+        starts after every LF: inside a piece, or at a piece's start after one ending with LF."""
+        out = []
+        line_start = True
+        for piece in pieces:
+            if not piece:
+                continue
+            if line_start and piece.startswith(b"."):
+                out.append(b".")
+            out.append(self._stuffed(piece))
+            line_start = piece.endswith(b"\n")
+        out.append(b".\r\n" if line_start else b"\r\n.\r\n")
+        return b"".join(out)
+
+    def _stuffed(self, piece: bytes) -> bytes:
+        if len(piece) < self.remember_from:
+            return piece.replace(b"\n.", b"\n..")
+        stuffed = self.stuffed.get(piece)
+        if stuffed is None:
+            if len(self.stuffed) >= self.capacity:
+                self.stuffed.clear()
+            stuffed = self.stuffed[piece] = piece.replace(b"\n.", b"\n..")
+        return stuffed
+
+
+SHARED_PIECES = StuffedPieces()
 
 
 def verp_sender(return_path: str, recipient: str) -> str:
