@@ -37,7 +37,7 @@ from newsletter.core.errors import NewsletterError
 from newsletter.core.i18n import translator
 from newsletter.core.keys import confirmation_key, list_names
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus, RequestKind
-from newsletter.pipeline.sending import Backoff
+from newsletter.pipeline.digest_sender import Backoff
 from newsletter.pipeline.subscribers import SubscriberError, normalise_address
 from newsletter.pipeline.unsubscribe import secret_from_env
 from newsletter.publish.email.base import EmailSession, EmailTransport, Outcome, TransportUnavailable, email_transport
