@@ -311,12 +311,17 @@ def run_workers(context: mp.context.SpawnContext, folder: Path, port: int, pid: 
                 command = [sys.executable, "-m", "newsletter", "worker", "--until-idle", "--poll", "0.2",
                            "-c", str(config)]
                 meter = SinkMeter(pid)
+                assert server.data_dir is not None
+                database = SinkMeter(int((server.data_dir / "postmaster.pid").read_text().split()[0]))
                 started = time.perf_counter()
-                run_timed(context, [command] * workers, env)
+                results = run_timed(context, [command] * workers, env)
                 elapsed = time.perf_counter() - started
+                workers_cpu = sum(result[3] for result in results)
                 print(f"postgresql, {workers} worker(s) x 2 connections, {args.worker_count} messages ({load()}): "
-                      f"{args.worker_count / elapsed:.0f}/s ({elapsed:.1f} s); "
-                      f"{meter.describe(args.worker_count)}", flush=True)
+                      f"{args.worker_count / elapsed:.0f}/s ({elapsed:.1f} s); workers' CPU "
+                      f"{1000 * workers_cpu / args.worker_count:.2f} ms/msg; "
+                      f"{meter.describe(args.worker_count)}; PostgreSQL "
+                      f"{database.describe(args.worker_count).removeprefix('sink ')}", flush=True)
     finally:
         _stop_server(server, bindir)
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from newsletter.core.errors import StoreError
 from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
-from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.db import bulk_insert_ignoring_conflicts
 from newsletter.store.owners import remove_dead_owners
 from newsletter.store.tables import UTCDateTime, claim_owners, deliveries, subscribers, utcnow
 
@@ -99,26 +99,16 @@ class Ledger:
         if status not in (S.PENDING, S.AWAITING_APPROVAL):
             raise ValueError(f"new deliveries are pending or awaiting_approval, not {status}")
         now = now or utcnow()
+        dialect = self.engine.dialect
+        as_json = deliveries.c.payload.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        constants = {"issue_id": issue_id, "status": str(status), "attempts": 0, "created_at": now, "updated_at": now}
         created = 0
         for batch in _batches(rows, BATCH_SIZE):
-            values = [
-                {
-                    "key": key,
-                    "kind": str(DeliveryKind(kind)),
-                    "issue_id": issue_id,
-                    "target": target,
-                    "status": str(status),
-                    "attempts": 0,
-                    "payload": payload,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for key, kind, target, payload in batch
-            ]
+            values = [(key, str(DeliveryKind(kind)), target, as_json(payload)) for key, kind, target, payload in batch]
             try:
                 with self.engine.begin() as conn:
-                    statement = insert_ignoring_conflicts(conn, deliveries).returning(deliveries.c.id)
-                    created += len(conn.execute(statement, values).all())
+                    created += bulk_insert_ignoring_conflicts(
+                        conn, deliveries, ("key", "kind", "target", "payload"), values, constants)
             except IntegrityError:
                 raise StoreError(f"no digest issue {issue_id} to record deliveries for") from None
         return created
