@@ -197,8 +197,19 @@ def smtplib_share(port: int, message: bytes, share: int) -> None:
     client.quit()
 
 
-def baseline(context: mp.context.SpawnContext, port: int, message: bytes, total: int, processes: int) -> float:
-    """Messages/s of bare smtplib: one connection in this process, or one per process."""
+def baseline(context: mp.context.SpawnContext, port: int, message: bytes, total: int, processes: int
+             ) -> tuple[float, float]:
+    """Messages/s of bare smtplib (one connection in this process, or one per process), and the
+    CPU ms per message its processes used (start-up included)."""
+    who = resource.RUSAGE_SELF if processes == 1 else resource.RUSAGE_CHILDREN
+    before = resource.getrusage(who)
+    rate = _baseline_rate(context, port, message, total, processes)
+    after = resource.getrusage(who)
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return rate, 1000 * used / (total // processes * processes)
+
+
+def _baseline_rate(context: mp.context.SpawnContext, port: int, message: bytes, total: int, processes: int) -> float:
     share = total // processes
     started = time.perf_counter()
     if processes == 1:
@@ -270,12 +281,13 @@ def run_count(context: mp.context.SpawnContext, folder: Path, sinks: dict[str, t
         for round_number in range(1, args.repeat + 1):
             url = copy_database(template, base / f"{name}-{round_number}.db")
             before = load()
-            one = baseline(context, port, message, args.baseline, 1)
-            four = baseline(context, port, message, args.baseline, 4)
+            one, _cpu = baseline(context, port, message, args.baseline, 1)
+            four, four_cpu = baseline(context, port, message, args.baseline, 4)
             rate, cpu, peak, sink = whole_send(context, write_config(base, port, url), url, pid, count)
             rounds.append((one, four, rate, cpu, peak))
             print(f"{name} sink, {count} subscribers, message {len(message) / 1024:.1f} KB, round {round_number} "
-                  f"({before}): smtplib 1 conn {one:.0f}/s, 4 processes {four:.0f}/s; whole send digest "
+                  f"({before}): smtplib 1 conn {one:.0f}/s, 4 processes {four:.0f}/s ({four_cpu:.2f} ms CPU/msg); "
+                  f"whole send digest "
                   f"{rate:.0f}/s = {rate / four:.2f}x four; sender CPU {cpu:.2f} ms/msg; peak RSS {peak:.0f} MB; "
                   f"{sink}", flush=True)
         one, four, rate, cpu, peak = (statistics.median(column) for column in zip(*rounds, strict=True))
