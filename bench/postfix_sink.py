@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -84,17 +85,15 @@ smtputf8_enable = no
 
 
 def wait_listening(port: int, seconds: float = 30) -> None:
-    """Until something answers on 127.0.0.1:port."""
-    import socket
-
+    """Until something answers on 127.0.0.1:port (RuntimeError after `seconds`)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"postfix did not start listening on {port}")
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
 @contextmanager
@@ -118,7 +117,7 @@ def postfix_sink(port: int) -> Iterator[int]:
                 wait_listening(port)
             except RuntimeError:
                 log = folder / "maillog"
-                raise RuntimeError(f"postfix did not start listening on {port}: "
+                raise RuntimeError(f"postfix did not start on {port}: "
                                    f"{log.read_text()[-1000:] if log.exists() else 'no log'}") from None
             yield master.pid
         finally:

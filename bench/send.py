@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import postfix_sink  # noqa: E402  (bench/ is the script's folder)
+from postfix_sink import wait_listening  # noqa: E402
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
 SECRET_ENV = "NEWSLETTER_BENCH_SECRET"
@@ -82,17 +83,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"no sink listening on {port}")
 
 
 def write_config(folder: Path, port: int, database: str, **smtp: object) -> Path:
