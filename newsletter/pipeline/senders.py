@@ -101,55 +101,17 @@ def run_workers(plans: list[WorkerPlan], report: SendReport, progress: Callable[
     try:
         for number, plan in enumerate(plans, start=1):
             ours, theirs = context.Pipe()
-            worker: Worker
-            if number == 1:  # this process is already started: it sends the first share itself
-                worker = InProcessWorker(plan, theirs)
-            else:
-                worker = context.Process(target=worker_main, args=(plan, theirs), name=f"sender-{number}", daemon=True)
-            worker.start()
-            if number > 1:
-                theirs.close()
-            workers[ours] = (worker, WorkerCounts())
+            process = context.Process(target=worker_main, args=(plan, theirs), name=f"sender-{number}", daemon=True)
+            process.start()
+            theirs.close()
+            workers[ours] = (process, WorkerCounts())
         _collect(workers, report, progress, stop)
     finally:
         _stop_all(workers)
     report.paused = any(counts.paused for _process, counts in workers.values())
 
 
-class InProcessWorker:
-    """The share of a send that the starting process sends itself, on a thread speaking the same
-    pipe protocol as a sender process: one process start fewer (its interpreter, imports and
-    store are already there). Killing this process interrupts its connections like any other's."""
-
-    def __init__(self, plan: WorkerPlan, connection: Connection):
-        self.name = "sender-1 (in process)"
-        self.thread = threading.Thread(target=self._run, args=(plan, connection), name=self.name, daemon=True)
-        self.exitcode: int | None = None
-
-    def start(self) -> None:
-        """Start sending on the thread."""
-        self.thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread to end (at most `timeout` seconds)."""
-        self.thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        """Whether it is still sending."""
-        return self.thread.is_alive()
-
-    def terminate(self) -> None:
-        """A thread cannot be killed: it was told to stop and ends after its message in flight."""
-
-    def _run(self, plan: WorkerPlan, connection: Connection) -> None:
-        """Send the share; its end of the pipe closes once the parent closes its own (its
-        "done" message, not the end of the pipe, tells the parent it finished)."""
-        worker_main(plan, connection)
-        self.exitcode = 0
-
-
-Worker = multiprocessing.process.BaseProcess | InProcessWorker
-Workers = dict[Connection, tuple[Worker, WorkerCounts]]
+Workers = dict[Connection, tuple[multiprocessing.process.BaseProcess, WorkerCounts]]
 
 
 def _collect(workers: Workers, report: SendReport, progress: Callable[[SendReport], None] | None,
@@ -174,9 +136,6 @@ def _collect(workers: Workers, report: SendReport, progress: Callable[[SendRepor
                                 f"{process.exitcode})")
                 continue
             counts.done = kind == "done"
-            if counts.done and isinstance(process, InProcessWorker):
-                live.remove(connection)
-                process.join()
             if values is not None:
                 counts.counts, counts.paused = values, bool(values.get("paused"))
             for error in errors:
@@ -213,8 +172,7 @@ def worker_main(plan: WorkerPlan, connection: Connection) -> None:
     """A worker process: send its share of the issue, reporting counts to the parent."""
     from newsletter.pipeline.digest_sender import worker_send
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
     shutdown = threading.Event()
     pipe = WorkerPipe(connection, shutdown)
     threading.Thread(target=pipe.listen, name="sender-parent-watch", daemon=True).start()

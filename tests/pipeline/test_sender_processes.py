@@ -126,7 +126,7 @@ def test_a_killed_sender_process_costs_at_most_its_connections_and_the_other_fin
     killed: list[int] = []
 
     def kill_one(report: SendReport) -> None:
-        children = [child for child in multiprocessing.active_children() if child.name == "sender-2"]
+        children = [child for child in multiprocessing.active_children() if child.name == "sender-1"]
         if report.sent >= 40 and not killed and children and children[0].pid is not None:
             os.kill(children[0].pid, signal.SIGKILL)
             killed.append(children[0].pid)
