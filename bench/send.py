@@ -164,19 +164,30 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 class SinkMeter:
-    """The sink's CPU time over a measurement, as ms per message and % busy."""
+    """A server's CPU time over a measurement, as ms per message and % busy."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, label: str = "sink"):
         self.pid = pid
+        self.label = label
         self.cpu = cpu_seconds(pid)
         self.started = time.perf_counter()
+        self.used: float | None = None
+        self.elapsed = 0.0
+
+    def ms_per_message(self, messages: int) -> float | None:
+        """CPU ms per message since the start (the measurement ends at the first call)."""
+        if self.used is None:
+            end = cpu_seconds(self.pid)
+            self.used = None if self.cpu is None or end is None else end - self.cpu
+            self.elapsed = time.perf_counter() - self.started
+        return None if self.used is None or not messages else 1000 * self.used / messages
 
     def describe(self, messages: int) -> str:
-        end = cpu_seconds(self.pid)
-        if self.cpu is None or end is None or not messages:
-            return "sink n/a"
-        busy = (end - self.cpu) / (time.perf_counter() - self.started)
-        return f"sink {1000 * (end - self.cpu) / messages:.2f} ms/msg, {100 * busy:.0f}% busy"
+        """`<label> N ms/msg, P% busy`."""
+        per_message = self.ms_per_message(messages)
+        if per_message is None or self.used is None:
+            return f"{self.label} n/a"
+        return f"{self.label} {per_message:.2f} ms/msg, {100 * self.used / self.elapsed:.0f}% busy"
 
 
 def smtplib_share(port: int, message: bytes, share: int) -> None:
@@ -274,19 +285,20 @@ def run_count(context: mp.context.SpawnContext, folder: Path, sinks: dict[str, t
             one, _cpu = baseline(context, port, message, args.baseline, 1)
             four, four_cpu = baseline(context, port, message, args.baseline, 4)
             rate, cpu, peak, sink = whole_send(context, write_config(base, port, url), url, pid, count)
-            rounds.append((one, four, rate, cpu, peak))
+            rounds.append((one, four, rate, cpu, peak, cpu / four_cpu))
             print(f"{name} sink, {count} subscribers, message {len(message) / 1024:.1f} KB, round {round_number} "
                   f"({before}): smtplib 1 conn {one:.0f}/s, 4 processes {four:.0f}/s ({four_cpu:.2f} ms CPU/msg); "
                   f"whole send digest "
                   f"{rate:.0f}/s = {rate / four:.2f}x four; sender CPU {cpu:.2f} ms/msg; peak RSS {peak:.0f} MB; "
                   f"{sink}", flush=True)
-        one, four, rate, cpu, peak = (statistics.median(column) for column in zip(*rounds, strict=True))
+        one, four, rate, cpu, peak, relative_cpu = (statistics.median(column) for column in zip(*rounds, strict=True))
         ratio = statistics.median(r[2] / r[1] for r in rounds)
         target = TARGETS.get(name)
         met = (target is None or ratio >= target) and cpu <= CPU_TARGET_MS and peak <= RSS_TARGET_MB
         print(f"{name} sink, {count} subscribers, median of {len(rounds)} ({load()} at the end): 1 conn {one:.0f}/s, "
               f"4 processes {four:.0f}/s, whole {rate:.0f}/s, ratio {ratio:.2f}x four (target "
-              f"{target or 'none'}), CPU {cpu:.2f} ms/msg, peak {peak:.0f} MB: targets "
+              f"{target or 'none'}), CPU {cpu:.2f} ms/msg ({relative_cpu:.2f}x the four processes' per message), "
+              f"peak {peak:.0f} MB: targets "
               f"{'met' if met else 'NOT met'}", flush=True)
 
 
@@ -314,16 +326,18 @@ def run_workers(context: mp.context.SpawnContext, folder: Path, port: int, pid: 
                            "-c", str(config)]
                 meter = SinkMeter(pid)
                 assert server.data_dir is not None
-                database = SinkMeter(int((server.data_dir / "postmaster.pid").read_text().split()[0]))
+                database = SinkMeter(int((server.data_dir / "postmaster.pid").read_text().split()[0]), "PostgreSQL")
                 started = time.perf_counter()
                 results = run_timed(context, [command] * workers, env)
                 elapsed = time.perf_counter() - started
-                workers_cpu = sum(result[3] for result in results)
-                print(f"postgresql, {workers} worker(s) x 2 connections, {args.worker_count} messages ({load()}): "
-                      f"{args.worker_count / elapsed:.0f}/s ({elapsed:.1f} s); workers' CPU "
-                      f"{1000 * workers_cpu / args.worker_count:.2f} ms/msg; "
-                      f"{meter.describe(args.worker_count)}; PostgreSQL "
-                      f"{database.describe(args.worker_count).removeprefix('sink ')}", flush=True)
+                count = args.worker_count
+                workers_ms = 1000 * sum(result[3] for result in results) / count
+                total = workers_ms + (meter.ms_per_message(count) or 0) + (database.ms_per_message(count) or 0)
+                print(f"postgresql, {workers} worker(s) x 2 connections, {count} messages ({load()}): "
+                      f"{count / elapsed:.0f}/s ({elapsed:.1f} s); workers' CPU {workers_ms:.2f} ms/msg; "
+                      f"{meter.describe(count)}; {database.describe(count)}; all three {total:.2f} ms/msg, so "
+                      f"{os.cpu_count()} idle CPUs could do about {1000 * (os.cpu_count() or 1) / total:.0f}/s",
+                      flush=True)
     finally:
         _stop_server(server, bindir)
 

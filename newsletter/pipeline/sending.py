@@ -1,6 +1,7 @@
 """The send-digest stage: ledger rows for every recipient, a check that the email transport
-(`publish/email/base.py`) can send, then the senders (`digest_sender.py`): `smtp.connections` threads, each with a
-transport session of its own, in this process or spread over sender processes (`senders.py`).
+(`publish/email/base.py`) can send, then the senders (`digest_sender.py`): `smtp.connections`
+threads, each with a transport session of its own, in this process or spread over sender
+processes (`senders.py`).
 
 Every message goes through the ledger: rows are created in batches, claimed in small batches,
 and each one is marked sent (committed) as soon as the server answered 250 and before that
