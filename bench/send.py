@@ -9,9 +9,9 @@ one run: bare smtplib sending the same prebuilt `digest.eml` over one reused con
 four processes, then the whole `python -m newsletter send digest` process (start-up, ledger rows,
 personalisation, MIME, SMTP, marks) with its CPU time per message (its sender processes
 included), its peak RSS (largest process) and the sink's CPU per message (a Postfix's daemons
-included). With `--workers 1 2 3`, it also starts a throwaway PostgreSQL server (Debian's
-binaries, tests/fakes/postgres.py) and times that many `newsletter worker --until-idle`
-processes sending one started issue to the fast sink.
+included). Then (`--workers 1 2 3`, the default) it starts a throwaway PostgreSQL server (Debian's
+binaries, tests/fakes/postgres.py) and times 1, 2 and 3 `newsletter worker --until-idle`
+processes sending one started issue to the fast sink, with their CPU, the sink's and PostgreSQL's.
 
 The machine's load moves the wall-clock figures a lot: `--repeat N` interleaves N rounds and
 prints medians; CPU per message is the steadier figure.
@@ -20,7 +20,7 @@ Targets: the whole process reaches 0.8x the four-process baseline on the fast si
 aiosmtpd; sender CPU <= 0.5 ms a message; peak RSS <= 200 MB and flat in the subscriber count.
 
     .venv/bin/python bench/send.py [--subscribers 10000 100000] [--sinks fast aiosmtpd postfix]
-                                   [--baseline 4000] [--repeat 1] [--workers 1 2 3] [--worker-count 20000]
+                                   [--baseline 4000] [--repeat 1] [--workers 1 2 3] [--worker-count 10000]
 """
 
 from __future__ import annotations
@@ -373,8 +373,9 @@ def main() -> None:
                         default=["fast", "aiosmtpd", "postfix"])
     parser.add_argument("--baseline", type=int, default=4000, help="messages per baseline run")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds per count (medians printed)")
-    parser.add_argument("--workers", type=int, nargs="*", default=[], help="PostgreSQL runs with this many workers")
-    parser.add_argument("--worker-count", type=int, default=20_000, help="messages of each worker run")
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 3],
+                        help="PostgreSQL runs with this many workers each (none: `--workers` alone)")
+    parser.add_argument("--worker-count", type=int, default=10_000, help="messages of each worker run")
     args = parser.parse_args()
     os.environ[SECRET_ENV] = "bench-secret-0123456789abcdef"
     # An installed package has its bytecode compiled (pip does it); a checkout run with
