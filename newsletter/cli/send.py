@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from newsletter.config import Config
-    from newsletter.pipeline.sending import SendReport
+    from newsletter.pipeline.digest_sender import SendReport
     from newsletter.store import DigestIssue, Store
 
 group = typer.Typer(help="Send digests by email (through the delivery ledger).", no_args_is_help=True)

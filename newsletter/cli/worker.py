@@ -13,7 +13,7 @@ from newsletter.cli.common import ConfigOption, load, open_store, reports_errors
 from newsletter.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
-    from newsletter.pipeline.sending import SendReport
+    from newsletter.pipeline.digest_sender import SendReport
 
 
 @app.command()

@@ -8,7 +8,6 @@ inserted by plain string joins, never evaluated as template code.
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,12 @@ from babel.numbers import get_currency_symbol
 from jinja2 import Environment, TemplateError, TemplateNotFound
 from mjml import mjml2html
 
+from newsletter.compose.placeholders import (
+    PLACEHOLDER_PREFIX,
+    PLACEHOLDERS,
+    clean_header,
+    recipient_values,
+)
 from newsletter.compose.templates import (
     build_environment,
     format_large_number,
@@ -32,15 +37,9 @@ from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import ComposeError
 from newsletter.core.models import Announcement, Digest, DigestEdits, Figure
 
-PLACEHOLDER_PREFIX = "%%NL_"
 URL_DROPPED = re.compile(r"[\t\r\n]")
 URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 URL_TRIMMED = "".join(map(chr, range(0x21)))  # C0 controls and space
-PLACEHOLDERS = {
-    "name": "%%NL_NAME%%",
-    "unsubscribe_url": "%%NL_UNSUBSCRIBE_URL%%",
-    "browser_url": "%%NL_BROWSER_URL%%",
-}
 PLACEHOLDER_SPLIT = re.compile("(" + "|".join(re.escape(p) for p in PLACEHOLDERS.values()) + ")")
 KEY_OF_PLACEHOLDER = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 LABELS = {
@@ -70,8 +69,6 @@ LABELS = {
     },
 }
 MAX_CARD_FIGURES = 3
-MAX_SUBJECT_LENGTH = 200
-HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.DOTALL)
 MJML_POSITION = re.compile(r"at position (\d+)")
 
@@ -189,14 +186,6 @@ def card_view(announcement: Announcement, config: Config, digest: DigestConfig, 
         },
         "figures": [figure_view(f, locale) for f in announcement.main_figures[:MAX_CARD_FIGURES]],
     }
-
-
-def clean_header(text: str) -> str:
-    """A header value that no untrusted text can break: one line, no encoded-word syntax."""
-    line = " ".join(HEADER_UNSAFE.sub(" ", text).split()).replace("=?", "= ?")
-    if len(line) > MAX_SUBJECT_LENGTH:
-        line = line[: MAX_SUBJECT_LENGTH - 1].rstrip() + "…"
-    return line
 
 
 def issue_id(digest: DigestConfig, announcements: list[Announcement], now: datetime) -> str:
@@ -365,19 +354,6 @@ def mjml_problem(error: Exception, source: str) -> str:
         line = source.count("\n", 0, int(match.group(1))) + 1
         message = f"{message}; rendered MJML line {line}: {source.splitlines()[line - 1].strip()[:80]}"
     return message
-
-
-def placeholder_text(key: str, value: str | None) -> str:
-    """One per-recipient value as it replaces its placeholder, before escaping: on one line,
-    and for `name` with its own leading space (`Bonjour{{ name }},` reads `Bonjour Ana,` or `Bonjour,`)."""
-    text = " ".join(HEADER_UNSAFE.sub(" ", value or "").split())
-    return " " + text if key == "name" and text else text
-
-
-def recipient_values(values: dict[str, str | None], *, is_html: bool) -> dict[str, str]:
-    """Every placeholder's replacement for one recipient, escaped for HTML parts."""
-    ready = {key: placeholder_text(key, values.get(key)) for key in PLACEHOLDERS}
-    return {key: html.escape(text, quote=True) for key, text in ready.items()} if is_html else ready
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import html
 import re
 import secrets
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -35,10 +37,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
-from newsletter.compose.digest import PLACEHOLDERS, clean_header, recipient_values
+from newsletter.compose.placeholders import PLACEHOLDERS, clean_header, placeholder_text, recipient_values
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Digest
-from newsletter.pipeline.digests import archive_url
 from newsletter.store.tables import utcnow
 
 CRLF = b"\r\n"
@@ -59,6 +60,7 @@ MAX_NAME_LENGTH = 200
 MAX_HEADER_LINE = 78
 ENCODED_NAME_LINE = 76  # email.header.Header then keeps each encoded-word within RFC 2047's 75
 PREVIEW_RECIPIENT = "preview@example.invalid"
+RECIPIENT_KEYS = ("name", "unsubscribe_url")
 
 
 def qp_encode(text: str) -> bytes:
@@ -152,6 +154,20 @@ def _cut_at_tag_names(line: str) -> list[str] | None:
 
 
 @dataclass(frozen=True)
+class RecipientValues:
+    """One recipient's placeholder values, cleaned and escaped once for both parts."""
+
+    text: dict[str, str]
+    html: dict[str, str]
+
+    @classmethod
+    def of(cls, values: dict[str, str | None], keys: Iterable[str]) -> RecipientValues:
+        """The values of `keys` as `placeholders.recipient_values` gives them, plain and HTML-escaped."""
+        text = {key: placeholder_text(key, values.get(key)) for key in keys}
+        return cls(text, {key: html.escape(value, quote=True) for key, value in text.items()})
+
+
+@dataclass(frozen=True)
 class EncodedPart:
     """One part quoted-printable encoded once around its per-recipient placeholders."""
 
@@ -160,18 +176,20 @@ class EncodedPart:
     is_html: bool
 
     @classmethod
-    def encode(cls, text: str, *, is_html: bool) -> EncodedPart:
-        """Split `text` at the placeholders and pre-encode every piece between them."""
+    def encode(cls, text: str, *, is_html: bool, fixed: dict[str, str] | None = None) -> EncodedPart:
+        """Split `text` at the placeholders and pre-encode every piece between them, the `fixed`
+        values (the same for every recipient) spliced in once."""
         pieces = PLACEHOLDER_PATTERN.split(text)
         segments = [with_soft_break(qp_encode(piece)) for piece in pieces[:-1]]
         segments.append(qp_encode(pieces[-1]))
-        return cls(tuple(segments), _placeholder_keys(text), is_html)
+        ready = recipient_values(fixed or {}, is_html=is_html)
+        encoded = {key: with_soft_break(qp_encode(ready[key])) for key in fixed or ()}
+        return cls(*_merge_fixed(tuple(segments), _placeholder_keys(text), encoded), is_html)
 
-    def pieces(self, values: dict[str, str | None]) -> list[bytes]:
+    def pieces(self, values: RecipientValues) -> list[bytes]:
         """The encoded part for one recipient, as pieces to join."""
-        ready = recipient_values(values, is_html=self.is_html)
-        encoded = {key: with_soft_break(qp_encode(ready[key])) for key in set(self.keys)}
-        return _splice(self.segments, self.keys, encoded)
+        ready = values.html if self.is_html else values.text
+        return _splice(self.segments, self.keys, {key: with_soft_break(qp_encode(ready[key])) for key in ready})
 
 
 @dataclass(frozen=True)
@@ -182,22 +200,44 @@ class SevenBitHtml:
     keys: tuple[str, ...]
 
     @classmethod
-    def encode(cls, html: str) -> SevenBitHtml | None:
-        """The 7bit form of `html`, or None when it cannot be carried that way."""
+    def encode(cls, html: str, *, fixed: dict[str, str] | None = None) -> SevenBitHtml | None:
+        """The 7bit form of `html` with the `fixed` values spliced in, or None when it cannot be
+        carried that way."""
         lines = ascii_html_lines(html)
         if lines is None:
             return None
-        segments = [piece.encode("ascii") for piece in PLACEHOLDER_PATTERN.split("\r\n".join(lines))]
-        return cls(tuple(segments), _placeholder_keys(html))
+        segments = tuple(piece.encode("ascii") for piece in PLACEHOLDER_PATTERN.split("\r\n".join(lines)))
+        encoded = _seven_bit_values(recipient_values(fixed or {}, is_html=True), fixed or ())
+        if encoded is None:
+            return None
+        return cls(*_merge_fixed(segments, _placeholder_keys(html), encoded))
 
-    def pieces(self, values: dict[str, str | None]) -> list[bytes] | None:
+    def pieces(self, values: RecipientValues) -> list[bytes] | None:
         """The part for one recipient as pieces to join; None when a value is too long or holds
         a line break or another control character."""
-        ready = recipient_values(values, is_html=True)
-        encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in set(self.keys)}
-        if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE_VALUE.search(ready[key]) for key, value in encoded.items()):
-            return None
-        return _splice(self.segments, self.keys, encoded)
+        encoded = _seven_bit_values(values.html, values.html)
+        return None if encoded is None else _splice(self.segments, self.keys, encoded)
+
+
+def _seven_bit_values(ready: dict[str, str], keys: Iterable[str]) -> dict[str, bytes] | None:
+    """The HTML-escaped values of `keys` as 7bit bytes, None if one is too long or holds a control character."""
+    encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in keys}
+    if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE_VALUE.search(ready[key]) for key, value in encoded.items()):
+        return None
+    return encoded
+
+
+def _merge_fixed(segments: tuple[bytes, ...], keys: tuple[str, ...], fixed: dict[str, bytes]
+                 ) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """Segments and keys with the `fixed` values joined into the segments around them."""
+    merged, kept = [segments[0]], []
+    for key, segment in zip(keys, segments[1:], strict=True):
+        if key in fixed:
+            merged[-1] += fixed[key] + segment
+        else:
+            kept.append(key)
+            merged.append(segment)
+    return tuple(merged), tuple(kept)
 
 
 def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[str, bytes]) -> list[bytes]:
@@ -211,6 +251,22 @@ def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[st
 def _placeholder_keys(text: str) -> tuple[str, ...]:
     """The value keys of the placeholders in `text`, in order."""
     return tuple(PLACEHOLDER_KEYS[m] for m in PLACEHOLDER_PATTERN.findall(text))
+
+
+class RenderedMessage(bytes):
+    """A recipient's message: its bytes, and the pieces they were joined from (most of them the
+    same objects for every recipient), so that framing for the wire (SMTP's dot-stuffing) can
+    reuse the work it did on the shared pieces instead of scanning every copy."""
+
+    pieces: tuple[bytes, ...]
+
+    @classmethod
+    def of_pieces(cls, pieces: Iterable[bytes]) -> RenderedMessage:
+        """The message made of `pieces`, in order."""
+        kept = tuple(pieces)
+        message = cls(b"".join(kept))
+        message.pieces = kept
+        return message
 
 
 @dataclass(frozen=True)
@@ -227,10 +283,10 @@ class MessageTemplate:
     mailto: str | None
     browser_url: str
 
-    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> bytes:
+    def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> RenderedMessage:
         """The complete MIME message (CRLF line breaks) for one recipient, greeted by `name` and
         linking to the issue's web copy (`digests.archive_url`); transports do their own framing."""
-        values = {"name": name, "unsubscribe_url": unsubscribe_url, "browser_url": self.browser_url}
+        values = RecipientValues.of({"name": name, "unsubscribe_url": unsubscribe_url}, RECIPIENT_KEYS)
         headers = (
             f"To: {recipient_header(recipient_email, name)}\r\n"
             f"Message-ID: {message_id(self.issue_id, recipient_email, self.domain)}\r\n"
@@ -238,7 +294,7 @@ class MessageTemplate:
         ).encode("ascii")
         delimiter = b"\r\n--" + self.boundary
         html_encoding, html = self._html_part(values)
-        return b"".join(
+        return RenderedMessage.of_pieces(
             (
                 self.head,
                 headers,
@@ -255,7 +311,7 @@ class MessageTemplate:
             )
         )
 
-    def _html_part(self, values: dict[str, str | None]) -> tuple[bytes, list[bytes]]:
+    def _html_part(self, values: RecipientValues) -> tuple[bytes, list[bytes]]:
         """The HTML part's transfer encoding (and header end) and body pieces: 7bit when it can
         carry this recipient's values, quoted-printable otherwise."""
         if self.html_7bit is not None:
@@ -308,6 +364,9 @@ def build_message_template(
     digest: Digest, digest_config: DigestConfig, config: Config, *, now: datetime | None = None
 ) -> MessageTemplate:
     """Encode an issue's headers and parts once, ready for `MessageTemplate.render`."""
+    from newsletter.pipeline.digests import archive_url  # the sender processes never build a template
+
+    fixed = {"browser_url": archive_url(config, digest.issue_id)}
     domain = sender_domain(digest_config.from_address)
     boundary = f"=_nl_{secrets.token_hex(12)}"
     head = EmailMessage(policy=policy.SMTP)
@@ -329,11 +388,11 @@ def build_message_template(
         domain=domain,
         issue_id=digest.issue_id,
         boundary=boundary.encode("ascii"),
-        text=EncodedPart.encode(digest.text, is_html=False),
-        html=EncodedPart.encode(digest.html, is_html=True),
-        html_7bit=SevenBitHtml.encode(digest.html),
+        text=EncodedPart.encode(digest.text, is_html=False, fixed=fixed),
+        html=EncodedPart.encode(digest.html, is_html=True, fixed=fixed),
+        html_7bit=SevenBitHtml.encode(digest.html, fixed=fixed),
         mailto=config.unsubscribe.mailto,
-        browser_url=archive_url(config, digest.issue_id),
+        browser_url=fixed["browser_url"],
     )
 
 

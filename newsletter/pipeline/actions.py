@@ -37,7 +37,7 @@ from newsletter.store import DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
 
 if TYPE_CHECKING:
-    from newsletter.pipeline.sending import SendReport
+    from newsletter.pipeline.digest_sender import SendReport
 
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)

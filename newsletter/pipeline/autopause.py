@@ -21,7 +21,7 @@ from newsletter.config import Config, SmtpConfig
 from newsletter.store import DigestIssueStatus, Store
 
 if TYPE_CHECKING:
-    from newsletter.pipeline.sending import SendReport
+    from newsletter.pipeline.digest_sender import SendReport
 
 ACTOR = "send"
 

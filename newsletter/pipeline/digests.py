@@ -16,7 +16,6 @@ from pathlib import Path
 
 from newsletter.compose.digest import (
     LABELS,
-    PLACEHOLDERS,
     PreparedPart,
     compile_mjml,
     digest_context,
@@ -26,6 +25,7 @@ from newsletter.compose.digest import (
     render_subject,
     render_template,
 )
+from newsletter.compose.placeholders import PLACEHOLDERS
 from newsletter.config import BrandingConfig, Config, DigestConfig
 from newsletter.core.errors import ComposeError, NewsletterError, StoreError
 from newsletter.core.keys import JobKind, job_id

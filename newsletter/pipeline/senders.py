@@ -31,7 +31,7 @@ from newsletter.compose.mime import MessageTemplate
 from newsletter.config import Config
 
 if TYPE_CHECKING:
-    from newsletter.pipeline.sending import Backoff, SendReport
+    from newsletter.pipeline.digest_sender import Backoff, SendReport
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _stop_all(workers: Workers) -> None:
 
 def worker_main(plan: WorkerPlan, connection: Connection) -> None:
     """A worker process: send its share of the issue, reporting counts to the parent."""
-    from newsletter.pipeline.sending import worker_send
+    from newsletter.pipeline.digest_sender import worker_send
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
     shutdown = threading.Event()

@@ -30,14 +30,14 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from newsletter.compose.digest import clean_header
 from newsletter.compose.mime import message_id, sender_domain
+from newsletter.compose.placeholders import clean_header
 from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.core.i18n import translator
 from newsletter.core.keys import confirmation_key, list_names
 from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus, RequestKind
-from newsletter.pipeline.sending import Backoff
+from newsletter.pipeline.digest_sender import Backoff
 from newsletter.pipeline.subscribers import SubscriberError, normalise_address
 from newsletter.pipeline.unsubscribe import secret_from_env
 from newsletter.publish.email.base import EmailSession, EmailTransport, Outcome, TransportUnavailable, email_transport

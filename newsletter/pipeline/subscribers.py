@@ -14,7 +14,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -30,7 +32,9 @@ from newsletter.core.models import SubscriberStatus
 from newsletter.store import Store
 from newsletter.store.subscribers import FORGOTTEN, NewSubscriber, Subscriber, email_hash
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
+QUEUED_BATCHES = 2
+EMAIL, NAME, LISTS, LOCALE = range(4)  # the fields of `CsvRow.cell`
 PLAIN_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1, as email-validator enforces it
 MAX_ADDRESS = 254
@@ -107,27 +111,49 @@ def _validated_domain(domain: str) -> str:
     return _validated(f"{DOMAIN_PROBE}@{domain}").rpartition("@")[2]
 
 
+@lru_cache(maxsize=1024)
 def split_lists(text: str | None) -> tuple[str, ...]:
-    """List names from a cell such as `main; culture`."""
+    """List names from a cell such as `main; culture` (an import repeats a few such cells: cached)."""
     return tuple(name.strip() for name in LIST_SEPARATORS.split(text or "") if name.strip())
 
 
-def read_rows(path: Path, columns: ColumnNames) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each CSV row: the text decoded (UTF-8, else the detected charset,
-    as French Excel writes Windows-1252) and the delimiter (`,` or `;`) read off the header line."""
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row of an import file: its line number and cells, read by `ColumnNames`."""
+
+    line: int
+    cells: list[str]
+    positions: tuple[int | None, int | None, int | None, int | None]
+
+    def cell(self, field_number: int) -> str | None:
+        """The stripped cell of field 0 (email), 1 (name), 2 (lists) or 3 (locale); None if empty or absent."""
+        position = self.positions[field_number]
+        if position is None or position >= len(self.cells):
+            return None
+        return self.cells[position].strip() or None
+
+
+def read_rows(path: Path, columns: ColumnNames) -> Iterator[CsvRow]:
+    """Each CSV data row: the text decoded (UTF-8, else the detected charset, as French Excel
+    writes Windows-1252) and the delimiter (`,` or `;`) read off the header line."""
     text = decode_csv(path)
     header_line = text.split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [name.strip() for name in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in next(reader, [])]
     if columns.email not in header:
         raise SubscriberError(
             f"{path}, line 1: no {columns.email!r} column (found: {', '.join(header) or 'nothing'})"
         )
-    reader.fieldnames = header
+
+    def position(name: str) -> int | None:
+        return header.index(name) if name in header else None
+
+    positions = (position(columns.email), position(columns.name), position(columns.lists), position(columns.locale))
     try:
-        for row in reader:
-            yield reader.line_num, row
+        for cells in reader:
+            if cells:
+                yield CsvRow(reader.line_num, cells, positions)
     except csv.Error as error:
         raise SubscriberError(f"{path}, line {reader.line_num}: {error}") from None
 
@@ -148,11 +174,6 @@ def decode_csv(path: Path) -> str:
     return str(match)
 
 
-def _cell(row: dict[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    return value.strip() or None if isinstance(value, str) else None
-
-
 def import_csv(
     store: Store,
     path: Path,
@@ -169,40 +190,83 @@ def import_csv(
     suppressed = store.subscribers.suppressed_hashes()
     seen: set[str] = set()
     batch: list[NewSubscriber] = []
-    for line, row in read_rows(path, columns):
-        report.rows += 1
-        raw = _cell(row, columns.email) or ""
-        try:
-            address = normalise_address(raw)
-        except SubscriberError as error:
-            report.rejected.append(RejectedRow(line, raw, str(error) if raw else "no email address"))
-            continue
-        if address in seen:
-            report.duplicates += 1
-            continue
-        seen.add(address)
-        if suppressed and email_hash(address) in suppressed:
-            report.suppressed += 1
-            continue
-        row_lists = split_lists(_cell(row, columns.lists)) + ((list_name,) if list_name else ())
-        batch.append(NewSubscriber(address, _cell(row, columns.name), _cell(row, columns.locale), row_lists))
-        if len(batch) >= BATCH_SIZE:
-            _store_batch(store, batch, report, source, now)
-            batch = []
-            if progress:
-                progress(report.rows)
-    _store_batch(store, batch, report, source, now)
+    extra_lists = (list_name,) if list_name else ()
+    with BatchWriter(store, report, source, now) as writer:
+        for row in read_rows(path, columns):
+            report.rows += 1
+            raw = row.cell(EMAIL) or ""
+            try:
+                address = normalise_address(raw)
+            except SubscriberError as error:
+                report.rejected.append(RejectedRow(row.line, raw, str(error) if raw else "no email address"))
+                continue
+            if address in seen:
+                report.duplicates += 1
+                continue
+            seen.add(address)
+            if suppressed and email_hash(address) in suppressed:
+                report.suppressed += 1
+                continue
+            batch.append(NewSubscriber(address, row.cell(NAME), row.cell(LOCALE),
+                                       split_lists(row.cell(LISTS)) + extra_lists))
+            if len(batch) >= BATCH_SIZE:
+                writer.put(batch)
+                batch = []
+                if progress:
+                    progress(report.rows)
+        writer.put(batch)
     if progress:
         progress(report.rows)
     return report
 
 
-def _store_batch(store: Store, batch: list[NewSubscriber], report: ImportReport, source: str, now: datetime) -> None:
-    """Store one batch of valid rows and count what it added."""
-    result = store.subscribers.store_new_subscribers(batch, source, now)
-    report.added += result.added
-    report.existing += len(batch) - result.added
-    report.memberships_added += result.memberships_added
+class BatchWriter:
+    """Stores an import's batches on a thread of its own, in order, while the next batch is read
+    and validated: the database driver works without holding the GIL, so reading and writing
+    overlap. At most `QUEUED_BATCHES` wait (memory stays bounded); a failed write stops the
+    import at the next batch handed over, with the error."""
+
+    def __init__(self, store: Store, report: ImportReport, source: str, now: datetime):
+        self.store = store
+        self.report = report
+        self.source = source
+        self.now = now
+        self.queue: queue.Queue[list[NewSubscriber] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="import-writer", daemon=True)
+
+    def __enter__(self) -> BatchWriter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if failure[0] is None:
+            self._raise_failure()
+
+    def put(self, batch: list[NewSubscriber]) -> None:
+        """Hand one batch over (waiting while the queue is full); raises a write's error."""
+        self._raise_failure()
+        if batch:
+            self.queue.put(batch)
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _write(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                result = self.store.subscribers.store_new_subscribers(batch, self.source, self.now)
+            except BaseException as error:  # handed to the importing thread, which raises it
+                self.error = error
+                continue
+            self.report.added += result.added
+            self.report.existing += len(batch) - result.added
+            self.report.memberships_added += result.memberships_added
 
 
 def add(

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from newsletter.config import Config
-from newsletter.pipeline.sending import SendError, SendReport, send_digest
+from newsletter.pipeline.digest_sender import SendError, SendReport
+from newsletter.pipeline.sending import send_digest
 from newsletter.store import DigestIssueStatus, Store, utcnow
 
 log = logging.getLogger(__name__)

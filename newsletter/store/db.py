@@ -162,6 +162,30 @@ def bulk_insert_ignoring_conflicts(
     return int(result.rowcount)
 
 
+def select_where_in(conn: Connection, table: Any, columns: Sequence[str], key: str, values: Sequence[Any]
+                    ) -> list[tuple[Any, ...]]:
+    """The `columns` of the rows whose `key` is one of `values`, through the driver (one
+    placeholder per value on SQLite, one array on PostgreSQL): SQLAlchemy's expanding IN costs
+    more than the query for the thousands of values of an import batch. Values and results
+    are passed as the driver takes them (no type processing)."""
+    if not values:
+        return []
+    quote = conn.dialect.identifier_preparer.quote
+    selected = ", ".join(quote(name) for name in columns)
+    if conn.dialect.paramstyle == "qmark":
+        condition, parameters = f"{quote(key)} IN ({', '.join('?' * len(values))})", tuple(values)
+    else:
+        condition, parameters = f"{quote(key)} = ANY(%s)", (list(values),)
+    driver = conn.connection.dbapi_connection
+    assert driver is not None, "a connection in use has its driver connection"
+    cursor = driver.cursor()
+    try:
+        cursor.execute(f"SELECT {selected} FROM {quote(table.name)} WHERE {condition}", parameters)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
 def _bound(column: Any, value: Any, dialect: Any) -> Any:
     """`value` as the driver receives it for `column` (its type's bind processing applied)."""
     processor = column.type.dialect_impl(dialect).bind_processor(dialect)

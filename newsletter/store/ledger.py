@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -22,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from newsletter.core.errors import StoreError
 from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
-from newsletter.store.db import insert_ignoring_conflicts
+from newsletter.store.db import bulk_insert_ignoring_conflicts
 from newsletter.store.owners import remove_dead_owners
 from newsletter.store.tables import UTCDateTime, claim_owners, deliveries, subscribers, utcnow
 
@@ -100,26 +99,16 @@ class Ledger:
         if status not in (S.PENDING, S.AWAITING_APPROVAL):
             raise ValueError(f"new deliveries are pending or awaiting_approval, not {status}")
         now = now or utcnow()
+        dialect = self.engine.dialect
+        as_json = deliveries.c.payload.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        constants = {"issue_id": issue_id, "status": str(status), "attempts": 0, "created_at": now, "updated_at": now}
         created = 0
         for batch in _batches(rows, BATCH_SIZE):
-            values = [
-                {
-                    "key": key,
-                    "kind": str(DeliveryKind(kind)),
-                    "issue_id": issue_id,
-                    "target": target,
-                    "status": str(status),
-                    "attempts": 0,
-                    "payload": payload,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for key, kind, target, payload in batch
-            ]
+            values = [(key, str(DeliveryKind(kind)), target, as_json(payload)) for key, kind, target, payload in batch]
             try:
                 with self.engine.begin() as conn:
-                    statement = insert_ignoring_conflicts(conn, deliveries).returning(deliveries.c.id)
-                    created += len(conn.execute(statement, values).all())
+                    created += bulk_insert_ignoring_conflicts(
+                        conn, deliveries, ("key", "kind", "target", "payload"), values, constants)
             except IntegrityError:
                 raise StoreError(f"no digest issue {issue_id} to record deliveries for") from None
         return created
@@ -573,15 +562,18 @@ class Ledger:
         return StoreError(f"delivery {key} {where}, expected {expected}")
 
 
-@dataclass
 class _Mark:
-    """One sent mark waiting for the group commit that carries it."""
+    """One sent mark waiting for the group commit that carries it (settled under the writer lock)."""
 
-    key: str
-    arguments: Any
-    done: threading.Event = field(default_factory=threading.Event)
-    changed: int = 0
-    error: BaseException | None = None
+    __slots__ = ("at", "changed", "done", "error", "key", "reply")
+
+    def __init__(self, key: str, reply: str | None, at: datetime | None):
+        self.key = key
+        self.reply = reply
+        self.at = at
+        self.done = False
+        self.changed = 0
+        self.error: BaseException | None = None
 
 
 class SentMarker:
@@ -631,14 +623,14 @@ class SentMarker:
         return _deliveries(rows)
 
     def mark(self, key: str, provider_id: str | None, now: datetime | None = None) -> None:
-        """Commit the claimed row `key` as sent, returning once it is committed (before the
-        caller's connection sends anything else); StoreError if it is no longer claimed."""
-        values = dict(self.fixed, row_key=key, at=self.time_to_db(now or utcnow()), reply=provider_id)
-        entry = _Mark(key, [values[name] for name in self.order] if self.order else values)
+        """Commit the claimed row `key` as sent at `now` (default: the commit's time), returning
+        once it is committed (before the caller's connection sends anything else); StoreError if
+        it is no longer claimed."""
+        entry = _Mark(key, provider_id, now)
         with self.queue_lock:
             self.queue.append(entry)
-        with self.writer:
-            if not entry.done.is_set():
+        with self.writer:  # whoever took this entry from the queue committed it while holding the lock
+            if not entry.done:
                 with self.queue_lock:
                     batch, self.queue = self.queue, []
                 self._commit(batch)
@@ -647,13 +639,20 @@ class SentMarker:
         if entry.changed != 1:
             raise StoreError(f"delivery {key} was not claimed any more when marked sent")
 
+    def _arguments(self, entry: _Mark, at: Any) -> Any:
+        """The driver's parameters of one mark: positional for SQLite, named for psycopg."""
+        values = dict(self.fixed, row_key=entry.key, reply=entry.reply,
+                      at=at if entry.at is None else self.time_to_db(entry.at))
+        return [values[name] for name in self.order] if self.order else values
+
     def _commit(self, batch: list[_Mark]) -> None:
         """Run the batch's updates in one transaction; every entry learns its outcome."""
         connection = self.idle.pop() if self.idle else self.engine.raw_connection()
+        at = self.time_to_db(utcnow())
         try:
             cursor = connection.cursor()
             for entry in batch:
-                cursor.execute(self.sql, entry.arguments)
+                cursor.execute(self.sql, self._arguments(entry, at))
                 entry.changed = cursor.rowcount
             cursor.close()
             connection.commit()
@@ -661,11 +660,11 @@ class SentMarker:
             connection.invalidate()
             for entry in batch:
                 entry.error = error
-                entry.done.set()
+                entry.done = True
             return
         self.idle.append(connection)
         for entry in batch:
-            entry.done.set()
+            entry.done = True
 
     def close(self) -> None:
         """Give the driver connection back to the store's pool."""

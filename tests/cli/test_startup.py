@@ -1,5 +1,5 @@
 """Commands import only what they use: `--help` and `count` no stage, `check` and `preview` no
-social client library (timings are in bench/startup.py)."""
+social client library, a sender process no template engine (timings are in bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ SOCIAL_CLIENTS = {"tweepy", "mastodon", "atproto"}
 STAGES = {"pydantic", "sqlalchemy", "alembic", "jinja2", "yaml", "apscheduler", "mjml", "PIL", "rich"}
 
 
-def imported_by(*args: str, stdin: str | None = None, cwd: Path) -> set[str]:
-    """Top-level packages a fresh `python -m newsletter ARGS` imports, read from -X importtime."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsletter", *args], input=stdin,
+def imported_by(*args: str, stdin: str | None = None, cwd: Path, python: tuple[str, ...] = ("-m", "newsletter")
+                ) -> set[str]:
+    """Top-level packages a fresh `python -m newsletter ARGS` (or `python PYTHON ARGS`) imports,
+    read from -X importtime."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *python, *args], input=stdin,
                           capture_output=True, text=True, cwd=cwd, timeout=120)
     assert done.returncode in (0, 1), done.stderr[-2000:]
     lines = (line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:"))
@@ -50,3 +52,14 @@ def test_post_with_nothing_due_loads_no_client_library_nor_template_engine(tmp_p
     imported = imported_by("post", "--config", str(config), cwd=tmp_path)
     assert "sqlalchemy" in imported
     assert not imported & (SOCIAL_CLIENTS | {"jinja2", "mjml", "PIL", "httpx"})
+
+
+def test_a_sender_process_loads_no_template_engine_http_client_or_dkim(tmp_path):
+    """What a spawned sender process imports to send its share (see pipeline/senders.py)."""
+    sender = ("from newsletter.pipeline.senders import worker_main; "
+              "from newsletter.pipeline.digest_sender import worker_send; "
+              "from newsletter.compose.mime import MessageTemplate; "
+              "from newsletter.publish.email.smtp import SmtpTransport")
+    imported = imported_by(python=("-c", sender), cwd=tmp_path)
+    assert {"sqlalchemy", "pydantic", "smtplib"} <= imported
+    assert not imported & (SOCIAL_CLIENTS | {"jinja2", "mjml", "css_inline", "httpx", "dkim", "PIL", "typer", "rich"})

@@ -27,6 +27,7 @@ from newsletter.compose.mime import (
 from newsletter.config import Config, DigestConfig, load_config
 from newsletter.core.models import Digest
 from newsletter.pipeline.digests import archive_url, recipient_values
+from newsletter.publish.email.smtp import as_data
 from tests.fakes.smtp import sample_announcements, write_mail_config
 
 NOW = datetime(2025, 3, 24, 8, 0, tzinfo=UTC)
@@ -214,6 +215,7 @@ def test_any_text_round_trips_through_the_encoding(
         assert max(len(line) for line in body_lines(data, 1)) <= 76
     data.decode("ascii")
     assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
+    assert as_data(data) == as_data(bytes(data)), "framing the pieces frames the same bytes"
 
 
 def test_tag_rich_html_always_fits_in_7bit_lines() -> None:

@@ -16,8 +16,9 @@ import yaml
 
 from newsletter.config import Config, load_config
 from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline.digest_sender import Backoff, SendReport
 from newsletter.pipeline.senders import process_count, shares, worker_plans
-from newsletter.pipeline.sending import Backoff, SendReport, pause_digest, send_digest
+from newsletter.pipeline.sending import pause_digest, send_digest
 from newsletter.store import DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
 from tests.fakes.fast_sink import FastSink

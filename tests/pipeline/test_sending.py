@@ -14,8 +14,9 @@ from sqlalchemy import select
 from newsletter.config import Config, load_config
 from newsletter.core.errors import ConfigError
 from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline.digest_sender import Backoff, SendError
 from newsletter.pipeline.digests import archive_path, archive_url
-from newsletter.pipeline.sending import Backoff, SendError, pause_digest, resume_digest, send_digest, send_test_copy
+from newsletter.pipeline.sending import pause_digest, resume_digest, send_digest, send_test_copy
 from newsletter.pipeline.unsubscribe import verify_token
 from newsletter.store import DigestIssue, DigestIssueStatus, Store, SubscriberStatus
 from newsletter.store.ledger import Ledger

@@ -12,7 +12,8 @@ import pytest
 from newsletter.config import Config
 from newsletter.core.errors import ConfigError
 from newsletter.core.models import DeliveryStatus
-from newsletter.pipeline.sending import Backoff, send_digest
+from newsletter.pipeline.digest_sender import Backoff
+from newsletter.pipeline.sending import send_digest
 from newsletter.pipeline.unsubscribe import verify_token
 from newsletter.store import DigestIssue, Store, SubscriberStatus
 from newsletter.store.ledger import Ledger

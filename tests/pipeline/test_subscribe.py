@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from newsletter.config import Config, load_config
 from newsletter.core.errors import ConfigError
 from newsletter.core.models import DeliveryKind
-from newsletter.pipeline.sending import Backoff
+from newsletter.pipeline.digest_sender import Backoff
 from newsletter.pipeline.subscribe import SubscribeOutcome, SubscribeRequest, request_subscription, send_confirmations
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger

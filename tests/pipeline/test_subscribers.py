@@ -152,6 +152,28 @@ def test_an_import_keeps_each_row_and_its_consent_time_on_every_backend(tmp_path
     assert store.subscribers.count_subscribers("culture") == 2500
 
 
+def test_a_large_file_imports_every_good_row_and_names_each_bad_line(tmp_path: Path, store: Store) -> None:
+    lines = ["email,name,lists,locale"]
+    bad = {}
+    for n in range(7000):  # more than one batch, so batches are written while the next is read
+        if n % 1000 == 999:
+            lines.append(f"personne.{n}.exemple.fr,Sans arobase,lettre,fr")
+            bad[len(lines)] = f"personne.{n}.exemple.fr"
+        else:
+            lines.append(f"Personne.{n}@Commune-{n % 50}.fr,Personne {n},lettre; jeunesse,fr")
+    lines.append(",Sans adresse,lettre,fr")
+    bad[len(lines)] = ""
+    lines.append("personne.0@commune-0.fr,Doublon,lettre,fr")
+    report = subs.import_csv(store, write(tmp_path, "\n".join(lines) + "\n"), now=NOW)
+
+    assert (report.rows, report.added, report.duplicates, report.memberships_added) == (7002, 6993, 1, 2 * 6993)
+    assert {r.line: r.value for r in report.rejected} == bad
+    assert all("@" in r.reason for r in report.rejected if r.value)
+    assert store.subscribers.count_subscribers("jeunesse") == store.subscribers.count_subscribers("lettre") == 6993
+    last = store.subscribers.get_subscriber("personne.6998@commune-48.fr")
+    assert last is not None and (last.name, last.lists) == ("Personne 6998", ["jeunesse", "lettre"])
+
+
 def test_an_imported_row_stores_times_as_every_other_write_does(tmp_path: Path, store: Store) -> None:
     subs.import_csv(store, write(tmp_path, "email,name,lists,locale\nimporte@exemple.fr,,main,fr\n"), now=NOW)
     subs.add(store, "ajoute@exemple.fr", now=NOW, lists=["main"])

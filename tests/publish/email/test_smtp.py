@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from newsletter.compose.digest import render_digest
-from newsletter.compose.mime import build_message_template
+from newsletter.compose.mime import RenderedMessage, build_message_template
 from newsletter.config import SmtpConfig, load_config
 from newsletter.core.errors import ConfigError
 from newsletter.publish.email.base import Outcome, email_transport, transport_class
@@ -27,6 +27,7 @@ from newsletter.publish.email.smtp import (
     SmtpSettings,
     SmtpTransport,
     TransientFailure,
+    as_data,
     crlf,
     verp_recipient,
     verp_sender,
@@ -59,6 +60,19 @@ def test_message_with_leading_dots_arrives_intact_over_one_reused_connection(smt
         b"Subject: dots\n\n.starts with a dot\n..two\n.\nend\n"
     ] * 3
     assert smtp_server.handler.connections == 1
+
+
+def test_a_message_joined_from_pieces_is_framed_as_the_same_bytes_would_be(smtp_server: SmtpServer) -> None:
+    shared = (b"x" * 70 + b"\r\n") * 30 + b".shared line\r\n"  # large: stuffed once, then remembered
+    pieces = [b"Subject: dots\r\n\r\n", b".starts", b" here\r", b"\n.", b".two\r\n", shared, b".", b"\r\n",
+              shared, b"end"]
+    message = RenderedMessage.of_pieces(pieces)
+    assert as_data(message) == as_data(b"".join(pieces))
+    conn = connection(smtp_server)
+    for n in range(2):
+        conn.send("lettre@example.org", f"r{n}@example.org", message)
+    conn.close()
+    assert [r.data for r in smtp_server.handler.received] == [b"".join(pieces) + b"\r\n"] * 2
 
 
 def test_replies_are_classified(smtp_server: SmtpServer) -> None:
