@@ -34,6 +34,7 @@ from newsletter.web.pages import (
     public_announcement,
     review,
     session,
+    subscriber_admin,
     subscribers,
     upcoming,
     webhooks,
@@ -137,7 +138,7 @@ def create_app(
     routes = [
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
         *archive.routes,
-        *subscribers.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
+        *subscribers.routes, *subscriber_admin.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

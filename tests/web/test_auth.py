@@ -33,11 +33,14 @@ REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/heb
 EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key"}
 APPROVER_ACTIONS = {"/actions/approve", "/actions/send-now", "/actions/post-now", "/actions/settle",
                     "/actions/retract", "/actions/skip", "/actions/test-send"}
+ADMIN_ACTIONS = {"/subscribers/add", "/subscribers/remove", "/subscribers/import", "/subscribers/forget"}
+ADMIN_PAGES = ["/subscribers", "/subscribers/export.csv", "/subscribers/1", "/subscribers/1/forget"]
 # POST routes a visitor may use without an account: each is authorised by its own token, form or signature
 # (the providers' webhooks: tests/web/test_webhooks.py).
 PUBLIC_POSTS = {"/login", "/logout", "/subscribe", "/subscribe/confirm/{token}", "/unsubscribe/{token}",
                 "/webhooks/ses", "/webhooks/brevo"}
-FORM = {"target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
+FORM = {"email": "ana@example.org", "list": "main", "confirm": "yes",
+        "target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
         "kind": "quote", "index": "1"}
 
 
@@ -55,7 +58,7 @@ def unchanged(env: ReviewEnv) -> bool:
 
 
 def test_every_post_route_is_public_by_design_or_needs_a_role(review_env: ReviewEnv) -> None:
-    assert post_routes(review_env) == PUBLIC_POSTS | EDITOR_ACTIONS | APPROVER_ACTIONS
+    assert post_routes(review_env) == PUBLIC_POSTS | EDITOR_ACTIONS | APPROVER_ACTIONS | ADMIN_ACTIONS
 
 
 def test_review_pages_and_actions_need_a_signed_in_user_even_on_loopback(review_env: ReviewEnv) -> None:
@@ -64,8 +67,10 @@ def test_review_pages_and_actions_need_a_signed_in_user_even_on_loopback(review_
             response = anonymous.get(path, follow_redirects=False)
             assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
         csrf = anonymous.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-        for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS):
+        for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS | ADMIN_ACTIONS):
             assert anonymous.post(path, data={"csrf_token": csrf, **FORM}).status_code == 401, path
+        for path in ADMIN_PAGES:
+            assert anonymous.get(path, follow_redirects=False).status_code == 303, path
         assert anonymous.get("/health").json() == {"ok": False}
     assert unchanged(review_env) and review_env.smtp.handler.received == []
 
@@ -93,6 +98,18 @@ def test_an_editor_cannot_approve_send_post_skip_settle_or_retract(review_env: R
     assert response.status_code == 403 and "demande le rôle validation" in response.text
     assert unchanged(review_env) and review_env.smtp.handler.received == []
     assert Ledger(review_env.store).get(MASTO_POST).status == DeliveryStatus.PENDING
+
+
+@pytest.mark.parametrize("name", ["edith", "paul"])
+def test_only_an_admin_adds_removes_imports_forgets_or_exports_subscribers(review_env: ReviewEnv, name: str) -> None:
+    with review_env.client_as(name) as other:
+        for path in sorted(ADMIN_ACTIONS):
+            response = form_post(other, path, FORM)
+            assert response.status_code == 403 and "demande le rôle administration" in response.text, path
+        for path in ADMIN_PAGES:
+            assert other.get(path).status_code == 403, path
+    ana = review_env.store.subscribers.get_subscriber("ana@example.org")
+    assert ana is not None and ana.lists == ["main"] and not audit(review_env)
 
 
 def test_an_editor_edits_and_an_approver_approves(review_env: ReviewEnv) -> None:
