@@ -59,6 +59,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "export_subscribers": "Exporter les abonnés (CSV)",
         "export_button": "Télécharger le CSV",
         "subscriber_history": "Historique",
+        "results": "Résultats",
+        "unsubscribes": "désinscriptions",
+        "clicks": "clics",
+        "sent_from": "Premier message accepté",
+        "delivered": "remis",
+        "still_waiting": "encore en attente",
+        "unsubscribes_explained": "Le lien de désinscription ne dit pas de quel numéro il vient : une désinscription "
+                                  "compte pour le dernier numéro envoyé à la liste au moment où elle a lieu.",
+        "link": "Lien",
+        "clicks_explained": "Clics comptés par lien à travers les liens de redirection du site (tracking.clicks) ; "
+                            "rien n'est enregistré par lecteur. Les antivirus des messageries ouvrent parfois les "
+                            "liens : ces chiffres sont un ordre de grandeur.",
+        "web_copy": "Version en ligne",
         "history_consent": "consentement recueilli",
         "history_sent": "lettre envoyée",
         "history_failed": "envoi en échec",
@@ -283,6 +296,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "export_subscribers": "Export subscribers (CSV)",
         "export_button": "Download the CSV",
         "subscriber_history": "History",
+        "results": "Results",
+        "unsubscribes": "unsubscribes",
+        "clicks": "clicks",
+        "sent_from": "First message accepted",
+        "delivered": "delivered",
+        "still_waiting": "still waiting",
+        "unsubscribes_explained": "The unsubscribe link does not say which issue it came from: an unsubscribe "
+                                  "counts for the latest issue sent to the list when it happened.",
+        "link": "Link",
+        "clicks_explained": "Clicks counted per link through the site's redirect links (tracking.clicks); nothing "
+                            "is recorded per reader. Mail scanners sometimes open links: take these figures as "
+                            "an order of magnitude.",
+        "web_copy": "Web copy",
         "history_consent": "consent given",
         "history_sent": "newsletter sent",
         "history_failed": "sending failed",

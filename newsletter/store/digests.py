@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
 from newsletter.core.models import Digest, DigestEdits, DigestIssueStatus
+from newsletter.store.clicks import insert_links
 from newsletter.store.tables import digest_issues, utcnow
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
@@ -101,6 +102,7 @@ class DigestIssueQueries:
                         edits=digest.edits.to_json() or None,
                     )
                 )
+                insert_links(conn, digest.issue_id, digest.tracked_links, now)
         except IntegrityError:
             raise StoreError(f"digest issue {digest.issue_id} already exists") from None
         return DigestIssue(digest=digest, status=status, created_at=now)
@@ -199,4 +201,7 @@ class DigestIssueQueries:
             .values(**values)
         )
         with self.engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
+            done = conn.execute(query).rowcount == 1
+            if done:
+                insert_links(conn, digest.issue_id, digest.tracked_links, values["rendered_at"])
+            return done

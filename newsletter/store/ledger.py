@@ -431,6 +431,13 @@ class Ledger:
                 found[status] = int(count)
         return found
 
+    def first_sent_at(self, issue_id: str) -> datetime | None:
+        """When the issue's first message was accepted (None before any was)."""
+        t = deliveries
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.min(t.c.sent_at)).where(t.c.issue_id == issue_id,
+                                                                    t.c.status == str(S.SENT)))
+
     def bounced_failures(self, issue_id: str) -> int:
         """Failed messages of the issue whose recipient is now marked bounced."""
         t = deliveries

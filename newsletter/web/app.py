@@ -29,6 +29,7 @@ from newsletter.web.csrf import CsrfError
 from newsletter.web.pages import (
     announcements,
     archive,
+    clicks,
     health,
     history,
     public_announcement,
@@ -138,7 +139,8 @@ def create_app(
     routes = [
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
         *archive.routes,
-        *subscribers.routes, *subscriber_admin.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
+        *subscribers.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
+        *subscriber_admin.routes, *clicks.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [
