@@ -72,6 +72,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "rien n'est enregistré par lecteur. Les antivirus des messageries ouvrent parfois les "
                             "liens : ces chiffres sont un ordre de grandeur.",
         "web_copy": "Version en ligne",
+        "notify_digest_subject": "À valider : la lettre {place} — {title}",
+        "notify_digest_body": "Bonjour,\n\nUn numéro de la lettre {place} attend votre validation :\n\n"
+                              "  {title}\n\nRelisez-le et validez-le ici : {url}\n",
+        "notify_post_subject": "À valider : publication sur {place} — {title}",
+        "notify_post_body": "Bonjour,\n\nUne publication sur {place} attend votre validation :\n\n"
+                            "  {title}\n\nRelisez-la et validez-la ici : {url}\n",
         "history_consent": "consentement recueilli",
         "history_sent": "lettre envoyée",
         "history_failed": "envoi en échec",
@@ -309,6 +315,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "is recorded per reader. Mail scanners sometimes open links: take these figures as "
                             "an order of magnitude.",
         "web_copy": "Web copy",
+        "notify_digest_subject": "To approve: the {place} newsletter — {title}",
+        "notify_digest_body": "Hello,\n\nAn issue of the {place} newsletter awaits your approval:\n\n"
+                              "  {title}\n\nReview and approve it here: {url}\n",
+        "notify_post_subject": "To approve: post on {place} — {title}",
+        "notify_post_body": "Hello,\n\nA post on {place} awaits your approval:\n\n"
+                            "  {title}\n\nReview and approve it here: {url}\n",
         "history_consent": "consent given",
         "history_sent": "newsletter sent",
         "history_failed": "sending failed",

@@ -275,6 +275,7 @@ class DeliveryKind(StrEnum):
     EMAIL = "email"
     POST = "post"
     CONFIRMATION = "confirmation"
+    NOTIFICATION = "notification"
 
 
 class RequestKind(StrEnum):

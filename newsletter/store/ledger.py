@@ -32,7 +32,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 INTERRUPTED = "interrupted: the process stopped while sending"
 # Mail kinds an interrupted claim may be sent again (at most one duplicate per connection);
 # posts are checked on the service instead.
-RESENDABLE_KINDS = (str(DeliveryKind.EMAIL), str(DeliveryKind.CONFIRMATION))
+RESENDABLE_KINDS = (str(DeliveryKind.EMAIL), str(DeliveryKind.CONFIRMATION), str(DeliveryKind.NOTIFICATION))
 
 PendingRow = tuple[str, str, str, dict[str, Any] | None]
 Item = TypeVar("Item")

@@ -288,6 +288,7 @@ users = Table(
     Column("locked_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
+    Column("email", String(320)),
 )
 
 api_tokens = Table(
