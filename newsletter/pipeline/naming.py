@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from newsletter.core.keys import parse_post_key
 from newsletter.store import Store
+from newsletter.store.ledger import Ledger
 
 
 class ItemKind(StrEnum):
@@ -27,6 +28,7 @@ class ItemName:
     kind: ItemKind
     place: str
     title: str
+    url: str = ""  # where a published post can be seen
 
 
 def name_item(store: Store, target: str) -> ItemName:
@@ -35,7 +37,9 @@ def name_item(store: Store, target: str) -> ItemName:
     post = parse_post_key(target)
     if post is not None:
         announcement = store.announcements.get_announcement(post.announcement_id)
-        return ItemName(ItemKind.POST, post.channel, _one_line(announcement.title) if announcement else target)
+        row = Ledger(store).get(target)
+        return ItemName(ItemKind.POST, post.channel, _one_line(announcement.title) if announcement else target,
+                        (row.provider_url or "") if row else "")
     issue = store.issues.get_digest_issue(target)
     if issue is not None:
         return ItemName(ItemKind.ISSUE, issue.digest.name, _one_line(issue.digest.subject))

@@ -70,7 +70,10 @@ def test_edit_then_approve_moves_the_post_to_the_queue(review_env: ReviewEnv) ->
     assert row.status == DeliveryStatus.PENDING and row.payload["text"] == "Texte relu https://example.org/a"
     page = review_env.client.get("/upcoming").text
     assert f'data-key="{X_POST}" data-status="pending"' in page
-    assert "approved: queued" in page  # the flash message
+    flash = page.split('class="flash flash-info" role="status">')[1].split("</p>")[0]
+    assert flash == ("Publication sur x-main validée : « Apprentissage : près de 900 000 contrats signés en 2024 » "
+                     "est en file d&#39;attente.")  # in French, naming the channel and the announcement, not the key
+    assert X_POST not in flash
     assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
 
 

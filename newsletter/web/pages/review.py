@@ -12,10 +12,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.core.errors import NewsletterError
+from newsletter.core.i18n import translator
 from newsletter.core.roles import Role
 from newsletter.pipeline import actions
 from newsletter.pipeline.actions import ActionError, ActionResult
-from newsletter.web.common import blocking, flash, local_path, posted_form, redirect, render, signed_in, web_state
+from newsletter.web.action_messages import action_message
+from newsletter.web.common import (
+    blocking,
+    flash,
+    local_path,
+    locale,
+    posted_form,
+    redirect,
+    render,
+    signed_in,
+    web_state,
+)
 from newsletter.web.upcoming import live_digest
 
 
@@ -34,10 +46,11 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult], r
         result = await blocking(run, form, actor)
     except NewsletterError as error:
         return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
-    flash(request, result.summary)
+    state = web_state(request)
+    flash(request, await blocking(action_message, translator(locale(request)), state.store, result,
+                                  lang=locale(request), tz=state.config.tz))
     response = redirect(back)
     if result.detail.get("send_now"):
-        state = _state(request)
         response.background = BackgroundTask(
             actions.send_now, state.config, state.store, result.target, actor, state.clock())
     return response
