@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, exists, insert, select, update
+from sqlalchemy import Engine, Row, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
@@ -62,6 +62,15 @@ def _issue_from_row(row: Row[Any]) -> DigestIssue:
         skip_reason=row.skip_reason,
         rendered_at=row.rendered_at,
     )
+
+
+def _issue_conditions(digest: str | None, statuses: Iterable[DigestIssueStatus | str] | None) -> list[Any]:
+    """The WHERE clauses selecting the issues of one digest and in some statuses."""
+    t = digest_issues
+    conditions: list[Any] = [t.c.digest == digest] if digest is not None else []
+    if statuses is not None:
+        conditions.append(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
+    return conditions
 
 
 class DigestIssueQueries:
@@ -127,16 +136,21 @@ class DigestIssueQueries:
         digest: str | None = None,
         statuses: Iterable[DigestIssueStatus | str] | None = None,
         limit: int = 20,
+        offset: int = 0,
     ) -> list[DigestIssue]:
-        """The latest issues, newest first, optionally of one digest and in some statuses."""
+        """The latest issues, newest first (from `offset`), optionally of one digest and in some statuses."""
         t = digest_issues
-        query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
-        if digest is not None:
-            query = query.where(t.c.digest == digest)
-        if statuses is not None:
-            query = query.where(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
+        query = (select(t).where(*_issue_conditions(digest, statuses))
+                 .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit).offset(offset))
         with self.engine.connect() as conn:
             return [_issue_from_row(row) for row in conn.execute(query)]
+
+    def count_digest_issues(self, *, digest: str | None = None,
+                            statuses: Iterable[DigestIssueStatus | str] | None = None) -> int:
+        """How many issues `list_digest_issues` could list in all."""
+        query = select(func.count()).select_from(digest_issues).where(*_issue_conditions(digest, statuses))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def set_digest_issue_status(
         self,

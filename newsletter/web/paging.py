@@ -3,7 +3,7 @@ that keep the rest of the query string (search, filters)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -20,6 +20,7 @@ class Pagination:
     total: int
     path: str
     query: tuple[tuple[str, str], ...] = ()
+    param: str = PAGE_PARAM
 
     @property
     def offset(self) -> int:
@@ -43,18 +44,19 @@ class Pagination:
 
     def link(self, number: int) -> str:
         """The link to page `number`, with the same search and filters."""
-        return f"{self.path}?{urlencode([*self.query, (PAGE_PARAM, str(number))])}"
+        return f"{self.path}?{urlencode([*self.query, (self.param, str(number))])}"
 
     def with_total(self, total: int) -> Pagination:
         """The same page once the total is known."""
-        return Pagination(self.number, self.size, total, self.path, self.query)
+        return replace(self, total=total)
 
 
-def requested_page(request: Request, size: int) -> Pagination:
-    """The page the query string asks for (1 when absent or malformed); its total is filled in later."""
+def requested_page(request: Request, size: int, param: str = PAGE_PARAM) -> Pagination:
+    """The page the query string's `param` asks for (1 when absent or malformed); its total is
+    filled in later. Links keep the rest of the query string (filters, other sections' pages)."""
     try:
-        number = max(1, int(request.query_params.get(PAGE_PARAM, "1")))
+        number = max(1, int(request.query_params.get(param, "1")))
     except ValueError:
         number = 1
-    query = tuple((k, v) for k, v in request.query_params.multi_items() if k != PAGE_PARAM and v)
-    return Pagination(number, size, 0, request.url.path, query)
+    query = tuple((k, v) for k, v in request.query_params.multi_items() if k != param and v)
+    return Pagination(number, size, 0, request.url.path, query, param)

@@ -12,21 +12,27 @@ from newsletter.core.models import DeliveryStatus
 from newsletter.pipeline.posting import list_posts
 from newsletter.pipeline.results import issue_results, results_of
 from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.web.paging import requested_page
 
 SHOWN = 50
 POST_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
 
 
 def _data(request: Request) -> dict[str, object]:
-    """The page's context: latest runs, digest issues, finished posts and actions."""
-    store = web_state(request).store
+    """The page's context: a page each of the digest issues, runs and actions, and the latest finished posts."""
+    state = web_state(request)
+    store = state.store
+    issues, runs, actions = (requested_page(request, SHOWN, param) for param in ("issues", "runs", "actions"))
     posts = [row for status in POST_STATUSES for row in list_posts(store, status=status, limit=SHOWN)]
     return {
-        "runs": store.runs.last_runs(limit=SHOWN),
-        "issues": issue_results(web_state(request).config, store,
-                                store.issues.list_digest_issues(limit=SHOWN)),
+        "runs": store.runs.last_runs(limit=runs.size, offset=runs.offset),
+        "runs_pages": runs.with_total(store.runs.count_runs()),
+        "issues": issue_results(state.config, store, store.issues.list_digest_issues(limit=issues.size,
+                                                                                      offset=issues.offset)),
+        "issues_pages": issues.with_total(store.issues.count_digest_issues()),
         "posts": posts,
-        "actions": store.audit.list_actions(limit=SHOWN),
+        "actions": store.audit.list_actions(limit=actions.size, offset=actions.offset),
+        "actions_pages": actions.with_total(store.audit.count_actions()),
     }
 
 
