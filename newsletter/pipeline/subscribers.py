@@ -372,7 +372,9 @@ def subscriber_history(store: Store, subscriber_id: int) -> SubscriberHistory:
     found = store.subscribers.get_subscriber_by_id(subscriber_id)
     if found is None:
         raise SubscriberError(f"no subscriber number {subscriber_id}")
-    entries = [
+    entries = [HistoryEntry(found.consent_at, HistoryKind.CONSENT, detail=found.consent_source or "")
+               ] if found.consent_at is not None else []
+    entries += [
         HistoryEntry(row["sent_at"] or row["created_at"], DELIVERY_HISTORY.get(row["status"], HistoryKind.WAITING),
                      issue_id=row["issue_id"], detail=row["error"] or "")
         for row in store.subscribers.person_history(found).deliveries if row["issue_id"] is not None
@@ -381,7 +383,5 @@ def subscriber_history(store: Store, subscriber_id: int) -> SubscriberHistory:
                 for r in store.bounces.reports_about(found.email)]
     entries += [HistoryEntry(e.at, HistoryKind(e.kind), list_name=e.list_name)
                 for e in store.subscribers.membership_events(found.id)]
-    if found.consent_at is not None:
-        entries.append(HistoryEntry(found.consent_at, HistoryKind.CONSENT, detail=found.consent_source or ""))
     entries.sort(key=lambda e: e.at or datetime.min.replace(tzinfo=UTC))
     return SubscriberHistory(found, entries)
