@@ -47,6 +47,18 @@ class SubscriberError(NewsletterError):
     """A subscriber operation cannot be done (invalid address, unknown subscriber…)."""
 
 
+class InvalidAddress(SubscriberError):
+    """The text is not a valid email address."""
+
+
+class SuppressedAddress(SubscriberError):
+    """The address was forgotten or is suppressed, so it cannot be added again."""
+
+
+class UnknownSubscriber(SubscriberError):
+    """No stored subscriber has this address or id."""
+
+
 @dataclass(frozen=True)
 class ColumnNames:
     """The CSV header names of each field (only `email` is required)."""
@@ -98,7 +110,7 @@ def _validated(address: str) -> str:
     try:
         result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        raise SubscriberError(str(error)) from None
+        raise InvalidAddress(str(error)) from None
     return (result.ascii_email or result.normalized).lower()
 
 
@@ -227,9 +239,9 @@ def add(
     address = normalise_address(email)
     reason = store.subscribers.suppression_reason(address)
     if reason == FORGOTTEN:
-        raise SubscriberError(f"{address} asked to be forgotten and cannot be added again")
+        raise SuppressedAddress(f"{address} asked to be forgotten and cannot be added again")
     if reason is not None:
-        raise SubscriberError(f"{address} is suppressed ({reason.replace('_', ' ')}) and cannot be added again")
+        raise SuppressedAddress(f"{address} is suppressed ({reason.replace('_', ' ')}) and cannot be added again")
     existing = store.subscribers.get_subscriber(address)
     wanted = list(lists)
     if existing is not None:
@@ -262,7 +274,7 @@ def remove(store: Store, email: str, *, now: datetime, list_name: str | None = N
 def _existing(store: Store, email: str) -> Subscriber:
     found = store.subscribers.get_subscriber(email.strip())
     if found is None:
-        raise SubscriberError(f"no subscriber {email.strip()}")
+        raise UnknownSubscriber(f"no subscriber {email.strip()}")
     return found
 
 
@@ -371,7 +383,7 @@ def subscriber_history(store: Store, subscriber_id: int) -> SubscriberHistory:
     time order; SubscriberError if unknown."""
     found = store.subscribers.get_subscriber_by_id(subscriber_id)
     if found is None:
-        raise SubscriberError(f"no subscriber number {subscriber_id}")
+        raise UnknownSubscriber(f"no subscriber number {subscriber_id}")
     entries = [HistoryEntry(found.consent_at, HistoryKind.CONSENT, detail=found.consent_source or "")
                ] if found.consent_at is not None else []
     entries += [

@@ -132,6 +132,14 @@ def test_a_forged_host_is_refused_even_with_a_session(review_env: ReviewEnv) -> 
     assert unchanged(review_env)
 
 
+def test_a_forged_host_is_refused_on_every_post_route(review_env: ReviewEnv) -> None:
+    with review_env.admin_client(base_url="http://evil.example") as client:
+        for path in sorted(post_routes(review_env)):
+            assert client.post(path.replace("{token}", "x"), data=FORM).status_code == 400, path
+        assert client.get("/r/AAAAAAAAAAAAAAAAAAAAAA").status_code == 400
+    assert unchanged(review_env) and review_env.store.subscribers.get_subscriber("ana@example.org") is not None
+
+
 def test_sign_in_failures_are_throttled_per_client(review_env: ReviewEnv) -> None:
     with app_client(review_env.config, client_address="198.51.100.7") as guesser:
         refused = [sign_in(guesser, "paul", f"guess-{n}").status_code for n in range(10)]

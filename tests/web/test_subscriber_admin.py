@@ -67,7 +67,10 @@ def test_add_then_remove_from_a_list_is_logged_and_said_in_french(review_env: Re
     assert review_env.store.subscribers.get_subscriber("zoe@example.org").lists == []
     invalid = form_post(review_env.client, "/subscribers/add", {"email": "pas une adresse", "list": "main"},
                         page="/subscribers")
-    assert invalid.status_code == 400 and "Abonné non ajouté" in invalid.text
+    assert invalid.status_code == 400 and "« pas une adresse » n&#39;est pas une adresse e-mail valide." in invalid.text
+    unknown = form_post(review_env.client, "/subscribers/remove", {"email": "personne@example.org", "list": "main"},
+                        page="/subscribers")
+    assert unknown.status_code == 400 and "Aucun abonné n&#39;a l&#39;adresse « personne@example.org »." in unknown.text
     assert audit_actions(review_env)[-3:] == [
         ("alice", "subscriber.add"), ("alice", "subscriber.remove"), ("alice", "subscriber.add")]
 
@@ -79,7 +82,7 @@ def test_a_csv_import_shows_its_progress_then_its_report(review_env: ReviewEnv) 
     assert "Import terminé." in page and 'data-finished="yes"' in page and "5 ligne(s) traitée(s) sur 5" in page
     assert '<dd class="n-rows">5</dd>' in page and '<dd class="n-added">2</dd>' in page
     assert '<dd class="n-existing">1</dd>' in page and '<dd class="n-duplicates">1</dd>' in page
-    assert '<dd class="n-rejected">1</dd>' in page and "<td>3</td><td>not an address</td>" in page
+    assert '<dd class="n-rejected">1</dd>' in page and "<td>3</td><td>not an address</td><td>adresse invalide (" in page
     assert review_env.store.subscribers.get_subscriber("chloe@example.org").lists == ["main"]
     assert review_env.store.subscribers.get_subscriber("denis@example.org").consent_source == "import:abonnés.csv"
     assert ("alice", "subscriber.import") in audit_actions(review_env)

@@ -6,6 +6,7 @@ same use-cases as `newsletter subscribers …`."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from starlette.background import BackgroundTask
@@ -33,6 +34,15 @@ ALL_LISTS = ""
 def _field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def _refusal(t: Callable[..., str], error: subs.SubscriberError, address: str) -> str:
+    """Why an address was not added or removed, in the interface language."""
+    if isinstance(error, subs.InvalidAddress):
+        return t("subscriber_invalid", email=address)
+    if isinstance(error, subs.SuppressedAddress):
+        return t("subscriber_suppressed", email=address)
+    return t("subscriber_unknown", email=address)
 
 
 def _status(value: str | None) -> SubscriberStatus | None:
@@ -82,8 +92,8 @@ async def add_subscriber(request: Request) -> Response:
         found = await blocking(subs.add, state.store, address, now=state.clock(), name=_field(form, "name") or None,
                                lists=[list_name] if list_name else [], consent_source=f"web:{actor}", actor=actor)
     except subs.SubscriberError as error:
-        return render(request, "error.html", {"error": t("subscriber_not_added", reason=str(error)),
-                                              "back": "/subscribers"}, status_code=400)
+        return render(request, "error.html", {"error": _refusal(t, error, address), "back": "/subscribers"},
+                      status_code=400)
     joined = list_name in found.lists
     flash(request, t("subscriber_added" if joined else "subscriber_not_joined", email=found.email,
                      list=state.config.list_title(list_name) if list_name else ""))
@@ -96,12 +106,12 @@ async def remove_subscriber(request: Request) -> Response:
     form = await posted_form(request)
     state = web_state(request)
     t = translator(locale(request))
-    list_name = _field(form, "list") or None
+    list_name, address = _field(form, "list") or None, _field(form, "email")
     try:
-        found = await blocking(subs.remove, state.store, _field(form, "email"), now=state.clock(),
-                               list_name=list_name, actor=actor)
+        found = await blocking(subs.remove, state.store, address, now=state.clock(), list_name=list_name, actor=actor)
     except subs.SubscriberError as error:
-        return render(request, "error.html", {"error": str(error), "back": "/subscribers"}, status_code=400)
+        return render(request, "error.html", {"error": _refusal(t, error, address), "back": "/subscribers"},
+                      status_code=400)
     key = "subscriber_removed_from" if list_name else "subscriber_removed"
     flash(request, t(key, email=found.email, list=state.config.list_title(list_name) if list_name else ""))
     return redirect(f"/subscribers/{found.id}")
