@@ -1,5 +1,5 @@
-"""What the review pages say after an action, in the interface language: the item named as
-people know it (a post by its channel and announcement title, a digest issue by its digest
+"""What the review pages say after an action, or why it was refused, in the interface language:
+the item named as people know it (a post by its channel and announcement title, a digest issue by its digest
 and subject), never by its internal key."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from newsletter.pipeline.actions import ActionResult
+from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.pipeline.naming import ItemKind, ItemName, name_item
 from newsletter.store import Store
 from newsletter.web.formatting import local_datetime
@@ -48,3 +48,14 @@ def action_message(t: Translate, store: Store, result: ActionResult, *, lang: st
     }
     text = t(key, **values)
     return text if text != key else t("done_generic", **values)
+
+
+def refusal_message(t: Translate, store: Store, error: ActionError) -> str:
+    """Why an action was refused, in `t`'s language when the error names its reason (else its message)."""
+    if error.reason is None:
+        return str(error)
+    named = name_item(store, error.target) if error.target else None
+    values = {**error.values, "place": named.place if named else "", "title": named.title if named else ""}
+    if "status" in values:
+        values["status"] = t("status_" + str(values["status"]))
+    return t("refused_" + error.reason, **values)

@@ -29,3 +29,17 @@ def test_a_test_copy_names_its_subject_and_recipient(review_env: ReviewEnv) -> N
     flash = _flash(review_env)
     assert flash.startswith("Copie de test de « ") and flash.endswith(" » envoyée à relecture@example.org.")
     assert "hebdo-2025" not in flash
+
+
+def test_a_refused_action_says_why_in_the_interface_language(review_env: ReviewEnv) -> None:
+    review_env.post("/actions/approve", {"target": X_POST})
+    again = review_env.post("/actions/approve", {"target": X_POST})
+    assert again.status_code == 400
+    assert ("« Apprentissage : près de 900 000 contrats signés en 2024 » (x-main) est en file d&#39;attente : "
+            "il n&#39;attend plus d&#39;approbation.") in again.text
+    too_long = review_env.post("/actions/edit", {"target": X_POST, "text": "é" * 300})
+    assert too_long.status_code == 400 and "300/280 caractères, au-delà de la limite" in too_long.text
+    review_env.client.get("/lang/en?next=/upcoming")
+    bad = review_env.post("/actions/test-send", {"digest": "hebdo", "address": "nobody"})
+    assert bad.status_code == 400 and "“nobody” is not a valid email address." in bad.text
+    assert X_POST not in again.text + too_long.text

@@ -16,7 +16,7 @@ from newsletter.core.i18n import translator
 from newsletter.core.roles import Role
 from newsletter.pipeline import actions
 from newsletter.pipeline.actions import ActionError, ActionResult
-from newsletter.web.action_messages import action_message
+from newsletter.web.action_messages import action_message, refusal_message
 from newsletter.web.common import (
     blocking,
     flash,
@@ -42,11 +42,14 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult], r
     actor = signed_in(request, required).name
     form = await posted_form(request)
     back = local_path(_field(form, "next"))
+    state = web_state(request)
     try:
         result = await blocking(run, form, actor)
+    except ActionError as error:
+        text = await blocking(refusal_message, translator(locale(request)), state.store, error)
+        return render(request, "error.html", {"error": text, "back": back}, status_code=400)
     except NewsletterError as error:
         return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
-    state = web_state(request)
     flash(request, await blocking(action_message, translator(locale(request)), state.store, result,
                                   lang=locale(request), tz=state.config.tz))
     response = redirect(back)
