@@ -291,9 +291,12 @@ def person_record(store: Store, email: str) -> dict[str, Any]:
 
 
 def export(
-    store: Store, fmt: str, *, email: str | None = None, list_name: str | None = None
+    store: Store, fmt: str, *, email: str | None = None, list_name: str | None = None, actor: str | None = None
 ) -> str:
-    """One person's record (with `email`) or every subscriber, as JSON or CSV text."""
+    """One person's record (with `email`) or every subscriber, as JSON or CSV text. With `actor`,
+    the audit log records who took the data out."""
+    if actor is not None:
+        store.audit.record_action(actor, "subscriber.export", list_name or "all", {"format": fmt})
     if email is not None:
         records = [person_record(store, email)]
     else:

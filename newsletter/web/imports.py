@@ -4,6 +4,7 @@ the import page to show (rows done out of the file's rows, then the report)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from newsletter.core.errors import NewsletterError
 from newsletter.pipeline.subscribers import ImportReport, count_rows, import_csv
 from newsletter.store import Store
 
+log = logging.getLogger(__name__)
+KEPT_IMPORTS = 50
 
 @dataclass
 class ImportProgress:
@@ -42,7 +45,7 @@ class ImportProgress:
 
 @dataclass
 class ImportBoard:
-    """The imports this web process started, by id (unguessable: the page shows one only to whoever has its id)."""
+    """The imports this web process started (the latest `KEPT_IMPORTS`), by unguessable id."""
 
     _imports: dict[str, ImportProgress] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +55,8 @@ class ImportBoard:
         progress = ImportProgress(secrets.token_urlsafe(12), file_name, started_by, count_rows(path))
         with self._lock:
             self._imports[progress.id] = progress
+            for old in list(self._imports)[:-KEPT_IMPORTS]:
+                del self._imports[old]
         return progress
 
     def get(self, import_id: str) -> ImportProgress | None:
@@ -69,5 +74,8 @@ def run_import(store: Store, progress: ImportProgress, path: Path, *, now: datet
         )
     except NewsletterError as error:
         progress.error = str(error).replace(str(path), progress.file_name)
+    except Exception as error:  # the page must end even when the store fails; the log has the details
+        log.exception("import of %s failed", progress.file_name)
+        progress.error = f"{progress.file_name}: the import stopped ({type(error).__name__}); see the server log"
     finally:
         path.unlink(missing_ok=True)

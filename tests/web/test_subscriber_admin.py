@@ -97,6 +97,7 @@ def test_export_downloads_every_subscriber_as_csv(review_env: ReviewEnv) -> None
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["email"], r["lists"]) for r in rows] == [("ana@example.org", "main"), ("bob@example.org", "main")]
+    assert audit_actions(review_env)[-1] == ("alice", "subscriber.export")
 
 
 def test_forget_needs_a_confirmation_then_erases_the_person(review_env: ReviewEnv) -> None:

@@ -165,10 +165,10 @@ async def import_page(request: Request) -> Response:
 
 async def export_subscribers(request: Request) -> Response:
     """Every subscriber (of one list when asked) as a CSV download."""
-    signed_in(request, Role.ADMIN)
+    actor = signed_in(request, Role.ADMIN).name
     state = web_state(request)
     list_name = request.query_params.get("list") or None
-    text = await blocking(subs.export, state.store, "csv", list_name=list_name)
+    text = await blocking(subs.export, state.store, "csv", list_name=list_name, actor=actor)
     name = f"subscribers-{list_name}.csv" if list_name else "subscribers.csv"
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
