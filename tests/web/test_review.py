@@ -250,3 +250,13 @@ def test_history_and_archive_come_a_page_at_a_time(review_env: ReviewEnv) -> Non
     assert "test.step09" in second and "test.step59" not in second and "Page 2 sur 2" in second
     assert 'href="/history?runs=2&amp;actions=1"' in second  # each section keeps the other's page
     assert "Page" not in review_env.client.get("/archive").text  # a single page needs no links
+
+
+def test_each_page_has_its_own_title_in_the_interface_language(review_env: ReviewEnv) -> None:
+    titles = {path: re.search(r"<title>(.*?)</title>", review_env.client.get(path).text).group(1)
+              for path in ["/upcoming", "/announcements", "/history", "/subscribers"]}
+    assert titles["/upcoming"].startswith("Prochains envois — ") and titles["/history"].startswith("Historique — ")
+    assert titles["/announcements"].startswith("Annonces enregistrées — ")
+    assert titles["/subscribers"].startswith("Abonnés — ")
+    review_env.client.get("/lang/en?next=/upcoming")
+    assert "<title>Upcoming sends — " in review_env.client.get("/upcoming").text
