@@ -20,6 +20,8 @@ from newsletter.store import DigestIssue, Store
 from newsletter.store.clicks import LinkClicks
 from newsletter.store.ledger import Ledger
 
+MAX_SKIPPED_IN_A_ROW = 10
+
 
 @dataclass(frozen=True)
 class IssueResults:
@@ -54,7 +56,7 @@ def issue_results(config: Config, store: Store, issues: list[DigestIssue]) -> li
         counts, reported = ledger.counts(issue.id), reports[issue.id]
         start = starts[issue.id]
         unsubscribes = 0 if start is None else store.subscribers.opt_outs_between(
-            list_names(issue.digest.list_name), start, _next_start(store, ledger, issue, start))
+            list_names(issue.digest.list_name), start, _next_start(store, ledger, issue, start, starts))
         clicks = store.clicks.clicks_of(issue.id) if config.tracking.clicks else None
         results.append(IssueResults(
             issue, sum(counts.values()), counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED],
@@ -70,9 +72,16 @@ def results_of(config: Config, store: Store, issue_id: str) -> IssueResults | No
     return issue_results(config, store, [issue])[0] if issue is not None else None
 
 
-def _next_start(store: Store, ledger: Ledger, issue: DigestIssue, start: datetime) -> datetime | None:
-    """When the next issue to the same list(s) started going out, if one did."""
-    later = [ledger.first_sent_at(other.id) for other in store.issues.list_digest_issues(
-        digest=issue.digest.name, limit=5) if other.id != issue.id and other.created_at >= issue.created_at]
-    found = [moment for moment in later if moment is not None and moment > start]
-    return min(found) if found else None
+def _next_start(store: Store, ledger: Ledger, issue: DigestIssue, start: datetime,
+                known: dict[str, datetime | None]) -> datetime | None:
+    """When the next issue of the same digest that went out started going out (skipped ones are
+    passed over), if one did; `known` holds the starts already read, by issue id."""
+    following = store.issues.successor(issue.digest.name, issue.id)
+    for _ in range(MAX_SKIPPED_IN_A_ROW):
+        if following is None:
+            return None
+        moment = known[following.id] if following.id in known else ledger.first_sent_at(following.id)
+        if moment is not None and moment > start:
+            return moment
+        following = store.issues.successor(issue.digest.name, following.id)
+    return None

@@ -124,6 +124,13 @@ class DigestIssueQueries:
         with self.engine.connect() as conn:
             return conn.scalar(query) or FIRST_ISSUE
 
+    def successor(self, digest: str, issue_id: str) -> DigestIssue | None:
+        """The issue recorded after this one in the digest's chain (the one that `follows` it), if any."""
+        t = digest_issues
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.digest == digest, t.c.follows == issue_id)).first()
+        return _issue_from_row(row) if row else None
+
     def get_digest_issue(self, issue_id: str) -> DigestIssue | None:
         """The stored issue with this id, or None."""
         with self.engine.connect() as conn:
