@@ -125,6 +125,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "subscriber_added": "{email} est inscrit(e) à la liste « {list} ».",
         "subscriber_not_joined": "{email} n'a pas été réinscrit(e) à « {list} » : "
                                  "cette personne s'en était désinscrite.",
+        "choose_list": "Choisissez une liste.",
         "subscriber_invalid": "« {email} » n'est pas une adresse e-mail valide.",
         "subscriber_suppressed": "{email} a été effacé(e) ou est bloqué(e) (rejets, spam) : impossible de l'ajouter.",
         "subscriber_unknown": "Aucun abonné n'a l'adresse « {email} ».",
@@ -393,6 +394,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "subscriber_forgotten": "The person was erased; their address will never be imported again.",
         "subscriber_added": "{email} is on the list “{list}”.",
         "subscriber_not_joined": "{email} was not put back on “{list}”: they had unsubscribed from it.",
+        "choose_list": "Choose a list.",
         "subscriber_invalid": "“{email}” is not a valid email address.",
         "subscriber_suppressed": "{email} was erased or is blocked (bounces, spam): it cannot be added.",
         "subscriber_unknown": "No subscriber has the address “{email}”.",

@@ -68,6 +68,8 @@ def test_add_then_remove_from_a_list_is_logged_and_said_in_french(review_env: Re
     invalid = form_post(review_env.client, "/subscribers/add", {"email": "pas une adresse", "list": "main"},
                         page="/subscribers")
     assert invalid.status_code == 400 and "« pas une adresse » n&#39;est pas une adresse e-mail valide." in invalid.text
+    no_list = form_post(review_env.client, "/subscribers/add", {"email": "new@example.org"}, page="/subscribers")
+    assert no_list.status_code == 400 and "Choisissez une liste." in no_list.text
     unknown = form_post(review_env.client, "/subscribers/remove", {"email": "personne@example.org", "list": "main"},
                         page="/subscribers")
     assert unknown.status_code == 400 and "Aucun abonné n&#39;a l&#39;adresse « personne@example.org »." in unknown.text

@@ -88,15 +88,17 @@ async def add_subscriber(request: Request) -> Response:
     state = web_state(request)
     t = translator(locale(request))
     address, list_name = _field(form, "email"), _field(form, "list")
+    if not list_name:
+        return render(request, "error.html", {"error": t("choose_list"), "back": "/subscribers"}, status_code=400)
     try:
         found = await blocking(subs.add, state.store, address, now=state.clock(), name=_field(form, "name") or None,
-                               lists=[list_name] if list_name else [], consent_source=f"web:{actor}", actor=actor)
+                               lists=[list_name], consent_source=f"web:{actor}", actor=actor)
     except subs.SubscriberError as error:
         return render(request, "error.html", {"error": _refusal(t, error, address), "back": "/subscribers"},
                       status_code=400)
     joined = list_name in found.lists
     flash(request, t("subscriber_added" if joined else "subscriber_not_joined", email=found.email,
-                     list=state.config.list_title(list_name) if list_name else ""))
+                     list=state.config.list_title(list_name)))
     return redirect(f"/subscribers/{found.id}")
 
 
