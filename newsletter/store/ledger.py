@@ -79,6 +79,22 @@ def _statuses(*statuses: DeliveryStatus) -> list[str]:
     return [str(s) for s in statuses]
 
 
+def _row_filter(status: DeliveryStatus | Collection[DeliveryStatus] | None, issue_id: str | None,
+                kind: str | None) -> list[Any]:
+    """The WHERE clauses selecting rows by status (one or several), issue and kind."""
+    t = deliveries
+    conditions: list[Any] = []
+    if isinstance(status, DeliveryStatus):
+        conditions.append(t.c.status == str(status))
+    elif status is not None:
+        conditions.append(t.c.status.in_(_statuses(*status)))
+    if issue_id is not None:
+        conditions.append(t.c.issue_id == issue_id)
+    if kind is not None:
+        conditions.append(t.c.kind == str(DeliveryKind(kind)))
+    return conditions
+
+
 class Ledger:
     """The deliveries ledger of one store."""
 
@@ -486,20 +502,25 @@ class Ledger:
         issue_id: str | None = None,
         kind: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Delivery]:
-        """Ledger rows, oldest first, filtered by status (one or several), issue and kind."""
+        """Ledger rows, oldest first (or newest first), filtered by status (one or several),
+        issue and kind, `limit` of them from `offset`."""
         t = deliveries
-        query = select(t).order_by(t.c.id).limit(limit)
-        if isinstance(status, DeliveryStatus):
-            query = query.where(t.c.status == str(status))
-        elif status is not None:
-            query = query.where(t.c.status.in_(_statuses(*status)))
-        if issue_id is not None:
-            query = query.where(t.c.issue_id == issue_id)
-        if kind is not None:
-            query = query.where(t.c.kind == str(DeliveryKind(kind)))
+        order = t.c.id.desc() if newest_first else t.c.id
+        query = select(t).where(*_row_filter(status, issue_id, kind)).order_by(order).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def count_deliveries(
+        self, *, status: DeliveryStatus | Collection[DeliveryStatus] | None = None, issue_id: str | None = None,
+        kind: str | None = None,
+    ) -> int:
+        """How many rows `list_deliveries` could list in all."""
+        query = select(func.count()).select_from(deliveries).where(*_row_filter(status, issue_id, kind))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def _release_awaiting(self, which: Any, now: datetime | None) -> int:
         """Move the rows matching `which` from awaiting_approval to pending; returns how many."""

@@ -250,6 +250,15 @@ def test_history_and_archive_come_a_page_at_a_time(review_env: ReviewEnv) -> Non
     assert "test.step09" in second and "test.step59" not in second and "Page 2 sur 2" in second
     assert 'href="/history?runs=2&amp;actions=1"' in second  # each section keeps the other's page
     assert "Page" not in review_env.client.get("/archive").text  # a single page needs no links
+    ledger = Ledger(review_env.store)
+    ledger.ensure_pending([(f"post:lot-{n}:quote:masto", "post", "masto", {"text": f"Message {n:02}"})
+                           for n in range(55)], now=NOW)
+    for n in range(55):
+        ledger.claim(f"post:lot-{n}:quote:masto", NOW)
+        ledger.mark_sent(f"post:lot-{n}:quote:masto", str(n), now=NOW)
+    newest = review_env.client.get("/history").text
+    assert "Message 54" in newest and "Message 04" not in newest and 'href="/history?posts=2"' in newest
+    assert "Message 04" in review_env.client.get("/history?posts=2").text
 
 
 def test_each_page_has_its_own_title_in_the_interface_language(review_env: ReviewEnv) -> None:

@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.core.models import DeliveryStatus
-from newsletter.pipeline.posting import list_posts
+from newsletter.core.models import DeliveryKind, DeliveryStatus
 from newsletter.pipeline.results import issue_results, results_of
+from newsletter.store.ledger import Ledger
 from newsletter.web.common import blocking, render, signed_in, web_state
 from newsletter.web.paging import requested_page
 
@@ -19,18 +19,21 @@ POST_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNCE
 
 
 def _data(request: Request) -> dict[str, object]:
-    """The page's context: a page each of the digest issues, runs and actions, and the latest finished posts."""
+    """The page's context: a page each of the digest issues, finished posts (newest first), runs and actions."""
     state = web_state(request)
     store = state.store
-    issues, runs, actions = (requested_page(request, SHOWN, param) for param in ("issues", "runs", "actions"))
-    posts = [row for status in POST_STATUSES for row in list_posts(store, status=status, limit=SHOWN)]
+    issues, posts, runs, actions = (requested_page(request, SHOWN, param)
+                                    for param in ("issues", "posts", "runs", "actions"))
+    ledger, post_kind = Ledger(store), str(DeliveryKind.POST)
     return {
         "runs": store.runs.last_runs(limit=runs.size, offset=runs.offset),
         "runs_pages": runs.with_total(store.runs.count_runs()),
         "issues": issue_results(state.config, store, store.issues.list_digest_issues(limit=issues.size,
                                                                                       offset=issues.offset)),
         "issues_pages": issues.with_total(store.issues.count_digest_issues()),
-        "posts": posts,
+        "posts": ledger.list_deliveries(status=POST_STATUSES, kind=post_kind, limit=posts.size, offset=posts.offset,
+                                        newest_first=True),
+        "posts_pages": posts.with_total(ledger.count_deliveries(status=POST_STATUSES, kind=post_kind)),
         "actions": store.audit.list_actions(limit=actions.size, offset=actions.offset),
         "actions_pages": actions.with_total(store.audit.count_actions()),
     }
