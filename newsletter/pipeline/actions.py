@@ -305,7 +305,7 @@ def send_test(
                           address=address.strip()) from None
     if isinstance(issue, Digest):
         issue = DigestIssue(digest=issue, status=DigestIssueStatus.AWAITING_APPROVAL, created_at=now)
-    reply = send_test_copy(config, issue, recipient, now=now)
+    reply = send_test_copy(config, issue, recipient, now=now, store=store)
     detail = {"to": recipient, "digest": issue.digest.name, "subject": issue.digest.subject, "reply": reply[:200]}
     return _record(store, actor, "digest.test_send", issue.id, f"test copy of {issue.id} sent to {recipient}",
                    detail, now)

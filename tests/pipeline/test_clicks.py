@@ -11,7 +11,7 @@ from email.message import Message
 from newsletter.config import load_config
 from newsletter.pipeline.plan import freeze_issue, plan_digest
 from newsletter.pipeline.sending import send_digest
-from tests.fakes.review_env import NOW, ReviewEnv, app_client, write_config
+from tests.fakes.review_env import NOW, ReviewEnv, app_client, form_post, write_config
 
 REDIRECT = re.compile(r"http://127\.0\.0\.1:8080/r/[A-Za-z0-9_-]{22}")
 ARTICLE = "https://ministere.example.org/communiques/apprentissage"
@@ -62,3 +62,14 @@ def test_preview_recorded_issue_and_sent_messages_carry_the_same_counted_links(r
         assert reader.get("/r/https:%2F%2Fevil.example", follow_redirects=False).status_code == 404
     clicks = {link.url: link.clicks for link in env.store.clicks.clicks_of(frozen.issue_id)}
     assert clicks[next(url for url in clicks if url.startswith(ARTICLE))] == 3 and sum(clicks.values()) == 3
+
+
+def test_the_links_of_a_test_copy_lead_somewhere_before_the_issue_is_recorded(review_env: ReviewEnv) -> None:
+    env = tracking_env(review_env)
+    with env.admin_client() as admin:
+        sent = form_post(admin, "/actions/test-send", {"digest": "hebdo", "address": "relecture@example.org"})
+        assert sent.status_code == 303
+        links = REDIRECT.findall(_html(env.smtp.handler.received[0].data))
+        assert links and env.store.issues.list_digest_issues() == []
+        followed = admin.get(links[1].removeprefix("http://127.0.0.1:8080"), follow_redirects=False)
+    assert followed.status_code == 302 and followed.headers["location"].startswith("https://ministere.example.org/")
