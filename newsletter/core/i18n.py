@@ -63,6 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsubscribes": "désinscriptions",
         "clicks": "clics",
         "sent_from": "Premier message accepté",
+        "bounced_split": "{at_send} refusé(s) à l'envoi, {later} signalé(s) ensuite",
         "delivered": "remis",
         "still_waiting": "encore en attente",
         "unsubscribes_explained": "Le lien de désinscription ne dit pas de quel numéro il vient : une désinscription "
@@ -334,6 +335,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsubscribes": "unsubscribes",
         "clicks": "clicks",
         "sent_from": "First message accepted",
+        "bounced_split": "{at_send} refused while sending, {later} reported later",
         "delivered": "delivered",
         "still_waiting": "still waiting",
         "unsubscribes_explained": "The unsubscribe link does not say which issue it came from: an unsubscribe "

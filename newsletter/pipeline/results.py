@@ -25,20 +25,26 @@ MAX_SKIPPED_IN_A_ROW = 10
 
 @dataclass(frozen=True)
 class IssueResults:
-    """One digest issue and what became of its messages. `bounces` counts the recipients refused
-    while sending and the bounce reports (hard or soft) received since; `clicks` is None when
-    click counting is off."""
+    """One digest issue and what became of its messages: `bounced_at_send` counts the recipients
+    refused while sending (now marked bounced), `bounced_later` the bounce reports (hard or soft)
+    received about its messages since; `clicks` is None when click counting is off."""
 
     issue: DigestIssue
     recipients: int
     delivered: int
     failed: int
     waiting: int
-    bounces: int
+    bounced_at_send: int
+    bounced_later: int
     complaints: int
     unsubscribes: int
     sent_at: datetime | None
     clicks: list[LinkClicks] | None = None
+
+    @property
+    def bounces(self) -> int:
+        """Recipients refused while sending, and bounce reports received since."""
+        return self.bounced_at_send + self.bounced_later
 
     @property
     def total_clicks(self) -> int:
@@ -61,7 +67,7 @@ def issue_results(config: Config, store: Store, issues: list[DigestIssue]) -> li
         results.append(IssueResults(
             issue, sum(counts.values()), counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED],
             counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.CLAIMED],
-            ledger.bounced_failures(issue.id) + reported[BounceKind.HARD] + reported[BounceKind.SOFT],
+            ledger.bounced_failures(issue.id), reported[BounceKind.HARD] + reported[BounceKind.SOFT],
             reported[BounceKind.COMPLAINT], unsubscribes, start, clicks))
     return results
 
