@@ -99,6 +99,8 @@ def test_an_admin_imports_subscribers_then_finds_one_and_reads_their_history(
         page.get_by_role("button", name="Importer").click()
         page.wait_for_url(f"{served}/subscribers/import/*")
         page.locator('section.import[data-finished="yes"]').wait_for(timeout=10000)
+        shown = page.locator("section.import").inner_text()
+        assert page.locator("dl.import-report").count() == 1, shown
         report = page.locator("dl.import-report")
         assert report.locator("dd.n-added").inner_text() == "2" and report.locator("dd.n-rejected").inner_text() == "1"
         assert "pas-une-adresse" in page.locator("table.rejected").inner_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path, PurePath
 
 from starlette.background import BackgroundTask
@@ -162,7 +163,8 @@ async def import_page(request: Request) -> Response:
     progress = web_state(request).imports.get(request.path_params["import_id"])
     if progress is None:
         raise HTTPException(404)
-    return render(request, "subscriber_import.html", {"progress": progress, "report": progress.report})
+    seen = replace(progress)  # one reading of an import that runs on: the page shows a single state
+    return render(request, "subscriber_import.html", {"progress": seen, "report": seen.report})
 
 
 async def export_subscribers(request: Request) -> Response:
