@@ -250,6 +250,14 @@ class AlertsConfig(Strict):
     source_failing_hours: PositiveInt = 24
 
 
+class TrackingConfig(Strict):
+    """What the digest measures about its readers: nothing by default. With `clicks`, the links
+    of each issue go through first-party redirects on `public_base_url` (`/r/<token>`) that count
+    clicks per issue and link; no tracking pixel, no third party, no per-reader record."""
+
+    clicks: bool = False
+
+
 class SchedulerConfig(Strict):
     """How the daemon runs jobs: catch-up window, runner lease, shutdown."""
 
@@ -315,6 +323,7 @@ class Config(Strict):
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     public: PublicConfig = Field(default_factory=PublicConfig)
     lists: dict[str, ListConfig] = Field(default_factory=dict)

@@ -60,7 +60,7 @@ def digest_command(
             typer.echo(f"{name}: nothing to send ({plan.skip_reason})")
             return
         if to:
-            reply = send_test_copy(cfg, plan.issue, to, now=moment)
+            reply = send_test_copy(cfg, plan.issue, to, now=moment, store=store)
             typer.echo(f"test copy sent to {to} ({reply})")
             return
         report = _send_with_progress(cfg, store, plan.issue, moment, limit=limit, dry_run=dry_run)

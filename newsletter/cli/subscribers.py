@@ -18,14 +18,6 @@ app.add_typer(group, name="subscribers")
 MAX_REJECTED_SHOWN = 50
 
 
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
-    except OSError:
-        return 0
-
-
 @group.command("import")
 @reports_errors
 def import_command(
@@ -50,7 +42,7 @@ def import_command(
         TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console(), transient=True,
     ) as progress:
-        task = progress.add_task("import", total=_count_lines(file) or None)
+        task = progress.add_task("import", total=subs.count_rows(file) or None)
         report = subs.import_csv(
             store, file, now=parse_now(now, cfg), list_name=list_name, columns=columns,
             consent_source=consent, progress=lambda done: progress.update(task, completed=done),

@@ -1,4 +1,4 @@
-"""`newsletter users …`: the review workspace's accounts (add, list, remove, passwd, role, token)."""
+"""`newsletter users …`: the review workspace's accounts (add, list, remove, passwd, role, email, token)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def add(
     role: Annotated[Role, typer.Option(help="editor: edit posts, pick the key quote; approver: also approve, "
                                             "send or post now, skip; admin: also users, channels and lists.")]
     = Role.EDITOR,
+    email: Annotated[str | None, typer.Option(help="Where approvers and admins are told that something "
+                                                   "awaits their approval.")] = None,
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
     actor: ActorOption = None,
@@ -44,7 +46,7 @@ def add(
     cfg = load(config)
     password = _password(password_stdin)
     with open_store(cfg) as store:
-        user = accounts.add_user(store, name, password, role, utcnow())
+        user = accounts.add_user(store, name, password, role, utcnow(), email=email)
         store.audit.record_action(actor_name(actor), "user.add", user.name, {"role": str(role)})
     typer.echo(f"user {user.name} added ({user.role})")
 
@@ -61,11 +63,12 @@ def list_users(config: ConfigOption = None) -> None:
     with open_store(cfg) as store:
         users = store.users.list_users()
     now = utcnow()
-    table = Table("name", "role", "created", "last sign-in", "locked until")
+    table = Table("name", "role", "email", "created", "last sign-in", "locked until")
     for user in users:
         locked = user.locked_until.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M") if user.locked(now) else ""
         last = user.last_login_at.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
-        table.add_row(user.name, str(user.role), user.created_at.astimezone(cfg.tz).strftime("%Y-%m-%d"), last, locked)
+        created = user.created_at.astimezone(cfg.tz).strftime("%Y-%m-%d")
+        table.add_row(user.name, str(user.role), user.email or "", created, last, locked)
     console().print(table if users else "no users yet: add one with `newsletter users add NAME --role admin`")
 
 
@@ -121,6 +124,24 @@ def set_role(
         accounts.set_role(store, name, role)
         store.audit.record_action(actor_name(actor), "user.role", name, {"role": str(role)})
     typer.echo(f"user {name} is now {role}")
+
+
+@group.command("email")
+@reports_errors
+def set_email(
+    name: Annotated[str, typer.Argument(help="The user whose address changes.")],
+    address: Annotated[str, typer.Argument(help="Their email address (\"\" for none).")],
+    config: ConfigOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Set where a user is told that a digest issue or a post awaits their approval (approvers and admins)."""
+    from newsletter.pipeline import accounts
+
+    cfg = load(config)
+    with open_store(cfg) as store:
+        stored = accounts.set_email(store, name, address)
+        store.audit.record_action(actor_name(actor), "user.email", name, {})
+    typer.echo(f"user {name}: notifications go to {stored}" if stored else f"user {name}: no notifications")
 
 
 @group.command("token")

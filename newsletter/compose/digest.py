@@ -7,6 +7,7 @@ inserted by plain string joins, never evaluated as template code.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -195,6 +196,30 @@ def issue_id(digest: DigestConfig, announcements: list[Announcement], now: datet
     return f"{slug}-{now:%Y%m%d-%H%M}-{digest_of_ids}"
 
 
+def tracked_link(config: Config, issue: str, url: str) -> tuple[str, str]:
+    """The token of `url` in this issue and the first-party redirect URL that counts its clicks;
+    the token is derived from both, so every render of the issue gives the same links."""
+    digest = hashlib.sha256(f"{issue}\n{url}".encode()).digest()[:16]
+    token = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return token, f"{config.public_base_url}/r/{token}"
+
+
+def track_links(config: Config, context: dict[str, Any], issue: str) -> list[tuple[str, str]]:
+    """Point the context's home and announcement links at their redirects; the (token, url) pairs
+    in order (the unsubscribe and web copy links are never tracked)."""
+    links: dict[str, str] = {}
+
+    def tracked(url: str) -> str:
+        token, redirect = tracked_link(config, issue, url)
+        links[token] = url
+        return redirect
+
+    context["home_url"] = tracked(context["home_url"])
+    for card in context["announcements"]:
+        card["url"] = tracked(card["url"])
+    return list(links.items())
+
+
 def digest_locale(config: Config, digest: DigestConfig) -> str:
     """The locale a digest is written in: its own, else the config's."""
     return digest.locale or config.locale
@@ -239,6 +264,8 @@ def render_digest(
     edits = edits or DigestEdits()
     environment = digest_environment(config, digest)
     context = digest_context(config, digest, announcements, now)
+    the_issue = issue_id(digest, announcements, now)
+    links = track_links(config, context, the_issue) if config.tracking.clicks else []
     if edits.intro is not None:
         context["intro"] = edits.intro
     context["subject"] = (clean_header(edits.subject) if edits.subject is not None
@@ -247,7 +274,7 @@ def render_digest(
     text = render_template(environment, f"{digest.template}.txt.j2", context)
     return Digest(
         name=digest.name,
-        issue_id=issue_id(digest, announcements, now),
+        issue_id=the_issue,
         subject=context["subject"],
         list_name=digest.list,
         announcement_ids=[a.id for a in announcements],
@@ -256,6 +283,7 @@ def render_digest(
         preheader=context["preheader"],
         scheduled_for=now,
         edits=edits,
+        tracked_links=links,
     )
 
 

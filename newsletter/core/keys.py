@@ -14,6 +14,7 @@ from enum import StrEnum
 REVISION_MARK = "~r"
 RUNNER_LEASE = "runner"  # the lease the scheduler process holds
 CONFIRMATIONS = "confirmations"  # the name of the job sending queued subscribe confirmations
+NOTIFICATIONS = "notifications"  # the name of the job telling approvers what awaits them
 
 
 class JobKind(StrEnum):
@@ -69,6 +70,11 @@ def email_key(issue_id: str, subscriber_id: int) -> str:
 def confirmation_key(request_id: str) -> str:
     """The ledger key of one subscribe confirmation mail: one per accepted subscribe request."""
     return f"confirmation:{request_id}"
+
+
+def notification_key(item: str, user: str) -> str:
+    """The ledger key of one approval notification: one per awaiting item (issue id or post key) and user."""
+    return f"notify:{item}:{user}"
 
 
 @dataclass(frozen=True)

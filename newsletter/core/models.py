@@ -164,6 +164,7 @@ class Digest:
     preheader: str = ""
     scheduled_for: datetime | None = None
     edits: DigestEdits = field(default_factory=DigestEdits)
+    tracked_links: list[tuple[str, str]] = field(default_factory=list)  # (token, url) with tracking.clicks
 
 
 @dataclass
@@ -274,6 +275,7 @@ class DeliveryKind(StrEnum):
     EMAIL = "email"
     POST = "post"
     CONFIRMATION = "confirmation"
+    NOTIFICATION = "notification"
 
 
 class RequestKind(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from newsletter.config import ReviewConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.core.roles import Role
+from newsletter.pipeline.subscribers import SubscriberError, normalise_address
 from newsletter.store import Store, User
 
 MIN_PASSWORD_LENGTH = 12
@@ -62,13 +63,33 @@ def _checked_password(name: str, password: str) -> str:
     return password
 
 
-def add_user(store: Store, name: str, password: str, role: Role, now: datetime) -> User:
-    """Create a review user with an argon2 hash of `password`."""
+def add_user(store: Store, name: str, password: str, role: Role, now: datetime, email: str | None = None) -> User:
+    """Create a review user with an argon2 hash of `password` (and the address approval
+    notifications go to, if given)."""
     name = clean_name(name)
+    address = _checked_email(email) if email else None
     user = store.users.add_user(name, role, HASHER.hash(_checked_password(name, password)), now)
     if user is None:
         raise AccountError(f"there is already a user named {name!r}")
+    if address is not None:
+        store.users.set_email(name, address)
+        user = replace(user, email=address)
     return user
+
+
+def set_email(store: Store, name: str, email: str | None) -> str | None:
+    """Give a user the address approval notifications go to (empty or None: none); the address as stored."""
+    address = _checked_email(email) if email else None
+    if not store.users.set_email(clean_name(name), address):
+        raise AccountError(f"no user named {name!r}")
+    return address
+
+
+def _checked_email(email: str) -> str:
+    try:
+        return normalise_address(email)
+    except SubscriberError as error:
+        raise AccountError(f"{email.strip()!r} is not a valid address: {error}") from None
 
 
 def change_password(store: Store, name: str, password: str) -> None:

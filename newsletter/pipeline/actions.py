@@ -46,7 +46,13 @@ MOVE_SLOTS = 14
 
 
 class ActionError(NewsletterError):
-    """An action cannot be done as asked (unknown id, wrong state, text too long…)."""
+    """An action cannot be done as asked (unknown id, wrong state, text too long…). `reason`
+    names the interface sentence (`refused_<reason>` in `core/i18n.py`) a page shows instead of
+    the English message, about `target`, with `values`."""
+
+    def __init__(self, message: str, *, reason: str | None = None, target: str = "", **values: Any):
+        super().__init__(message)
+        self.reason, self.target, self.values = reason, target, values
 
 
 class TargetKind(StrEnum):
@@ -201,7 +207,9 @@ def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionRes
     """Release one post awaiting approval to the queue; ActionError if it is unknown or in another state."""
     _post(store, key)
     if not Ledger(store).approve_key(key, now=now):
-        raise ActionError(f"post {key} is {_post(store, key).status}, not awaiting approval")
+        status = _post(store, key).status
+        raise ActionError(f"post {key} is {status}, not awaiting approval", reason="not_awaiting", target=key,
+                          status=str(status))
     return _record(store, actor, "post.approve", key, f"post {key} approved: queued", {}, now)
 
 
@@ -246,7 +254,9 @@ def approve_issue(store: Store, issue_id: str, actor: str, now: datetime) -> Act
         issue_id, DigestIssueStatus.APPROVED, expected=[DigestIssueStatus.AWAITING_APPROVAL], actor=actor, now=now
     )
     if not approved:
-        raise ActionError(f"digest issue {issue_id} is {_issue(store, issue_id).status}, not awaiting approval")
+        status = _issue(store, issue_id).status
+        raise ActionError(f"digest issue {issue_id} is {status}, not awaiting approval", reason="not_awaiting",
+                          target=issue_id, status=str(status))
     released = Ledger(store).approve(issue_id, now=now)
     due = is_due(_issue(store, issue_id), now)
     summary = f"digest issue {issue_id} approved" + (": its time has come, it is sent now" if due else "")
@@ -260,14 +270,17 @@ def edit_post(config: Config, store: Store, key: str, text: str, actor: str, now
     text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip()
     measured = measure(text, post.platform, post.limit)
     if not text:
-        raise ActionError(f"post {key}: the text is empty")
+        raise ActionError(f"post {key}: the text is empty", reason="empty_text", target=key)
     if not measured.valid:
-        raise ActionError(f"post {key}: {measured} characters as {post.platform} counts them, over the limit")
+        raise ActionError(f"post {key}: {measured} characters as {post.platform} counts them, over the limit",
+                          reason="too_long", target=key, measured=str(measured))
     before = post.text
     post.text, post.length = text, measured.length
     updated, withdrawn = _rewrite_post(config, store, row, post, now)
     if not updated:
-        raise ActionError(f"post {key} is {_post(store, key).status} now: it can no longer be edited")
+        status = _post(store, key).status
+        raise ActionError(f"post {key} is {status} now: it can no longer be edited", reason="not_editable",
+                          target=key, status=str(status))
     detail = {"before": before, "after": text, "length": str(measured), "approval_withdrawn": withdrawn}
     summary = f"post {key} edited ({measured})" + (": it waits for approval again" if withdrawn else "")
     return _record(store, actor, "post.edit", key, summary, detail, now)
@@ -322,14 +335,17 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
     if kind is TargetKind.POST:
         row = _post(store, target)
         if row.status not in EDITABLE:
-            raise ActionError(f"post {target} is {row.status}: only queued posts can be skipped")
+            raise ActionError(f"post {target} is {row.status}: only queued posts can be skipped",
+                              reason="not_skippable", target=target, status=str(row.status))
         ledger.mark_skipped(target, reason, now=now)
         return _record(store, actor, "post.skip", target, f"post {target} skipped",
                        {"reason": reason, "was": str(row.status)}, now)
     if kind is TargetKind.ISSUE:
         if not store.issues.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
                                              reason=reason, now=now):
-            raise ActionError(f"digest issue {target} is {_issue(store, target).status}: it cannot be skipped")
+            status = _issue(store, target).status
+            raise ActionError(f"digest issue {target} is {status}: it cannot be skipped", reason="not_skippable",
+                              target=target, status=str(status))
         return _record(store, actor, "digest.skip", target, f"digest issue {target} skipped", {"reason": reason}, now)
     store.announcements.set_announce(target, False, now=now)
     skipped = [row.key for row in queued_posts(store) if row.payload.get("announcement_id") == target]
@@ -437,10 +453,11 @@ def send_test(
     try:
         recipient = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as error:
-        raise ActionError(f"test send: {address!r} is not a valid address ({error})") from None
+        raise ActionError(f"test send: {address!r} is not a valid address ({error})", reason="invalid_address",
+                          address=address.strip()) from None
     if isinstance(issue, Digest):
         issue = DigestIssue(digest=issue, status=DigestIssueStatus.AWAITING_APPROVAL, created_at=now)
-    reply = send_test_copy(config, issue, recipient, now=now)
+    reply = send_test_copy(config, issue, recipient, now=now, store=store)
     detail = {"to": recipient, "digest": issue.digest.name, "subject": issue.digest.subject, "reply": reply[:200]}
     return _record(store, actor, "digest.test_send", issue.id, f"test copy of {issue.id} sent to {recipient}",
                    detail, now)

@@ -304,10 +304,15 @@ def write_outbox(
     report.outbox = folder
 
 
-def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: datetime) -> str:
+def send_test_copy(config: Config, issue: DigestIssue, address: str, *, now: datetime,
+                   store: Store | None = None) -> str:
     """Send one copy of the issue to `address` (preview unsubscribe link), bypassing the ledger;
-    its web-copy link works once the issue is sending (the archive never shows unsent issues)."""
+    its web-copy link works once the issue is sending (the archive never shows unsent issues).
+    With `store`, the copy's counted links (`tracking.clicks`) are recorded so that they lead
+    somewhere even before the issue is."""
     digest_config: DigestConfig = config.digest(issue.digest.name)
+    if store is not None and issue.digest.tracked_links:
+        store.clicks.record_links(issue.id, issue.digest.tracked_links, now)
     template = build_message_template(issue.digest, digest_config, config, now=now)
     message = template.render(address, None, preview_unsubscribe_url(config))
     try:

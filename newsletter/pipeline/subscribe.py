@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address
@@ -36,11 +36,11 @@ from newsletter.config import Config, DigestConfig
 from newsletter.core.errors import NewsletterError
 from newsletter.core.i18n import translator
 from newsletter.core.keys import confirmation_key, list_names
-from newsletter.core.models import Delivery, DeliveryKind, DeliveryStatus, RequestKind
+from newsletter.core.models import Delivery, DeliveryKind, RequestKind
 from newsletter.pipeline.digest_sender import Backoff
+from newsletter.pipeline.mail_queue import MailQueue, OutgoingMail, QueueReport, Skip
 from newsletter.pipeline.subscribers import SubscriberError, normalise_address
 from newsletter.pipeline.unsubscribe import secret_from_env
-from newsletter.publish.email.base import EmailSession, EmailTransport, Outcome, TransportUnavailable, email_transport
 from newsletter.store import Store, SubscriberStatus, utcnow
 from newsletter.store.ledger import Ledger
 from newsletter.store.subscribers import email_hash
@@ -48,7 +48,6 @@ from newsletter.store.subscribers import email_hash
 SALT = "newsletter-subscribe-confirm"
 CONFIRM_VALID_FOR = timedelta(hours=48)
 CONSENT_SOURCE = "double opt-in (web form)"
-CLAIM_SIZE = 50
 ALREADY_SUBSCRIBED = "already on the list, or forgotten: no confirmation needed"
 
 
@@ -195,26 +194,7 @@ def _request(delivery: Delivery) -> SubscribeRequest:
                             datetime.fromisoformat(str(data["requested_at"])))
 
 
-@dataclass
-class ConfirmationReport:
-    """What one drain of the confirmation queue did."""
-
-    sent: int = 0
-    skipped: int = 0
-    retried: int = 0
-    failed: int = 0
-    waiting: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        """The counts for the run history."""
-        return {"sent": self.sent, "skipped": self.skipped, "retried": self.retried, "failed": self.failed,
-                "waiting": self.waiting}
-
-    @property
-    def did_something(self) -> bool:
-        """Whether any queued row was handled or left waiting (an idle drain records no run)."""
-        return any(self.counts().values())
+ConfirmationReport = QueueReport
 
 
 def send_confirmations(
@@ -226,7 +206,11 @@ def send_confirmations(
     ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
     ledger.recover_dead_claims()
     _forget_old_counters(config, store)
-    return _Drain(config, store, ledger, backoff or Backoff(), stop or threading.Event()).run()
+    lists = config.offered_lists()
+    sender = confirmation_sender(config, lists[0]) if lists else config.alerts.from_address
+    composer = _ConfirmationComposer(config, store)
+    return MailQueue(config, ledger, str(DeliveryKind.CONFIRMATION), composer.compose, sender,
+                     backoff=backoff, stop=stop).run()
 
 
 def _forget_old_counters(config: Config, store: Store) -> None:
@@ -235,71 +219,22 @@ def _forget_old_counters(config: Config, store: Store) -> None:
     store.public_requests.forget_before(utcnow() - longest)
 
 
-class _Drain:
-    """One pass over the queue: claim due rows in batches, send or skip each, record each outcome."""
+class _ConfirmationComposer:
+    """Each queued request's confirmation mail, or a skip when it needs none any more."""
 
-    def __init__(self, config: Config, store: Store, ledger: Ledger, backoff: Backoff, stop: threading.Event):
-        self.config, self.store, self.ledger = config, store, ledger
-        self.backoff, self.stop = backoff, stop
-        self.report = ConfirmationReport()
-        self.session: EmailSession | None = None
+    def __init__(self, config: Config, store: Store):
+        self.config, self.store = config, store
         self.secret: str | None = None
 
-    def run(self) -> ConfirmationReport:
-        """Drain until nothing is due, the server is unreachable or `stop` is set."""
-        try:
-            while not self.stop.is_set() and (batch := self.ledger.claim_batch(
-                    str(DeliveryKind.CONFIRMATION), CLAIM_SIZE, now=utcnow())):
-                if not self._send_batch(batch):
-                    break
-        finally:
-            if self.session is not None:
-                self.session.close()
-        return self.report
-
-    def _send_batch(self, batch: list[Delivery]) -> bool:
-        """Handle the claimed rows; False once the drain must stop, the rest released unsent."""
-        for index, delivery in enumerate(batch):
-            if self.stop.is_set():
-                self._release(batch[index:])
-                return False
-            try:
-                self._handle(delivery)
-            except TransportUnavailable as error:
-                self._release(batch[index:])
-                self.report.errors.append(str(error))
-                return False
-            except BaseException:  # a missing password, a store error: nothing more is sent, no row stays claimed
-                self._release(batch[index:])
-                raise
-        return True
-
-    def _release(self, rows: list[Delivery]) -> None:
-        self.report.waiting += self.ledger.release_many([d.key for d in rows])
-
-    def _handle(self, delivery: Delivery) -> None:
+    def compose(self, delivery: Delivery) -> OutgoingMail | Skip:
+        """The confirmation of the queued request (the secret read on first use)."""
         if not delivery.payload or self._needs_no_confirmation(delivery):
-            self.ledger.mark_skipped(delivery.key, ALREADY_SUBSCRIBED)
-            self.report.skipped += 1
-            return
+            return Skip(ALREADY_SUBSCRIBED)
         request = _request(delivery)
         self.secret = self.secret or secret_from_env(self.config)
         url = confirm_url(self.config, make_confirm_token(self.secret, request))
         message = confirmation_message(self.config, request, url, delivery.key, utcnow())
-        result = self._session().send(confirmation_sender(self.config, request.list_name), request.email, message)
-        if result.outcome is Outcome.SENT:
-            self.ledger.mark_sent(delivery.key, result.reply[:200])
-            self.report.sent += 1
-        elif result.outcome is Outcome.PERMANENT:
-            self.ledger.mark_failed(delivery.key, result.reply)
-            self.report.failed += 1
-        else:
-            retry_at = utcnow() + timedelta(seconds=self.backoff.delay(delivery.attempts))
-            status = self.ledger.mark_retry(delivery.key, result.reply, retry_at)
-            if status is DeliveryStatus.FAILED:
-                self.report.failed += 1
-            else:
-                self.report.retried += 1
+        return OutgoingMail(confirmation_sender(self.config, request.list_name), request.email, message)
 
     def _needs_no_confirmation(self, delivery: Delivery) -> bool:
         """Forgotten (suppressed) addresses and people already on the list get no mail."""
@@ -308,18 +243,6 @@ class _Drain:
         subscriber = self.store.subscribers.get_subscriber(delivery.target)
         return (subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE
                 and delivery.payload["list"] in subscriber.lists)
-
-    def _session(self) -> EmailSession:
-        """The drain's one session, opened on first use."""
-        if self.session is None:
-            self.session = self._transport().session()
-        self.session.open()
-        return self.session
-
-    def _transport(self) -> EmailTransport:
-        lists = self.config.offered_lists()
-        sender = confirmation_sender(self.config, lists[0]) if lists else self.config.alerts.from_address
-        return email_transport(self.config, sender_domain(sender))
 
 
 def confirm_subscription(store: Store, request: SubscribeRequest, now: datetime) -> int:

@@ -19,7 +19,8 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from charset_normalizer import from_bytes
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.core.errors import NewsletterError
-from newsletter.core.models import SubscriberStatus
+from newsletter.core.models import BounceKind, DeliveryStatus, SubscriberStatus
 from newsletter.store import Store
 from newsletter.store.subscribers import FORGOTTEN, NewSubscriber, Subscriber, email_hash
 
@@ -48,6 +49,18 @@ CSV_CHARSETS = ["cp1252", "latin_1", "mac_roman", "cp850"]
 
 class SubscriberError(NewsletterError):
     """A subscriber operation cannot be done (invalid address, unknown subscriber…)."""
+
+
+class InvalidAddress(SubscriberError):
+    """The text is not a valid email address."""
+
+
+class SuppressedAddress(SubscriberError):
+    """The address was forgotten or is suppressed, so it cannot be added again."""
+
+
+class UnknownSubscriber(SubscriberError):
+    """No stored subscriber has this address or id."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +114,7 @@ def _validated(address: str) -> str:
     try:
         result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        raise SubscriberError(str(error)) from None
+        raise InvalidAddress(str(error)) from None
     return (result.ascii_email or result.normalized).lower()
 
 
@@ -183,8 +196,10 @@ def import_csv(
     columns: ColumnNames = ColumnNames(),
     consent_source: str | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
-    """Import subscribers from a CSV file in batches; a bad row is reported, never fatal."""
+    """Import subscribers from a CSV file in batches; a bad row is reported, never fatal. With
+    `actor`, the audit log records who imported what."""
     report = ImportReport()
     source = consent_source or f"import:{path.name}"
     suppressed = store.subscribers.suppressed_hashes()
@@ -217,6 +232,9 @@ def import_csv(
         writer.put(batch)
     if progress:
         progress(report.rows)
+    if actor is not None:
+        store.audit.record_action(actor, "subscriber.import", source, {
+            "rows": report.rows, "added": report.added, "rejected": len(report.rejected)}, now=now)
     return report
 
 
@@ -278,15 +296,16 @@ def add(
     locale: str | None = None,
     lists: Iterable[str] = (),
     consent_source: str = "manual",
+    actor: str | None = None,
 ) -> Subscriber:
     """Add one subscriber (or add them to more lists, except lists they left); a forgotten
-    address is refused."""
+    address is refused. With `actor`, the audit log records who did it."""
     address = normalise_address(email)
     reason = store.subscribers.suppression_reason(address)
     if reason == FORGOTTEN:
-        raise SubscriberError(f"{address} asked to be forgotten and cannot be added again")
+        raise SuppressedAddress(f"{address} asked to be forgotten and cannot be added again")
     if reason is not None:
-        raise SubscriberError(f"{address} is suppressed ({reason.replace('_', ' ')}) and cannot be added again")
+        raise SuppressedAddress(f"{address} is suppressed ({reason.replace('_', ' ')}) and cannot be added again")
     existing = store.subscribers.get_subscriber(address)
     wanted = list(lists)
     if existing is not None:
@@ -296,25 +315,30 @@ def add(
                          now=now)
     found = store.subscribers.get_subscriber(address)
     assert found is not None
+    if actor is not None:
+        store.audit.record_action(actor, "subscriber.add", f"subscriber:{found.id}", {"lists": wanted}, now=now)
     return found
 
 
-def remove(store: Store, email: str, *, now: datetime, list_name: str | None = None) -> Subscriber:
+def remove(store: Store, email: str, *, now: datetime, list_name: str | None = None,
+           actor: str | None = None) -> Subscriber:
     """Take the subscriber off one list as if they had used its unsubscribe link (an opt-out
     is recorded; no list left means unsubscribed), or (without a list) mark them unsubscribed
-    from everything."""
+    from everything. With `actor`, the audit log records who did it."""
     found = _existing(store, email)
     if list_name is None:
         store.subscribers.set_subscriber_status(found.email, SubscriberStatus.UNSUBSCRIBED, now=now)
     else:
         store.subscribers.leave_lists(found.id, [list_name], now)
+    if actor is not None:
+        store.audit.record_action(actor, "subscriber.remove", f"subscriber:{found.id}", {"list": list_name}, now=now)
     return _existing(store, found.email)
 
 
 def _existing(store: Store, email: str) -> Subscriber:
     found = store.subscribers.get_subscriber(email.strip())
     if found is None:
-        raise SubscriberError(f"no subscriber {email.strip()}")
+        raise UnknownSubscriber(f"no subscriber {email.strip()}")
     return found
 
 
@@ -331,9 +355,12 @@ def person_record(store: Store, email: str) -> dict[str, Any]:
 
 
 def export(
-    store: Store, fmt: str, *, email: str | None = None, list_name: str | None = None
+    store: Store, fmt: str, *, email: str | None = None, list_name: str | None = None, actor: str | None = None
 ) -> str:
-    """One person's record (with `email`) or every subscriber, as JSON or CSV text."""
+    """One person's record (with `email`) or every subscriber, as JSON or CSV text. With `actor`,
+    the audit log records who took the data out."""
+    if actor is not None:
+        store.audit.record_action(actor, "subscriber.export", list_name or "all", {"format": fmt})
     if email is not None:
         records = [person_record(store, email)]
     else:
@@ -360,9 +387,80 @@ def export(
     return out.getvalue()
 
 
-def forget(store: Store, email: str, *, now: datetime) -> bool:
+def forget(store: Store, email: str, *, now: datetime, actor: str = "cli") -> bool:
     """Erase a person (profile, memberships, address in the ledger), keeping only a hashed
     suppression entry so they are never imported again. False if they were not stored."""
     existed = store.subscribers.forget_subscriber(email, now)
-    store.audit.record_action("cli", "subscriber.forget", target=f"hash:{email_hash(email)[:16]}", now=now)
+    store.audit.record_action(actor, "subscriber.forget", target=f"hash:{email_hash(email)[:16]}", now=now)
     return existed
+
+
+def count_rows(path: Path) -> int:
+    """How many data rows a CSV file holds, counted by its lines (for a progress bar; 0 if unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+    except OSError:
+        return 0
+
+
+class HistoryKind(StrEnum):
+    """What one line of a person's history says happened."""
+
+    CONSENT = "consent"
+    SENT = "sent"
+    FAILED = "failed"
+    WAITING = "waiting"
+    BOUNCED = "bounced"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINED = "complained"
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+DELIVERY_HISTORY = {str(DeliveryStatus.SENT): HistoryKind.SENT, str(DeliveryStatus.FAILED): HistoryKind.FAILED}
+REPORT_HISTORY = {BounceKind.HARD: HistoryKind.BOUNCED, BounceKind.SOFT: HistoryKind.SOFT_BOUNCE,
+                  BounceKind.COMPLAINT: HistoryKind.COMPLAINED, BounceKind.UNSUBSCRIBE: HistoryKind.UNSUBSCRIBED}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to a person: a digest issue sent or failed, a bounce or complaint
+    report, joining or leaving a list. `issue_id` names the issue, `list_name` the list, `detail`
+    the server's reply or the report's diagnostic."""
+
+    at: datetime | None
+    kind: HistoryKind
+    issue_id: str | None = None
+    list_name: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SubscriberHistory:
+    """A subscriber and everything that happened to them, oldest first."""
+
+    subscriber: Subscriber
+    entries: list[HistoryEntry]
+
+
+def subscriber_history(store: Store, subscriber_id: int) -> SubscriberHistory:
+    """The subscriber's consent, digest messages (ledger rows `email:<issue>:<subscriber>`),
+    bounce and complaint reports, and list joins (of the lists they are on) and departures, in
+    time order; SubscriberError if unknown."""
+    found = store.subscribers.get_subscriber_by_id(subscriber_id)
+    if found is None:
+        raise UnknownSubscriber(f"no subscriber number {subscriber_id}")
+    entries = [HistoryEntry(found.consent_at, HistoryKind.CONSENT, detail=found.consent_source or "")
+               ] if found.consent_at is not None else []
+    entries += [
+        HistoryEntry(row["sent_at"] or row["created_at"], DELIVERY_HISTORY.get(row["status"], HistoryKind.WAITING),
+                     issue_id=row["issue_id"], detail=row["error"] or "")
+        for row in store.subscribers.person_history(found).deliveries if row["issue_id"] is not None
+    ]
+    entries += [HistoryEntry(r.occurred_at, REPORT_HISTORY[r.kind], issue_id=r.issue_id, detail=r.diagnostic)
+                for r in store.bounces.reports_about(found.email)]
+    entries += [HistoryEntry(e.at, HistoryKind(e.kind), list_name=e.list_name)
+                for e in store.subscribers.membership_events(found.id)]
+    entries.sort(key=lambda e: e.at or datetime.min.replace(tzinfo=UTC))
+    return SubscriberHistory(found, entries)

@@ -1,7 +1,8 @@
 """The daemon's jobs: one function per job kind, each recorded in the run history.
 
 A job id names its kind and target: `ingest:<source>`, `digest:<digest>`, `post:<channel>`,
-`mail:confirmations` (the queued subscribe confirmations, whenever a digest offers a list) and
+`mail:confirmations` (the queued subscribe confirmations, whenever a digest offers a list),
+`mail:notifications` (approval notifications, whenever a digest or channel needs approval) and
 `bounces:imap` (the bounce mailbox, when `bounces.imap.schedule` is set).
 The scheduler and `run --once` both go through `run_job`, so a run is recorded, logged and
 alerted on the same way. A digest issue left half-sent keeps its run: the run that resumes it
@@ -26,13 +27,14 @@ from newsletter.pipeline.actions import is_due
 from newsletter.pipeline.bounces import fetch_bounce_mailbox
 from newsletter.pipeline.digests import unfinished_issues
 from newsletter.pipeline.ingest import ingest
+from newsletter.pipeline.notifications import send_notifications
 from newsletter.pipeline.plan import freeze_issue
 from newsletter.pipeline.posting import post_due, queue_posts
 from newsletter.pipeline.revisions import follow_changes
 from newsletter.pipeline.sending import send_counts, send_digest, send_outcome
 from newsletter.pipeline.subscribe import send_confirmations
 from newsletter.runtime import alerts
-from newsletter.runtime.status import job_schedules
+from newsletter.runtime.status import job_schedules, needs_approval
 from newsletter.store import DigestIssueStatus, RunOutcome, RunRecord, Store
 
 log = logging.getLogger("newsletter.runtime.jobs")
@@ -72,6 +74,7 @@ def job_ids(config: Config) -> list[str]:
         + [keys.job_id(JobKind.POST, c.name) for c in config.channels]
         + [job for job in job_schedules(config) if keys.job_kind(job) is JobKind.BOUNCES]
         + ([keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] if config.offered_lists() else [])
+        + ([keys.job_id(JobKind.MAIL, keys.NOTIFICATIONS)] if needs_approval(config) else [])
     )
 
 
@@ -118,8 +121,12 @@ def _bounces(config: Config, store: Store, name: str, now: datetime, stop: threa
 
 
 def _mail(config: Config, store: Store, name: str, now: datetime, stop: threading.Event) -> JobResult:
-    """Send the queued confirmations; only a drain that found work is recorded (it runs every few seconds)."""
-    report = send_confirmations(config, store, stop=stop)
+    """Send the queued confirmations, or the approval notifications; only a drain that found work
+    is recorded (it runs every few seconds)."""
+    if name == keys.NOTIFICATIONS:
+        report = send_notifications(config, store, now=now, stop=stop)
+    else:
+        report = send_confirmations(config, store, stop=stop)
     outcome = RunOutcome.FAILED if report.errors else RunOutcome.OK
     result = JobResult(str(outcome), report.counts(), "; ".join(report.errors) or None)
     if report.did_something:

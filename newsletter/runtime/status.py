@@ -31,7 +31,14 @@ def job_schedules(config: Config) -> dict[str, list[Schedule]]:
         jobs[BOUNCE_MAILBOX_JOB] = [config.bounces.imap.schedule]
     if config.offered_lists():
         jobs[keys.job_id(JobKind.MAIL, keys.CONFIRMATIONS)] = [config.public.confirmation_schedule]
+    if needs_approval(config):
+        jobs[keys.job_id(JobKind.MAIL, keys.NOTIFICATIONS)] = [config.public.confirmation_schedule]
     return jobs
+
+
+def needs_approval(config: Config) -> bool:
+    """Whether any digest or channel waits for approval (approvers are then told by mail)."""
+    return any(d.require_approval for d in config.digests) or any(c.require_approval for c in config.channels)
 
 
 def _iso(moment: datetime | None, config: Config) -> str | None:

@@ -18,6 +18,7 @@ from newsletter.store import db
 from newsletter.store.announcements import AnnouncedItem, AnnouncementQueries, UpsertResult
 from newsletter.store.audit import ActionRecord, AuditQueries
 from newsletter.store.bounces import BounceQueries
+from newsletter.store.clicks import ClickQueries
 from newsletter.store.digests import DigestIssue, DigestIssueQueries
 from newsletter.store.lease import LeaseQueries
 from newsletter.store.owners import ClaimOwner
@@ -64,6 +65,7 @@ class Store:
         self.users = UserQueries(engine)
         self.public_requests = PublicRequestQueries(engine)
         self.bounces = BounceQueries(engine)
+        self.clicks = ClickQueries(engine)
 
     @classmethod
     def open(cls, url: str, *, check_schema: bool = True, create: bool = False) -> Store:

@@ -10,10 +10,10 @@ becomes the update time (or its embargo) and `revision` counts the re-announceme
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Row, and_, case, false, or_, select, true, update
+from sqlalchemy import ColumnElement, Engine, Row, and_, case, false, func, or_, select, true, update
 
 from newsletter.core.models import Announcement, AnnouncementStatus, Figure, Quote
 from newsletter.store.db import insert_ignoring_conflicts
@@ -176,6 +176,29 @@ class AnnouncementQueries:
             query = query.where(t.c.status == str(AnnouncementStatus.ACTIVE))
         with self.engine.connect() as conn:
             return [announcement_from_row(row) for row in conn.execute(query)]
+
+    def browse_announcements(
+        self, *, source: str | None = None, published_from: date | None = None, published_to: date | None = None,
+        limit: int = 50, offset: int = 0,
+    ) -> tuple[list[Announcement], int]:
+        """One page of every stored announcement (withdrawn ones too), newest first seen first, of
+        one source and published within a range when given (an undated one only without a
+        range), and how many match in all."""
+        t = announcements
+        conditions = [t.c.source == source] if source is not None else []
+        if published_from is not None:
+            conditions.append(t.c.published >= published_from)
+        if published_to is not None:
+            conditions.append(t.c.published <= published_to)
+        query = select(t).where(*conditions).order_by(t.c.first_seen.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            total = int(conn.scalar(select(func.count()).select_from(t).where(*conditions)) or 0)
+            return [announcement_from_row(row) for row in conn.execute(query)], total
+
+    def source_names(self) -> list[str]:
+        """Every source that has stored announcements, by name."""
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(announcements.c.source).distinct().order_by(announcements.c.source)))
 
     def announced_since(
         self,

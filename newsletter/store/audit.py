@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from newsletter.store.db import insert_ignoring_conflicts
 from newsletter.store.tables import actions, channel_state, utcnow
@@ -48,9 +48,14 @@ class AuditQueries:
             )
             return int(result.scalar_one())
 
-    def list_actions(self, limit: int = 50) -> list[ActionRecord]:
-        """The latest audit log entries, newest first."""
-        query = select(actions).order_by(actions.c.at.desc(), actions.c.id.desc()).limit(limit)
+    def count_actions(self) -> int:
+        """How many entries the audit log holds."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(actions)) or 0)
+
+    def list_actions(self, limit: int = 50, offset: int = 0) -> list[ActionRecord]:
+        """The latest audit log entries, newest first (from `offset`)."""
+        query = select(actions).order_by(actions.c.at.desc(), actions.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [
                 ActionRecord(row.id, row.at, row.actor, row.action, row.target, row.detail)

@@ -28,6 +28,17 @@ class RecordedBounce:
     issue_id: str | None
 
 
+@dataclass(frozen=True)
+class BounceReport:
+    """One bounce or complaint report about a person, as their history shows it."""
+
+    occurred_at: datetime
+    kind: BounceKind
+    source: str
+    issue_id: str | None
+    diagnostic: str
+
+
 class BounceQueries:
     """`store.bounces`: recording reports once, and counting them for the status and history."""
 
@@ -83,6 +94,15 @@ class BounceQueries:
         )
         with self.engine.connect() as conn:
             return {int(sid): int(count) for sid, count in conn.execute(query)}
+
+    def reports_about(self, email: str) -> list[BounceReport]:
+        """Every bounce and complaint report about this address, oldest first."""
+        t = bounce_events
+        query = (select(t.c.occurred_at, t.c.kind, t.c.source, t.c.issue_id, t.c.diagnostic)
+                 .where(t.c.email_hash == email_hash(email)).order_by(t.c.occurred_at, t.c.id))
+        with self.engine.connect() as conn:
+            return [BounceReport(row.occurred_at, BounceKind(row.kind), row.source, row.issue_id, row.diagnostic)
+                    for row in conn.execute(query)]
 
     def counts_since(self, since: datetime) -> dict[BounceKind, int]:
         """Reports of each kind that occurred since `since` (every kind present, zero or not)."""

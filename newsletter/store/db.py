@@ -22,7 +22,7 @@ ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 # The newest shipped migration, stated so that opening a store never imports Alembic (a test
 # holds it equal to the migrations' single head).
-HEAD_REVISION = "0007_digest_edits"
+HEAD_REVISION = "0009_user_email"
 VERSION_TABLE = "alembic_version"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")

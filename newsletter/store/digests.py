@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.core.errors import StoreError
 from newsletter.core.models import Digest, DigestEdits, DigestIssueStatus
+from newsletter.store.clicks import insert_links
 from newsletter.store.tables import UTCDateTime, digest_issues, utcnow
 
 FINISHED_STATUSES = frozenset({DigestIssueStatus.SENT, DigestIssueStatus.SKIPPED})
@@ -63,6 +64,15 @@ def _issue_from_row(row: Row[Any]) -> DigestIssue:
     )
 
 
+def _issue_conditions(digest: str | None, statuses: Iterable[DigestIssueStatus | str] | None) -> list[Any]:
+    """The WHERE clauses selecting the issues of one digest and in some statuses."""
+    t = digest_issues
+    conditions: list[Any] = [t.c.digest == digest] if digest is not None else []
+    if statuses is not None:
+        conditions.append(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
+    return conditions
+
+
 class DigestIssueQueries:
     """`store.issues`: digest issues and their chain per digest."""
 
@@ -101,6 +111,7 @@ class DigestIssueQueries:
                         edits=digest.edits.to_json() or None,
                     )
                 )
+                insert_links(conn, digest.issue_id, digest.tracked_links, now)
         except IntegrityError:
             raise StoreError(f"digest issue {digest.issue_id} already exists") from None
         return DigestIssue(digest=digest, status=status, created_at=now)
@@ -112,6 +123,13 @@ class DigestIssueQueries:
         query = select(t.c.id).where(t.c.digest == digest, ~followed).order_by(t.c.created_at.desc()).limit(1)
         with self.engine.connect() as conn:
             return conn.scalar(query) or FIRST_ISSUE
+
+    def successor(self, digest: str, issue_id: str) -> DigestIssue | None:
+        """The issue recorded after this one in the digest's chain (the one that `follows` it), if any."""
+        t = digest_issues
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.digest == digest, t.c.follows == issue_id)).first()
+        return _issue_from_row(row) if row else None
 
     def get_digest_issue(self, issue_id: str) -> DigestIssue | None:
         """The stored issue with this id, or None."""
@@ -125,14 +143,12 @@ class DigestIssueQueries:
         digest: str | None = None,
         statuses: Iterable[DigestIssueStatus | str] | None = None,
         limit: int = 20,
+        offset: int = 0,
     ) -> list[DigestIssue]:
-        """The latest issues, newest first, optionally of one digest and in some statuses."""
+        """The latest issues, newest first (from `offset`), optionally of one digest and in some statuses."""
         t = digest_issues
-        query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
-        if digest is not None:
-            query = query.where(t.c.digest == digest)
-        if statuses is not None:
-            query = query.where(t.c.status.in_([str(DigestIssueStatus(s)) for s in statuses]))
+        query = (select(t).where(*_issue_conditions(digest, statuses))
+                 .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit).offset(offset))
         with self.engine.connect() as conn:
             return [_issue_from_row(row) for row in conn.execute(query)]
 
@@ -158,6 +174,13 @@ class DigestIssueQueries:
         )
         with self.engine.begin() as conn:
             return conn.execute(query).rowcount == 1
+
+    def count_digest_issues(self, *, digest: str | None = None,
+                            statuses: Iterable[DigestIssueStatus | str] | None = None) -> int:
+        """How many issues `list_digest_issues` could list in all."""
+        query = select(func.count()).select_from(digest_issues).where(*_issue_conditions(digest, statuses))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def set_digest_issue_status(
         self,
@@ -222,4 +245,7 @@ class DigestIssueQueries:
             .values(**values)
         )
         with self.engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
+            done = conn.execute(query).rowcount == 1
+            if done:
+                insert_links(conn, digest.issue_id, digest.tracked_links, values["rendered_at"])
+            return done

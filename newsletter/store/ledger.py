@@ -31,7 +31,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 INTERRUPTED = "interrupted: the process stopped while sending"
 # Mail kinds an interrupted claim may be sent again (at most one duplicate per connection);
 # posts are checked on the service instead.
-RESENDABLE_KINDS = (str(DeliveryKind.EMAIL), str(DeliveryKind.CONFIRMATION))
+RESENDABLE_KINDS = (str(DeliveryKind.EMAIL), str(DeliveryKind.CONFIRMATION), str(DeliveryKind.NOTIFICATION))
 
 PendingRow = tuple[str, str, str, dict[str, Any] | None]
 Item = TypeVar("Item")
@@ -76,6 +76,22 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 def _statuses(*statuses: DeliveryStatus) -> list[str]:
     """Status values for an IN clause."""
     return [str(s) for s in statuses]
+
+
+def _row_filter(status: DeliveryStatus | Collection[DeliveryStatus] | None, issue_id: str | None,
+                kind: str | None) -> list[Any]:
+    """The WHERE clauses selecting rows by status (one or several), issue and kind."""
+    t = deliveries
+    conditions: list[Any] = []
+    if isinstance(status, DeliveryStatus):
+        conditions.append(t.c.status == str(status))
+    elif status is not None:
+        conditions.append(t.c.status.in_(_statuses(*status)))
+    if issue_id is not None:
+        conditions.append(t.c.issue_id == issue_id)
+    if kind is not None:
+        conditions.append(t.c.kind == str(DeliveryKind(kind)))
+    return conditions
 
 
 class Ledger:
@@ -454,6 +470,13 @@ class Ledger:
                 found[status] = int(count)
         return found
 
+    def first_sent_at(self, issue_id: str) -> datetime | None:
+        """When the issue's first message was accepted (None before any was)."""
+        t = deliveries
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.min(t.c.sent_at)).where(t.c.issue_id == issue_id,
+                                                                    t.c.status == str(S.SENT)))
+
     def bounced_failures(self, issue_id: str) -> int:
         """Failed messages of the issue whose recipient is now marked bounced."""
         t = deliveries
@@ -503,20 +526,25 @@ class Ledger:
         issue_id: str | None = None,
         kind: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Delivery]:
-        """Ledger rows, oldest first, filtered by status (one or several), issue and kind."""
+        """Ledger rows, oldest first (or newest first), filtered by status (one or several),
+        issue and kind, `limit` of them from `offset`."""
         t = deliveries
-        query = select(t).order_by(t.c.id).limit(limit)
-        if isinstance(status, DeliveryStatus):
-            query = query.where(t.c.status == str(status))
-        elif status is not None:
-            query = query.where(t.c.status.in_(_statuses(*status)))
-        if issue_id is not None:
-            query = query.where(t.c.issue_id == issue_id)
-        if kind is not None:
-            query = query.where(t.c.kind == str(DeliveryKind(kind)))
+        order = t.c.id.desc() if newest_first else t.c.id
+        query = select(t).where(*_row_filter(status, issue_id, kind)).order_by(order).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [delivery_from_row(row) for row in conn.execute(query)]
+
+    def count_deliveries(
+        self, *, status: DeliveryStatus | Collection[DeliveryStatus] | None = None, issue_id: str | None = None,
+        kind: str | None = None,
+    ) -> int:
+        """How many rows `list_deliveries` could list in all."""
+        query = select(func.count()).select_from(deliveries).where(*_row_filter(status, issue_id, kind))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def _release_awaiting(self, which: Any, now: datetime | None) -> int:
         """Move the rows matching `which` from awaiting_approval to pending; returns how many."""

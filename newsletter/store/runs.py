@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from newsletter.core.errors import StoreError
 from newsletter.core.models import RunOutcome
@@ -98,9 +98,14 @@ class RunQueries:
                 )
             )
 
-    def last_runs(self, job: str | None = None, limit: int = 10) -> list[RunRecord]:
-        """The latest runs, newest first, of one job or of all."""
-        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+    def count_runs(self) -> int:
+        """How many runs are recorded."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(runs)) or 0)
+
+    def last_runs(self, job: str | None = None, limit: int = 10, offset: int = 0) -> list[RunRecord]:
+        """The latest runs, newest first (from `offset`), of one job or of all."""
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit).offset(offset)
         if job is not None:
             query = query.where(runs.c.job == job)
         with self.engine.connect() as conn:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from newsletter.core.models import SubscriberStatus
@@ -67,6 +67,23 @@ class BatchResult:
 
     added: int
     memberships_added: int
+
+
+@dataclass(frozen=True)
+class SubscriberSearch:
+    """One page of a subscriber search, and how many match in all."""
+
+    subscribers: list[Subscriber]
+    total: int
+
+
+@dataclass(frozen=True)
+class MembershipEvent:
+    """A person joined (`subscribed`) or left (`unsubscribed`) a list at a time."""
+
+    at: datetime | None
+    list_name: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -190,6 +207,55 @@ class SubscriberQueries:
             query = query.where(subscribers.c.status == str(SubscriberStatus(status)))
         if list_name is not None:
             query = query.where(subscribers.c.id.in_(_member_ids(list_name)))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def search_subscribers(
+        self, text: str = "", list_name: str | None = None, status: SubscriberStatus | str | None = None,
+        *, limit: int = 50, offset: int = 0,
+    ) -> SubscriberSearch:
+        """Subscribers whose address or name contains `text` (any case), of one list and status
+        when given, by address: `limit` of them from `offset`, and the total."""
+        conditions = _search_conditions(text, list_name, status)
+        ids = select(subscribers.c.id).where(*conditions).order_by(subscribers.c.email).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            total = int(conn.scalar(select(func.count()).select_from(subscribers).where(*conditions)) or 0)
+            page_ids = list(conn.scalars(ids))
+        found = {s.id: s for s in self._subscribers(subscribers.c.id.in_(page_ids))} if page_ids else {}
+        return SubscriberSearch([found[i] for i in page_ids if i in found], total)
+
+    def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with this id, or None (forgotten or never stored)."""
+        found = self._subscribers(subscribers.c.id == subscriber_id)
+        return found[0] if found else None
+
+    def membership_events(self, subscriber_id: int) -> list[MembershipEvent]:
+        """When the subscriber joined the lists they are on, and left the lists they left, oldest first."""
+        with self.engine.connect() as conn:
+            joined = conn.execute(
+                select(list_members.c.added_at, list_members.c.list_name)
+                .where(list_members.c.subscriber_id == subscriber_id)
+            ).all()
+            left = conn.execute(
+                select(list_opt_outs.c.created_at, list_opt_outs.c.list_name)
+                .where(list_opt_outs.c.subscriber_id == subscriber_id)
+            ).all()
+        events = [MembershipEvent(at, name, "subscribed") for at, name in joined]
+        events += [MembershipEvent(at, name, "unsubscribed") for at, name in left]
+        return sorted(events, key=lambda e: (e.at is not None, e.at or datetime.min.replace(tzinfo=UTC), e.list_name))
+
+    def list_names(self) -> list[str]:
+        """Every list known to the store, by name."""
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(lists.c.name).order_by(lists.c.name)))
+
+    def opt_outs_between(self, list_names: Iterable[str], start: datetime, end: datetime | None) -> int:
+        """How many people left any of these lists from `start` (included) to `end` (excluded; open when None)."""
+        t = list_opt_outs
+        query = select(func.count(func.distinct(t.c.subscriber_id))).where(
+            t.c.list_name.in_(list(list_names)), t.c.created_at >= start)
+        if end is not None:
+            query = query.where(t.c.created_at < end)
         with self.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
@@ -380,6 +446,21 @@ class SubscriberQueries:
             for subscriber_id, list_name in memberships:
                 by_id[subscriber_id].lists.append(list_name)
         return found
+
+
+def _search_conditions(text: str, list_name: str | None, status: SubscriberStatus | str | None) -> list[Any]:
+    """The WHERE clauses of a subscriber search (the text matched literally, `%` and `_` included)."""
+    conditions: list[Any] = []
+    words = text.strip().lower()
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(subscribers.c.email.like(pattern, escape="\\"),
+                              func.lower(subscribers.c.name).like(pattern, escape="\\")))
+    if status is not None:
+        conditions.append(subscribers.c.status == str(SubscriberStatus(status)))
+    if list_name is not None:
+        conditions.append(subscribers.c.id.in_(_member_ids(list_name)))
+    return conditions
 
 
 def _member_ids(list_name: str) -> Any:

@@ -288,6 +288,7 @@ users = Table(
     Column("locked_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
+    Column("email", String(320)),
 )
 
 api_tokens = Table(
@@ -329,4 +330,17 @@ bounce_events = Table(
     Index("ix_bounce_events_occurred_at", "occurred_at"),
     Index("ix_bounce_events_email_hash_kind", "email_hash", "kind"),
     Index("ix_bounce_events_issue_id", "issue_id"),
+)
+
+tracked_links = Table(
+    "tracked_links",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("issue_id", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("clicks", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_click_at", UTCDateTime),
+    Index("ix_tracked_links_issue_id", "issue_id"),
 )

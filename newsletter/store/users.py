@@ -25,6 +25,7 @@ class User:
     locked_until: datetime | None
     created_at: datetime
     last_login_at: datetime | None
+    email: str | None = None
 
     def locked(self, now: datetime) -> bool:
         """Whether sign-in is refused until `locked_until`."""
@@ -41,7 +42,7 @@ class Credentials:
 
 def _user(row: Any) -> User:
     return User(row.id, row.name, Role(row.role), row.session_version, row.failed_logins, row.locked_until,
-                row.created_at, row.last_login_at)
+                row.created_at, row.last_login_at, row.email)
 
 
 USER_COLUMNS = [c for c in users.c if c.name != "password_hash"]
@@ -108,6 +109,12 @@ class UserQueries:
             result = conn.execute(update(users).where(users.c.name == name).values(
                 password_hash=password_hash, session_version=users.c.session_version + 1,
                 failed_logins=0, locked_until=None))
+        return bool(result.rowcount)
+
+    def set_email(self, name: str, email: str | None) -> bool:
+        """Give a user the address approval notifications go to (None: no notifications)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(users).where(users.c.name == name).values(email=email))
         return bool(result.rowcount)
 
     def set_role(self, name: str, role: Role) -> bool:

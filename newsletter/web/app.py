@@ -30,12 +30,14 @@ from newsletter.web.pages import (
     announcements,
     archive,
     calendar,
+    clicks,
     digest_editor,
     health,
     history,
     public_announcement,
     review,
     session,
+    subscriber_admin,
     subscribers,
     upcoming,
     webhooks,
@@ -140,6 +142,7 @@ def create_app(
         *upcoming.routes, *review.routes, *announcements.routes, *public_announcement.routes, *history.routes,
         *archive.routes, *calendar.routes, *digest_editor.routes,
         *subscribers.routes, *health.routes, *session.routes, *api.routes, *webhooks.routes,
+        *subscriber_admin.routes, *clicks.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

@@ -25,6 +25,7 @@ from newsletter.store import Store
 from newsletter.web.auth import Reviewer, current_reviewer, require_role
 from newsletter.web.csrf import check_csrf, csrf_token
 from newsletter.web.formatting import FILTERS
+from newsletter.web.imports import ImportBoard
 from newsletter.web.throttle import SlidingWindow
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -45,6 +46,7 @@ class WebState:
     templates: Jinja2Templates
     login_throttle: SlidingWindow
     sns_certificates: CertificateCache = field(default_factory=CertificateCache)
+    imports: ImportBoard = field(default_factory=ImportBoard)
     _store: Store | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -76,3 +76,19 @@ def test_an_api_token_is_printed_once_and_stored_hashed(config: Path) -> None:
     assert token not in dump and "monitoring" in dump
     with app_client(loaded, base_url=loaded.public_base_url) as client:
         assert client.get("/history", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_approvers_get_an_address_for_notifications(config: Path) -> None:
+    code, out, _ = run(config, "users", "add", "paul", "--role", "approver", "--email", "Paul@Ministere.example.org",
+                       "--password-stdin", stdin=PASSPHRASE)
+    assert code == 0, out
+    with Store.open(load_config(config).database_url()) as store:
+        assert store.users.get_user("paul").email == "paul@ministere.example.org"
+    code, out, _ = run(config, "users", "email", "paul", "valideur@ministere.example.org")
+    assert code == 0 and "notifications go to valideur@ministere.example.org" in out
+    code, _, err = run(config, "users", "email", "paul", "pas une adresse")
+    assert code == 1 and "'pas une adresse' is not a valid address" in err
+    code, out, _ = run(config, "users", "email", "paul", "")
+    assert code == 0 and "no notifications" in out
+    with Store.open(load_config(config).database_url()) as store:
+        assert store.users.get_user("paul").email is None

@@ -448,3 +448,34 @@ def test_a_skipped_issue_reopens_only_while_no_issue_follows_it(store: Store) ->
     store.issues.create_digest_issue(make_digest("hebdo-2026-11"), follows="hebdo-2026-10", now=T0)
     assert not store.issues.reopen_skipped_issue("hebdo-2026-10", DigestIssueStatus.APPROVED, actor="paul", now=T0)
     assert store.issues.get_digest_issue("hebdo-2026-10").status is DigestIssueStatus.SKIPPED
+
+
+def test_subscriber_search_pages_and_takes_wildcards_literally(store: Store) -> None:
+    for n in range(7):
+        store.subscribers.add_subscriber(f"lecteur{n}@example.org", name=f"Lecteur N°{n}", lists=["main"], now=T0)
+    store.subscribers.add_subscriber("cent_pour_cent@example.org", name="100% Lecteur", lists=["culture"], now=T0)
+    page = store.subscribers.search_subscribers("LECTEUR", limit=3, offset=3)
+    assert page.total == 8 and [s.email for s in page.subscribers] == [
+        "lecteur2@example.org", "lecteur3@example.org", "lecteur4@example.org"]
+    assert page.subscribers[0].lists == ["main"]
+    assert [s.email for s in store.subscribers.search_subscribers("100%").subscribers] == ["cent_pour_cent@example.org"]
+    assert store.subscribers.search_subscribers("t_p").total == 1
+    assert store.subscribers.search_subscribers("lecteur_").total == 0  # `_` is no wildcard: "lecteur0" does not match
+    assert store.subscribers.search_subscribers("", list_name="culture").total == 1
+    lecteur = store.subscribers.get_subscriber("lecteur1@example.org")
+    store.subscribers.leave_lists(lecteur.id, ["main"], T0 + timedelta(hours=1))
+    assert store.subscribers.search_subscribers("lecteur1", status="unsubscribed").total == 1
+    assert store.subscribers.opt_outs_between(["main", "x"], T0, T0 + timedelta(hours=1)) == 0
+    assert store.subscribers.opt_outs_between(["main"], T0, None) == 1
+    assert [e.kind for e in store.subscribers.membership_events(lecteur.id)] == ["unsubscribed"]
+
+
+def test_tracked_links_count_clicks_per_issue_and_link(store: Store) -> None:
+    digest = replace(make_digest(), tracked_links=[("tok-home", "https://example.org/"),
+                                                   ("tok-a", "https://example.org/a")])
+    store.issues.create_digest_issue(digest, follows="", now=T0)
+    assert store.clicks.follow("tok-a", T0) == "https://example.org/a"
+    assert store.clicks.follow("tok-a", T0) == "https://example.org/a"
+    assert store.clicks.follow("unknown", T0) is None
+    assert [(link.url, link.clicks) for link in store.clicks.clicks_of(digest.issue_id)] == [
+        ("https://example.org/", 0), ("https://example.org/a", 2)]

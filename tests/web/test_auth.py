@@ -35,11 +35,14 @@ REVIEW_PAGES = ["/upcoming", "/announcements", "/history", "/upcoming/digest/heb
 EDITOR_ACTIONS = {"/actions/edit", "/actions/pick-key", "/actions/edit-digest"}
 APPROVER_ACTIONS = {"/actions/approve", "/actions/send-now", "/actions/post-now", "/actions/settle",
                     "/actions/retract", "/actions/skip", "/actions/test-send", "/actions/move", "/actions/undo-skip"}
+ADMIN_ACTIONS = {"/subscribers/add", "/subscribers/remove", "/subscribers/import", "/subscribers/forget"}
+ADMIN_PAGES = ["/subscribers", "/subscribers/export.csv", "/subscribers/1", "/subscribers/1/forget"]
 # POST routes a visitor may use without an account: each is authorised by its own token, form or signature
 # (the providers' webhooks: tests/web/test_webhooks.py).
 PUBLIC_POSTS = {"/login", "/logout", "/subscribe", "/subscribe/confirm/{token}", "/unsubscribe/{token}",
                 "/webhooks/ses", "/webhooks/brevo"}
-FORM = {"target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
+FORM = {"email": "ana@example.org", "list": "main", "confirm": "yes",
+        "target": X_POST, "text": "pirate", "digest": "hebdo", "address": "dehors@example.net", "sent": "yes",
         "kind": "quote", "index": "1", "slot": "2025-03-24T10:00:00+01:00", "op": "subject"}
 
 
@@ -57,7 +60,7 @@ def unchanged(env: ReviewEnv) -> bool:
 
 
 def test_every_post_route_is_public_by_design_or_needs_a_role(review_env: ReviewEnv) -> None:
-    assert post_routes(review_env) == PUBLIC_POSTS | EDITOR_ACTIONS | APPROVER_ACTIONS
+    assert post_routes(review_env) == PUBLIC_POSTS | EDITOR_ACTIONS | APPROVER_ACTIONS | ADMIN_ACTIONS
 
 
 def test_review_pages_and_actions_need_a_signed_in_user_even_on_loopback(review_env: ReviewEnv) -> None:
@@ -66,8 +69,10 @@ def test_review_pages_and_actions_need_a_signed_in_user_even_on_loopback(review_
             response = anonymous.get(path, follow_redirects=False)
             assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
         csrf = anonymous.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-        for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS):
+        for path in sorted(EDITOR_ACTIONS | APPROVER_ACTIONS | ADMIN_ACTIONS):
             assert anonymous.post(path, data={"csrf_token": csrf, **FORM}).status_code == 401, path
+        for path in ADMIN_PAGES:
+            assert anonymous.get(path, follow_redirects=False).status_code == 303, path
         assert anonymous.get("/health").json() == {"ok": False}
     assert unchanged(review_env) and review_env.smtp.handler.received == []
 
@@ -97,6 +102,18 @@ def test_an_editor_cannot_approve_send_post_skip_settle_or_retract(review_env: R
     assert Ledger(review_env.store).get(MASTO_POST).status == DeliveryStatus.PENDING
 
 
+@pytest.mark.parametrize("name", ["edith", "paul"])
+def test_only_an_admin_adds_removes_imports_forgets_or_exports_subscribers(review_env: ReviewEnv, name: str) -> None:
+    with review_env.client_as(name) as other:
+        for path in sorted(ADMIN_ACTIONS):
+            response = form_post(other, path, FORM)
+            assert response.status_code == 403 and "demande le rôle administration" in response.text, path
+        for path in ADMIN_PAGES:
+            assert other.get(path).status_code == 403, path
+    ana = review_env.store.subscribers.get_subscriber("ana@example.org")
+    assert ana is not None and ana.lists == ["main"] and not audit(review_env)
+
+
 def test_an_editor_edits_and_an_approver_approves(review_env: ReviewEnv) -> None:
     with review_env.client_as("edith") as editor:
         edited = form_post(editor, "/actions/edit", {"target": X_POST, "text": "Relu par la rédaction"})
@@ -122,6 +139,14 @@ def test_a_forged_host_is_refused_even_with_a_session(review_env: ReviewEnv) -> 
                 assert client.request(endpoint.method, path, json={}, headers=token).status_code == 400, path
     assert review_env.client.get("/upcoming").status_code == 200
     assert unchanged(review_env)
+
+
+def test_a_forged_host_is_refused_on_every_post_route(review_env: ReviewEnv) -> None:
+    with review_env.admin_client(base_url="http://evil.example") as client:
+        for path in sorted(post_routes(review_env)):
+            assert client.post(path.replace("{token}", "x"), data=FORM).status_code == 400, path
+        assert client.get("/r/AAAAAAAAAAAAAAAAAAAAAA").status_code == 400
+    assert unchanged(review_env) and review_env.store.subscribers.get_subscriber("ana@example.org") is not None
 
 
 def test_sign_in_failures_are_throttled_per_client(review_env: ReviewEnv) -> None:

@@ -136,3 +136,49 @@ def test_calendar_move_then_edit_and_approve_a_digest_in_a_real_browser(chromium
     assert issue.digest.subject == "La semaine en bref"
     assert [a.action for a in review_env.store.audit.list_actions() if a.actor == "paul"] == [
         "digest.approve", "digest.edit", "digest.edit", "digest.record_next", "post.move"]
+
+
+def test_an_admin_imports_subscribers_then_finds_one_and_reads_their_history(
+        chromium: Any, served: str, review_env: ReviewEnv, tmp_path: Path) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    upload = tmp_path / "abonnés.csv"
+    upload.write_text("email;name;lists\nchloe@example.org;Chloé Martin;main\npas-une-adresse;X;main\n"
+                      "denis@example.org;Denis;main\n", encoding="utf-8")
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        local_only(page, served)
+        page.goto(f"{served}/login")
+        page.get_by_label("Nom d'utilisateur").fill("alice")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(f"{served}/upcoming")
+        page.get_by_role("link", name="Abonnés").click()
+        page.wait_for_url(f"{served}/subscribers")
+        page.get_by_label("Fichier CSV").set_input_files(str(upload))
+        page.get_by_label("Inscrire tout le monde à la liste").select_option("main")
+        page.get_by_role("button", name="Importer").click()
+        page.wait_for_url(f"{served}/subscribers/import/*")
+        page.locator('section.import[data-finished="yes"]').wait_for(timeout=10000)
+        shown = page.locator("section.import").inner_text()
+        assert page.locator("dl.import-report").count() == 1, shown
+        report = page.locator("dl.import-report")
+        assert report.locator("dd.n-added").inner_text() == "2" and report.locator("dd.n-rejected").inner_text() == "1"
+        assert "pas-une-adresse" in page.locator("table.rejected").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "subscribers-import-report.png"), full_page=True)
+
+        page.get_by_role("link", name="Abonnés").first.click()
+        page.get_by_label("Rechercher (adresse ou nom)").fill("martin")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{served}/subscribers?q=martin*")
+        assert page.locator("table.subscribers tbody tr").count() == 1
+        page.screenshot(path=str(SCREENSHOTS / "subscribers-search.png"), full_page=True)
+        page.get_by_role("link", name="chloe@example.org").click()
+        page.wait_for_url(f"{served}/subscribers/*")
+        history = page.locator("table.subscriber-history").inner_text()
+        assert "consentement recueilli" in history and "inscription" in history
+        assert "import:abonnés.csv" in history
+        page.screenshot(path=str(SCREENSHOTS / "subscriber-history.png"), full_page=True)
+    finally:
+        page.close()
+    chloe = review_env.store.subscribers.get_subscriber("chloe@example.org")
+    assert chloe is not None and chloe.lists == ["main"] and chloe.name == "Chloé Martin"

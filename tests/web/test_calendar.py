@@ -62,7 +62,8 @@ def test_moving_a_post_from_the_calendar_puts_it_on_the_new_day(review_env: Revi
     page = review_env.client.get("/calendar?week=2025-W12").text
     assert item_at(page, MASTO_POST) == ("pending", "2025-03-23T12:00:00+01:00")
     assert item_at(page, EMPLOI_MASTO) == ("pending", "2025-03-21T12:00:00+01:00")
-    assert "Publication déplacée : elle part le 23 mars 2025 12:00." in page
+    flash = page.split('role="status">')[1].split("</p>")[0]
+    assert flash.startswith("Publication sur masto déplacée : « ") and flash.endswith("» part le 23 mars 2025 12:00.")
     assert ("alice", "post.move", MASTO_POST) in audit(review_env)
     refused = review_env.post("/actions/move", {"target": MASTO_POST, "slot": "2025-03-23T13:00:00+01:00"})
     assert refused.status_code == 400 and "not one of channel masto&#39;s next 14 slots" in refused.text

@@ -83,7 +83,8 @@ def test_an_approved_issue_edited_on_the_page_waits_for_an_approver_again(review
         response = edit(client, {"op": "intro", "text": "Un mot d'introduction."})
         assert response.status_code == 303
         page = client.get(EDITOR).text
-        assert f"Numéro {issue_id} modifié. Il faut l&#39;approuver de nouveau." in page
+        flash = page.split('role="status">')[1].split("</p>")[0]
+        assert flash.endswith("est modifié. Il faut l&#39;approuver de nouveau.") and issue_id not in flash
         assert "en attente d&#39;approbation" in page
         issue = plan_digest(config, review_env.store, config.digest("hebdo"), NOW).issue
         assert issue.status is DigestIssueStatus.AWAITING_APPROVAL

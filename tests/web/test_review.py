@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from newsletter.core.models import DeliveryStatus
+from newsletter.core.models import Announcement, DeliveryStatus
 from newsletter.pipeline.accounts import create_api_token
 from newsletter.runtime.daemon import LEASE_NAME
 from newsletter.store import DigestIssueStatus
@@ -70,7 +70,10 @@ def test_edit_then_approve_moves_the_post_to_the_queue(review_env: ReviewEnv) ->
     assert row.status == DeliveryStatus.PENDING and row.payload["text"] == "Texte relu https://example.org/a"
     page = review_env.client.get("/upcoming").text
     assert f'data-key="{X_POST}" data-status="pending"' in page
-    assert "Publication approuvée : elle est en file d&#39;attente." in page  # the flash message
+    flash = page.split('class="flash flash-info" role="status">')[1].split("</p>")[0]
+    assert flash == ("Publication sur x-main validée : « Apprentissage : près de 900 000 contrats signés en 2024 » "
+                     "est en file d&#39;attente.")  # in French, naming the channel and the announcement, not the key
+    assert X_POST not in flash
     assert [a.action for a in review_env.store.audit.list_actions()][:2] == ["post.approve", "post.edit"]
 
 
@@ -217,3 +220,52 @@ def test_stale_lease_is_unhealthy(review_env: ReviewEnv) -> None:
     review_env.store.leases.acquire_lease(LEASE_NAME, "runner-1", 0.05)
     time.sleep(0.1)
     assert review_env.client.get("/health").status_code == 503
+
+
+def test_announcements_come_a_page_at_a_time_with_their_filter(review_env: ReviewEnv) -> None:
+    for n in range(70):
+        review_env.store.announcements.upsert_announcement(
+            Announcement(identity=f"lot-{n}", source="lot", id=f"lot-{n:02}", title=f"Annonce du lot {n:02}",
+                         url=None, published=date(2025, 1, 1) + timedelta(days=n), content_hash=f"lot{n}"),
+            announce=False, now=NOW - timedelta(days=200 - n))
+    first = review_env.client.get("/announcements?source=lot").text
+    assert first.count('class="announcement"') == 50 and "Annonce du lot 69" in first and "Page 1 sur 2" in first
+    second = review_env.client.get("/announcements?source=lot&page=2").text
+    assert second.count('class="announcement"') == 20 and "Annonce du lot 00" in second
+    assert 'href="/announcements?source=lot&amp;page=1"' in second
+    actions_come_back = review_env.client.get("/announcements?page=1").text
+    assert 'name="next" value="/announcements?page=1#a-apprentissage"' in actions_come_back
+    ranged = review_env.client.get("/announcements?source=lot&from=2025-01-01&to=2025-01-10").text
+    assert ranged.count('class="announcement"') == 10 and "Page 1 sur" not in ranged
+
+
+def test_history_and_archive_come_a_page_at_a_time(review_env: ReviewEnv) -> None:
+    for n in range(60):
+        review_env.store.audit.record_action("robot", f"test.step{n:02}", now=NOW + timedelta(minutes=n))
+        review_env.store.runs.finish_run(review_env.store.runs.start_run("ingest:x", now=NOW), "ok", {}, f"run {n}")
+    first = review_env.client.get("/history").text
+    assert "test.step59" in first and "test.step09" not in first
+    assert 'href="/history?actions=2"' in first and 'href="/history?runs=2"' in first
+    second = review_env.client.get("/history?runs=2&actions=2").text
+    assert "test.step09" in second and "test.step59" not in second and "Page 2 sur 2" in second
+    assert 'href="/history?runs=2&amp;actions=1"' in second  # each section keeps the other's page
+    assert "Page" not in review_env.client.get("/archive").text  # a single page needs no links
+    ledger = Ledger(review_env.store)
+    ledger.ensure_pending([(f"post:lot-{n}:quote:masto", "post", "masto", {"text": f"Message {n:02}"})
+                           for n in range(55)], now=NOW)
+    for n in range(55):
+        ledger.claim(f"post:lot-{n}:quote:masto", NOW)
+        ledger.mark_sent(f"post:lot-{n}:quote:masto", str(n), now=NOW)
+    newest = review_env.client.get("/history").text
+    assert "Message 54" in newest and "Message 04" not in newest and 'href="/history?posts=2"' in newest
+    assert "Message 04" in review_env.client.get("/history?posts=2").text
+
+
+def test_each_page_has_its_own_title_in_the_interface_language(review_env: ReviewEnv) -> None:
+    titles = {path: re.search(r"<title>(.*?)</title>", review_env.client.get(path).text).group(1)
+              for path in ["/upcoming", "/announcements", "/history", "/subscribers"]}
+    assert titles["/upcoming"].startswith("Prochains envois — ") and titles["/history"].startswith("Historique — ")
+    assert titles["/announcements"].startswith("Annonces enregistrées — ")
+    assert titles["/subscribers"].startswith("Abonnés — ")
+    review_env.client.get("/lang/en?next=/upcoming")
+    assert "<title>Upcoming sends — " in review_env.client.get("/upcoming").text

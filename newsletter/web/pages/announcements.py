@@ -1,4 +1,5 @@
-"""The Announcements page: stored announcements with their quotes and figures, by source and date."""
+"""The Announcements page: stored announcements with their quotes and figures, by source and
+date, a page at a time."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.core.models import Announcement
 from newsletter.runtime.status import skipped_documents as skipped_documents_of
 from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.web.paging import Pagination, requested_page
 
-MAX_SHOWN = 200
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,6 @@ class AnnouncementFilter:
     source: str | None = None
     start: date | None = None
     end: date | None = None
-
-    def keeps(self, announcement: Announcement) -> bool:
-        """Whether the announcement passes the date range (undated ones only without a range)."""
-        if self.start is None and self.end is None:
-            return True
-        day = announcement.published
-        return day is not None and (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
 
 
 def _date(value: str | None) -> date | None:
@@ -46,16 +40,18 @@ def filter_from(request: Request) -> AnnouncementFilter:
     return AnnouncementFilter(params.get("source") or None, _date(params.get("from")), _date(params.get("to")))
 
 
-def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
-    """The page's context: the filtered announcements, newest first, and the source choices."""
+def _data(request: Request, chosen: AnnouncementFilter, pages: Pagination) -> dict[str, object]:
+    """The page's context: one page of the filtered announcements, newest first, and the source choices."""
     store = web_state(request).store
-    found = store.announcements.list_announcements(source=chosen.source, include_inactive=True)
-    kept = [a for a in reversed(found) if chosen.keeps(a)][:MAX_SHOWN]
-    sources = sorted({s.name for s in web_state(request).config.sources} | {a.source for a in found})
+    kept, total = store.announcements.browse_announcements(
+        source=chosen.source, published_from=chosen.start, published_to=chosen.end, limit=pages.size,
+        offset=pages.offset)
+    sources = sorted({s.name for s in web_state(request).config.sources} | set(store.announcements.source_names()))
     skipped_documents = [d for d in skipped_documents_of(web_state(request).config, store)
                          if chosen.source in (None, d["source"])]
     return {
         "announcements": kept,
+        "pages": pages.with_total(total),
         "filter": chosen,
         "sources": sources,
         "skipped": store.announcements.not_announced_ids(),
@@ -66,7 +62,8 @@ def _data(request: Request, chosen: AnnouncementFilter) -> dict[str, object]:
 async def announcements_page(request: Request) -> Response:
     """Stored announcements, newest first, with their extracted quotes and figures."""
     signed_in(request)
-    return render(request, "announcements.html", await blocking(_data, request, filter_from(request)))
+    pages = requested_page(request, PAGE_SIZE)
+    return render(request, "announcements.html", await blocking(_data, request, filter_from(request), pages))
 
 
 routes = [Route("/announcements", announcements_page, methods=["GET"])]

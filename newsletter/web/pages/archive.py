@@ -12,15 +12,20 @@ from newsletter.pipeline.digests import SAFE_ISSUE_ID, archive_path, archive_val
 from newsletter.store import DigestIssueStatus
 from newsletter.web.common import blocking, render, web_state
 from newsletter.web.pages.upcoming import DIGEST_CSP
+from newsletter.web.paging import requested_page
 
 PUBLIC_STATUSES = (DigestIssueStatus.SENDING, DigestIssueStatus.SENT)
+ARCHIVE_PAGE = 50
 
 
 async def archive_index(request: Request) -> Response:
     """The sent issues, newest first."""
     store = web_state(request).store
-    issues = await blocking(store.issues.list_digest_issues, statuses=[DigestIssueStatus.SENT], limit=100)
-    return render(request, "archive.html", {"issues": issues})
+    pages = requested_page(request, ARCHIVE_PAGE)
+    sent = [DigestIssueStatus.SENT]
+    issues = await blocking(store.issues.list_digest_issues, statuses=sent, limit=pages.size, offset=pages.offset)
+    total = await blocking(store.issues.count_digest_issues, statuses=sent)
+    return render(request, "archive.html", {"issues": issues, "pages": pages.with_total(total)})
 
 
 def _copy(request: Request, issue_id: str) -> str:

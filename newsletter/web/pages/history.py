@@ -1,61 +1,41 @@
-"""The History page: past runs, digests sent (recipients, failures, bounces, complaints), posts,
-action log."""
+"""The History page: past runs, digests sent (recipients, failures, bounces, complaints,
+unsubscribes), posts, action log; and each issue's results page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.core.models import BounceKind, DeliveryStatus
-from newsletter.pipeline.posting import list_posts
-from newsletter.store import DigestIssue, Store
+from newsletter.core.models import DeliveryKind, DeliveryStatus
+from newsletter.pipeline.results import issue_results, results_of
 from newsletter.store.ledger import Ledger
 from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.web.paging import requested_page
 
 SHOWN = 50
 POST_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
 
 
-@dataclass
-class IssueSummary:
-    """One digest issue and what became of its messages: `bounces` counts the recipients refused
-    while sending and the bounce reports (hard or soft) received since, `complaints` the spam
-    reports."""
-
-    issue: DigestIssue
-    recipients: int
-    sent: int
-    failed: int
-    bounces: int
-    complaints: int
-
-
-def issue_summaries(store: Store) -> list[IssueSummary]:
-    """The latest issues with their ledger counts and the bounce reports about them."""
-    ledger = Ledger(store)
-    issues = store.issues.list_digest_issues(limit=SHOWN)
-    reports = store.bounces.counts_by_issue(issue.id for issue in issues)
-    summaries = []
-    for issue in issues:
-        counts, reported = ledger.counts(issue.id), reports[issue.id]
-        bounces = ledger.bounced_failures(issue.id) + reported[BounceKind.HARD] + reported[BounceKind.SOFT]
-        summaries.append(IssueSummary(issue, sum(counts.values()), counts[DeliveryStatus.SENT],
-                                      counts[DeliveryStatus.FAILED], bounces, reported[BounceKind.COMPLAINT]))
-    return summaries
-
-
 def _data(request: Request) -> dict[str, object]:
-    """The page's context: latest runs, digest issues, finished posts and actions."""
-    store = web_state(request).store
-    posts = [row for status in POST_STATUSES for row in list_posts(store, status=status, limit=SHOWN)]
+    """The page's context: a page each of the digest issues, finished posts (newest first), runs and actions."""
+    state = web_state(request)
+    store = state.store
+    issues, posts, runs, actions = (requested_page(request, SHOWN, param)
+                                    for param in ("issues", "posts", "runs", "actions"))
+    ledger, post_kind = Ledger(store), str(DeliveryKind.POST)
     return {
-        "runs": store.runs.last_runs(limit=SHOWN),
-        "issues": issue_summaries(store),
-        "posts": posts,
-        "actions": store.audit.list_actions(limit=SHOWN),
+        "runs": store.runs.last_runs(limit=runs.size, offset=runs.offset),
+        "runs_pages": runs.with_total(store.runs.count_runs()),
+        "issues": issue_results(state.config, store, store.issues.list_digest_issues(limit=issues.size,
+                                                                                      offset=issues.offset)),
+        "issues_pages": issues.with_total(store.issues.count_digest_issues()),
+        "posts": ledger.list_deliveries(status=POST_STATUSES, kind=post_kind, limit=posts.size, offset=posts.offset,
+                                        newest_first=True),
+        "posts_pages": posts.with_total(ledger.count_deliveries(status=POST_STATUSES, kind=post_kind)),
+        "actions": store.audit.list_actions(limit=actions.size, offset=actions.offset),
+        "actions_pages": actions.with_total(store.audit.count_actions()),
     }
 
 
@@ -65,4 +45,14 @@ async def history(request: Request) -> Response:
     return render(request, "history.html", await blocking(_data, request))
 
 
-routes = [Route("/history", history, methods=["GET"])]
+async def issue_page(request: Request) -> Response:
+    """One issue's results: delivered, failed, bounces, complaints, unsubscribes and (when counted) clicks."""
+    signed_in(request)
+    state = web_state(request)
+    results = await blocking(results_of, state.config, state.store, request.path_params["issue_id"])
+    if results is None:
+        raise HTTPException(404)
+    return render(request, "issue_results.html", {"r": results})
+
+
+routes = [Route("/history", history, methods=["GET"]), Route("/history/issues/{issue_id}", issue_page, methods=["GET"])]

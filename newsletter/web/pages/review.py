@@ -13,10 +13,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.core.errors import NewsletterError
+from newsletter.core.i18n import translator
 from newsletter.core.roles import Role
 from newsletter.pipeline import actions, editor
 from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.pipeline.editor import DigestEdit, EditOp
+from newsletter.web.action_messages import action_message, refusal_message
 from newsletter.web.common import (
     blocking,
     flash,
@@ -28,7 +30,6 @@ from newsletter.web.common import (
     signed_in,
     web_state,
 )
-from newsletter.web.messages import action_message
 from newsletter.web.upcoming import live_digest
 
 
@@ -43,14 +44,18 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult], r
     actor = signed_in(request, required).name
     form = await posted_form(request)
     back = local_path(_field(form, "next"))
+    state = web_state(request)
     try:
         result = await blocking(run, form, actor)
+    except ActionError as error:
+        text = await blocking(refusal_message, translator(locale(request)), state.store, error)
+        return render(request, "error.html", {"error": text, "back": back}, status_code=400)
     except NewsletterError as error:
         return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
-    flash(request, action_message(result, locale(request), _state(request).config.tz))
+    flash(request, await blocking(action_message, translator(locale(request)), state.store, result,
+                                  lang=locale(request), tz=state.config.tz))
     response = redirect(back)
     if result.detail.get("send_now"):
-        state = _state(request)
         response.background = BackgroundTask(
             actions.send_now, state.config, state.store, result.target, actor, state.clock())
     return response
