@@ -16,7 +16,7 @@ from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import UnfitVariant, platform_of
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Delivery, Digest, Post
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest
+from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest, preview_cards_dir
 from newsletter.pipeline.posting import posts_in_doubt
 from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
@@ -72,11 +72,6 @@ class ChannelPreview:
     planned: list[PostCard] = field(default_factory=list)
     unfit: list[UnfitVariant] = field(default_factory=list)
     in_doubt: list[Delivery] = field(default_factory=list)
-
-
-def preview_cards_dir(config: Config) -> Path:
-    """Where cards of posts not queued yet are drawn for the page."""
-    return config.resolve(config.data_dir) / "preview-cards"
 
 
 def card_folder(config: Config, kind: str) -> Path:

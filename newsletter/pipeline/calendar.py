@@ -1,4 +1,4 @@
-"""What the Calendar page shows: a week or a month of digests and posts, in the config's timezone.
+"""What the review app's Calendar page shows: a week or a month of digests and posts, in the config's timezone.
 
 Upcoming items come from the one plan (`plan_digest` per digest, its later runs from its
 schedule; `plan_channel` per channel, each post at its slot); past ones from the store: digest
@@ -16,11 +16,10 @@ from newsletter.config import Config, DigestConfig
 from newsletter.core.models import post_from_payload
 from newsletter.pipeline.actions import next_slots
 from newsletter.pipeline.digests import OPEN_STATUSES
-from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, slot_times
+from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, preview_cards_dir, slot_times
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import Store
 from newsletter.store.ledger import Ledger
-from newsletter.web.upcoming import preview_cards_dir
 
 WEEK = re.compile(r"(\d{4})-W(\d{2})")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
