@@ -391,6 +391,10 @@ class Config(Strict):
             return _resolve_sqlite_url(self.database.url, self)
         return f"sqlite:///{self.resolve(self.data_dir) / 'newsletter.db'}"
 
+    def find_digest(self, name: str) -> DigestConfig | None:
+        """The digest called `name`, or None when there is none."""
+        return next((digest for digest in self.digests if digest.name == name), None)
+
     def digest(self, name: str | None) -> DigestConfig:
         """The digest called `name`, or the first one."""
         if not self.digests:

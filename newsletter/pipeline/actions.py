@@ -84,7 +84,7 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
         return TargetKind.POST, target_id
     if store.issues.get_digest_issue(target_id) is not None:
         return TargetKind.ISSUE, target_id
-    if any(d.name == target_id for d in config.digests):
+    if config.find_digest(target_id) is not None:
         waiting = store.issues.list_digest_issues(
             digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1
         )
@@ -100,7 +100,7 @@ def approve(config: Config, store: Store, target_id: str, actor: str, now: datet
     """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be
     sent); a digest name with no issue waiting approves its planned next issue ahead of time."""
     name = target_id.strip()
-    if any(d.name == name for d in config.digests) and not _awaiting(store, name):
+    if config.find_digest(name) is not None and not _awaiting(store, name):
         return approve_planned(config, store, name, actor, now)
     kind, target = resolve_target(config, store, target_id)
     if kind is TargetKind.POST:
@@ -163,7 +163,7 @@ def next_issue(config: Config, store: Store, digest_name: str, actor: str, now: 
 
 def digest_named(config: Config, name: str) -> DigestConfig:
     """The digest named `name`; ActionError when there is none."""
-    digest = next((d for d in config.digests if d.name == name), None)
+    digest = config.find_digest(name)
     if digest is None:
         raise ActionError(f"no digest named {name!r}")
     return digest
@@ -172,7 +172,7 @@ def digest_named(config: Config, name: str) -> DigestConfig:
 def issue_target(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> str | None:
     """For a digest name, the id of its next issue (recorded now when needed); None otherwise."""
     name = target_id.strip()
-    if any(d.name == name for d in config.digests):
+    if config.find_digest(name) is not None:
         return next_issue(config, store, name, actor, now).id
     return None
 

@@ -25,7 +25,7 @@ async def editor_page(request: Request) -> Response:
     signed_in(request)
     state = web_state(request)
     name = request.path_params["name"]
-    digest = next((d for d in state.config.digests if d.name == name), None)
+    digest = state.config.find_digest(name)
     if digest is None:
         raise HTTPException(404)
     view = await blocking(editor_view, state.config, state.store, name, state.clock())

@@ -169,9 +169,7 @@ async def test_send(request: Request) -> Response:
     def run(form: FormData, actor: str) -> ActionResult:
         now = state.clock()
         name = _field(form, "digest")
-        digest_config = next((d for d in state.config.digests if d.name == name), None)
-        if digest_config is None:
-            raise ActionError(f"no digest named {name!r}")
+        digest_config = actions.digest_named(state.config, name)
         preview = live_digest(state.config, state.store, digest_config, now)
         if preview.digest is None:
             raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})")
