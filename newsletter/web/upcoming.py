@@ -16,7 +16,7 @@ from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import UnfitVariant, platform_of
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Delivery, Digest, Post
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest, preview_cards_dir
+from newsletter.pipeline.plan import DigestPlan, PostState, cards_dir, plan_channel, plan_digest, preview_cards_dir
 from newsletter.pipeline.posting import posts_in_doubt
 from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
@@ -102,7 +102,11 @@ def card_file(config: Config, kind: str, channel: str, name: str) -> Path | None
 def live_digest(config: Config, store: Store, digest: DigestConfig, now: datetime) -> DigestPreview:
     """The digest's next issue as the plan decides it: the recorded open one, else as it would be
     frozen at its next scheduled run."""
-    plan = plan_digest(config, store, digest, now)
+    return plan_preview(digest, plan_digest(config, store, digest, now))
+
+
+def plan_preview(digest: DigestConfig, plan: DigestPlan) -> DigestPreview:
+    """A digest's plan as the pages show it (Upcoming and the digest editor alike)."""
     return DigestPreview(digest, plan.scheduled_for, plan.recipients, plan.digest, plan.issue, plan.skip_reason)
 
 
