@@ -188,13 +188,20 @@ def send_now(config: Config, store: Store, target_id: str, actor: str, now: date
     digest name, its next issue, recorded first when it is only planned)."""
     from newsletter.pipeline.sending import send_recorded
 
-    kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
-    if kind is not TargetKind.ISSUE:
-        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+    issue_id = issue_to_send_now(config, store, target_id, actor, now)
     if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
         approve_issue(store, issue_id, actor, now)
     store.audit.record_action(actor, "digest.send_now", issue_id, {}, now=now)
     return send_recorded(config, store, _issue(store, issue_id), now=now, trigger=f"send now by {actor}")
+
+
+def issue_to_send_now(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> str:
+    """The digest issue "send now" acts on: the issue named, or a digest's next issue (recorded
+    first when it is only planned); ActionError for anything else."""
+    kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
+    if kind is not TargetKind.ISSUE:
+        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+    return issue_id
 
 
 def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:

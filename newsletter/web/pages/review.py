@@ -73,11 +73,7 @@ async def send_now(request: Request) -> Response:
     state = _state(request)
 
     def run(form: FormData, actor: str) -> ActionResult:
-        given = _field(form, "target")
-        issue_id = actions.issue_target(state.config, state.store, given, actor, state.clock())
-        kind, target = actions.resolve_target(state.config, state.store, issue_id or given)
-        if kind is not actions.TargetKind.ISSUE:
-            raise ActionError(f"{target!r} is not a digest issue")
+        target = actions.issue_to_send_now(state.config, state.store, _field(form, "target"), actor, state.clock())
         return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
 
     return await _act(request, run, Role.APPROVER)
