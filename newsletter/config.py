@@ -226,7 +226,7 @@ class DigestConfig(Strict):
     reply_to: str | None = None
     require_approval: bool = False
     utm: dict[str, str] = Field(default_factory=dict)
-    locale: str | None = None
+    locale: Literal["fr", "en"] | None = None
 
     @property
     def minimum_items(self) -> int:
