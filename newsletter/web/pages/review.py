@@ -69,7 +69,6 @@ async def approve(request: Request) -> Response:
 
 async def send_now(request: Request) -> Response:
     """Send a digest issue at once (approving it first when it waits), in the background."""
-
     state = _state(request)
 
     def run(form: FormData, actor: str) -> ActionResult:
