@@ -33,7 +33,7 @@ from newsletter.core.models import (
 from newsletter.pipeline.posting import channel_config, recompose_queued
 from newsletter.pipeline.revisions import hand_edited
 from newsletter.publish.base import ChannelConfig
-from newsletter.store import DigestIssue, DigestIssueStatus, Store
+from newsletter.store import ActionRecord, DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -373,7 +373,7 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
     from newsletter.pipeline.plan import holds_post
 
     row = _post(store, key)
-    skipped = store.audit.last_action("post.skip", key)
+    skipped = skip_record(store, key)
     if row.status is not S.SKIPPED or skipped is None:
         raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back")
     was = (skipped.detail or {}).get("was")
@@ -385,6 +385,12 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
         raise ActionError(f"post {key} is {_post(store, key).status} now: nothing to undo")
     return _record(store, actor, "post.undo_skip", key, f"post {key} is back in the queue: {status}",
                    {"status": str(status)}, now)
+
+
+def skip_record(store: Store, key: str) -> ActionRecord | None:
+    """The audit record of a person's skip of post `key` (None when no person skipped it: only
+    such a skip can be undone)."""
+    return store.audit.last_action("post.skip", key)
 
 
 def move_post(config: Config, store: Store, key: str, slot: str, actor: str, now: datetime) -> ActionResult:
