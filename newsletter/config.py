@@ -226,7 +226,7 @@ class DigestConfig(Strict):
     reply_to: str | None = None
     require_approval: bool = False
     utm: dict[str, str] = Field(default_factory=dict)
-    locale: str | None = None
+    locale: Literal["fr", "en"] | None = None
 
     @property
     def minimum_items(self) -> int:
@@ -399,6 +399,10 @@ class Config(Strict):
         if self.database.url:
             return _resolve_sqlite_url(self.database.url, self)
         return f"sqlite:///{self.resolve(self.data_dir) / 'newsletter.db'}"
+
+    def find_digest(self, name: str) -> DigestConfig | None:
+        """The digest called `name`, or None when there is none."""
+        return next((digest for digest in self.digests if digest.name == name), None)
 
     def digest(self, name: str | None) -> DigestConfig:
         """The digest called `name`, or the first one."""

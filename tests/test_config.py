@@ -78,8 +78,13 @@ def break_timezone(data: dict) -> str:
     return "timezone: unknown timezone 'Europe/Lutece'"
 
 
+def break_digest_locale(data: dict) -> str:
+    data["digests"][0]["locale"] = "english"
+    return "digests[0].locale: Input should be 'fr' or 'en'"
+
+
 BREAKERS = [break_unknown_key, break_cron, break_missing_section, break_type, break_source_type,
-            break_channel_key, break_timezone]
+            break_channel_key, break_timezone, break_digest_locale]
 
 
 @pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__)

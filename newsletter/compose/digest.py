@@ -260,15 +260,16 @@ def render_digest(
     edits: DigestEdits | None = None,
 ) -> Digest:
     """Render and compile one digest issue (HTML and text keep per-recipient placeholders); a
-    person's `edits` replace the config's subject and intro, as plain text."""
+    person's `edits` replace the config's subject and intro, as plain text made inert for the
+    placeholders (a typed `%%NL_NAME%%` never takes a recipient's value)."""
     edits = edits or DigestEdits()
     environment = digest_environment(config, digest)
     context = digest_context(config, digest, announcements, now)
     the_issue = issue_id(digest, announcements, now)
     links = track_links(config, context, the_issue) if config.tracking.clicks else []
     if edits.intro is not None:
-        context["intro"] = edits.intro
-    context["subject"] = (clean_header(edits.subject) if edits.subject is not None
+        context["intro"] = untrusted(edits.intro)
+    context["subject"] = (clean_header(untrusted(edits.subject)) if edits.subject is not None
                           else render_subject(environment, digest, config, announcements, now))
     mjml_source = render_template(environment, f"{digest.template}.mjml.j2", context)
     text = render_template(environment, f"{digest.template}.txt.j2", context)

@@ -37,7 +37,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
-from newsletter.compose.placeholders import PLACEHOLDERS, clean_header, placeholder_text, recipient_values
+from newsletter.compose.placeholders import (
+    PLACEHOLDERS,
+    archive_url,
+    clean_header,
+    placeholder_text,
+    recipient_values,
+)
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Digest
 from newsletter.store.tables import utcnow
@@ -285,7 +291,7 @@ class MessageTemplate:
 
     def render(self, recipient_email: str, name: str | None, unsubscribe_url: str) -> RenderedMessage:
         """The complete MIME message (CRLF line breaks) for one recipient, greeted by `name` and
-        linking to the issue's web copy (`digests.archive_url`); transports do their own framing."""
+        linking to the issue's web copy (`placeholders.archive_url`); transports do their own framing."""
         values = RecipientValues.of({"name": name, "unsubscribe_url": unsubscribe_url}, RECIPIENT_KEYS)
         headers = (
             f"To: {recipient_header(recipient_email, name)}\r\n"
@@ -364,8 +370,6 @@ def build_message_template(
     digest: Digest, digest_config: DigestConfig, config: Config, *, now: datetime | None = None
 ) -> MessageTemplate:
     """Encode an issue's headers and parts once, ready for `MessageTemplate.render`."""
-    from newsletter.pipeline.digests import archive_url  # the sender processes never build a template
-
     fixed = {"browser_url": archive_url(config, digest.issue_id)}
     domain = sender_domain(digest_config.from_address)
     boundary = f"=_nl_{secrets.token_hex(12)}"

@@ -9,6 +9,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
 
 PLACEHOLDER_PREFIX = "%%NL_"
 PLACEHOLDERS = {
@@ -26,6 +30,11 @@ def clean_header(text: str) -> str:
     if len(line) > MAX_SUBJECT_LENGTH:
         line = line[: MAX_SUBJECT_LENGTH - 1].rstrip() + "…"
     return line
+
+
+def archive_url(config: Config, issue_id: str) -> str:
+    """The public address of an issue's web copy (« Voir dans le navigateur »), the value of `browser_url`."""
+    return f"{config.public_base_url}/archive/{issue_id}"
 
 
 def placeholder_text(key: str, value: str | None) -> str:

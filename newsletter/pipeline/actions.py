@@ -33,7 +33,7 @@ from newsletter.core.models import (
 from newsletter.pipeline.posting import channel_config, recompose_queued
 from newsletter.pipeline.revisions import hand_edited
 from newsletter.publish.base import ChannelConfig
-from newsletter.store import DigestIssue, DigestIssueStatus, Store
+from newsletter.store import ActionRecord, DigestIssue, DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
         return TargetKind.POST, target_id
     if store.issues.get_digest_issue(target_id) is not None:
         return TargetKind.ISSUE, target_id
-    if any(d.name == target_id for d in config.digests):
+    if config.find_digest(target_id) is not None:
         waiting = store.issues.list_digest_issues(
             digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1
         )
@@ -106,7 +106,7 @@ def approve(config: Config, store: Store, target_id: str, actor: str, now: datet
     """Release a post or a digest issue awaiting approval (posts go to the queue, issues may be
     sent); a digest name with no issue waiting approves its planned next issue ahead of time."""
     name = target_id.strip()
-    if any(d.name == name for d in config.digests) and not _awaiting(store, name):
+    if config.find_digest(name) is not None and not _awaiting(store, name):
         return approve_planned(config, store, name, actor, now)
     kind, target = resolve_target(config, store, target_id)
     if kind is TargetKind.POST:
@@ -169,7 +169,7 @@ def next_issue(config: Config, store: Store, digest_name: str, actor: str, now: 
 
 def digest_named(config: Config, name: str) -> DigestConfig:
     """The digest named `name`; ActionError when there is none."""
-    digest = next((d for d in config.digests if d.name == name), None)
+    digest = config.find_digest(name)
     if digest is None:
         raise ActionError(f"no digest named {name!r}")
     return digest
@@ -178,7 +178,7 @@ def digest_named(config: Config, name: str) -> DigestConfig:
 def issue_target(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> str | None:
     """For a digest name, the id of its next issue (recorded now when needed); None otherwise."""
     name = target_id.strip()
-    if any(d.name == name for d in config.digests):
+    if config.find_digest(name) is not None:
         return next_issue(config, store, name, actor, now).id
     return None
 
@@ -194,13 +194,20 @@ def send_now(config: Config, store: Store, target_id: str, actor: str, now: date
     digest name, its next issue, recorded first when it is only planned)."""
     from newsletter.pipeline.sending import send_recorded
 
-    kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
-    if kind is not TargetKind.ISSUE:
-        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+    issue_id = issue_to_send_now(config, store, target_id, actor, now)
     if _issue(store, issue_id).status is DigestIssueStatus.AWAITING_APPROVAL:
         approve_issue(store, issue_id, actor, now)
     store.audit.record_action(actor, "digest.send_now", issue_id, {}, now=now)
     return send_recorded(config, store, _issue(store, issue_id), now=now, trigger=f"send now by {actor}")
+
+
+def issue_to_send_now(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> str:
+    """The digest issue "send now" acts on: the issue named, or a digest's next issue (recorded
+    first when it is only planned); ActionError for anything else."""
+    kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
+    if kind is not TargetKind.ISSUE:
+        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+    return issue_id
 
 
 def approve_post(store: Store, key: str, actor: str, now: datetime) -> ActionResult:
@@ -382,7 +389,7 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
     from newsletter.pipeline.plan import holds_post
 
     row = _post(store, key)
-    skipped = store.audit.last_action("post.skip", key)
+    skipped = skip_record(store, key)
     if row.status is not S.SKIPPED or skipped is None:
         raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back")
     was = (skipped.detail or {}).get("was")
@@ -394,6 +401,12 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
         raise ActionError(f"post {key} is {_post(store, key).status} now: nothing to undo")
     return _record(store, actor, "post.undo_skip", key, f"post {key} is back in the queue: {status}",
                    {"status": str(status)}, now)
+
+
+def skip_record(store: Store, key: str) -> ActionRecord | None:
+    """The audit record of a person's skip of post `key` (None when no person skipped it: only
+    such a skip can be undone)."""
+    return store.audit.last_action("post.skip", key)
 
 
 def move_post(config: Config, store: Store, key: str, slot: str, actor: str, now: datetime) -> ActionResult:

@@ -25,7 +25,7 @@ from newsletter.compose.digest import (
     render_subject,
     render_template,
 )
-from newsletter.compose.placeholders import PLACEHOLDERS
+from newsletter.compose.placeholders import PLACEHOLDERS, archive_url
 from newsletter.config import BrandingConfig, Config, DigestConfig
 from newsletter.core.errors import ComposeError, NewsletterError, StoreError
 from newsletter.core.keys import JobKind, job_id
@@ -149,11 +149,6 @@ def mark_issue_sent(store: Store, issue_id: str, now: datetime) -> None:
     issue = store.issues.get_digest_issue(issue_id)
     if issue is not None and issue.status is not DigestIssueStatus.SENT:
         raise NewsletterError(f"digest issue {issue_id} is {issue.status}, it cannot be marked sent")
-
-
-def archive_url(config: Config, issue_id: str) -> str:
-    """The public address of an issue's web copy (« Voir dans le navigateur »)."""
-    return f"{config.public_base_url}/archive/{issue_id}"
 
 
 def archive_path(config: Config, issue_id: str) -> Path:

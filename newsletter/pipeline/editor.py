@@ -17,8 +17,7 @@ from enum import StrEnum
 from newsletter.compose.digest import render_digest
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Announcement, DigestEdits
-from newsletter.pipeline.actions import EDITABLE_ISSUES as EDITABLE
-from newsletter.pipeline.actions import ActionError, ActionResult, digest_named, next_issue
+from newsletter.pipeline.actions import EDITABLE_ISSUES, ActionError, ActionResult, digest_named, next_issue
 from newsletter.pipeline.digests import not_yet_carried
 from newsletter.pipeline.plan import DigestPlan, ordered_announcements, plan_digest
 from newsletter.store import DigestIssue, DigestIssueStatus, Store
@@ -63,7 +62,7 @@ class EditorView:
     @property
     def editable(self) -> bool:
         """Whether the issue can still be edited (not sending, and something to send)."""
-        return self.plan.digest is not None and (self.plan.issue is None or self.plan.issue.status in EDITABLE)
+        return self.plan.digest is not None and (self.plan.issue is None or self.plan.issue.status in EDITABLE_ISSUES)
 
 
 def editor_view(config: Config, store: Store, digest_name: str, now: datetime) -> EditorView:
@@ -99,7 +98,7 @@ def edit_digest(
     rendered = render_digest(config, digest, announcements, issue.digest.scheduled_for or now, edits)
     rendered.issue_id = issue.id
     unapprove = digest.require_approval and issue.status is DigestIssueStatus.APPROVED
-    if not store.issues.rerender_digest_issue(rendered, expected=EDITABLE, needs_approval=unapprove, now=now):
+    if not store.issues.rerender_digest_issue(rendered, expected=EDITABLE_ISSUES, needs_approval=unapprove, now=now):
         raise ActionError(f"digest issue {issue.id} started sending meanwhile: it can no longer be edited")
     detail = {
         "op": str(edit.op), "announcement": edit.announcement_id, "subject_before": issue.digest.subject,

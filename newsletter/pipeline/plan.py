@@ -153,6 +153,11 @@ def cards_dir(config: Config) -> Path:
     return config.resolve(config.data_dir) / "cards"
 
 
+def preview_cards_dir(config: Config) -> Path:
+    """Where the review pages draw the cards of posts not queued yet."""
+    return config.resolve(config.data_dir) / "preview-cards"
+
+
 class PostState(StrEnum):
     """Where a planned post stands."""
 

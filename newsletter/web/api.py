@@ -244,7 +244,7 @@ def undo_skip(request: Request, state: WebState, actor: str) -> Any:
 def next_issue(request: Request, state: WebState, actor: str) -> Any:
     """A digest's next issue as the plan decides it, with what may be added to it."""
     name = request.path_params["name"]
-    if not any(d.name == name for d in state.config.digests):
+    if state.config.find_digest(name) is None:
         return None
     view = editor.editor_view(state.config, state.store, name, state.clock())
     plan = view.plan

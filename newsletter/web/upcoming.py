@@ -16,7 +16,7 @@ from newsletter.compose.length import Measurement, measure
 from newsletter.compose.social import UnfitVariant, platform_of
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import Delivery, Digest, Post
-from newsletter.pipeline.plan import PostState, cards_dir, plan_channel, plan_digest
+from newsletter.pipeline.plan import DigestPlan, PostState, cards_dir, plan_channel, plan_digest, preview_cards_dir
 from newsletter.pipeline.posting import posts_in_doubt
 from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
@@ -74,11 +74,6 @@ class ChannelPreview:
     in_doubt: list[Delivery] = field(default_factory=list)
 
 
-def preview_cards_dir(config: Config) -> Path:
-    """Where cards of posts not queued yet are drawn for the page."""
-    return config.resolve(config.data_dir) / "preview-cards"
-
-
 def card_folder(config: Config, kind: str) -> Path:
     """The folder behind `/cards/<kind>/…`."""
     return cards_dir(config) if kind == "queued" else preview_cards_dir(config)
@@ -107,7 +102,11 @@ def card_file(config: Config, kind: str, channel: str, name: str) -> Path | None
 def live_digest(config: Config, store: Store, digest: DigestConfig, now: datetime) -> DigestPreview:
     """The digest's next issue as the plan decides it: the recorded open one, else as it would be
     frozen at its next scheduled run."""
-    plan = plan_digest(config, store, digest, now)
+    return plan_preview(digest, plan_digest(config, store, digest, now))
+
+
+def plan_preview(digest: DigestConfig, plan: DigestPlan) -> DigestPreview:
+    """A digest's plan as the pages show it (Upcoming and the digest editor alike)."""
     return DigestPreview(digest, plan.scheduled_for, plan.recipients, plan.digest, plan.issue, plan.skip_reason)
 
 

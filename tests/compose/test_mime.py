@@ -24,9 +24,10 @@ from newsletter.compose.mime import (
     placeholder_message,
     qp_encode,
 )
+from newsletter.compose.placeholders import archive_url
 from newsletter.config import Config, DigestConfig, load_config
 from newsletter.core.models import Digest
-from newsletter.pipeline.digests import archive_url, recipient_values
+from newsletter.pipeline.digests import recipient_values
 from newsletter.publish.email.smtp import as_data
 from tests.fakes.smtp import sample_announcements, write_mail_config
 

@@ -142,3 +142,20 @@ def test_the_edited_digest_as_previewed_is_byte_for_byte_what_the_send_delivers(
     assert body.split(b"\r\n--", 1)[0] == b"".join(expected.pieces(RecipientValues.of(ana, expected.keys)) or [b"?"])
     text_part = message.get_body(("plain",))
     assert text_part.get_content().replace("\r\n", "\n") == personalise(plan.digest.text, ana, is_html=False)
+
+
+def test_typed_subject_and_intro_never_take_a_recipients_values(review_env: ReviewEnv) -> None:
+    config, store = review_env.config, review_env.store
+    edit(review_env, EditOp.SUBJECT, text="Pour %%NL_NAME%%")
+    edit(review_env, EditOp.INTRO, text="Lien : %%NL_UNSUBSCRIBE_URL%% et %%NL_NAME%%")
+    plan = plan_digest(config, store, config.digest("hebdo"), NOW)
+    assert send_digest(config, store, issue_to_send(config, store, "hebdo", plan.scheduled_for).issue,
+                       now=plan.scheduled_for).sent == 2
+
+    message = {r.rcpt_tos[0]: r for r in review_env.smtp.handler.received}["ana@example.org"].message()
+    link = message["List-Unsubscribe"].split(",")[0].strip("<> ")
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "Ana" not in message["Subject"] and "%% NL_NAME%%" in message["Subject"]
+    assert "%% NL_UNSUBSCRIBE_URL%%" in text and "%% NL_UNSUBSCRIBE_URL%%" in html
+    assert text.count(link) == 1  # the footer's link only, not the typed intro

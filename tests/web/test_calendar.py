@@ -80,6 +80,15 @@ def test_skip_then_bring_back_a_post_from_the_calendar(review_env: ReviewEnv) ->
     assert [a for _, a, t in audit(review_env) if t == MASTO_POST] == ["post.undo_skip", "post.skip"]
 
 
+def test_only_a_post_a_person_skipped_offers_to_bring_it_back(review_env: ReviewEnv) -> None:
+    Ledger(review_env.store).mark_skipped(MASTO_POST, "channel paused", now=NOW)  # the system's skip
+    review_env.post("/actions/skip", {"target": EMPLOI_MASTO})
+    page = review_env.client.get("/calendar").text
+    assert item_at(page, MASTO_POST)[0] == item_at(page, EMPLOI_MASTO)[0] == "skipped"
+    undo_targets = re.findall(r'action="/actions/undo-skip".*?name="target" value="([^"]+)"', page, re.S)
+    assert undo_targets == [EMPLOI_MASTO]
+
+
 def test_past_posts_show_on_the_day_they_went_out(review_env: ReviewEnv) -> None:
     ledger = Ledger(review_env.store)
     ledger.claim(EMPLOI_MASTO, NOW)

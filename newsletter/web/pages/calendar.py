@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.web.calendar import calendar_view, parse_period
+from newsletter.pipeline.calendar import calendar_view, parse_period
 from newsletter.web.common import blocking, render, signed_in, web_state
 
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from newsletter.pipeline.editor import editor_view
 from newsletter.web.common import blocking, render, signed_in, web_state
-from newsletter.web.upcoming import DigestPreview
+from newsletter.web.upcoming import plan_preview
 
 CANDIDATES_PER_PAGE = 10
 
@@ -25,12 +25,11 @@ async def editor_page(request: Request) -> Response:
     signed_in(request)
     state = web_state(request)
     name = request.path_params["name"]
-    digest = next((d for d in state.config.digests if d.name == name), None)
+    digest = state.config.find_digest(name)
     if digest is None:
         raise HTTPException(404)
     view = await blocking(editor_view, state.config, state.store, name, state.clock())
-    plan = view.plan
-    preview = DigestPreview(digest, plan.scheduled_for, plan.recipients, plan.digest, plan.issue, plan.skip_reason)
+    preview = plan_preview(digest, view.plan)
     page = page_number(request.query_params.get("page"))
     pages = max(1, -(-len(view.candidates) // CANDIDATES_PER_PAGE))
     page = min(page, pages)

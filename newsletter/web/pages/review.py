@@ -74,15 +74,10 @@ async def approve(request: Request) -> Response:
 
 async def send_now(request: Request) -> Response:
     """Send a digest issue at once (approving it first when it waits), in the background."""
-
     state = _state(request)
 
     def run(form: FormData, actor: str) -> ActionResult:
-        given = _field(form, "target")
-        issue_id = actions.issue_target(state.config, state.store, given, actor, state.clock())
-        kind, target = actions.resolve_target(state.config, state.store, issue_id or given)
-        if kind is not actions.TargetKind.ISSUE:
-            raise ActionError(f"{target!r} is not a digest issue")
+        target = actions.issue_to_send_now(state.config, state.store, _field(form, "target"), actor, state.clock())
         return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
 
     return await _act(request, run, Role.APPROVER)
@@ -174,9 +169,7 @@ async def test_send(request: Request) -> Response:
     def run(form: FormData, actor: str) -> ActionResult:
         now = state.clock()
         name = _field(form, "digest")
-        digest_config = next((d for d in state.config.digests if d.name == name), None)
-        if digest_config is None:
-            raise ActionError(f"no digest named {name!r}")
+        digest_config = actions.digest_named(state.config, name)
         preview = live_digest(state.config, state.store, digest_config, now)
         if preview.digest is None:
             raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})")

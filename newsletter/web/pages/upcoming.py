@@ -37,7 +37,7 @@ async def upcoming(request: Request) -> Response:
 
 def _digest_frame(request: Request, name: str) -> str:
     state = web_state(request)
-    digest_config = next((d for d in state.config.digests if d.name == name), None)
+    digest_config = state.config.find_digest(name)
     if digest_config is None:
         raise HTTPException(404)
     preview = live_digest(state.config, state.store, digest_config, state.clock())

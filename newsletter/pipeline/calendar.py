@@ -1,4 +1,4 @@
-"""What the Calendar page shows: a week or a month of digests and posts, in the config's timezone.
+"""What the review app's Calendar page shows: a week or a month of digests and posts, in the config's timezone.
 
 Upcoming items come from the one plan (`plan_digest` per digest, its later runs from its
 schedule; `plan_channel` per channel, each post at its slot); past ones from the store: digest
@@ -13,14 +13,13 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from newsletter.config import Config, DigestConfig
-from newsletter.core.models import post_from_payload
-from newsletter.pipeline.actions import next_slots
+from newsletter.core.models import DeliveryStatus, post_from_payload
+from newsletter.pipeline.actions import next_slots, skip_record
 from newsletter.pipeline.digests import OPEN_STATUSES
-from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, slot_times
+from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, preview_cards_dir, slot_times
 from newsletter.publish.base import ChannelConfig
-from newsletter.store import Store
+from newsletter.store import DigestIssueStatus, Store
 from newsletter.store.ledger import Ledger
-from newsletter.web.upcoming import preview_cards_dir
 
 WEEK = re.compile(r"(\d{4})-W(\d{2})")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -75,6 +74,7 @@ class CalendarItem:
     status: str
     target: str | None = None
     slots: list[datetime] = field(default_factory=list)
+    undoable: bool = False
 
 
 @dataclass
@@ -190,7 +190,7 @@ def past_digest_items(store: Store, start: datetime, end: datetime) -> list[Cale
             continue  # the plan shows a digest's open issue
         at = issue.finished_at or issue.digest.scheduled_for or issue.created_at
         items.append(CalendarItem(at, ItemKind.DIGEST, issue.digest.name, issue.digest.subject, str(issue.status),
-                                  issue.id))
+                                  issue.id, undoable=issue.status is DigestIssueStatus.SKIPPED))
     return items
 
 
@@ -211,10 +211,11 @@ def post_item(channel: ChannelConfig, entry: PlannedPost, slots: list[datetime],
 
 
 def past_post_items(store: Store, start: datetime, end: datetime) -> list[CalendarItem]:
-    """Posts of the period that went out, were skipped, failed or deleted, or are being sent or in doubt."""
+    """Posts of the period that went out, were skipped, failed or deleted, or are being sent or in doubt;
+    those a person skipped may be brought back."""
     return [
         CalendarItem(at, ItemKind.POST, row.target, excerpt(post_from_payload(row.payload).text), str(row.status),
-                     row.key)
+                     row.key, undoable=row.status is DeliveryStatus.SKIPPED and skip_record(store, row.key) is not None)
         for row, at in Ledger(store).past_posts(start, end)
     ]
 
