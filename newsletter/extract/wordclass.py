@@ -29,8 +29,10 @@ class WordClass:
 def french_word_classes(text: str, spans: list[tuple[int, int]]) -> dict[int, WordClass]:
     """The word class of every word in the given spans of `text`, keyed by its offset in `text`, the spans
     tagged together, one per line; empty when the model is not installed (the rules then decide alone)."""
+    if not spans:
+        return {}
     nlp = _pipeline()
-    if nlp is None or not spans:
+    if nlp is None:
         return {}
     pieces, offsets = [], []
     joined_length = 0
