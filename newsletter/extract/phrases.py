@@ -73,8 +73,10 @@ _NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
 _PARTICIPLE_COMPLEMENTS = words("sur dans auprès")
 _PARTICIPLE_ENDINGS = ("é", "ée", "és", "ées", "it", "ite", "its", "ites", "is", "ise", "ises", "u", "ue", "us", "ues")
 # endings of infinitives and conjugated forms (`signer`, `occupaient`, `puissent`): the tagger may read a verb
+# (`-re` only where nouns rarely end so: `prendre`, `mettre`, `être`, `produire`; `-ons` is mostly `-ions` nouns)
 _VERB_ENDINGS = (
-    "er", "ir", "re", "oir", "ent", "ont", "ait", "ais", "aient", "ons", "ez", "ra", "rai", "iez", "ions", "it", "ut",
+    "er", "ir", "oir", "dre", "ttre", "être", "ître", "ire", "faire", "vre", "ent", "ont", "ait", "ais", "aient",
+    "ez", "ra", "rai", "iez", "it", "ut",
 )  # fmt: skip
 # words after a participle that may open its complement (`touchés par`, `commandées à`), as the tagger reads
 _COMPLEMENT_OPENERS = words("sur dans auprès par à au aux en de des du d pour avec chez depuis")
@@ -177,7 +179,7 @@ def rules_unsure(text: str, end: int, phrase: str | None) -> bool:
     a verb (`de signer`) or a participle opening a complement (`doses commandées par`), or the word where the
     rules stopped may be an adjective or participle (`population adulte`). Only these spans need tagging."""
     tokens = _tokens(text, end, {})
-    taken = len(_TOKEN.findall(phrase)) if phrase else 0
+    taken = _words_from_text(tokens, phrase)
     for index, token in enumerate(tokens[: taken + 1]):
         lowered = token.lower()
         if not lowered[:1].isalpha() or lowered in _FR_STOP or lowered in _FR_VERBS or lowered in _FR_LINK_WORDS:
@@ -190,6 +192,15 @@ def rules_unsure(text: str, end: int, phrase: str | None) -> bool:
         if index == taken and token[:1].islower() and (participle or not verb):
             return True
     return False
+
+
+def _words_from_text(tokens: list[_Token], phrase: str | None) -> int:
+    """How many of the tokens after a figure its phrase took, a link the phrase adds (`d'` + `apprentis`
+    from `1,1 million apprentis`) not counted."""
+    words = [word.replace("’", "'").lower() for word in _TOKEN.findall(phrase or "")]
+    if words and tokens and words[0] != tokens[0].lower():
+        words = words[1:]
+    return len(words)
 
 
 def may_name_group(text: str, end: int, kind: str) -> bool:
