@@ -79,6 +79,14 @@ _VERB_ENDINGS = (
     "ez", "ra", "rai", "iez", "it", "ut",
 )  # fmt: skip
 # words after a participle that may open its complement (`touchés par`, `commandées à`), as the tagger reads
+# adverbs and prepositions the stop list leaves out: the tagger never reads them as nouns, adjectives or verbs,
+# so where one ends a phrase the rules decide (`320 entreprises autour de`)
+_FR_FUNCTION_WORDS = words(
+    """
+    autour auprès grâce face notamment voire surtout seulement uniquement ensemble actuellement aujourd hier
+    demain cependant pourtant enfin respectivement environ dont davantage beaucoup
+    """
+)
 _COMPLEMENT_OPENERS = words("sur dans auprès par à au aux en de des du d pour avec chez depuis")
 MAX_TOKENS = 7
 
@@ -189,7 +197,7 @@ def rules_unsure(text: str, end: int, phrase: str | None) -> bool:
         verb = lowered.endswith(_VERB_ENDINGS) and not participle
         if index < taken and (verb or (participle and following in _COMPLEMENT_OPENERS)):
             return True
-        if index == taken and token[:1].islower() and (participle or not verb):
+        if index == taken and token[:1].islower() and lowered not in _FR_FUNCTION_WORDS and (participle or not verb):
             return True
     return False
 
