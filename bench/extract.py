@@ -26,7 +26,7 @@ from newsletter.extract.decode import decode_content
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "extract"
 DOCUMENTS = 1200
 TARGET_SIZE = 4096
-TARGET_RATE = 150  # issue 14; French figure phrases are tagged by spaCy (about 3 ms a document)
+TARGET_RATE = 150  # issue 14; spaCy tags French figure phrases the rules are unsure of (~1 ms a document)
 LABELLED = Path(__file__).resolve().parent / "labelled"
 
 

@@ -237,8 +237,8 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
 
 
 def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], language: str) -> None:
-    """Set each figure's `about` phrase. In French, a phrase the rules find is read again with the words'
-    classes (tagged in one batch for the document), which decide where it ends."""
+    """Set each figure's `about` phrase. In French, a phrase the rules are unsure of is read again with the
+    words' classes (tagged in one batch for the document), which decide where it ends."""
     phrased = []
     for figure, (start, end) in figures:
         if figure.kind != "duration":
