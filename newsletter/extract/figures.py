@@ -11,7 +11,14 @@ from text_to_num import text2num
 
 from newsletter.core.models import Figure
 from newsletter.extract.dates import find_dates
-from newsletter.extract.phrases import figure_phrase, group_after, may_name_group, phrase_window, ratio_phrase
+from newsletter.extract.phrases import (
+    figure_phrase,
+    group_after,
+    may_name_group,
+    phrase_window,
+    ratio_phrase,
+    rules_unsure,
+)
 from newsletter.extract.text import trie_pattern, words
 from newsletter.extract.wordclass import french_word_classes
 
@@ -230,13 +237,15 @@ def find_figures(text: str, language: str = "fr", skip: list[tuple[int, int]] | 
 
 
 def _add_phrases(text: str, figures: list[tuple[Figure, tuple[int, int]]], language: str) -> None:
-    """Set each figure's `about` phrase. In French, a phrase the rules find is read again with the words'
-    classes (tagged in one batch for the document), which decide where it ends."""
+    """Set each figure's `about` phrase. In French, a phrase the rules are unsure of is read again with the
+    words' classes (tagged in one batch for the document), which decide where it ends."""
     phrased = []
     for figure, (start, end) in figures:
         if figure.kind != "duration":
             figure.about = figure_phrase(text, start, end, figure.kind, abs(figure.value), language)
-            if language != "en" and (figure.about or may_name_group(text, end, figure.kind)):
+            if language != "en" and (figure.about or may_name_group(text, end, figure.kind)) and rules_unsure(
+                text, end, figure.about
+            ):
                 phrased.append((figure, (start, end)))
     spans = [
         (_context_start(text, start), phrase_window(text, end, len(figure.about or "") + _TAGGED_AFTER))

@@ -22,6 +22,7 @@ _TOKEN = re.compile(r"[^\W\d_](?:[\w-]*[^\W_])?['’]?|\S")
 _WORD_END = re.compile(r"\s")
 _ELIDED = re.compile(r"^(d|l|qu|n|s|j|m|t|c)['’]$", re.IGNORECASE)
 _FR_LINKS = ("de la", "de l'", "des", "du", "de", "d'")
+_FR_LINK_WORDS = {"de", "des", "du", "d'", "la", "l'"}
 _FR_STOP = words(
     """
     à au aux en dans par pour sur sous avec sans chez vers depuis dès pendant lors contre entre selon
@@ -71,6 +72,22 @@ _NOT_PURPOSE = words("an année mois jour semaine heure trimestre rapport")
 # a participle before one of these takes a complement the phrase would cut: `personnes inscrites sur`
 _PARTICIPLE_COMPLEMENTS = words("sur dans auprès")
 _PARTICIPLE_ENDINGS = ("é", "ée", "és", "ées", "it", "ite", "its", "ites", "is", "ise", "ises", "u", "ue", "us", "ues")
+# endings of infinitives and conjugated forms (`signer`, `occupaient`, `puissent`): the tagger may read a verb
+# (`-re` only where nouns rarely end so: `prendre`, `mettre`, `être`, `produire`; `-ons` is mostly `-ions` nouns)
+_VERB_ENDINGS = (
+    "er", "ir", "oir", "dre", "ttre", "être", "ître", "ire", "faire", "vre", "ent", "ont", "ait", "ais", "aient",
+    "ez", "ra", "rai", "iez", "it", "ut",
+)  # fmt: skip
+# words after a participle that may open its complement (`touchés par`, `commandées à`), as the tagger reads
+# adverbs and prepositions the stop list leaves out: the tagger never reads them as nouns, adjectives or verbs,
+# so where one ends a phrase the rules decide (`320 entreprises autour de`)
+_FR_FUNCTION_WORDS = words(
+    """
+    autour auprès grâce face notamment voire surtout seulement uniquement ensemble actuellement aujourd hier
+    demain cependant pourtant enfin respectivement environ dont davantage beaucoup
+    """
+)
+_COMPLEMENT_OPENERS = words("sur dans auprès par à au aux en de des du d pour avec chez depuis")
 MAX_TOKENS = 7
 
 
@@ -163,6 +180,35 @@ def _french_phrase(tokens: list[str], kind: str, value: float, spelled: bool) ->
     if kind == "count" and abs(value) >= 1e6 and spelled and link != "des":
         link = "d'" if noun[:1].lower() in "aeiouéèêhâîôy" else "de"
     return _join(link, noun)
+
+
+def rules_unsure(text: str, end: int, phrase: str | None) -> bool:
+    """Whether the tagger might end a French phrase the rules found (or None) elsewhere: a word in it may be
+    a verb (`de signer`) or a participle opening a complement (`doses commandées par`), or the word where the
+    rules stopped may be an adjective or participle (`population adulte`). Only these spans need tagging."""
+    tokens = _tokens(text, end, {})
+    taken = _words_from_text(tokens, phrase)
+    for index, token in enumerate(tokens[: taken + 1]):
+        lowered = token.lower()
+        if not lowered[:1].isalpha() or lowered in _FR_STOP or lowered in _FR_VERBS or lowered in _FR_LINK_WORDS:
+            continue
+        following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        participle = lowered.endswith(_PARTICIPLE_ENDINGS)
+        verb = lowered.endswith(_VERB_ENDINGS) and not participle
+        if index < taken and (verb or (participle and following in _COMPLEMENT_OPENERS)):
+            return True
+        if index == taken and token[:1].islower() and lowered not in _FR_FUNCTION_WORDS and (participle or not verb):
+            return True
+    return False
+
+
+def _words_from_text(tokens: list[_Token], phrase: str | None) -> int:
+    """How many of the tokens after a figure its phrase took, a link the phrase adds (`d'` + `apprentis`
+    from `1,1 million apprentis`) not counted."""
+    words = [word.replace("’", "'").lower() for word in _TOKEN.findall(phrase or "")]
+    if words and tokens and words[0] != tokens[0].lower():
+        words = words[1:]
+    return len(words)
 
 
 def may_name_group(text: str, end: int, kind: str) -> bool:

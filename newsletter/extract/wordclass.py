@@ -1,5 +1,6 @@
 """Word classes (noun, adjective, verb, participle) of French text right after figures, from spaCy's
-small French pipeline (`fr_core_news_sm`: tok2vec and morphologizer only, loaded once, on first use).
+small French pipeline (`fr_core_news_sm`: tok2vec and morphologizer only, loaded once, when a span is
+first tagged; most documents have none, see `phrases.rules_unsure`).
 
 Deciding whether `puissent`, `occupaient` or `signer` ends a figure's phrase is a tagging problem; the
 model measured better than hand-written agreement rules on every labelled set (bench/extract_quality.py).
@@ -29,8 +30,10 @@ class WordClass:
 def french_word_classes(text: str, spans: list[tuple[int, int]]) -> dict[int, WordClass]:
     """The word class of every word in the given spans of `text`, keyed by its offset in `text`, the spans
     tagged together, one per line; empty when the model is not installed (the rules then decide alone)."""
+    if not spans:
+        return {}
     nlp = _pipeline()
-    if nlp is None or not spans:
+    if nlp is None:
         return {}
     pieces, offsets = [], []
     joined_length = 0
@@ -46,6 +49,12 @@ def french_word_classes(text: str, spans: list[tuple[int, int]]) -> dict[int, Wo
         shift = offsets[bisect.bisect_right(starts, token.idx) - 1][1]
         classes[token.idx + shift] = WordClass(token.pos_, "Part" in token.morph.get("VerbForm"))
     return classes
+
+
+def model_loaded() -> bool:
+    """Whether this process has loaded the tagger: it costs seconds and ~140 MB, so extraction loads it only
+    for a document with a figure phrase the rules are unsure of."""
+    return _pipeline.cache_info().currsize > 0
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

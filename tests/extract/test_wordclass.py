@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from newsletter.extract.wordclass import WordClass, french_word_classes
 
 
@@ -29,3 +32,25 @@ def test_only_the_given_spans_are_tagged_and_offsets_point_into_the_whole_text()
 
 def test_nothing_to_tag_gives_nothing() -> None:
     assert french_word_classes("Aucun chiffre ici.", []) == {}
+
+
+def test_a_document_whose_phrases_the_rules_settle_never_loads_the_tagger() -> None:
+    script = (
+        "import sys\n"
+        "from newsletter.core.models import RawDocument\n"
+        "from newsletter.extract import extract, wordclass\n"
+        "def phrases(text):\n"
+        "    found = extract(RawDocument('t', text[:9], text.encode(), 'text/markdown'))\n"
+        "    return [figure.about for figure in found.figures]\n"
+        "print(phrases('# Bilan\\n\\nLe salon a accueilli 9 500 visiteurs et 320 exposants.'))\n"
+        "print(wordclass.model_loaded(), 'spacy' in sys.modules)\n"
+        "print(phrases('# Permis\\n\\nSelon une enquête, 58 % bénéficiaires occupaient un emploi.'))\n"
+        "print(wordclass.model_loaded())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines() == [
+        "['visiteurs', 'exposants']",
+        "False False",
+        "['des bénéficiaires']",
+        "True",
+    ]
