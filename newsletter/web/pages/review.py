@@ -82,7 +82,7 @@ async def send_now(request: Request) -> Response:
         issue_id = actions.issue_target(state.config, state.store, given, actor, state.clock())
         kind, target = actions.resolve_target(state.config, state.store, issue_id or given)
         if kind is not actions.TargetKind.ISSUE:
-            raise ActionError(f"{target!r} is not a digest issue")
+            raise ActionError(f"{target!r} is not a digest issue", reason="not_an_issue", id=target)
         return ActionResult("digest.send_now", target, f"digest issue {target}: sending now", {"send_now": True})
 
     return await _act(request, run, Role.APPROVER)
@@ -124,7 +124,7 @@ async def pick_key(request: Request) -> Response:
         try:
             index = int(_field(form, "index"))
         except ValueError:
-            raise ActionError("pick a quote or a figure by its number") from None
+            raise ActionError("pick a quote or a figure by its number", reason="bad_key_number") from None
         return actions.pick_key(state.config, state.store, _field(form, "target"), _field(form, "kind"), index,
                                 actor, state.clock())
 
@@ -160,7 +160,9 @@ async def edit_digest(request: Request) -> Response:
         try:
             operation = EditOp(_field(form, "op"))
         except ValueError:
-            raise ActionError(f"op={_field(form, 'op')!r}: expected one of {', '.join(EditOp)}") from None
+            expected = ", ".join(EditOp)
+            raise ActionError(f"op={_field(form, 'op')!r}: expected one of {expected}", reason="unknown_op",
+                              op=_field(form, "op"), expected=expected) from None
         change = DigestEdit(operation, _field(form, "target"), _field(form, "text"))
         return editor.edit_digest(state.config, state.store, _field(form, "digest"), change, actor, state.clock())
 
@@ -176,10 +178,11 @@ async def test_send(request: Request) -> Response:
         name = _field(form, "digest")
         digest_config = next((d for d in state.config.digests if d.name == name), None)
         if digest_config is None:
-            raise ActionError(f"no digest named {name!r}")
+            raise ActionError(f"no digest named {name!r}", reason="unknown_digest", digest=name)
         preview = live_digest(state.config, state.store, digest_config, now)
         if preview.digest is None:
-            raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})")
+            raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})",
+                              reason="nothing_to_send", digest=name)
         issue = preview.issue or preview.digest
         return actions.send_test(state.config, state.store, issue, _field(form, "address"), actor, now)
 
