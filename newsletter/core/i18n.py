@@ -79,6 +79,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notify_post_subject": "À valider : publication sur {place} — {title}",
         "notify_post_body": "Bonjour,\n\nUne publication sur {place} attend votre validation :\n\n"
                             "  {title}\n\nRelisez-la et validez-la ici : {url}\n",
+        "notify_many_subject": "À valider : {count} éléments attendent votre validation",
+        "notify_many_body": "Bonjour,\n\n{count} éléments attendent votre validation :\n\n{items}\n\n"
+                            "Relisez-les et validez-les ici : {url}\n",
+        "notify_line_digest": "  – un numéro de la lettre {place} : {title}",
+        "notify_line_post": "  – une publication sur {place} : {title}",
         "done_post_approve": "Publication sur {place} validée : « {title} » est en file d'attente.",
         "done_post_edit": "Publication sur {place} modifiée : « {title} ».",
         "done_post_skip": "Publication sur {place} écartée : « {title} ».",
@@ -442,6 +447,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notify_post_subject": "To approve: post on {place} — {title}",
         "notify_post_body": "Hello,\n\nA post on {place} awaits your approval:\n\n"
                             "  {title}\n\nReview and approve it here: {url}\n",
+        "notify_many_subject": "To approve: {count} items await your approval",
+        "notify_many_body": "Hello,\n\n{count} items await your approval:\n\n{items}\n\n"
+                            "Review and approve them here: {url}\n",
+        "notify_line_digest": "  – an issue of the {place} newsletter: {title}",
+        "notify_line_post": "  – a post on {place}: {title}",
         "done_post_approve": "Post on {place} approved: “{title}” is queued.",
         "done_post_edit": "Post on {place} edited: “{title}”.",
         "done_post_skip": "Post on {place} skipped: “{title}”.",
