@@ -125,8 +125,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                                "le numéro de lettre qui la porte.",
         "refused_announcement_not_undoable": "« {title} » est une annonce : rétablissez ses publications ou "
                                              "le numéro de lettre qui la porte.",
-        "refused_not_settleable": "Publication sur {place} — « {title} » : elle n'est pas incertaine, "
-                                  "rien à trancher.",
+        "refused_not_settleable": "Publication sur {place} — « {title} » : elle n'est pas incertaine "
+                                  "(état : {status}), rien à trancher.",
         "refused_bad_key_kind": "Choisissez une citation ou un chiffre (pas « {kind} »).",
         "refused_bad_key_number": "Choisissez une citation ou un chiffre par son numéro.",
         "refused_no_quote_number": "L'annonce « {title} » n'a pas de citation n° {number}.",
@@ -134,8 +134,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused_not_skipped": "« {title} » ({place}) est {status} : aucune mise à l'écart à annuler.",
         "refused_later_issue_recorded": "« {title} » ({place}) : un numéro plus récent a été enregistré depuis, "
                                         "sa mise à l'écart ne peut plus être annulée.",
-        "refused_not_movable": "Publication sur {place} — « {title} » : elle est {status} et ne peut plus être "
-                               "déplacée.",
+        "refused_not_movable": "Publication sur {place} — « {title} » (état : {status}) : elle ne peut plus "
+                               "être déplacée.",
         "refused_not_a_slot": "« {slot} » n'est pas l'un des {count} prochains créneaux du canal {channel}.",
         "refused_not_in_issue": "« {title} » ({place}) ne contient pas l'annonce « {id} ».",
         "refused_last_announcement": "« {title} » ({place}) doit garder au moins une annonce : écartez plutôt "
@@ -490,7 +490,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                                "issue carrying it.",
         "refused_announcement_not_undoable": "“{title}” is an announcement: bring back its posts or the digest "
                                              "issue carrying it.",
-        "refused_not_settleable": "Post on {place} — “{title}”: it is not uncertain, nothing to settle.",
+        "refused_not_settleable": "Post on {place} — “{title}”: it is {status}, not uncertain: nothing to settle.",
         "refused_bad_key_kind": "Pick a quote or a figure (not “{kind}”).",
         "refused_bad_key_number": "Pick a quote or a figure by its number.",
         "refused_no_quote_number": "Announcement “{title}” has no quote number {number}.",

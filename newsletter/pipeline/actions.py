@@ -246,7 +246,8 @@ def settle(store: Store, key: str, sent: bool, actor: str, now: datetime) -> Act
     try:
         settle_post(store, key, sent=sent, now=now, actor=actor)
     except StoreError as error:
-        raise ActionError(str(error), reason="not_settleable", target=key) from None
+        raise ActionError(str(error), reason="not_settleable", target=key,
+                          status=str(_post(store, key).status)) from None
     return ActionResult("post.settle", key, f"post {key}: {'sent' if sent else 'pending again'}", {"sent": sent})
 
 
