@@ -63,9 +63,9 @@ ADDRESS_PROBLEMS = (  # (what email-validator's message says, the problem it nam
     ("must have an @-sign", "no_at"),
     ("something before the @-sign", "empty_local"),
     ("something after the @-sign", "empty_domain"),
-    ("periods", "periods"),
     ("too long", "too_long"),
     ("after the @-sign", "bad_domain"),
+    ("periods", "periods"),
     ("before the @-sign", "bad_local"),
 )
 
