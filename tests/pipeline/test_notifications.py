@@ -74,6 +74,16 @@ def test_a_later_run_tells_only_what_newly_awaits_approval(review_env: ReviewEnv
     assert "x-main" not in newest.get_content()
 
 
+def test_a_mail_deferred_by_the_server_is_retried_whole_once(review_env: ReviewEnv) -> None:
+    _with_addresses(review_env)
+    items = awaiting_items(review_env.store)
+    review_env.smtp.handler.defer_rcpt["paul@ministere.example.org"] = 1
+    report = send_notifications(review_env.config, review_env.store, now=NOW, backoff=NO_WAIT)
+    assert report.retried == len(items) and report.sent == 2 * len(items)  # paul's rows waited together, then went
+    assert review_env.smtp.handler.copies() == {"alice@ministere.example.org": 1, "paul@ministere.example.org": 1}
+    assert Ledger(review_env.store).get(f"notify:{X_POST}:paul").status == DeliveryStatus.SENT
+
+
 def test_an_item_approved_before_its_mail_went_out_is_left_out(review_env: ReviewEnv) -> None:
     set_email(review_env.store, "paul", "paul@ministere.example.org")
     send_notifications(_down(review_env), review_env.store, now=NOW, backoff=NO_WAIT)  # queued, not sent
