@@ -86,7 +86,7 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
     target_id = target_id.strip()
     if parse_post_key(target_id) is not None:
         if Ledger(store).get(target_id) is None:
-            raise ActionError(f"no queued post {target_id!r}")
+            raise ActionError(f"no queued post {target_id!r}", reason="unknown_post", id=target_id)
         return TargetKind.POST, target_id
     if store.issues.get_digest_issue(target_id) is not None:
         return TargetKind.ISSUE, target_id
@@ -95,11 +95,13 @@ def resolve_target(config: Config, store: Store, target_id: str) -> tuple[Target
             digest=target_id, statuses=[DigestIssueStatus.AWAITING_APPROVAL], limit=1
         )
         if not waiting:
-            raise ActionError(f"digest {target_id!r} has no issue awaiting approval")
+            raise ActionError(f"digest {target_id!r} has no issue awaiting approval", reason="no_issue_awaiting",
+                              digest=target_id)
         return TargetKind.ISSUE, waiting[0].id
     if store.announcements.get_announcement(target_id) is not None:
         return TargetKind.ANNOUNCEMENT, target_id
-    raise ActionError(f"{target_id!r} is neither a post key, a digest issue, a digest name nor an announcement id")
+    raise ActionError(f"{target_id!r} is neither a post key, a digest issue, a digest name nor an announcement id",
+                      reason="unknown_target", id=target_id)
 
 
 def approve(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> ActionResult:
@@ -113,7 +115,8 @@ def approve(config: Config, store: Store, target_id: str, actor: str, now: datet
         return approve_post(store, target, actor, now)
     if kind is TargetKind.ISSUE:
         return approve_issue(store, target, actor, now)
-    raise ActionError(f"{target} is an announcement: approve its posts or its digest issue")
+    raise ActionError(f"{target} is an announcement: approve its posts or its digest issue",
+                      reason="announcement_not_approvable", target=target)
 
 
 def _awaiting(store: Store, digest_name: str) -> bool:
@@ -130,14 +133,17 @@ def approve_planned(config: Config, store: Store, digest_name: str, actor: str, 
     plan = plan_digest(config, store, config.digest(digest_name), now)
     if plan.issue is not None:
         issue = plan.issue
-        raise ActionError(f"digest {digest_name} has no issue awaiting approval: {issue.id} is {issue.status}")
+        raise ActionError(f"digest {digest_name} has no issue awaiting approval: {issue.id} is {issue.status}",
+                          reason="no_issue_awaiting", digest=digest_name)
     if plan.digest is None:
-        raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})")
+        raise ActionError(f"digest {digest_name} has nothing to approve ({plan.skip_reason})", reason="nothing_to_send",
+                          digest=digest_name)
     try:
         issue = store.issues.create_digest_issue(plan.digest, status=DigestIssueStatus.AWAITING_APPROVAL,
                                                  follows=plan.follows, now=now)
     except StoreError:
-        raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile") from None
+        raise ActionError(f"digest {digest_name}: issue {plan.digest.issue_id} was recorded meanwhile",
+                          reason="recorded_meanwhile", digest=digest_name) from None
     store.issues.set_digest_issue_status(issue.id, DigestIssueStatus.APPROVED, actor=actor, now=now)
     when = plan.send_at.isoformat()
     return _record(store, actor, "digest.approve", issue.id, f"digest issue {issue.id} approved: goes out at {when}",
@@ -154,15 +160,18 @@ def next_issue(config: Config, store: Store, digest_name: str, actor: str, now: 
     plan = plan_digest(config, store, digest, now)
     if plan.issue is not None:
         if plan.issue.status not in EDITABLE_ISSUES:
-            raise ActionError(f"digest issue {plan.issue.id} is {plan.issue.status}: it can no longer be changed")
+            raise ActionError(f"digest issue {plan.issue.id} is {plan.issue.status}: it can no longer be changed",
+                              reason="issue_not_changeable", target=plan.issue.id, status=str(plan.issue.status))
         return plan.issue
     if plan.digest is None:
-        raise ActionError(f"digest {digest_name} has nothing to send ({plan.skip_reason})")
+        raise ActionError(f"digest {digest_name} has nothing to send ({plan.skip_reason})", reason="nothing_to_send",
+                          digest=digest_name)
     status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
     try:
         issue = store.issues.create_digest_issue(plan.digest, status=status, follows=plan.follows, now=now)
     except StoreError:
-        raise ActionError(f"digest {digest_name}: its next issue was recorded meanwhile, try again") from None
+        raise ActionError(f"digest {digest_name}: its next issue was recorded meanwhile, try again",
+                          reason="recorded_meanwhile", digest=digest_name) from None
     store.audit.record_action(actor, "digest.record_next", issue.id, {"status": str(status)}, now=now)
     return issue
 
@@ -171,7 +180,7 @@ def digest_named(config: Config, name: str) -> DigestConfig:
     """The digest named `name`; ActionError when there is none."""
     digest = config.find_digest(name)
     if digest is None:
-        raise ActionError(f"no digest named {name!r}")
+        raise ActionError(f"no digest named {name!r}", reason="unknown_digest", digest=name)
     return digest
 
 
@@ -206,7 +215,8 @@ def issue_to_send_now(config: Config, store: Store, target_id: str, actor: str, 
     first when it is only planned); ActionError for anything else."""
     kind, issue_id = resolve_target(config, store, issue_target(config, store, target_id, actor, now) or target_id)
     if kind is not TargetKind.ISSUE:
-        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval")
+        raise ActionError(f"{target_id!r} is not a digest issue or a digest with one awaiting approval",
+                          reason="not_an_issue", id=target_id)
     return issue_id
 
 
@@ -243,7 +253,8 @@ def settle(store: Store, key: str, sent: bool, actor: str, now: datetime) -> Act
     try:
         settle_post(store, key, sent=sent, now=now, actor=actor)
     except StoreError as error:
-        raise ActionError(str(error)) from None
+        raise ActionError(str(error), reason="not_settleable", target=key,
+                          status=str(_post(store, key).status)) from None
     return ActionResult("post.settle", key, f"post {key}: {'sent' if sent else 'pending again'}", {"sent": sent})
 
 
@@ -314,12 +325,13 @@ def pick_key(
     queued posts that nobody edited by hand."""
     announcement = store.announcements.get_announcement(announcement_id)
     if announcement is None:
-        raise ActionError(f"no announcement {announcement_id!r}")
+        raise ActionError(f"no announcement {announcement_id!r}", reason="unknown_announcement", id=announcement_id)
     if kind not in ("quote", "figure"):
-        raise ActionError(f"pick either a quote or a figure, not {kind!r}")
+        raise ActionError(f"pick either a quote or a figure, not {kind!r}", reason="bad_key_kind", kind=kind)
     count = len(announcement.quotes if kind == "quote" else announcement.figures)
     if not 0 <= index < count:
-        raise ActionError(f"announcement {announcement_id} has no {kind} number {index + 1}")
+        raise ActionError(f"announcement {announcement_id} has no {kind} number {index + 1}",
+                          reason=f"no_{kind}_number", target=announcement_id, number=index + 1)
     if kind == "quote":
         announcement.key_quote = index
         picked = announcement.quotes[index].text
@@ -371,15 +383,17 @@ def undo_skip(config: Config, store: Store, target_id: str, actor: str, now: dat
     if kind is TargetKind.POST:
         return _undo_post_skip(config, store, target, actor, now)
     if kind is not TargetKind.ISSUE:
-        raise ActionError(f"{target} is an announcement: undo the skip of its posts or its digest issue")
+        raise ActionError(f"{target} is an announcement: undo the skip of its posts or its digest issue",
+                          reason="announcement_not_undoable", target=target)
     issue = _issue(store, target)
     digest = digest_named(config, issue.digest.name)
     status = DigestIssueStatus.AWAITING_APPROVAL if digest.require_approval else DigestIssueStatus.APPROVED
     if issue.status is not DigestIssueStatus.SKIPPED:
-        raise ActionError(f"digest issue {target} is {issue.status}, not skipped: nothing to undo")
+        raise ActionError(f"digest issue {target} is {issue.status}, not skipped: nothing to undo",
+                          reason="not_skipped", target=target, status=str(issue.status))
     if not store.issues.reopen_skipped_issue(target, status, actor=actor, now=now):
         raise ActionError(f"digest issue {target}: a later issue of {digest.name} was recorded since, "
-                          "its skip cannot be undone")
+                          "its skip cannot be undone", reason="later_issue_recorded", target=target)
     return _record(store, actor, "digest.undo_skip", target, f"digest issue {target} is back: {status}",
                    {"status": str(status)}, now)
 
@@ -391,14 +405,17 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
     row = _post(store, key)
     skipped = skip_record(store, key)
     if row.status is not S.SKIPPED or skipped is None:
-        raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back")
+        raise ActionError(f"post {key} is {row.status}: only a post a person skipped can be brought back",
+                          reason="not_skipped", target=key, status=str(row.status))
     was = (skipped.detail or {}).get("was")
     if was not in QUEUED_STATUSES:  # skipped before skips recorded the state: ask again when the channel holds it
         held = holds_post(store, channel_config(config, row.target), post_from_payload(row.payload))
         was = S.AWAITING_APPROVAL if held else S.PENDING
     status = S(was)
     if not Ledger(store).restore_skipped(key, status, now=now):
-        raise ActionError(f"post {key} is {_post(store, key).status} now: nothing to undo")
+        status = _post(store, key).status
+        raise ActionError(f"post {key} is {status} now: nothing to undo", reason="not_skipped", target=key,
+                          status=str(status))
     return _record(store, actor, "post.undo_skip", key, f"post {key} is back in the queue: {status}",
                    {"status": str(status)}, now)
 
@@ -414,12 +431,15 @@ def move_post(config: Config, store: Store, key: str, slot: str, actor: str, now
     goes first (the posting run and the plan both read the row's time)."""
     row = _post(store, key)
     if row.status not in EDITABLE:
-        raise ActionError(f"post {key} is {row.status}: only queued posts can be moved")
+        raise ActionError(f"post {key} is {row.status}: only queued posts can be moved", reason="not_movable",
+                          target=key, status=str(row.status))
     channel = channel_config(config, row.target)
     when = _offered_slot(config, channel, slot, now)
     before = planned_slot(config, store, key, now)
     if not Ledger(store).reschedule(key, when, now=now):
-        raise ActionError(f"post {key} is {_post(store, key).status} now: it can no longer be moved")
+        status = _post(store, key).status
+        raise ActionError(f"post {key} is {status} now: it can no longer be moved", reason="not_movable", target=key,
+                          status=str(status))
     after = planned_slot(config, store, key, now)
     detail = {"from": before.isoformat() if before else None, "to": when.isoformat(),
               "slot": after.isoformat() if after else None}
@@ -448,12 +468,14 @@ def _offered_slot(config: Config, channel: ChannelConfig, slot: str, now: dateti
     try:
         wanted = datetime.fromisoformat(slot.strip())
     except ValueError:
-        raise ActionError(f"{slot!r} is not a time: pick one of channel {channel.name}'s next slots") from None
+        raise ActionError(f"{slot!r} is not a time: pick one of channel {channel.name}'s next slots",
+                          reason="not_a_slot", slot=slot, channel=channel.name, count=MOVE_SLOTS) from None
     if wanted.tzinfo is None:
         wanted = wanted.replace(tzinfo=config.tz)
     found = next((t for t in next_slots(config, channel, now) if t == wanted), None)
     if found is None:
-        raise ActionError(f"{slot!r} is not one of channel {channel.name}'s next {MOVE_SLOTS} slots")
+        raise ActionError(f"{slot!r} is not one of channel {channel.name}'s next {MOVE_SLOTS} slots",
+                          reason="not_a_slot", slot=slot, channel=channel.name, count=MOVE_SLOTS)
     return found
 
 
@@ -498,7 +520,7 @@ def _post(store: Store, key: str) -> Delivery:
     """The post row `key`; ActionError when there is none."""
     row = Ledger(store).get(key)
     if row is None or row.kind != str(DeliveryKind.POST):
-        raise ActionError(f"no queued post {key!r}")
+        raise ActionError(f"no queued post {key!r}", reason="unknown_post", id=key)
     return row
 
 
@@ -506,7 +528,7 @@ def _issue(store: Store, issue_id: str) -> DigestIssue:
     """The digest issue `issue_id`; ActionError when there is none."""
     issue = store.issues.get_digest_issue(issue_id)
     if issue is None:
-        raise ActionError(f"no digest issue {issue_id!r}")
+        raise ActionError(f"no digest issue {issue_id!r}", reason="unknown_issue", id=issue_id)
     return issue
 
 

@@ -96,13 +96,21 @@ class CalendarView:
     awaiting: list[CalendarItem] = field(default_factory=list)
 
 
+class PeriodError(ValueError):
+    """A `?week=` or `?month=` that cannot be read: the parameter and the value given."""
+
+    def __init__(self, parameter: str, value: str, expected: str):
+        super().__init__(f"{parameter}={value!r}: expected {expected}")
+        self.parameter, self.value = parameter, value
+
+
 def parse_period(week: str | None, month: str | None, today: date) -> Period:
     """The period `?week=2025-W13` or `?month=2025-03` names (this week by default);
-    ValueError naming the parameter when it cannot be read."""
+    PeriodError naming the parameter when it cannot be read."""
     if month:
         found = MONTH.fullmatch(month.strip())
         if not found or not 1 <= int(found.group(2)) <= 12:
-            raise ValueError(f"month={month!r}: expected a month like 2025-03")
+            raise PeriodError("month", month, "a month like 2025-03")
         first = date(int(found.group(1)), int(found.group(2)), 1)
         after = (first + timedelta(days=32)).replace(day=1)
         previous = (first - timedelta(days=1)).replace(day=1)
@@ -115,7 +123,7 @@ def parse_period(week: str | None, month: str | None, today: date) -> Period:
         except ValueError:
             monday = None
         if monday is None:
-            raise ValueError(f"week={week!r}: expected an ISO week like 2025-W13")
+            raise PeriodError("week", week, "an ISO week like 2025-W13")
     else:
         monday = today - timedelta(days=today.weekday())
     return Period(Mode.WEEK, monday, monday + timedelta(days=6), week_query(monday),

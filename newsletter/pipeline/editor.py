@@ -99,7 +99,8 @@ def edit_digest(
     rendered.issue_id = issue.id
     unapprove = digest.require_approval and issue.status is DigestIssueStatus.APPROVED
     if not store.issues.rerender_digest_issue(rendered, expected=EDITABLE_ISSUES, needs_approval=unapprove, now=now):
-        raise ActionError(f"digest issue {issue.id} started sending meanwhile: it can no longer be edited")
+        raise ActionError(f"digest issue {issue.id} started sending meanwhile: it can no longer be edited",
+                          reason="sending_started", target=issue.id)
     detail = {
         "op": str(edit.op), "announcement": edit.announcement_id, "subject_before": issue.digest.subject,
         "subject_after": rendered.subject, "order": ids, "approval_withdrawn": unapprove,
@@ -117,16 +118,19 @@ def edited(
     edits = issue.digest.edits
     target = edit.announcement_id
     if edit.op in (EditOp.UP, EditOp.DOWN, EditOp.REMOVE) and target not in ids:
-        raise ActionError(f"digest issue {issue.id} does not hold announcement {target!r}")
+        raise ActionError(f"digest issue {issue.id} does not hold announcement {target!r}", reason="not_in_issue",
+                          target=issue.id, id=target)
     if edit.op is EditOp.UP or edit.op is EditOp.DOWN:
         return _moved(ids, target, -1 if edit.op is EditOp.UP else 1), edits
     if edit.op is EditOp.REMOVE:
         if len(ids) == 1:
-            raise ActionError(f"digest issue {issue.id} needs at least one announcement: skip the issue instead")
+            raise ActionError(f"digest issue {issue.id} needs at least one announcement: skip the issue instead",
+                              reason="last_announcement", target=issue.id)
         return [i for i in ids if i != target], edits
     if edit.op is EditOp.ADD:
         if target not in {a.id for a in addable(store, digest, ids, now)}:
-            raise ActionError(f"announcement {target!r} cannot be added to digest issue {issue.id}")
+            raise ActionError(f"announcement {target!r} cannot be added to digest issue {issue.id}",
+                              reason="not_addable", target=issue.id, id=target)
         return [*ids, target], edits
     return ids, _with_text(edits, edit)
 
@@ -136,11 +140,13 @@ def _with_text(edits: DigestEdits, edit: DigestEdit) -> DigestEdits:
     if edit.op is EditOp.SUBJECT:
         subject = " ".join(edit.text.split())
         if len(subject) > MAX_SUBJECT:
-            raise ActionError(f"the subject has {len(subject)} characters: at most {MAX_SUBJECT}")
+            raise ActionError(f"the subject has {len(subject)} characters: at most {MAX_SUBJECT}",
+                              reason="subject_too_long", length=len(subject), max=MAX_SUBJECT)
         return replace(edits, subject=subject or None)
     intro = "\n".join(line.rstrip() for line in edit.text.replace("\r\n", "\n").split("\n")).strip()
     if len(intro) > MAX_INTRO:
-        raise ActionError(f"the intro has {len(intro)} characters: at most {MAX_INTRO}")
+        raise ActionError(f"the intro has {len(intro)} characters: at most {MAX_INTRO}", reason="intro_too_long",
+                          length=len(intro), max=MAX_INTRO)
     return replace(edits, intro=intro or None)
 
 

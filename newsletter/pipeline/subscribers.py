@@ -52,7 +52,29 @@ class SubscriberError(NewsletterError):
 
 
 class InvalidAddress(SubscriberError):
-    """The text is not a valid email address."""
+    """The text is not a valid email address; `problem` names what is wrong with it (`address_problem`)."""
+
+    def __init__(self, message: str, problem: str = "other"):
+        super().__init__(message)
+        self.problem = problem
+
+
+ADDRESS_PROBLEMS = (  # (what email-validator's message says, the problem it names), first match wins
+    ("must have an @-sign", "no_at"),
+    ("something before the @-sign", "empty_local"),
+    ("something after the @-sign", "empty_domain"),
+    ("too long", "too_long"),
+    ("after the @-sign", "bad_domain"),
+    ("periods", "periods"),
+    ("before the @-sign", "bad_local"),
+)
+
+
+def address_problem(message: str) -> str:
+    """What an email-validator refusal means, as a key the interface words in its language
+    (`invalid_row_<problem>`); "other" when the message is not one of the common cases."""
+    lowered = message.lower()
+    return next((problem for words, problem in ADDRESS_PROBLEMS if words.lower() in lowered), "other")
 
 
 class SuppressedAddress(SubscriberError):
@@ -80,6 +102,7 @@ class RejectedRow:
     line: int
     value: str
     reason: str
+    problem: str = "other"  # the `address_problem` key the interface words in its language
 
 
 @dataclass
@@ -114,7 +137,7 @@ def _validated(address: str) -> str:
     try:
         result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        raise InvalidAddress(str(error)) from None
+        raise InvalidAddress(str(error), address_problem(str(error))) from None
     return (result.ascii_email or result.normalized).lower()
 
 
@@ -213,7 +236,8 @@ def import_csv(
             try:
                 address = normalise_address(raw)
             except SubscriberError as error:
-                report.rejected.append(RejectedRow(row.line, raw, str(error) if raw else "no email address"))
+                problem = getattr(error, "problem", "other") if raw else "no_address"
+                report.rejected.append(RejectedRow(row.line, raw, str(error) if raw else "no email address", problem))
                 continue
             if address in seen:
                 report.duplicates += 1

@@ -21,6 +21,7 @@ class Pagination:
     path: str
     query: tuple[tuple[str, str], ...] = ()
     param: str = PAGE_PARAM
+    anchor: str = ""  # the part of the page the links go back to (a section's id)
 
     @property
     def offset(self) -> int:
@@ -44,14 +45,21 @@ class Pagination:
 
     def link(self, number: int) -> str:
         """The link to page `number`, with the same search and filters."""
-        return f"{self.path}?{urlencode([*self.query, (self.param, str(number))])}"
+        fragment = f"#{self.anchor}" if self.anchor else ""
+        return f"{self.path}?{urlencode([*self.query, (self.param, str(number))])}{fragment}"
 
     def with_total(self, total: int) -> Pagination:
         """The same page once the total is known."""
         return replace(self, total=total)
 
+    def within(self, total: int) -> Pagination:
+        """The page once the total is known, the last one when fewer pages than asked (for rows
+        counted before being sliced)."""
+        known = replace(self, total=total)
+        return replace(known, number=min(self.number, known.pages))
 
-def requested_page(request: Request, size: int, param: str = PAGE_PARAM) -> Pagination:
+
+def requested_page(request: Request, size: int, param: str = PAGE_PARAM, anchor: str = "") -> Pagination:
     """The page the query string's `param` asks for (1 when absent or malformed); its total is
     filled in later. Links keep the rest of the query string (filters, other sections' pages)."""
     try:
@@ -59,4 +67,4 @@ def requested_page(request: Request, size: int, param: str = PAGE_PARAM) -> Pagi
     except ValueError:
         number = 1
     query = tuple((k, v) for k, v in request.query_params.multi_items() if k != param and v)
-    return Pagination(number, size, 0, request.url.path, query, param)
+    return Pagination(number, size, 0, request.url.path, query, param, anchor)

@@ -7,6 +7,7 @@ send and post runs read; nothing is ingested, written to the ledger or sent.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from newsletter.pipeline.posting import posts_in_doubt
 from newsletter.pipeline.preview import preview_recipient_values
 from newsletter.publish.base import ChannelConfig
 from newsletter.store import DigestIssue, Store
+from newsletter.web.paging import Pagination
 
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.png")
 CARD_FOLDERS = ("queued", "planned")
@@ -63,10 +65,11 @@ class PostCard:
 
 @dataclass
 class ChannelPreview:
-    """A channel's posts by state."""
+    """A channel's posts by state (one page of them when paged: `pages`)."""
 
     channel: ChannelConfig
     platform: str
+    pages: Pagination | None = None
     awaiting: list[PostCard] = field(default_factory=list)
     queued: list[PostCard] = field(default_factory=list)
     planned: list[PostCard] = field(default_factory=list)
@@ -130,16 +133,22 @@ def post_card(config: Config, channel: ChannelConfig, post: Post, status: str, k
     )
 
 
-def channel_previews(config: Config, store: Store, now: datetime) -> list[ChannelPreview]:
+def channel_previews(config: Config, store: Store, now: datetime,
+                     paging: Callable[[str], Pagination] | None = None) -> list[ChannelPreview]:
     """Every channel's posts awaiting approval, queued (with their slots) and planned, as planned,
-    and those being posted or whose outcome is unknown."""
+    and those being posted or whose outcome is unknown; with `paging` (the page asked for a
+    channel's name), only that page of each channel's posts, in the plan's order."""
     previews = []
     in_doubt = posts_in_doubt(store)
     for channel in config.channels:
         doubtful = [row for row in in_doubt if row.target == channel.name]
         preview = ChannelPreview(channel, platform_of(channel), in_doubt=doubtful)
-        for entry in plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config),
-                                  unfit=preview.unfit):
+        entries = plan_channel(config, store, channel, now, card_folder=preview_cards_dir(config),
+                               unfit=preview.unfit)
+        if paging is not None:
+            preview.pages = paging(channel.name).within(len(entries))
+            entries = entries[preview.pages.offset: preview.pages.offset + preview.pages.size]
+        for entry in entries:
             key = None if entry.state is PostState.PLANNED else entry.key
             card = post_card(config, channel, entry.post, str(entry.state), key)
             card.slot = entry.slot

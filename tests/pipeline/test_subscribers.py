@@ -201,3 +201,14 @@ def test_the_plain_address_shortcut_decides_as_email_validator_does(local: str, 
     except subs.SubscriberError:
         found = None
     assert found == expected
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("pas-une-adresse", "no_at"), ("@example.org", "empty_local"), ("ana@", "empty_domain"),
+    ("ana@localhost", "bad_domain"), ("ana@exa_mple.org", "bad_domain"), ("ana@example..org", "periods"),
+    ("ana marie@example.org", "bad_local"), ("a@" + "x" * 70 + ".org", "bad_domain"),
+])
+def test_an_invalid_address_names_its_problem_for_the_interface(address: str, problem: str) -> None:
+    with pytest.raises(subs.InvalidAddress) as refused:
+        subs.normalise_address(address)
+    assert refused.value.problem == problem and str(refused.value).endswith(".")  # the validator's words kept

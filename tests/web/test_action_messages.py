@@ -43,3 +43,36 @@ def test_a_refused_action_says_why_in_the_interface_language(review_env: ReviewE
     bad = review_env.post("/actions/test-send", {"digest": "hebdo", "address": "nobody"})
     assert bad.status_code == 400 and "“nobody” is not a valid email address." in bad.text
     assert X_POST not in again.text + too_long.text
+
+
+def _alert(page: str) -> str:
+    return page.split('role="alert">')[1].split("</p>")[0]
+
+
+def test_refusals_without_a_state_are_in_the_interface_language_too(review_env: ReviewEnv) -> None:
+    unknown = review_env.post("/actions/approve", {"target": "nothing-by-that-name"})
+    assert unknown.status_code == 400
+    assert _alert(unknown.text) == ("« nothing-by-that-name » n&#39;est ni une publication, ni un numéro de lettre, "
+                                    "ni une lettre, ni une annonce.")
+    gone = review_env.post("/actions/skip", {"target": "post:apprentissage:quote:nowhere"})
+    assert _alert(gone.text) == "Aucune publication en file ne porte la clé « post:apprentissage:quote:nowhere »."
+    review_env.client.get("/lang/en?next=/upcoming")
+    announcement = review_env.post("/actions/approve", {"target": "emploi-jeunes"})
+    assert _alert(announcement.text) == ("“Emploi des jeunes : un nouveau plan” is an announcement: approve its posts "
+                                         "or the digest issue carrying it.")
+    no_figure = review_env.post("/actions/pick-key", {"target": "emploi-jeunes", "kind": "figure", "index": "40"})
+    assert _alert(no_figure.text) == "Announcement “Emploi des jeunes : un nouveau plan” has no figure number 41."
+
+
+def test_every_refusal_reason_has_a_sentence_in_both_languages() -> None:
+    import re
+    from pathlib import Path
+
+    from newsletter.core.i18n import MESSAGES
+
+    package = Path(__file__).parents[2] / "newsletter"
+    sources = "".join(path.read_text() for path in package.rglob("*.py"))
+    reasons = set(re.findall(r'reason="(\w+)"', sources)) | {"no_quote_number", "no_figure_number"}
+    assert len(reasons) > 25
+    for lang in ("fr", "en"):
+        assert [r for r in sorted(reasons) if f"refused_{r}" not in MESSAGES[lang]] == [], lang

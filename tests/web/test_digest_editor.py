@@ -73,7 +73,12 @@ def test_remove_then_add_back_with_paged_candidates(review_env: ReviewEnv) -> No
     assert edit(review_env.client, {"op": "add", "target": "hostile"}).status_code == 303
     assert listed(review_env.client.get(EDITOR).text, "edit-list")[-1] == "hostile"
     refused = edit(review_env.client, {"op": "shuffle", "target": "hostile"})
-    assert refused.status_code == 400 and "op=&#39;shuffle&#39;: expected one of up, down" in refused.text
+    assert refused.status_code == 400
+    assert "Modification inconnue « shuffle » : attendu l&#39;une de up, down, remove" in refused.text
+    review_env.client.get(f"/lang/en?next={EDITOR}")
+    refused = edit(review_env.client, {"op": "remove", "target": "no-such-announcement"})
+    assert refused.status_code == 400 and "does not hold announcement “no-such-announcement”." in refused.text
+    assert "hebdo-" not in refused.text.split('role="alert">')[1].split("</p>")[0]
 
 
 def test_an_approved_issue_edited_on_the_page_waits_for_an_approver_again(review_env: ReviewEnv) -> None:

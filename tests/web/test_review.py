@@ -269,3 +269,28 @@ def test_each_page_has_its_own_title_in_the_interface_language(review_env: Revie
     assert titles["/subscribers"].startswith("Abonnés — ")
     review_env.client.get("/lang/en?next=/upcoming")
     assert "<title>Upcoming sends — " in review_env.client.get("/upcoming").text
+
+
+def test_upcoming_posts_come_fifty_a_page_per_channel_with_the_digest_on_top(review_env: ReviewEnv) -> None:
+    ledger = Ledger(review_env.store)
+    payload = ledger.get(MASTO_POST).payload
+    ledger.ensure_pending([(f"post:lot-{n:02}:quote:masto", "post", "masto",
+                            {**payload, "text": f"Message du lot {n:02}"}) for n in range(55)], now=NOW)
+    masto = ledger.queued_posts("masto")
+    assert len(masto) == 58
+
+    def shown(page: str, channel: str) -> list[str]:
+        section = page.split(f'id="channel-{channel}"')[1].split("</section>")[0]
+        return re.findall(r'data-key="(post:[^"]+)"', section)
+
+    first = review_env.client.get("/upcoming").text
+    assert first.index('id="digest-hebdo"') < first.index('id="channel-x-main"')  # the digest stays on top
+    assert len(shown(first, "masto")) == 50 and "Page 1 sur 2" in first
+    assert 'href="/upcoming?page_masto=2#channel-masto"' in first and "page_x-main" not in first
+    second = review_env.client.get("/upcoming?page_masto=2").text
+    assert sorted(shown(first, "masto") + shown(second, "masto")) == sorted(row.key for row in masto)
+    assert shown(second, "x-main") == shown(first, "x-main") != []  # the other channel keeps its own page
+    assert 'id="digest-hebdo"' in second and "Page 2 sur 2" in second
+    assert 'name="next" value="/upcoming?page_masto=2"' in second  # an action comes back to this page
+    beyond = review_env.client.get("/upcoming?page_masto=9").text
+    assert shown(beyond, "masto") == shown(second, "masto")

@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.pipeline.calendar import calendar_view, parse_period
-from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.core.i18n import translator
+from newsletter.pipeline.calendar import PeriodError, calendar_view, parse_period
+from newsletter.web.common import blocking, locale, render, signed_in, web_state
 
 
 async def calendar_page(request: Request) -> Response:
@@ -18,8 +19,11 @@ async def calendar_page(request: Request) -> Response:
     try:
         period = parse_period(request.query_params.get("week"), request.query_params.get("month"),
                               now.astimezone(state.config.tz).date())
-    except ValueError as error:
-        return render(request, "error.html", {"error": str(error), "back": "/calendar"}, status_code=400)
+    except PeriodError as error:
+        t = translator(locale(request))
+        expected = t("bad_period_" + error.parameter)
+        text = t("bad_period", parameter=error.parameter, value=error.value, expected=expected)
+        return render(request, "error.html", {"error": text, "back": "/calendar"}, status_code=400)
     view = await blocking(calendar_view, state.config, state.store, period, now)
     return render(request, "calendar.html", {"view": view, "now": now,
                                              "back": f"/calendar?{period.query}"})

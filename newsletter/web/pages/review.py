@@ -119,7 +119,7 @@ async def pick_key(request: Request) -> Response:
         try:
             index = int(_field(form, "index"))
         except ValueError:
-            raise ActionError("pick a quote or a figure by its number") from None
+            raise ActionError("pick a quote or a figure by its number", reason="bad_key_number") from None
         return actions.pick_key(state.config, state.store, _field(form, "target"), _field(form, "kind"), index,
                                 actor, state.clock())
 
@@ -155,7 +155,9 @@ async def edit_digest(request: Request) -> Response:
         try:
             operation = EditOp(_field(form, "op"))
         except ValueError:
-            raise ActionError(f"op={_field(form, 'op')!r}: expected one of {', '.join(EditOp)}") from None
+            expected = ", ".join(EditOp)
+            raise ActionError(f"op={_field(form, 'op')!r}: expected one of {expected}", reason="unknown_op",
+                              op=_field(form, "op"), expected=expected) from None
         change = DigestEdit(operation, _field(form, "target"), _field(form, "text"))
         return editor.edit_digest(state.config, state.store, _field(form, "digest"), change, actor, state.clock())
 
@@ -172,7 +174,8 @@ async def test_send(request: Request) -> Response:
         digest_config = actions.digest_named(state.config, name)
         preview = live_digest(state.config, state.store, digest_config, now)
         if preview.digest is None:
-            raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})")
+            raise ActionError(f"digest {name} has nothing to send now ({preview.skip_reason})",
+                              reason="nothing_to_send", digest=name)
         issue = preview.issue or preview.digest
         return actions.send_test(state.config, state.store, issue, _field(form, "address"), actor, now)
 

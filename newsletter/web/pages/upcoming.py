@@ -1,4 +1,5 @@
-"""The Upcoming page: the next digests in an iframe and every pending post, per platform."""
+"""The Upcoming page: the next digests in an iframe and every pending post, per channel, a page
+of posts at a time for each channel (`?page_<channel>=`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,27 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.web.paging import Pagination, requested_page
 from newsletter.web.upcoming import card_file, channel_previews, digest_html, live_digest
 
 # The digest runs in a sandboxed frame: no script, nothing loaded but images.
 DIGEST_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; sandbox"
+POSTS_PER_PAGE = 50
 
 
 def _upcoming_data(request: Request) -> dict[str, object]:
     state = web_state(request)
     now = state.clock()
+
+    def channel_page(name: str) -> Pagination:
+        return requested_page(request, POSTS_PER_PAGE, f"page_{name}", anchor=f"channel-{name}")
+
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
         "now": now,
         "digests": [live_digest(state.config, state.store, d, now) for d in state.config.digests],
-        "channels": channel_previews(state.config, state.store, now),
+        "channels": channel_previews(state.config, state.store, now, channel_page),
+        "back": back,
     }
 
 
