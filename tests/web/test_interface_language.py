@@ -101,3 +101,25 @@ def test_every_review_page_speaks_only_the_interface_language(review_env: Review
 def test_the_check_sees_a_page_in_the_wrong_language(review_env: ReviewEnv) -> None:
     review_env.client.get("/lang/en?next=/upcoming")
     assert {"Approve", "Channel"} <= _foreign_words(review_env, ["/upcoming"], "fr", "en")["/upcoming"]
+
+
+def _unlabelled_controls(page: str) -> list[str]:
+    """The visible form controls of `page` that no label names: neither a `<label for>`, an enclosing
+    `<label>`, an `aria-label` nor an `aria-labelledby` (a screen reader or keyboard user could not tell
+    what they are for)."""
+    tree = lxml.html.fromstring(page)
+    labelled_ids = {label.get("for") for label in tree.xpath("//label[@for]")}
+    missing = []
+    for control in tree.xpath("//input[not(@type='hidden') and not(@type='submit')] | //select | //textarea"):
+        named = (control.get("id") in labelled_ids or control.get("aria-label") or control.get("aria-labelledby")
+                 or control.xpath("ancestor::label"))
+        if not named:
+            missing.append(lxml.html.tostring(control, encoding="unicode")[:120])
+    return missing
+
+
+def test_every_form_control_on_the_review_pages_has_a_label(review_env: ReviewEnv) -> None:
+    pages = _pages(review_env)
+    unlabelled = {path: found for path in pages if (found := _unlabelled_controls(review_env.client.get(path).text))}
+    assert unlabelled == {}
+    assert _unlabelled_controls('<form><input name="q"></form>')  # the check sees a control with no label
