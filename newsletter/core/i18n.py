@@ -101,12 +101,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done_announcement_skip": "Annonce écartée : « {title} » ({count} publication(s) retirée(s) de la file).",
         "done_announcement_pick_key": "Annonce « {title} » : la citation ou le chiffre clé a changé.",
         "done_generic": "C'est fait : « {title} ».",
-        "refused_not_awaiting": "« {title} » ({place}) est {status} : il n'attend plus d'approbation.",
+        "refused_not_awaiting": "« {title} » ({place}) n'attend plus d'approbation (état : {status}).",
         "refused_empty_text": "Publication sur {place} — « {title} » : le texte est vide.",
         "refused_too_long": "Publication sur {place} — « {title} » : {measured} caractères, au-delà de la limite.",
-        "refused_not_editable": "Publication sur {place} — « {title} » : elle est {status} et ne peut plus "
-                                "être modifiée.",
-        "refused_not_skippable": "« {title} » ({place}) est {status} : il ne peut plus être écarté.",
+        "refused_not_editable": "Publication sur {place} — « {title} » : elle ne peut plus être modifiée "
+                                "(état : {status}).",
+        "refused_not_skippable": "« {title} » ({place}) : impossible de l'écarter désormais (état : {status}).",
         "refused_invalid_address": "« {address} » n'est pas une adresse e-mail valide.",
         "refused_unknown_post": "Aucune publication en file ne porte la clé « {id} ».",
         "refused_unknown_issue": "Aucun numéro de lettre ne porte l'identifiant « {id} ».",
@@ -119,7 +119,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused_nothing_to_send": "La lettre {digest} n'a rien à envoyer pour l'instant.",
         "refused_recorded_meanwhile": "Le prochain numéro de la lettre {digest} vient d'être enregistré : "
                                       "réessayez.",
-        "refused_issue_not_changeable": "« {title} » ({place}) est {status} : il ne peut plus être modifié.",
+        "refused_issue_not_changeable": "« {title} » ({place}) : ce numéro ne peut plus être modifié "
+                                        "(état : {status}).",
         "refused_sending_started": "« {title} » ({place}) est en cours d'envoi : il ne peut plus être modifié.",
         "refused_announcement_not_approvable": "« {title} » est une annonce : approuvez ses publications ou "
                                                "le numéro de lettre qui la porte.",
@@ -131,7 +132,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused_bad_key_number": "Choisissez une citation ou un chiffre par son numéro.",
         "refused_no_quote_number": "L'annonce « {title} » n'a pas de citation n° {number}.",
         "refused_no_figure_number": "L'annonce « {title} » n'a pas de chiffre n° {number}.",
-        "refused_not_skipped": "« {title} » ({place}) est {status} : aucune mise à l'écart à annuler.",
+        "refused_not_skipped": "« {title} » ({place}) : aucune mise à l'écart à annuler (état : {status}).",
         "refused_later_issue_recorded": "« {title} » ({place}) : un numéro plus récent a été enregistré depuis, "
                                         "sa mise à l'écart ne peut plus être annulée.",
         "refused_not_movable": "Publication sur {place} — « {title} » (état : {status}) : elle ne peut plus "
@@ -375,7 +376,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done_digest_undo_skip": "Lettre {place} : le numéro « {title} » est rétabli ({status}).",
         "done_digest_edit": "Lettre {place} : le numéro « {title} » est modifié.",
         "done_approval_withdrawn": "Il faut l'approuver de nouveau.",
-        "done_sent_now": "Son heure est passée : il part maintenant.",
+        "done_digest_undo_skip_send_now": "Lettre {place} : le numéro « {title} » est rétabli et approuvé ; "
+                                          "son heure est passée, il part maintenant.",
     },
     "en": {
         "app_title": "Newsletter and social posts — review",
@@ -735,7 +737,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done_digest_undo_skip": "{place} newsletter: the issue “{title}” is brought back ({status}).",
         "done_digest_edit": "{place} newsletter: the issue “{title}” is changed.",
         "done_approval_withdrawn": "It needs approving again.",
-        "done_sent_now": "Its time has come: it is being sent now.",
+        "done_digest_undo_skip_send_now": "{place} newsletter: the issue “{title}” is brought back and approved; "
+                                          "its time has come, it goes out now.",
     },
 }
 

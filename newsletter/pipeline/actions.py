@@ -378,7 +378,8 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
 def undo_skip(config: Config, store: Store, target_id: str, actor: str, now: datetime) -> ActionResult:
     """Undo a person's skip of a post or a digest issue: the post goes back to the queue as it
     was (awaiting approval or pending), the issue to awaiting approval (approved when its digest
-    needs no approval), unless a later issue of its digest was recorded since."""
+    needs no approval), unless a later issue of its digest was recorded since. An issue back as
+    approved whose time has come asks to be sent now, like an issue approved late."""
     kind, target = resolve_target(config, store, target_id)
     if kind is TargetKind.POST:
         return _undo_post_skip(config, store, target, actor, now)
@@ -394,8 +395,9 @@ def undo_skip(config: Config, store: Store, target_id: str, actor: str, now: dat
     if not store.issues.reopen_skipped_issue(target, status, actor=actor, now=now):
         raise ActionError(f"digest issue {target}: a later issue of {digest.name} was recorded since, "
                           "its skip cannot be undone", reason="later_issue_recorded", target=target)
-    return _record(store, actor, "digest.undo_skip", target, f"digest issue {target} is back: {status}",
-                   {"status": str(status)}, now)
+    due = status is DigestIssueStatus.APPROVED and is_due(issue, now)
+    summary = f"digest issue {target} is back: {status}" + (": its time has come, it is sent now" if due else "")
+    return _record(store, actor, "digest.undo_skip", target, summary, {"status": str(status), "send_now": due}, now)
 
 
 def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: datetime) -> ActionResult:

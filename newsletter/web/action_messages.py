@@ -25,6 +25,8 @@ def _variant(result: ActionResult) -> str:
         return "_sent" if detail.get("sent") else "_again"
     if result.action == "post.post_now":
         return "_sent" if detail.get("status") == "sent" else "_not_sent"
+    if result.action == "digest.undo_skip":
+        return "_send_now" if detail.get("send_now") else ""
     return ""
 
 

@@ -186,7 +186,12 @@ def _target(request: Request) -> str:
 
 def approve(request: Request, state: WebState, actor: str) -> Any:
     """Approve a post or a digest issue; an issue whose time has come is sent at once."""
-    result = actions.approve(state.config, state.store, _target(request), actor, state.clock())
+    return _sent_if_due(state, actor, actions.approve(state.config, state.store, _target(request), actor,
+                                                      state.clock()))
+
+
+def _sent_if_due(state: WebState, actor: str, result: ActionResult) -> dict[str, Any]:
+    """Send the digest issue an action made due (approved after its time), then describe the action."""
     if result.detail.get("send_now"):
         actions.send_now(state.config, state.store, result.target, actor, state.clock())
     return _result(result)
@@ -237,8 +242,9 @@ def move_post(request: Request, state: WebState, actor: str) -> Any:
 
 
 def undo_skip(request: Request, state: WebState, actor: str) -> Any:
-    """Bring back a post or a digest issue a person skipped."""
-    return _result(actions.undo_skip(state.config, state.store, _target(request), actor, state.clock()))
+    """Bring back a post or a digest issue a person skipped; an issue back as approved after its time is sent."""
+    return _sent_if_due(state, actor, actions.undo_skip(state.config, state.store, _target(request), actor,
+                                                        state.clock()))
 
 
 def next_issue(request: Request, state: WebState, actor: str) -> Any:

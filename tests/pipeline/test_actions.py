@@ -227,6 +227,25 @@ def test_undoing_a_skip_puts_the_post_or_issue_back_as_it_was(review_env: Review
     assert [a for _, a, t in audit(review_env) if t == issue_id] == ["digest.skip", "digest.undo_skip", "digest.skip"]
 
 
+def test_bringing_back_an_issue_past_its_time_asks_to_send_it_now_unless_it_needs_approval(
+    review_env: ReviewEnv,
+) -> None:
+    config, store = review_env.config, review_env.store
+    issue_id = frozen_issue(review_env)  # scheduled at NOW
+    actions.skip(config, store, issue_id, "paul", NOW)
+    early = actions.undo_skip(config, store, issue_id, "paul", NOW - timedelta(hours=1))
+    assert early.detail["send_now"] is False, "its time has not come: it waits for it"
+    actions.skip(config, store, issue_id, "paul", NOW)
+    late = actions.undo_skip(config, store, issue_id, "paul", NOW + timedelta(hours=1))
+    assert late.detail["send_now"] is True and "it is sent now" in late.summary
+    actions.skip(config, store, issue_id, "paul", NOW)
+    config.digests[0].require_approval = True
+    held = actions.undo_skip(config, store, issue_id, "paul", NOW + timedelta(hours=1))
+    assert store.issues.get_digest_issue(issue_id).status is DigestIssueStatus.AWAITING_APPROVAL
+    assert held.detail["send_now"] is False, "nothing goes out before an approver approves"
+    assert actions.approve(config, store, issue_id, "bob", NOW + timedelta(hours=1)).detail["send_now"] is True
+
+
 def test_re_keying_an_approved_post_sends_it_back_for_approval(review_env: ReviewEnv) -> None:
     ledger = Ledger(review_env.store)
     actions.approve(review_env.config, review_env.store, X_POST, "paul", NOW)

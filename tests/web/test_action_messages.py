@@ -3,8 +3,11 @@ people know it: a post by its channel and announcement title, an issue by its di
 
 from __future__ import annotations
 
-from tests.fakes.review_env import ReviewEnv
-from tests.pipeline.test_actions import X_POST, frozen_issue
+import re
+
+from newsletter.store.ledger import Ledger
+from tests.fakes.review_env import NOW, ReviewEnv
+from tests.pipeline.test_actions import MASTO_POST, X_POST, frozen_issue
 
 
 def _flash(env: ReviewEnv) -> str:
@@ -35,8 +38,8 @@ def test_a_refused_action_says_why_in_the_interface_language(review_env: ReviewE
     review_env.post("/actions/approve", {"target": X_POST})
     again = review_env.post("/actions/approve", {"target": X_POST})
     assert again.status_code == 400
-    assert ("« Apprentissage : près de 900 000 contrats signés en 2024 » (x-main) est en file d&#39;attente : "
-            "il n&#39;attend plus d&#39;approbation.") in again.text
+    assert ("« Apprentissage : près de 900 000 contrats signés en 2024 » (x-main) n&#39;attend plus "
+            "d&#39;approbation (état : en file d&#39;attente).") in again.text
     too_long = review_env.post("/actions/edit", {"target": X_POST, "text": "é" * 300})
     assert too_long.status_code == 400 and "300/280 caractères, au-delà de la limite" in too_long.text
     review_env.client.get("/lang/en?next=/upcoming")
@@ -65,7 +68,6 @@ def test_refusals_without_a_state_are_in_the_interface_language_too(review_env: 
 
 
 def test_every_refusal_reason_has_a_sentence_in_both_languages() -> None:
-    import re
     from pathlib import Path
 
     from newsletter.core.i18n import MESSAGES
@@ -76,3 +78,21 @@ def test_every_refusal_reason_has_a_sentence_in_both_languages() -> None:
     assert len(reasons) > 25
     for lang in ("fr", "en"):
         assert [r for r in sorted(reasons) if f"refused_{r}" not in MESSAGES[lang]] == [], lang
+
+
+def test_a_refusal_names_the_state_whatever_its_gender(review_env: ReviewEnv) -> None:
+    ledger = Ledger(review_env.store)
+    ledger.claim(MASTO_POST, NOW)
+    ledger.mark_sent(MASTO_POST, "123", "https://social.example/@ministere/123", now=NOW)
+    refused = review_env.post("/actions/edit", {"target": MASTO_POST, "text": "Nouveau texte"})
+    assert refused.status_code == 400
+    assert _alert(refused.text) == ("Publication sur masto — « Apprentissage : près de 900 000 contrats signés en "
+                                    "2024 » : elle ne peut plus être modifiée (état : envoyé).")
+
+
+def test_no_french_sentence_agrees_a_state_with_its_subject() -> None:
+    from newsletter.core.i18n import MESSAGES
+
+    agreeing = {key: text for key, text in MESSAGES["fr"].items()
+                if key.startswith(("refused_", "done_")) and re.search(r"\b(est|sont) \{status\}", text)}
+    assert agreeing == {}

@@ -149,6 +149,15 @@ def test_approve_and_test_send_a_frozen_issue(review_env: ReviewEnv) -> None:
     assert len(review_env.smtp.handler.received) == 3, "the test copy, then both subscribers"
 
 
+def test_bringing_back_a_skipped_issue_past_its_time_sends_it_at_once(review_env: ReviewEnv) -> None:
+    issue_id = frozen_issue(review_env, DigestIssueStatus.APPROVED)  # its time (NOW) has come
+    assert review_env.post("/actions/skip", {"target": issue_id}).status_code == 303
+    assert review_env.post("/actions/undo-skip", {"target": issue_id, "next": "/history"}).status_code == 303
+    assert review_env.store.issues.get_digest_issue(issue_id).status is DigestIssueStatus.SENT
+    assert sorted(m.rcpt_tos[0] for m in review_env.smtp.handler.received) == ["ana@example.org", "bob@example.org"]
+    assert "son heure est passée, il part maintenant" in review_env.client.get("/history").text
+
+
 def test_announcements_filter_by_source_and_date(review_env: ReviewEnv) -> None:
     by_source = review_env.client.get("/announcements?source=agenda").text
     assert 'id="a-emploi-jeunes"' in by_source and 'id="a-apprentissage"' not in by_source
