@@ -8,12 +8,24 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from newsletter.core.errors import ComposeError, ConfigError, NewsletterError, PublishError, StoreError
 from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.pipeline.naming import ItemKind, ItemName, name_item
+from newsletter.publish.faults import AuthFailed, RateLimited, Transient
 from newsletter.store import Store
 from newsletter.web.formatting import local_datetime
 
 Translate = Callable[..., str]
+
+FAILURES: tuple[tuple[type[NewsletterError], str], ...] = (
+    (AuthFailed, "failed_auth"),
+    (RateLimited, "failed_rate_limited"),
+    (Transient, "failed_unreachable"),
+    (PublishError, "failed_publish"),
+    (ComposeError, "failed_compose"),
+    (ConfigError, "failed_config"),
+    (StoreError, "failed_store"),
+)
 
 
 def _variant(result: ActionResult) -> str:
@@ -68,3 +80,10 @@ def refusal_message(t: Translate, store: Store, error: ActionError) -> str:
     if "status" in values:
         values["status"] = t("status_" + str(values["status"]))
     return t("refused_" + error.reason, **values)
+
+
+def failure_message(t: Translate, error: NewsletterError) -> str:
+    """What failed when an action met an error other than a refusal (a service, a template, the
+    store…), in `t`'s language; the page shows the error's own (English) detail after it."""
+    key = next((key for kind, key in FAILURES if isinstance(error, kind)), "failed_generic")
+    return t(key)

@@ -110,3 +110,24 @@ def test_settle_as_sent_keeps_the_accepted_ids(masto_env: ReviewEnv, fake_mastod
     again = masto_env.post("/actions/settle", {"target": MASTO_POST, "sent": "yes"})
     assert again.status_code == 400 and "elle n&#39;est pas incertaine (état : envoyé), rien à trancher." in again.text
     assert fake_mastodon.calls(STATUSES) == []
+
+
+def _alert(page: str) -> str:
+    return page.split('role="alert">')[1].split("</p>")[0]
+
+
+def test_a_service_failing_a_retraction_is_told_in_the_interface_language(masto_env: ReviewEnv,
+                                                                          fake_mastodon: FakeMastodon) -> None:
+    first = _cut_thread(masto_env, fake_mastodon)
+    fake_mastodon.fail(f"{STATUSES}/{first}", 422)
+    refused = masto_env.post("/actions/retract", {"target": MASTO_POST})
+    assert refused.status_code == 400
+    assert _alert(refused.text) == ('Le service a refusé la demande. '
+                                    '<small lang="en">channel masto: HTTP 422 fake 422</small>')
+    fake_mastodon.fail(f"{STATUSES}/{first}", 401)
+    masto_env.client.get("/lang/en?next=/upcoming")
+    refused = masto_env.post("/actions/retract", {"target": MASTO_POST})
+    alert = _alert(refused.text)
+    assert alert.startswith("The service refused the channel&#39;s credentials: the request did not go through. "
+                            '<small lang="en">') and "401" in alert
+    assert Ledger(masto_env.store).get(MASTO_POST).provider_id == first, "nothing retracted, the part still known"

@@ -18,7 +18,7 @@ from newsletter.core.roles import Role
 from newsletter.pipeline import actions, editor
 from newsletter.pipeline.actions import ActionError, ActionResult
 from newsletter.pipeline.editor import DigestEdit, EditOp
-from newsletter.web.action_messages import action_message, refusal_message
+from newsletter.web.action_messages import action_message, failure_message, refusal_message
 from newsletter.web.common import (
     blocking,
     flash,
@@ -51,7 +51,8 @@ async def _act(request: Request, run: Callable[[FormData, str], ActionResult], r
         text = await blocking(refusal_message, translator(locale(request)), state.store, error)
         return render(request, "error.html", {"error": text, "back": back}, status_code=400)
     except NewsletterError as error:
-        return render(request, "error.html", {"error": str(error), "back": back}, status_code=400)
+        text = failure_message(translator(locale(request)), error)
+        return render(request, "error.html", {"error": text, "detail": str(error), "back": back}, status_code=400)
     flash(request, await blocking(action_message, translator(locale(request)), state.store, result,
                                   lang=locale(request), tz=state.config.tz))
     response = redirect(back)
