@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -51,9 +51,8 @@ def email_hash(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class NewSubscriber:
-    """One validated import row, ready to store."""
+class NewSubscriber(NamedTuple):
+    """One validated import row, ready to store (a tuple: an import builds 100,000 of them)."""
 
     email: str
     name: str | None
@@ -360,7 +359,7 @@ class SubscriberQueries:
                    "created_at": now, "updated_at": now}
         with self.engine.begin() as conn:
             added = bulk_insert_ignoring_conflicts(
-                conn, subscribers, ("email", "name", "locale"), [(c.email, c.name, c.locale) for c in batch], profile
+                conn, subscribers, ("email", "name", "locale"), [c[:3] for c in batch], profile
             )
             ids = dict(select_where_in(conn, subscribers, ("email", "id"), "email", [c.email for c in batch]))
             _ensure_lists(conn, sorted({name for c in batch for name in c.lists}))
