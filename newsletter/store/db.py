@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import Insert
 
@@ -134,8 +134,9 @@ def upgrade_to_head(engine: Engine) -> None:
 
 def insert_ignoring_conflicts(engine_or_conn: Engine | Connection, table: Any) -> Insert:
     """An INSERT … ON CONFLICT DO NOTHING for the dialect in use; its result's rowcount
-    is the number of rows inserted."""
-    dialect = sqlite if engine_or_conn.dialect.name == "sqlite" else postgresql
+    is the number of rows inserted. The dialect's module is imported when first used: a SQLite
+    store never loads PostgreSQL's (a CLI start-up cost)."""
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{engine_or_conn.dialect.name}")
     statement = dialect.insert(table).on_conflict_do_nothing()
     return statement.execution_options(preserve_rowcount=True)
 
