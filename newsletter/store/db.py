@@ -154,7 +154,7 @@ def bulk_insert_ignoring_conflicts(
     names = [*columns, *constants]
     fixed = tuple(_bound(table.c[name], value, dialect) for name, value in constants.items())
     quote = dialect.identifier_preparer.quote
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    marker = placeholder(conn)
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
         f"VALUES ({', '.join([marker] * len(names))}) ON CONFLICT DO NOTHING"
@@ -163,28 +163,24 @@ def bulk_insert_ignoring_conflicts(
     return int(result.rowcount)
 
 
-def select_where_in(conn: Connection, table: Any, columns: Sequence[str], key: str, values: Sequence[Any]
-                    ) -> list[tuple[Any, ...]]:
-    """The `columns` of the rows whose `key` is one of `values`, through the driver (one
-    placeholder per value on SQLite, one array on PostgreSQL): SQLAlchemy's expanding IN costs
-    more than the query for the thousands of values of an import batch. Values and results
-    are passed as the driver takes them (no type processing)."""
-    if not values:
-        return []
-    quote = conn.dialect.identifier_preparer.quote
-    selected = ", ".join(quote(name) for name in columns)
+def placeholder(conn: Connection) -> str:
+    """The driver's positional parameter marker (`?` on SQLite, `%s` on PostgreSQL)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def in_values(conn: Connection, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition `column` is one of `values`, and its driver parameters: one placeholder
+    per value on SQLite, one array on PostgreSQL (SQLAlchemy's expanding IN costs more than the
+    query for the thousands of values of an import batch)."""
     if conn.dialect.paramstyle == "qmark":
-        condition, parameters = f"{quote(key)} IN ({', '.join('?' * len(values))})", tuple(values)
-    else:
-        condition, parameters = f"{quote(key)} = ANY(%s)", (list(values),)
-    driver = conn.connection.dbapi_connection
-    assert driver is not None, "a connection in use has its driver connection"
-    cursor = driver.cursor()
-    try:
-        cursor.execute(f"SELECT {selected} FROM {quote(table.name)} WHERE {condition}", parameters)
-        return [tuple(row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
+        return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+    return f"{column} = ANY(%s)", (list(values),)
+
+
+def driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """`value` as the driver receives it for `column` (its type's bind processing applied), for
+    statements sent straight to the driver."""
+    return _bound(column, value, conn.dialect)
 
 
 def _bound(column: Any, value: Any, dialect: Any) -> Any:

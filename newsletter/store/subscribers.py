@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -12,7 +12,13 @@ from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from newsletter.core.models import SubscriberStatus
-from newsletter.store.db import bulk_insert_ignoring_conflicts, insert_ignoring_conflicts, select_where_in
+from newsletter.store.db import (
+    bulk_insert_ignoring_conflicts,
+    driver_value,
+    in_values,
+    insert_ignoring_conflicts,
+    placeholder,
+)
 from newsletter.store.tables import (
     actions,
     deliveries,
@@ -126,6 +132,33 @@ def _leave_lists(conn: Connection, subscriber_id: int, names: Iterable[str], now
             .values(status=str(SubscriberStatus.UNSUBSCRIBED), updated_at=now)
         )
     return left
+
+
+def _emails_by_list(batch: Iterable[NewSubscriber]) -> dict[str, list[str]]:
+    """The addresses of the batch that want each list (rows grouped first by their lists, of
+    which an import holds a few combinations)."""
+    by_lists: dict[tuple[str, ...], list[str]] = {}
+    for new in batch:
+        by_lists.setdefault(new.lists, []).append(new.email)
+    by_list: dict[str, list[str]] = {}
+    for names, emails in by_lists.items():
+        for name in dict.fromkeys(names):
+            by_list.setdefault(name, []).extend(emails)
+    return by_list
+
+
+def _join_list(conn: Connection, list_name: str, emails: Sequence[str], now: datetime) -> int:
+    """Put the subscribers with these addresses on a list, except those who left it, in one
+    statement sent to the driver; how many joined (members already are skipped)."""
+    mark = placeholder(conn)
+    condition, values = in_values(conn, "s.email", emails)
+    sql = (
+        f"INSERT INTO list_members (subscriber_id, list_name, added_at) SELECT s.id, {mark}, {mark} "
+        f"FROM subscribers s WHERE {condition} AND NOT EXISTS (SELECT 1 FROM list_opt_outs o "
+        f"WHERE o.subscriber_id = s.id AND o.list_name = {mark}) ON CONFLICT DO NOTHING"
+    )
+    added_at = driver_value(conn, list_members.c.added_at, now)
+    return int(conn.exec_driver_sql(sql, (list_name, added_at, *values, list_name)).rowcount)
 
 
 def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
@@ -352,7 +385,8 @@ class SubscriberQueries:
         """Insert the new subscribers of an import batch and their memberships (except lists they
         left), in one transaction; known addresses keep their status. Every statement goes
         through the driver with the batch's values as they are (an import is thousands of rows
-        a batch: SQLAlchemy's per-row parameter processing would cost more than the inserts)."""
+        a batch: SQLAlchemy's per-row parameter processing would cost more than the inserts),
+        and each list's memberships are one INSERT … SELECT."""
         if not batch:
             return BatchResult(0, 0)
         profile = {"status": str(SubscriberStatus.ACTIVE), "consent_source": source, "consent_at": now,
@@ -361,17 +395,9 @@ class SubscriberQueries:
             added = bulk_insert_ignoring_conflicts(
                 conn, subscribers, ("email", "name", "locale"), [c[:3] for c in batch], profile
             )
-            ids = dict(select_where_in(conn, subscribers, ("email", "id"), "email", [c.email for c in batch]))
-            _ensure_lists(conn, sorted({name for c in batch for name in c.lists}))
-            left = {(row[0], row[1]) for row in select_where_in(
-                conn, list_opt_outs, ("subscriber_id", "list_name"), "subscriber_id", list(ids.values()))}
-            memberships = [
-                (ids[c.email], name)
-                for c in batch for name in dict.fromkeys(c.lists) if (ids[c.email], name) not in left
-            ]
-            joined = bulk_insert_ignoring_conflicts(
-                conn, list_members, ("subscriber_id", "list_name"), memberships, {"added_at": now}
-            )
+            by_list = _emails_by_list(batch)
+            _ensure_lists(conn, sorted(by_list))
+            joined = sum(_join_list(conn, name, emails, now) for name, emails in by_list.items())
         return BatchResult(added, joined)
 
     def person_history(self, subscriber: Subscriber) -> PersonHistory:
