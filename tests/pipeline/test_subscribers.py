@@ -212,3 +212,17 @@ def test_an_invalid_address_names_its_problem_for_the_interface(address: str, pr
     with pytest.raises(subs.InvalidAddress) as refused:
         subs.normalise_address(address)
     assert refused.value.problem == problem and str(refused.value).endswith(".")  # the validator's words kept
+
+
+def test_an_import_adds_new_lists_to_known_subscribers_and_keeps_their_profile(tmp_path: Path, store: Store) -> None:
+    store.subscribers.add_subscriber("ana@example.org", name="Ana", lists=["main"])
+    store.subscribers.set_subscriber_status("ana@example.org", SubscriberStatus.BOUNCED)
+    path = write(tmp_path, "email,name,lists\nANA@example.org,Autre,main; culture|sport\nbob@example.org,Bob,\n")
+
+    report = subs.import_csv(store, path, now=NOW, list_name="lettre")
+
+    ana = store.subscribers.get_subscriber("ana@example.org")
+    assert (report.added, report.existing, report.memberships_added) == (1, 1, 4)
+    assert ana.lists == ["culture", "lettre", "main", "sport"] and ana.name == "Ana"
+    assert ana.status is SubscriberStatus.BOUNCED
+    assert store.subscribers.get_subscriber("bob@example.org").lists == ["lettre"]
