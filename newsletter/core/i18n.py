@@ -108,6 +108,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                 "(état : {status}).",
         "refused_not_skippable": "« {title} » ({place}) : impossible de l'écarter désormais (état : {status}).",
         "refused_invalid_address": "« {address} » n'est pas une adresse e-mail valide.",
+        "refused_not_postable": "Publication sur {place} — « {title} » : rien à publier (état : {status}).",
+        "refused_not_retractable": "Publication sur {place} — « {title} » : rien à retirer du réseau "
+                                   "(état : {status}).",
         "refused_unknown_post": "Aucune publication en file ne porte la clé « {id} ».",
         "refused_unknown_issue": "Aucun numéro de lettre ne porte l'identifiant « {id} ».",
         "refused_unknown_digest": "Aucune lettre ne s'appelle « {digest} ».",
@@ -485,6 +488,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused_not_editable": "Post on {place} — “{title}”: it is {status} and can no longer be edited.",
         "refused_not_skippable": "“{title}” ({place}) is {status}: it can no longer be skipped.",
         "refused_invalid_address": "“{address}” is not a valid email address.",
+        "refused_not_postable": "Post on {place} — “{title}”: it is {status}, so there is nothing to post.",
+        "refused_not_retractable": "Post on {place} — “{title}”: it is {status}, so there is nothing to delete.",
         "refused_unknown_post": "No queued post has the key “{id}”.",
         "refused_unknown_issue": "No digest issue has the id “{id}”.",
         "refused_unknown_digest": "No digest is called “{digest}”.",

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 S = DeliveryStatus
 EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
+POSTABLE = (S.PENDING, S.UNCERTAIN, S.AWAITING_APPROVAL)  # what "post now" may publish (uncertain: checked first)
 EDITABLE_ISSUES = SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 MOVE_SLOTS = 14
 
@@ -235,7 +236,11 @@ def post_now(config: Config, store: Store, key: str, actor: str, now: datetime) 
     uncertain one is checked on the service before anything is created."""
     from newsletter.pipeline.posting import post_one
 
-    if _post(store, key).status is S.AWAITING_APPROVAL:
+    status = _post(store, key).status
+    if status not in POSTABLE:
+        raise ActionError(f"post {key} is {status}: nothing to post", reason="not_postable", target=key,
+                          status=str(status))
+    if status is S.AWAITING_APPROVAL:
         approve_post(store, key, actor, now)
     store.audit.record_action(actor, "post.post_now", key, {}, now=now)
     report = post_one(config, store, key, now)
@@ -262,6 +267,10 @@ def retract(config: Config, store: Store, key: str, actor: str) -> ActionResult:
     """Delete every part of a post the service accepted (a whole or a cut thread), last first."""
     from newsletter.pipeline.posting import delete_post
 
+    row = _post(store, key)
+    if row.status is S.CLAIMED or not row.provider_id:
+        raise ActionError(f"post {key} is {row.status}: nothing to delete", reason="not_retractable", target=key,
+                          status=str(row.status))
     row = delete_post(config, store, key, actor=actor)
     return ActionResult("post.delete", key, f"post {key}: deleted ({row.provider_url or row.provider_id})")
 

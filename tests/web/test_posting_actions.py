@@ -48,7 +48,8 @@ def test_post_now_publishes_a_queued_post_before_its_slot_once(masto_env: Review
     assert row.status is DeliveryStatus.SENT and row.provider_id == fake_mastodon.objects[row.provider_id]["id"]
     assert row.provider_url in masto_env.client.get("/upcoming").text  # the flash names the published post
     again = masto_env.post("/actions/post-now", {"target": MASTO_POST})
-    assert again.status_code == 400 and "sent" in again.text
+    assert again.status_code == 400 and "rien à publier (état : envoyé)" in again.text
+    assert MASTO_POST not in again.text  # named by its channel and title, not its key
     assert len(fake_mastodon.calls(STATUSES)) == 1, "never posted twice"
     assert [a.action for a in masto_env.store.audit.list_actions()][:1] == ["post.post_now"]
 
@@ -131,3 +132,11 @@ def test_a_service_failing_a_retraction_is_told_in_the_interface_language(masto_
     assert alert.startswith("The service refused the channel&#39;s credentials: the request did not go through. "
                             '<small lang="en">') and "401" in alert
     assert Ledger(masto_env.store).get(MASTO_POST).provider_id == first, "nothing retracted, the part still known"
+
+
+def test_retracting_a_post_never_published_is_refused_in_the_interface_language(
+        masto_env: ReviewEnv, fake_mastodon: FakeMastodon) -> None:
+    refused = masto_env.post("/actions/retract", {"target": MASTO_POST})
+    assert refused.status_code == 400 and "rien à retirer du réseau (état : en file d&#39;attente)" in refused.text
+    assert Ledger(masto_env.store).get(MASTO_POST).status is DeliveryStatus.PENDING
+    assert fake_mastodon.calls(STATUSES) == []
