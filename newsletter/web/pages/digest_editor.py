@@ -10,14 +10,10 @@ from starlette.routing import Route
 
 from newsletter.pipeline.editor import editor_view
 from newsletter.web.common import blocking, render, signed_in, web_state
+from newsletter.web.paging import requested_page
 from newsletter.web.upcoming import plan_preview
 
 CANDIDATES_PER_PAGE = 10
-
-
-def page_number(raw: str | None) -> int:
-    """The `?page=` asked for (1 when absent or unreadable)."""
-    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else 1
 
 
 async def editor_page(request: Request) -> Response:
@@ -30,12 +26,10 @@ async def editor_page(request: Request) -> Response:
         raise HTTPException(404)
     view = await blocking(editor_view, state.config, state.store, name, state.clock())
     preview = plan_preview(digest, view.plan)
-    page = page_number(request.query_params.get("page"))
-    pages = max(1, -(-len(view.candidates) // CANDIDATES_PER_PAGE))
-    page = min(page, pages)
-    shown = view.candidates[(page - 1) * CANDIDATES_PER_PAGE: page * CANDIDATES_PER_PAGE]
+    pages = requested_page(request, CANDIDATES_PER_PAGE).within(len(view.candidates))
+    shown = view.candidates[pages.offset: pages.offset + pages.size]
     return render(request, "digest_editor.html", {
-        "view": view, "preview": preview, "candidates": shown, "page": page, "pages": pages,
+        "view": view, "preview": preview, "candidates": shown, "pages": pages,
         "back": f"/digests/{name}/edit",
     })
 
