@@ -142,9 +142,9 @@ def calendar_view(config: Config, store: Store, period: Period, now: datetime) -
     items = [*digest_items(config, store, end, now), *past_digest_items(store, start, end)]
     awaiting: list[CalendarItem] = []
     for channel in config.channels:
-        upcoming = post_items(config, store, channel, now)
-        awaiting += [item for item in upcoming if item.status == PostState.AWAITING_APPROVAL and item.at <= now]
-        items += [item for item in upcoming if item not in awaiting]
+        for item in post_items(config, store, channel, now):
+            slotless = item.status == PostState.AWAITING_APPROVAL and item.at <= now
+            (awaiting if slotless else items).append(item)
     items += past_post_items(store, start, end)
     for item in awaiting:
         item.at = item.at.astimezone(config.tz)
