@@ -44,6 +44,7 @@ EDITABLE = (S.PENDING, S.AWAITING_APPROVAL)
 POSTABLE = (S.PENDING, S.UNCERTAIN, S.AWAITING_APPROVAL)  # what "post now" may publish (uncertain: checked first)
 EDITABLE_ISSUES = SKIPPABLE_ISSUES = (DigestIssueStatus.AWAITING_APPROVAL, DigestIssueStatus.APPROVED)
 MOVE_SLOTS = 14
+SKIP_ACTION = "post.skip"  # the audit action of a person's skip of a post
 
 
 class ActionError(NewsletterError):
@@ -366,7 +367,7 @@ def skip(config: Config, store: Store, target_id: str, actor: str, now: datetime
             raise ActionError(f"post {target} is {row.status}: only queued posts can be skipped",
                               reason="not_skippable", target=target, status=str(row.status))
         ledger.mark_skipped(target, reason, now=now)
-        return _record(store, actor, "post.skip", target, f"post {target} skipped",
+        return _record(store, actor, SKIP_ACTION, target, f"post {target} skipped",
                        {"reason": reason, "was": str(row.status)}, now)
     if kind is TargetKind.ISSUE:
         if not store.issues.set_digest_issue_status(target, DigestIssueStatus.SKIPPED, expected=SKIPPABLE_ISSUES,
@@ -434,7 +435,7 @@ def _undo_post_skip(config: Config, store: Store, key: str, actor: str, now: dat
 def skip_record(store: Store, key: str) -> ActionRecord | None:
     """The audit record of a person's skip of post `key` (None when no person skipped it: only
     such a skip can be undone)."""
-    return store.audit.last_action("post.skip", key)
+    return store.audit.last_action(SKIP_ACTION, key)
 
 
 def move_post(config: Config, store: Store, key: str, slot: str, actor: str, now: datetime) -> ActionResult:

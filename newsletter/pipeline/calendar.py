@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from newsletter.config import Config, DigestConfig
 from newsletter.core.models import DeliveryStatus, post_from_payload
-from newsletter.pipeline.actions import next_slots, skip_record
+from newsletter.pipeline.actions import SKIP_ACTION, next_slots
 from newsletter.pipeline.digests import OPEN_STATUSES
 from newsletter.pipeline.plan import PlannedPost, PostState, plan_channel, plan_digest, preview_cards_dir, slot_times
 from newsletter.publish.base import ChannelConfig
@@ -221,10 +221,13 @@ def post_item(channel: ChannelConfig, entry: PlannedPost, slots: list[datetime],
 def past_post_items(store: Store, start: datetime, end: datetime) -> list[CalendarItem]:
     """Posts of the period that went out, were skipped, failed or deleted, or are being sent or in doubt;
     those a person skipped may be brought back."""
+    rows = Ledger(store).past_posts(start, end)
+    skipped = [row.key for row, _ in rows if row.status is DeliveryStatus.SKIPPED]
+    skipped_by_a_person = store.audit.targets_with_action(SKIP_ACTION, skipped)
     return [
         CalendarItem(at, ItemKind.POST, row.target, excerpt(post_from_payload(row.payload).text), str(row.status),
-                     row.key, undoable=row.status is DeliveryStatus.SKIPPED and skip_record(store, row.key) is not None)
-        for row, at in Ledger(store).past_posts(start, end)
+                     row.key, undoable=row.key in skipped_by_a_person)
+        for row, at in rows
     ]
 
 

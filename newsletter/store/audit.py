@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,15 @@ class AuditQueries:
         with self.engine.connect() as conn:
             row = conn.execute(query.limit(1)).first()
         return ActionRecord(row.id, row.at, row.actor, row.action, row.target, row.detail) if row else None
+
+    def targets_with_action(self, action: str, targets: Iterable[str]) -> set[str]:
+        """Which of `targets` have at least one `action` in the audit log (one query for many rows)."""
+        wanted = list(set(targets))
+        if not wanted:
+            return set()
+        query = select(actions.c.target).where(actions.c.action == action, actions.c.target.in_(wanted)).distinct()
+        with self.engine.connect() as conn:
+            return {row.target for row in conn.execute(query)}
 
     def set_channel_paused(
         self, channel: str, paused: bool, reason: str | None = None, now: datetime | None = None
