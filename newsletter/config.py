@@ -410,9 +410,8 @@ class Config(Strict):
             raise ConfigError(["digests: no digest is configured"])
         if name is None:
             return self.digests[0]
-        for digest in self.digests:
-            if digest.name == name:
-                return digest
+        if (found := self.find_digest(name)) is not None:
+            return found
         valid = ", ".join(d.name for d in self.digests)
         raise ConfigError([f"digests: no digest named {name!r} (configured: {valid})"])
 

@@ -114,20 +114,22 @@ class MailQueue:
             groups.setdefault(self.grouping.key(delivery), []).append(delivery)
         units = list(groups.values())
         for index, unit in enumerate(units):
-            rest = [d for later in units[index:] for d in later]
             if self.stop.is_set():
-                self._release(rest)
+                self._release_units(units[index:])
                 return False
             try:
                 self._handle(unit)
             except TransportUnavailable as error:
-                self._release(rest)
+                self._release_units(units[index:])
                 self.report.errors.append(str(error))
                 return False
             except BaseException:  # a missing password, a store error: nothing more is sent, no row stays claimed
-                self._release(rest)
+                self._release_units(units[index:])
                 raise
         return True
+
+    def _release_units(self, units: list[list[Delivery]]) -> None:
+        self._release([d for unit in units for d in unit])
 
     def _release(self, rows: list[Delivery]) -> None:
         self.report.waiting += self.ledger.release_many([d.key for d in rows])

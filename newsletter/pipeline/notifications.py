@@ -31,7 +31,7 @@ from newsletter.core.roles import Role
 from newsletter.pipeline.digest_sender import Backoff
 from newsletter.pipeline.mail_queue import Grouping, GroupMail, MailQueue, OutgoingMail, QueueReport, Skip
 from newsletter.pipeline.naming import ItemKind, ItemName, name_item
-from newsletter.store import DigestIssueStatus, Store, utcnow
+from newsletter.store import DigestIssueStatus, Store, User, utcnow
 from newsletter.store.ledger import Ledger
 
 NOTIFIED_ROLE = Role.APPROVER
@@ -52,19 +52,29 @@ def awaiting_items(store: Store) -> list[str]:
 def queue_notifications(store: Store, now: datetime) -> int:
     """Queue one notification per awaiting item and approver or admin with an address (rows
     already queued are kept as they are); returns how many were queued now."""
-    people = [u for u in store.users.list_users() if u.email and u.role.allows(NOTIFIED_ROLE)]
+    return _queue(store, awaiting_items(store), _notified_people(store), now)
+
+
+def _notified_people(store: Store) -> dict[str, User]:
+    """The approvers and admins with an address, by name: the people notifications go to."""
+    return {u.name: u for u in store.users.list_users() if u.email and u.role.allows(NOTIFIED_ROLE)}
+
+
+def _queue(store: Store, items: list[str], people: dict[str, User], now: datetime) -> int:
     rows = [(notification_key(item, user.name), str(DeliveryKind.NOTIFICATION), user.email, {"item": item,
-             "user": user.name}) for item in awaiting_items(store) for user in people if user.email]
+             "user": user.name}) for item in items for user in people.values() if user.email]
     return Ledger(store).ensure_pending(rows, now=now) if rows else 0
 
 
 def send_notifications(config: Config, store: Store, *, now: datetime | None = None,
                        stop: threading.Event | None = None, backoff: Backoff | None = None) -> QueueReport:
-    """Queue the notifications of what awaits approval, then send every due one once."""
-    queue_notifications(store, now or utcnow())
+    """Queue the notifications of what awaits approval, then send every due one once (what
+    awaits and who is told read once, for queueing and sending alike)."""
+    items, people = awaiting_items(store), _notified_people(store)
+    _queue(store, items, people, now or utcnow())
     ledger = Ledger(store, max_attempts=config.smtp.max_attempts)
     ledger.recover_dead_claims()
-    composer = _NotificationComposer(config, store)
+    composer = _NotificationComposer(config, store, set(items), people)
     grouping = Grouping(_person, composer.compose)
     return MailQueue(config, ledger, str(DeliveryKind.NOTIFICATION), grouping, config.alerts.from_address,
                      backoff=backoff, stop=stop, claim_size=CLAIM_SIZE).run()
@@ -76,9 +86,9 @@ def _person(delivery: Delivery) -> str:
 
 
 class _NotificationComposer:
-    def __init__(self, config: Config, store: Store):
+    def __init__(self, config: Config, store: Store, awaiting: set[str], people: dict[str, User]):
         self.config, self.store = config, store
-        self.awaiting = set(awaiting_items(store))
+        self.awaiting, self.people = awaiting, people
 
     def compose(self, rows: list[Delivery]) -> GroupMail:
         """One mail telling a person everything in `rows` that awaits them, leaving out items
@@ -96,8 +106,8 @@ class _NotificationComposer:
         """Why the row needs no mail any more (item settled, user gone or changed), or None."""
         if str(delivery.payload.get("item", "")) not in self.awaiting:
             return Skip(NO_LONGER_AWAITING)
-        user = self.store.users.get_user(str(delivery.payload.get("user", "")))
-        if user is None or user.email != delivery.target or not user.role.allows(NOTIFIED_ROLE):
+        user = self.people.get(str(delivery.payload.get("user", "")))
+        if user is None or user.email != delivery.target:
             return Skip(NO_LONGER_NOTIFIED)
         return None
 

@@ -230,8 +230,8 @@ def import_csv(
             report.rows += 1
             try:
                 address = normalise_address(raw)
-            except SubscriberError as error:
-                problem = getattr(error, "problem", "other") if raw else "no_address"
+            except InvalidAddress as error:
+                problem = error.problem if raw else "no_address"
                 report.rejected.append(RejectedRow(line, raw, str(error) if raw else "no email address", problem))
                 continue
             if address in seen:
