@@ -37,6 +37,7 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from newsletter.compose.placeholders import (
+    KEY_OF_PLACEHOLDER,
     PLACEHOLDERS,
     archive_url,
     clean_header,
@@ -59,7 +60,6 @@ RAW_TEXT_ELEMENT = re.compile(
 NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 SOFT_BREAK = b"=\r\n"
-PLACEHOLDER_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 MAX_NAME_LENGTH = 200
 MAX_HEADER_LINE = 78
@@ -255,7 +255,7 @@ def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[st
 
 def _placeholder_keys(text: str) -> tuple[str, ...]:
     """The value keys of the placeholders in `text`, in order."""
-    return tuple(PLACEHOLDER_KEYS[m] for m in PLACEHOLDER_PATTERN.findall(text))
+    return tuple(KEY_OF_PLACEHOLDER[m] for m in PLACEHOLDER_PATTERN.findall(text))
 
 
 class RenderedMessage(bytes):

@@ -20,6 +20,7 @@ PLACEHOLDERS = {
     "unsubscribe_url": "%%NL_UNSUBSCRIBE_URL%%",
     "browser_url": "%%NL_BROWSER_URL%%",
 }
+KEY_OF_PLACEHOLDER = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 MAX_SUBJECT_LENGTH = 200
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
