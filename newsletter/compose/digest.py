@@ -23,6 +23,7 @@ from jinja2 import Environment, TemplateError, TemplateNotFound
 from mjml import mjml2html
 
 from newsletter.compose.placeholders import (
+    KEY_OF_PLACEHOLDER,
     PLACEHOLDER_PREFIX,
     PLACEHOLDERS,
     clean_header,
@@ -42,7 +43,6 @@ URL_DROPPED = re.compile(r"[\t\r\n]")
 URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 URL_TRIMMED = "".join(map(chr, range(0x21)))  # C0 controls and space
 PLACEHOLDER_SPLIT = re.compile("(" + "|".join(re.escape(p) for p in PLACEHOLDERS.values()) + ")")
-KEY_OF_PLACEHOLDER = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 LABELS = {
     "fr": {
         "hello": "Bonjour",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import html
 import re
 import secrets
 from bisect import bisect_left
@@ -38,10 +37,11 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from newsletter.compose.placeholders import (
+    KEY_OF_PLACEHOLDER,
     PLACEHOLDERS,
     archive_url,
     clean_header,
-    placeholder_text,
+    html_escaped,
     recipient_values,
 )
 from newsletter.config import Config, DigestConfig
@@ -60,7 +60,6 @@ RAW_TEXT_ELEMENT = re.compile(
 NOT_7BIT_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 NOT_7BIT_SAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 SOFT_BREAK = b"=\r\n"
-PLACEHOLDER_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 MAX_NAME_LENGTH = 200
 MAX_HEADER_LINE = 78
@@ -169,8 +168,8 @@ class RecipientValues:
     @classmethod
     def of(cls, values: dict[str, str | None], keys: Iterable[str]) -> RecipientValues:
         """The values of `keys` as `placeholders.recipient_values` gives them, plain and HTML-escaped."""
-        text = {key: placeholder_text(key, values.get(key)) for key in keys}
-        return cls(text, {key: html.escape(value, quote=True) for key, value in text.items()})
+        text = recipient_values(values, is_html=False, keys=keys)
+        return cls(text, html_escaped(text))
 
 
 @dataclass(frozen=True)
@@ -188,8 +187,8 @@ class EncodedPart:
         pieces = PLACEHOLDER_PATTERN.split(text)
         segments = [with_soft_break(qp_encode(piece)) for piece in pieces[:-1]]
         segments.append(qp_encode(pieces[-1]))
-        ready = recipient_values(fixed or {}, is_html=is_html)
-        encoded = {key: with_soft_break(qp_encode(ready[key])) for key in fixed or ()}
+        ready = recipient_values(fixed or {}, is_html=is_html, keys=fixed or ())
+        encoded = {key: with_soft_break(qp_encode(value)) for key, value in ready.items()}
         return cls(*_merge_fixed(tuple(segments), _placeholder_keys(text), encoded), is_html)
 
     def pieces(self, values: RecipientValues) -> list[bytes]:
@@ -213,7 +212,7 @@ class SevenBitHtml:
         if lines is None:
             return None
         segments = tuple(piece.encode("ascii") for piece in PLACEHOLDER_PATTERN.split("\r\n".join(lines)))
-        encoded = _seven_bit_values(recipient_values(fixed or {}, is_html=True), fixed or ())
+        encoded = _seven_bit_values(recipient_values(fixed or {}, is_html=True, keys=fixed or ()))
         if encoded is None:
             return None
         return cls(*_merge_fixed(segments, _placeholder_keys(html), encoded))
@@ -221,13 +220,13 @@ class SevenBitHtml:
     def pieces(self, values: RecipientValues) -> list[bytes] | None:
         """The part for one recipient as pieces to join; None when a value is too long or holds
         a line break or another control character."""
-        encoded = _seven_bit_values(values.html, values.html)
+        encoded = _seven_bit_values(values.html)
         return None if encoded is None else _splice(self.segments, self.keys, encoded)
 
 
-def _seven_bit_values(ready: dict[str, str], keys: Iterable[str]) -> dict[str, bytes] | None:
-    """The HTML-escaped values of `keys` as 7bit bytes, None if one is too long or holds a control character."""
-    encoded = {key: ready[key].encode("ascii", "xmlcharrefreplace") for key in keys}
+def _seven_bit_values(ready: dict[str, str]) -> dict[str, bytes] | None:
+    """HTML-escaped values as 7bit bytes, None if one is too long or holds a control character."""
+    encoded = {key: value.encode("ascii", "xmlcharrefreplace") for key, value in ready.items()}
     if any(len(value) > VALUE_RESERVE or NOT_7BIT_SAFE_VALUE.search(ready[key]) for key, value in encoded.items()):
         return None
     return encoded
@@ -256,7 +255,7 @@ def _splice(segments: tuple[bytes, ...], keys: tuple[str, ...], encoded: dict[st
 
 def _placeholder_keys(text: str) -> tuple[str, ...]:
     """The value keys of the placeholders in `text`, in order."""
-    return tuple(PLACEHOLDER_KEYS[m] for m in PLACEHOLDER_PATTERN.findall(text))
+    return tuple(KEY_OF_PLACEHOLDER[m] for m in PLACEHOLDER_PATTERN.findall(text))
 
 
 class RenderedMessage(bytes):

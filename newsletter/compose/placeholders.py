@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ PLACEHOLDERS = {
     "unsubscribe_url": "%%NL_UNSUBSCRIBE_URL%%",
     "browser_url": "%%NL_BROWSER_URL%%",
 }
+KEY_OF_PLACEHOLDER = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 MAX_SUBJECT_LENGTH = 200
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
@@ -44,7 +45,13 @@ def placeholder_text(key: str, value: str | None) -> str:
     return " " + text if key == "name" and text else text
 
 
-def recipient_values(values: Mapping[str, str | None], *, is_html: bool) -> dict[str, str]:
-    """Every placeholder's replacement for one recipient, escaped for HTML parts."""
-    ready = {key: placeholder_text(key, values.get(key)) for key in PLACEHOLDERS}
-    return {key: html.escape(text, quote=True) for key, text in ready.items()} if is_html else ready
+def recipient_values(values: Mapping[str, str | None], *, is_html: bool,
+                     keys: Iterable[str] = PLACEHOLDERS) -> dict[str, str]:
+    """The replacements of the placeholders `keys` (default: all) for one recipient, escaped for HTML parts."""
+    ready = {key: placeholder_text(key, values.get(key)) for key in keys}
+    return html_escaped(ready) if is_html else ready
+
+
+def html_escaped(ready: Mapping[str, str]) -> dict[str, str]:
+    """Plain replacements (`recipient_values`) as they go into an HTML part."""
+    return {key: html.escape(text, quote=True) for key, text in ready.items()}

@@ -38,6 +38,8 @@ POLL_SECONDS = 0.5
 RECOVER_SECONDS = 2.0
 SENDABLE = (DigestIssueStatus.APPROVED, DigestIssueStatus.SENDING)
 MAX_ERRORS_KEPT = 20
+
+
 class SendError(NewsletterError):
     """A digest cannot be sent as asked (unknown, paused, awaiting approval…)."""
 
@@ -325,5 +327,3 @@ def finish(report: SendReport) -> SendReport:
     """The report with its run time set, at the end of a run."""
     report.elapsed = time.monotonic() - report.started
     return report
-
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,10 +183,19 @@ def driver_value(conn: Connection, column: Any, value: Any) -> Any:
     return _bound(column, value, conn.dialect)
 
 
+def driver_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
+    """The function turning a value of `column_type` into what the driver receives (the type's
+    bind processing), looked up once for statements that convert many values."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 def _bound(column: Any, value: Any, dialect: Any) -> Any:
     """`value` as the driver receives it for `column` (its type's bind processing applied)."""
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return processor(value) if processor else value
+    return driver_converter(column.type, dialect)(value)
 
 
 def database_now(connection: Connection) -> datetime:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from newsletter.core.errors import StoreError
 from newsletter.core.models import QUEUED_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 from newsletter.store import Store, SubscriberStatus
-from newsletter.store.db import bulk_insert_ignoring_conflicts
+from newsletter.store.db import bulk_insert_ignoring_conflicts, driver_converter
 from newsletter.store.owners import remove_dead_owners
 from newsletter.store.tables import UTCDateTime, claim_owners, deliveries, subscribers, utcnow
 
@@ -115,8 +115,7 @@ class Ledger:
         if status not in (S.PENDING, S.AWAITING_APPROVAL):
             raise ValueError(f"new deliveries are pending or awaiting_approval, not {status}")
         now = now or utcnow()
-        dialect = self.engine.dialect
-        as_json = deliveries.c.payload.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        as_json = driver_converter(deliveries.c.payload.type, self.engine.dialect)
         constants = {"issue_id": issue_id, "status": str(status), "attempts": 0, "created_at": now, "updated_at": now}
         created = 0
         for batch in _batches(rows, BATCH_SIZE):
@@ -632,7 +631,7 @@ class SentMarker:
         self.sql = str(compiled)
         self.order = compiled.positiontup
         self.fixed = compiled.construct_params({"row_key": "", "at": None, "reply": ""})
-        self.time_to_db = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+        self.time_to_db = driver_converter(UTCDateTime(), dialect)
         self.serial_claims = dialect.name == "sqlite"
         self.writer = threading.Lock()
         self.queue_lock = threading.Lock()
