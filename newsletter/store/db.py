@@ -26,6 +26,7 @@ HEAD_REVISION = "0009_user_email"
 VERSION_TABLE = "alembic_version"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+SQLITE_MAX_PARAMETERS = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
 
 def parse_url(url: str) -> URL:
@@ -145,22 +146,41 @@ def bulk_insert_ignoring_conflicts(
     conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Mapping[str, Any],
 ) -> int:
     """Insert many rows of `columns` values, each completed with the same `constants`, skipping
-    conflicting rows; returns how many were inserted. The values go straight to the driver's
-    executemany (constants converted once by their column types): SQLAlchemy's per-row parameter
-    processing costs five times the insert itself (bench/import.py)."""
+    conflicting rows; returns how many were inserted. The values go straight to the driver
+    (constants converted once by their column types): SQLAlchemy's per-row parameter processing
+    costs five times the insert itself (bench/import.py). On SQLite the rows go in as few
+    multi-row statements as its parameter limit allows (`_sqlite_rows_insert`); elsewhere
+    through the driver's executemany."""
     if not rows:
         return 0
     dialect = conn.dialect
-    names = [*columns, *constants]
     fixed = tuple(_bound(table.c[name], value, dialect) for name, value in constants.items())
     quote = dialect.identifier_preparer.quote
-    marker = placeholder(conn)
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join([marker] * len(names))}) ON CONFLICT DO NOTHING"
-    )
-    result = conn.exec_driver_sql(sql, [row + fixed for row in rows])
+    target = f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in [*columns, *constants])}) "
+    if dialect.name == "sqlite":
+        return _sqlite_rows_insert(conn, target, len(columns), rows, fixed)
+    markers = ", ".join(["%s"] * (len(columns) + len(constants)))
+    result = conn.exec_driver_sql(f"{target}VALUES ({markers}) ON CONFLICT DO NOTHING", [row + fixed for row in rows])
     return int(result.rowcount)
+
+
+def _sqlite_rows_insert(
+    conn: Connection, target: str, width: int, rows: Sequence[tuple[Any, ...]], fixed: tuple[Any, ...]
+) -> int:
+    """`target` (an INSERT's head) fed by multi-row VALUES, the constants bound once a statement.
+    One statement is one step of the database without Python's GIL, where executemany takes
+    the GIL back after every row: an import's writer thread then waits on the reading thread
+    for each row, and the two hardly overlap (bench/import.py)."""
+    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(fixed)) // width)
+    selected = ", ".join([*(f"column{n + 1}" for n in range(width)), *["?"] * len(fixed)])
+    row_marker = f"({', '.join('?' * width)})"
+    inserted = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        sql = (f"{target}SELECT {selected} FROM (VALUES {', '.join([row_marker] * len(chunk))}) WHERE true "
+               "ON CONFLICT DO NOTHING")
+        inserted += int(conn.exec_driver_sql(sql, (*fixed, *(value for row in chunk for value in row))).rowcount)
+    return inserted
 
 
 def placeholder(conn: Connection) -> str:

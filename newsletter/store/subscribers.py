@@ -134,12 +134,16 @@ def _leave_lists(conn: Connection, subscriber_id: int, names: Iterable[str], now
     return left
 
 
-def _emails_by_list(batch: Iterable[NewSubscriber]) -> dict[str, list[str]]:
-    """The addresses of the batch that want each list (rows grouped first by their lists, of
-    which an import holds a few combinations)."""
+def _emails_by_lists(batch: Iterable[NewSubscriber]) -> dict[tuple[str, ...], list[str]]:
+    """The addresses of the batch grouped by the lists they want (an import holds a few combinations)."""
     by_lists: dict[tuple[str, ...], list[str]] = {}
     for new in batch:
         by_lists.setdefault(new.lists, []).append(new.email)
+    return by_lists
+
+
+def _emails_by_list(by_lists: dict[tuple[str, ...], list[str]]) -> dict[str, list[str]]:
+    """The addresses that want each list, from the addresses grouped by their lists."""
     by_list: dict[str, list[str]] = {}
     for names, emails in by_lists.items():
         for name in dict.fromkeys(names):
@@ -159,6 +163,21 @@ def _join_list(conn: Connection, list_name: str, emails: Sequence[str], now: dat
     )
     added_at = driver_value(conn, list_members.c.added_at, now)
     return int(conn.exec_driver_sql(sql, (list_name, added_at, *values, list_name)).rowcount)
+
+
+def _join_new_subscribers(conn: Connection, list_names: Sequence[str], after_id: int, now: datetime) -> int:
+    """Put every subscriber whose id is above `after_id` on these lists: on SQLite, the
+    subscribers this write transaction added, found by their ids rather than by looking each
+    address up again (a third of a batch's write time); new people have left no list."""
+    sql = ("INSERT INTO list_members (subscriber_id, list_name, added_at) SELECT s.id, ?, ? "
+           "FROM subscribers s WHERE s.id > ? ON CONFLICT DO NOTHING")
+    added_at = driver_value(conn, list_members.c.added_at, now)
+    return sum(int(conn.exec_driver_sql(sql, (name, added_at, after_id)).rowcount) for name in list_names)
+
+
+def _last_subscriber_id(conn: Connection) -> int:
+    """The highest subscriber id so far (0 with none)."""
+    return int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM subscribers").scalar_one())
 
 
 def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
@@ -391,13 +410,19 @@ class SubscriberQueries:
             return BatchResult(0, 0)
         profile = {"status": str(SubscriberStatus.ACTIVE), "consent_source": source, "consent_at": now,
                    "created_at": now, "updated_at": now}
+        by_lists = _emails_by_lists(batch)
+        by_list = _emails_by_list(by_lists)
         with self.engine.begin() as conn:
+            _ensure_lists(conn, sorted(by_list))  # a write first: on SQLite no other writer comes in from here
+            shared_lists = list(by_list) if len(by_lists) == 1 else []  # the lists every row of the batch wants
+            after_id = _last_subscriber_id(conn) if conn.dialect.name == "sqlite" and shared_lists else None
             added = bulk_insert_ignoring_conflicts(
                 conn, subscribers, ("email", "name", "locale"), [c[:3] for c in batch], profile
             )
-            by_list = _emails_by_list(batch)
-            _ensure_lists(conn, sorted(by_list))
-            joined = sum(_join_list(conn, name, emails, now) for name, emails in by_list.items())
+            if after_id is not None and added == len(batch):
+                joined = _join_new_subscribers(conn, shared_lists, after_id, now)
+            else:
+                joined = sum(_join_list(conn, name, emails, now) for name, emails in by_list.items())
         return BatchResult(added, joined)
 
     def person_history(self, subscriber: Subscriber) -> PersonHistory:
