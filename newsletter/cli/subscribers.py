@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -32,20 +35,14 @@ def import_command(
     now: NowOption = None,
 ) -> None:
     """Import subscribers; bad rows are listed with their line and reason, never fatal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from newsletter.pipeline import subscribers as subs
 
     cfg = load(config)
     columns = subs.ColumnNames(email_column, name_column, lists_column, locale_column)
-    with open_store(cfg) as store, Progress(
-        TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console(), transient=True,
-    ) as progress:
-        task = progress.add_task("import", total=subs.count_rows(file) or None)
+    with open_store(cfg) as store, _import_progress(file) as progress:
         report = subs.import_csv(
             store, file, now=parse_now(now, cfg), list_name=list_name, columns=columns,
-            consent_source=consent, progress=lambda done: progress.update(task, completed=done),
+            consent_source=consent, progress=progress,
         )
     typer.echo(
         f"{report.rows} rows: {report.added} added, {report.existing} already known, "
@@ -56,6 +53,23 @@ def import_command(
         typer.echo(f"  {file}, line {rejected.line}: {rejected.value or '(empty)'}: {rejected.reason}")
     if len(report.rejected) > MAX_REJECTED_SHOWN:
         typer.echo(f"  … and {len(report.rejected) - MAX_REJECTED_SHOWN} more rejected rows")
+
+
+@contextmanager
+def _import_progress(file: Path) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar of the rows imported, shown on a terminal only: elsewhere nobody sees it,
+    so neither rich's progress nor the count of the file's rows is worth its start-up time."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newsletter.pipeline.subscribers import count_rows
+
+    with Progress(TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(), transient=True) as bar:
+        task = bar.add_task("import", total=count_rows(file) or None)
+        yield lambda done: bar.update(task, completed=done)
 
 
 @group.command("add")

@@ -34,8 +34,6 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from babel.dates import get_day_names, get_month_names
-from cron_descriptor import ExpressionDescriptor, Options
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -372,6 +370,8 @@ def describe(schedule: Schedule, locale: str = "fr") -> str:
     language = "fr" if locale.replace("-", "_").split("_")[0].lower() == "fr" else "en"
     if schedule.interval is not None:
         return _describe_interval(schedule.interval, language)
+    from cron_descriptor import ExpressionDescriptor, Options  # wording only: not at every start-up
+
     options = Options(locale_code="fr_FR" if language == "fr" else "en_US", use_24hour_time_format=True)
     texts = [
         _localise_names(ExpressionDescriptor(entry.text, options).get_description(), language)
@@ -633,6 +633,8 @@ def _describe_interval(interval: timedelta, language: str) -> str:
 
 def _localise_names(description: str, language: str) -> str:
     """Replace the day and month names cron-descriptor takes from the process locale."""
+    from babel.dates import get_day_names, get_month_names  # wording only: not at every start-up
+
     days = get_day_names("wide", locale=language)
     months = get_month_names("wide", locale=language)
     names = {calendar.day_name[index]: days[index] for index in range(7)}

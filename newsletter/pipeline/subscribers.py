@@ -25,7 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from charset_normalizer import from_bytes
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.core.errors import NewsletterError
@@ -200,6 +199,8 @@ def decode_csv(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    from charset_normalizer import from_bytes  # only for the files that are not UTF-8
+
     match = from_bytes(data, cp_isolation=CSV_CHARSETS).best() or from_bytes(data).best()
     if match is None:
         raise SubscriberError(f"{path}: not a text file (no character set matches)")

@@ -63,3 +63,11 @@ def test_a_sender_process_loads_no_template_engine_http_client_or_dkim(tmp_path)
     imported = imported_by(python=("-c", sender), cwd=tmp_path)
     assert {"sqlalchemy", "pydantic", "smtplib"} <= imported
     assert not imported & (SOCIAL_CLIENTS | {"jinja2", "mjml", "css_inline", "httpx", "dkim", "PIL", "typer", "rich"})
+
+
+def test_an_import_whose_output_is_not_a_terminal_loads_no_progress_bar_nor_charset_detector(tmp_path):
+    (tmp_path / "people.csv").write_text("email,name,lists\nana@exemple.fr,Ana,lettre\n", encoding="utf-8")
+    (tmp_path / "newsletter.yaml").write_text("data_dir: data\n")
+    imported = imported_by("subscribers", "import", "people.csv", "--config", "newsletter.yaml", cwd=tmp_path)
+    assert {"sqlalchemy", "email_validator"} <= imported
+    assert not imported & {"rich", "charset_normalizer", "babel", "cron_descriptor"}
