@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from newsletter.store import Store
-from newsletter.store.subscribers import NewSubscriber
+from newsletter.store.subscribers import NewSubscribers
 
 TARGET_RATIO = 2.0
 SEARCHES = [("abonne.4242@", 0), ("commune-7.", 0), ("commune-7.", 400)]
@@ -36,10 +36,11 @@ RAW_COUNT = "SELECT count(*) FROM subscribers WHERE email LIKE ? OR lower(name) 
 def fill(store: Store, rows: int) -> None:
     """`rows` subscribers over 200 domains, half on each of two lists, stored as an import does."""
     now = datetime(2025, 3, 21, tzinfo=UTC)
-    batch = [NewSubscriber(f"abonne.{n}@commune-{n % 200}.fr", f"Abonné {n}", "fr",
-                           ("lettre",) if n % 2 else ("jeunesse",)) for n in range(rows)]
     for start in range(0, rows, 5000):
-        store.subscribers.store_new_subscribers(batch[start:start + 5000], "bench", now)
+        batch = NewSubscribers()
+        for n in range(start, min(rows, start + 5000)):
+            batch.add(f"abonne.{n}@commune-{n % 200}.fr", f"Abonné {n}", "fr", ("lettre",) if n % 2 else ("jeunesse",))
+        store.subscribers.store_new_subscribers(batch, "bench", now)
 
 
 def raw_search(raw: sqlite3.Connection, pattern: str, offset: int) -> int:

@@ -30,7 +30,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.core.errors import NewsletterError
 from newsletter.core.models import BounceKind, DeliveryStatus, SubscriberStatus
 from newsletter.store import Store
-from newsletter.store.subscribers import FORGOTTEN, NewSubscriber, Subscriber, email_hash
+from newsletter.store.subscribers import FORGOTTEN, NewSubscribers, Subscriber, email_hash
 
 BATCH_SIZE = 5000
 QUEUED_BATCHES = 2
@@ -224,7 +224,7 @@ def import_csv(
     source = consent_source or f"import:{path.name}"
     suppressed = store.subscribers.suppressed_hashes()
     seen: set[str] = set()
-    batch: list[NewSubscriber] = []
+    batch = NewSubscribers()
     extra_lists = (list_name,) if list_name else ()
     with BatchWriter(store, report, source, now) as writer:
         for line, raw, name, lists, locale in read_rows(path, columns):
@@ -242,10 +242,10 @@ def import_csv(
             if suppressed and email_hash(address) in suppressed:
                 report.suppressed += 1
                 continue
-            batch.append(NewSubscriber(address, name, locale, split_lists(lists) + extra_lists))
-            if len(batch) >= BATCH_SIZE:
+            batch.add(address, name, locale, split_lists(lists) + extra_lists)
+            if batch.count >= BATCH_SIZE:
                 writer.put(batch)
-                batch = []
+                batch = NewSubscribers()
                 if progress:
                     progress(report.rows)
         writer.put(batch)
@@ -268,7 +268,7 @@ class BatchWriter:
         self.report = report
         self.source = source
         self.now = now
-        self.queue: queue.Queue[list[NewSubscriber] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+        self.queue: queue.Queue[NewSubscribers | None] = queue.Queue(maxsize=QUEUED_BATCHES)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._write, name="import-writer", daemon=True)
 
@@ -282,7 +282,7 @@ class BatchWriter:
         if failure[0] is None:
             self._raise_failure()
 
-    def put(self, batch: list[NewSubscriber]) -> None:
+    def put(self, batch: NewSubscribers) -> None:
         """Hand one batch over (waiting while the queue is full); raises a write's error."""
         self._raise_failure()
         if batch:

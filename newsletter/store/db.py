@@ -143,43 +143,43 @@ def insert_ignoring_conflicts(engine_or_conn: Engine | Connection, table: Any) -
 
 
 def bulk_insert_ignoring_conflicts(
-    conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Mapping[str, Any],
+    conn: Connection, table: Any, columns: Sequence[str], values: Sequence[Any], constants: Mapping[str, Any],
 ) -> int:
-    """Insert many rows of `columns` values, each completed with the same `constants`, skipping
-    conflicting rows; returns how many were inserted. The values go straight to the driver
-    (constants converted once by their column types): SQLAlchemy's per-row parameter processing
-    costs five times the insert itself (bench/import.py). On SQLite the rows go in as few
-    multi-row statements as its parameter limit allows (`_sqlite_rows_insert`); elsewhere
-    through the driver's executemany."""
-    if not rows:
+    """Insert many rows, given as their `columns` values one row after the other in the flat
+    `values`, each completed with the same `constants`, skipping conflicting rows; returns how
+    many were inserted. The values go straight to the driver (constants converted once by their
+    column types): SQLAlchemy's per-row parameter processing costs five times the insert itself
+    (bench/import.py). On SQLite the rows go in as few multi-row statements as its parameter
+    limit allows (`_sqlite_rows_insert`); elsewhere through the driver's executemany."""
+    if not values:
         return 0
     dialect = conn.dialect
     fixed = tuple(_bound(table.c[name], value, dialect) for name, value in constants.items())
     quote = dialect.identifier_preparer.quote
     target = f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in [*columns, *constants])}) "
+    width = len(columns)
     if dialect.name == "sqlite":
-        return _sqlite_rows_insert(conn, target, len(columns), rows, fixed)
-    markers = ", ".join(["%s"] * (len(columns) + len(constants)))
-    result = conn.exec_driver_sql(f"{target}VALUES ({markers}) ON CONFLICT DO NOTHING", [row + fixed for row in rows])
-    return int(result.rowcount)
+        return _sqlite_rows_insert(conn, target, width, values, fixed)
+    markers = ", ".join(["%s"] * (width + len(fixed)))
+    rows = [(*values[start:start + width], *fixed) for start in range(0, len(values), width)]
+    return int(conn.exec_driver_sql(f"{target}VALUES ({markers}) ON CONFLICT DO NOTHING", rows).rowcount)
 
 
-def _sqlite_rows_insert(
-    conn: Connection, target: str, width: int, rows: Sequence[tuple[Any, ...]], fixed: tuple[Any, ...]
-) -> int:
+def _sqlite_rows_insert(conn: Connection, target: str, width: int, values: Sequence[Any], fixed: tuple[Any, ...]
+                        ) -> int:
     """`target` (an INSERT's head) fed by multi-row VALUES, the constants bound once a statement.
     One statement is one step of the database without Python's GIL, where executemany takes
     the GIL back after every row: an import's writer thread then waits on the reading thread
     for each row, and the two hardly overlap (bench/import.py)."""
-    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(fixed)) // width)
+    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(fixed)) // width) * width
     selected = ", ".join([*(f"column{n + 1}" for n in range(width)), *["?"] * len(fixed)])
     row_marker = f"({', '.join('?' * width)})"
     inserted = 0
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
-        sql = (f"{target}SELECT {selected} FROM (VALUES {', '.join([row_marker] * len(chunk))}) WHERE true "
-               "ON CONFLICT DO NOTHING")
-        inserted += int(conn.exec_driver_sql(sql, (*fixed, *(value for row in chunk for value in row))).rowcount)
+    for start in range(0, len(values), per_statement):
+        chunk = values[start:start + per_statement]
+        sql = (f"{target}SELECT {selected} FROM (VALUES {', '.join([row_marker] * (len(chunk) // width))}) "
+               "WHERE true ON CONFLICT DO NOTHING")
+        inserted += int(conn.exec_driver_sql(sql, (*fixed, *chunk)).rowcount)
     return inserted
 
 

@@ -119,7 +119,8 @@ class Ledger:
         constants = {"issue_id": issue_id, "status": str(status), "attempts": 0, "created_at": now, "updated_at": now}
         created = 0
         for batch in _batches(rows, BATCH_SIZE):
-            values = [(key, str(DeliveryKind(kind)), target, as_json(payload)) for key, kind, target, payload in batch]
+            values = [value for key, kind, target, payload in batch
+                      for value in (key, str(DeliveryKind(kind)), target, as_json(payload))]
             try:
                 with self.engine.begin() as conn:
                     created += bulk_insert_ignoring_conflicts(

@@ -226,3 +226,20 @@ def test_an_import_adds_new_lists_to_known_subscribers_and_keeps_their_profile(t
     assert ana.lists == ["culture", "lettre", "main", "sport"] and ana.name == "Ana"
     assert ana.status is SubscriberStatus.BOUNCED
     assert store.subscribers.get_subscriber("bob@example.org").lists == ["lettre"]
+
+
+def test_an_import_of_new_people_puts_them_alone_on_their_lists_and_never_one_who_left(
+        tmp_path: Path, store: Store) -> None:
+    store.subscribers.add_subscriber("avant@exemple.fr", lists=["culture"])
+    left = store.subscribers.add_subscriber("partie@exemple.fr", lists=["lettre"])
+    store.subscribers.leave_lists(left, ["lettre"], NOW)
+
+    new = subs.import_csv(store, write(tmp_path, "email,lists\nune@exemple.fr,lettre\ndeux@exemple.fr,lettre\n"),
+                          now=NOW, list_name="jeunesse")
+    mixed = subs.import_csv(store, write(tmp_path, "email,lists\npartie@exemple.fr,lettre\ntrois@exemple.fr,lettre\n"),
+                            now=NOW)
+
+    assert (new.added, new.memberships_added, mixed.added, mixed.memberships_added) == (2, 4, 1, 1)
+    on_letter = [s.email for s in store.subscribers.list_subscribers("lettre", status=None)]
+    assert on_letter == ["une@exemple.fr", "deux@exemple.fr", "trois@exemple.fr"]
+    assert store.subscribers.get_subscriber("avant@exemple.fr").lists == ["culture"]
