@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,6 +102,17 @@ def test_missing_email_column_names_the_file_and_line(tmp_path: Path, store: Sto
     path = write(tmp_path, "mail,name\na@example.org,A\n")
     with pytest.raises(subs.SubscriberError, match=r"people.csv, line 1: no 'email' column"):
         subs.import_csv(store, path, now=NOW)
+
+
+def test_an_import_quickens_thread_switches_while_it_writes_and_restores_them_even_when_it_fails(
+        tmp_path: Path, store: Store) -> None:
+    before, during = sys.getswitchinterval(), []
+    rows = "".join(f"p{n}@example.org\n" for n in range(subs.BATCH_SIZE + 1))  # progress after a batch, and at the end
+    subs.import_csv(store, write(tmp_path, "email\n" + rows), now=NOW,
+                    progress=lambda _rows: during.append(sys.getswitchinterval()))
+    with pytest.raises(subs.SubscriberError):
+        subs.import_csv(store, write(tmp_path, "mail\na@example.org\n"), now=NOW)
+    assert during == [subs.WRITING_SWITCH_INTERVAL, before] and sys.getswitchinterval() == before
 
 
 def test_add_remove_and_forgotten_address_cannot_come_back(store: Store) -> None:
