@@ -286,9 +286,10 @@ class QuickThreadSwitches:
 class BatchWriter:
     """Stores an import's batches on a thread of its own, in order, while the next batch is read
     and validated: the database driver works without holding the GIL, so reading and writing
-    overlap (with quick thread switches, `QuickThreadSwitches`). At most `QUEUED_BATCHES` wait
-    (memory stays bounded); a failed write stops the import at the next batch handed over, with
-    the error."""
+    overlap (with quick thread switches, `QuickThreadSwitches`), and the reading thread, which
+    is quicker, copies SQLite's write-ahead log into the database while the writer writes the
+    next batch. At most `QUEUED_BATCHES` wait (memory stays bounded); a failed write stops the
+    import at the next batch handed over, with the error."""
 
     def __init__(self, store: Store, report: ImportReport, source: str, now: datetime):
         self.store = store
@@ -315,10 +316,12 @@ class BatchWriter:
             self._raise_failure()
 
     def put(self, batch: NewSubscribers) -> None:
-        """Hand one batch over (waiting while the queue is full); raises a write's error."""
+        """Hand one batch over (waiting while the queue is full), then checkpoint the batches
+        written so far; raises a write's error."""
         self._raise_failure()
         if batch:
             self.queue.put(batch)
+            self.store.checkpoint()
 
     def _raise_failure(self) -> None:
         if self.error is not None:
