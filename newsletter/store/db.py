@@ -152,8 +152,8 @@ def bulk_insert_ignoring_conflicts(
     `values`, each completed with the same `constants`, skipping conflicting rows; returns how
     many were inserted. The values go straight to the driver (constants converted once by their
     column types): SQLAlchemy's per-row parameter processing costs five times the insert itself
-    (bench/import.py). On SQLite the rows go in as few multi-row statements as its parameter
-    limit allows (`_sqlite_rows_insert`); elsewhere through the driver's executemany."""
+    (bench/import.py). On SQLite the rows go in multi-row statements (`_sqlite_rows_insert`);
+    elsewhere through the driver's executemany."""
     if not values:
         return 0
     dialect = conn.dialect
@@ -163,7 +163,7 @@ def bulk_insert_ignoring_conflicts(
     width = len(columns)
     if dialect.name == "sqlite":
         return _sqlite_rows_insert(conn, target, width, values, fixed)
-    markers = ", ".join(["%s"] * (width + len(fixed)))
+    markers = ", ".join([placeholder(conn)] * (width + len(fixed)))
     rows = [(*values[start:start + width], *fixed) for start in range(0, len(values), width)]
     return int(conn.exec_driver_sql(f"{target}VALUES ({markers}) ON CONFLICT DO NOTHING", rows).rowcount)
 
