@@ -293,7 +293,8 @@ class Wire:
 class PlainWire(Wire):
     """A plain (not TLS) socket put in blocking mode with the kernel's send and receive timeouts
     (SO_SNDTIMEO, SO_RCVTIMEO): Python then no longer polls before every write and read, half the
-    system calls of a transaction; replies are parsed from one buffer of what the server sent."""
+    system calls of a transaction; replies are parsed from one buffer of what the server sent.
+    Nagle's delay is off (TCP_NODELAY): every write is a whole command group or the whole content."""
 
     def __init__(self, client: smtplib.SMTP, timeout: float):
         super().__init__(client)
@@ -302,6 +303,8 @@ class PlainWire(Wire):
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, interval)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, interval)
         self.sock.settimeout(None)
+        if self.sock.family in (socket.AF_INET, socket.AF_INET6):  # each write is a whole command group
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
 
     def send(self, data: bytes) -> None:
