@@ -51,7 +51,13 @@ def test_two_sender_processes_send_each_message_once(
         addresses = seed_subscribers(store, 300)
         issue = create_issue(config, store, NOW)
         seen: list[int] = []
-        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=lambda r: seen.append(r.sent))
+        children: set[str] = set()
+
+        def watch(report: SendReport) -> None:
+            seen.append(report.sent)
+            children.update(c.name for c in multiprocessing.active_children() if c.name.startswith("sender"))
+
+        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=watch)
         assert (report.sent, report.failed, report.finished) == (300, 0, True)
         assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 300
         assert store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
@@ -59,6 +65,7 @@ def test_two_sender_processes_send_each_message_once(
     assert fast_smtp_server.state.snapshot() == {a: 1 for a in addresses}
     assert len(owners) == 300 and seen and seen[-1] == 300
     assert fast_smtp_server.state.connections == 4 + 1, "four sending connections and the parent's check"
+    assert children == {"sender-1"}, "the parent sends the first share itself: one process started, not two"
 
 
 def test_a_limit_is_shared_between_the_processes(
