@@ -432,7 +432,7 @@ class SmtpConnection:
             if isinstance(error, TransientFailure) and error.connection_lost:
                 self.drop()
             else:
-                self._reset(client)
+                self._reset(wire)
             raise
 
     def _transaction(self, client: smtplib.SMTP, wire: Wire, envelope_from: str, recipient: str, data: bytes) -> str:
@@ -470,11 +470,15 @@ class SmtpConnection:
             raise _classify("DATA", data_code, data_reply)
         return _send_content(wire, data)
 
-    def _reset(self, client: smtplib.SMTP) -> None:
-        """RSET after a refused transaction so the session can carry on."""
+    def _reset(self, wire: Wire) -> None:
+        """RSET after a refused transaction so the session can carry on (through the wire that
+        read the transaction's replies, so no reply is left in another buffer)."""
         try:
-            client.rset()
+            wire.send(b"RSET\r\n")
+            code, _reply = wire.reply()
         except (OSError, smtplib.SMTPException):
+            code = 0
+        if code != 250:
             self.drop()
 
 

@@ -91,6 +91,7 @@ def test_replies_are_classified(smtp_server: SmtpServer) -> None:
     with pytest.raises(TransientFailure) as deferred:
         conn.send("lettre@example.org", "later@example.org", message)
     assert deferred.value.code == 451 and not deferred.value.connection_lost
+    assert handler.connections == 1, "a refused transaction is reset (RSET) and the session carries on"
     with pytest.raises(TransientFailure) as dropped:
         conn.send("lettre@example.org", "drop@example.org", message)
     assert dropped.value.connection_lost
