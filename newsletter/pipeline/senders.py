@@ -127,7 +127,17 @@ class InProcessSender:
     def __init__(self, plan: WorkerPlan, connection: Connection):
         self.name = "sender-0"
         self.connection = connection
-        self.thread = threading.Thread(target=worker_main, args=(plan, connection), name=self.name, daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(plan, connection), name=self.name, daemon=True)
+
+    def _run(self, plan: WorkerPlan, connection: Connection) -> None:
+        """`worker_main`, and if it fails outright a last message, since this share's pipe does
+        not close when its thread ends (the parent would wait for it forever)."""
+        try:
+            worker_main(plan, connection)
+        except BaseException as error:
+            log.exception("the parent's own share failed")
+            with contextlib.suppress(OSError):
+                connection.send(("done", None, [f"sender {self.name} failed: {error}"]))
 
     def start(self) -> None:
         """Start sending the share."""
