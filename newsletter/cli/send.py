@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -127,9 +130,22 @@ def _send_with_progress(
     config: Config, store: Store, issue: DigestIssue, now: datetime, *, limit: int | None = None,
     dry_run: bool = False,
 ) -> SendReport:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from newsletter.pipeline.sending import send_digest, send_recorded
+
+    with _send_progress() as show:
+        if dry_run:
+            return send_digest(config, store, issue, now=now, limit=limit, dry_run=True, progress=show)
+        return send_recorded(config, store, issue, now=now, trigger="send digest", limit=limit, progress=show)
+
+
+@contextmanager
+def _send_progress() -> Iterator[Callable[[SendReport], None] | None]:
+    """A progress bar of the send, shown on a terminal only: elsewhere (cron, a daemon's log, a
+    pipe) nobody sees it, so rich's progress and its refresh thread are not worth their CPU."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -146,9 +162,7 @@ def _send_with_progress(
             progress.update(task, completed=report.done, sent=report.sent, failed=report.failed,
                             rate=report.rate)
 
-        if dry_run:
-            return send_digest(config, store, issue, now=now, limit=limit, dry_run=True, progress=show)
-        return send_recorded(config, store, issue, now=now, trigger="send digest", limit=limit, progress=show)
+        yield show
 
 
 def _print_summary(report: SendReport) -> None:

@@ -34,6 +34,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from urllib.parse import quote
 
 from newsletter.compose.placeholders import (
@@ -350,8 +351,20 @@ def list_unsubscribe(unsubscribe_url: str, mailto: str | None) -> str:
     """The List-Unsubscribe value: the one-click URL, then (folded) a mailto when configured."""
     value = f"<{unsubscribe_url}>"
     if mailto:
-        value += f",\r\n <mailto:{mailto}?subject=unsubscribe&body={quote(unsubscribe_url, safe='')}>"
+        value += f",\r\n <mailto:{mailto}?subject=unsubscribe&body={_quoted_url(unsubscribe_url)}>"
     return value
+
+
+def _quoted_url(url: str) -> str:
+    """`quote(url, safe="")`, the part up to the last slash (the same in every copy of an issue)
+    quoted once: quoting is per character, and urllib quotes character by character in Python."""
+    head, slash, tail = url.rpartition("/")
+    return _quoted_head(head + slash) + quote(tail, safe="")
+
+
+@lru_cache(maxsize=64)
+def _quoted_head(head: str) -> str:
+    return quote(head, safe="")
 
 
 def list_id(digest_config: DigestConfig, domain: str) -> str:

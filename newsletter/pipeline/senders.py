@@ -1,15 +1,17 @@
-"""Sender processes: one send spread over N worker processes, so that rendering, framing and
-the ledger's marks are not bound by one interpreter's GIL.
+"""Sender processes: one send spread over N processes, so that rendering, framing and the
+ledger's marks are not bound by one interpreter's GIL.
 
 The parent (`send digest`, the daemon's digest job, `newsletter worker`) has created the rows and
-checked the transport; it then starts the workers with the `spawn` context (a fresh interpreter:
-no database connection or thread is ever forked). Each worker opens its own store, so it has its
-own claim owner with its heartbeat, its own transport sessions and driver connections, and runs
-a `DigestSender` with its share of `smtp.connections`, of the rate limit and of `--limit`: it
-claims ledger batches like any other sender, so the ledger's guarantees hold unchanged. Workers
-send their counts to the parent over a pipe; the parent sums them into its `SendReport`. The
-parent tells them to stop (its stop event, Ctrl-C); a worker whose parent died sees the pipe
-close and stops the same way: it finishes the message in flight, marks it and releases the rest.
+checked the transport; it then sends the first share itself, on a thread (an interpreter's
+start-up costs as much CPU as a few hundred messages), and starts N-1 workers with the `spawn`
+context (a fresh interpreter: no database connection or thread is ever forked). Each share opens
+its own store, so it has its own claim owner with its heartbeat, its own transport sessions and
+driver connections, and runs a `DigestSender` with its share of `smtp.connections`, of the rate
+limit and of `--limit`: it claims ledger batches like any other sender, so the ledger's
+guarantees hold unchanged. Shares send their counts to the parent over a pipe (the parent's own
+share too); the parent sums them into its `SendReport`. The parent tells them to stop (its stop
+event, Ctrl-C); a worker whose parent died sees the pipe close and stops the same way: it
+finishes the message in flight, marks it and releases the rest.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ class WorkerCounts:
 
 
 def process_count(config: Config, to_send: int) -> int:
-    """Worker processes for a send: `smtp.processes` (default the number of cores), never more
-    than the connections, nor one per `MIN_PER_PROCESS` messages (a small send stays in-process)."""
+    """Sender processes for a send, this one included: `smtp.processes` (default the number of
+    cores), never more than the connections, nor one per `MIN_PER_PROCESS` messages (a small
+    send stays in-process)."""
     wanted = config.smtp.processes or os.cpu_count() or 1
     return max(1, min(wanted, config.smtp.connections, math.ceil(to_send / MIN_PER_PROCESS)))
 
@@ -94,29 +97,77 @@ def worker_plans(config: Config, issue_id: str, template: MessageTemplate, backo
 
 def run_workers(plans: list[WorkerPlan], report: SendReport, progress: Callable[[SendReport], None] | None,
                 stop: threading.Event | None) -> None:
-    """Run one process per plan until all have ended, summing their counts into `report`;
-    `stop` (or an exception here, such as Ctrl-C) asks them to stop."""
+    """Send the first plan's share on a thread of this process and start one process per other
+    plan, until all have ended, summing their counts into `report`; `stop` (or an exception
+    here, such as Ctrl-C) asks them to stop."""
     context = multiprocessing.get_context("spawn")
     workers: Workers = {}
     try:
-        for number, plan in enumerate(plans, start=1):
+        for number, plan in enumerate(plans):
             ours, theirs = context.Pipe()
-            process = context.Process(target=worker_main, args=(plan, theirs), name=f"sender-{number}", daemon=True)
-            process.start()
-            theirs.close()
-            workers[ours] = (process, WorkerCounts())
+            sender: Sender = (InProcessSender(plan, theirs) if number == 0 else
+                              context.Process(target=process_main, args=(plan, theirs), name=f"sender-{number}",
+                                              daemon=True))
+            sender.start()
+            if number:
+                theirs.close()
+            workers[ours] = (sender, WorkerCounts())
         _collect(workers, report, progress, stop)
     finally:
         _stop_all(workers)
     report.paused = any(counts.paused for _process, counts in workers.values())
 
 
-Workers = dict[Connection, tuple[multiprocessing.process.BaseProcess, WorkerCounts]]
+class InProcessSender:
+    """The parent's own share of a send: `worker_main` on a thread, reporting over a pipe like
+    a worker process, so the parent sums and stops every share the same way."""
+
+    exitcode = None
+
+    def __init__(self, plan: WorkerPlan, connection: Connection):
+        self.name = "sender-0"
+        self.connection = connection
+        self.thread = threading.Thread(target=self._run, args=(plan, connection), name=self.name, daemon=True)
+
+    def _run(self, plan: WorkerPlan, connection: Connection) -> None:
+        """`worker_main`, and if it fails outright a last message, since this share's pipe does
+        not close when its thread ends (the parent would wait for it forever)."""
+        try:
+            worker_main(plan, connection)
+        except BaseException as error:
+            log.exception("the parent's own share failed")
+            with contextlib.suppress(OSError):
+                connection.send(("done", None, [f"sender {self.name} failed: {error}"]))
+
+    def start(self) -> None:
+        """Start sending the share."""
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        """Whether the share is still being sent."""
+        return self.thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the share to end (at most `timeout` seconds)."""
+        self.thread.join(timeout)
+
+    def terminate(self) -> None:
+        """A thread cannot be ended from outside: it stops at its next message, or with the process."""
+        log.warning("the parent's own share did not stop in time; it ends with this process")
+
+    def close(self) -> None:
+        """Close the share's end of the pipe, once the parent's end is closed (which ends the
+        share's listening thread)."""
+        self.connection.close()
+
+
+Sender = InProcessSender | multiprocessing.process.BaseProcess
+Workers = dict[Connection, tuple[Sender, WorkerCounts]]
 
 
 def _collect(workers: Workers, report: SendReport, progress: Callable[[SendReport], None] | None,
              stop: threading.Event | None) -> None:
-    """Read the workers' messages until every pipe is closed."""
+    """Read the shares' messages until each has said it is done or its pipe has closed."""
     live = list(workers)
     stopping = False
     while live:
@@ -125,17 +176,20 @@ def _collect(workers: Workers, report: SendReport, progress: Callable[[SendRepor
             _send_stop(live)
         for connection in wait(live, timeout=0.5):
             assert isinstance(connection, Connection)
-            process, counts = workers[connection]
+            sender, counts = workers[connection]
             try:
                 kind, values, errors = connection.recv()
             except (EOFError, OSError):
                 live.remove(connection)
-                process.join()
+                sender.join()
                 if not counts.done:
-                    report.note(f"sender process {process.name} ended without reporting (exit code "
-                                f"{process.exitcode})")
+                    report.note(f"sender process {sender.name} ended without reporting (exit code "
+                                f"{sender.exitcode})")
                 continue
-            counts.done = kind == "done"
+            if kind == "done":
+                counts.done = True
+                live.remove(connection)
+                sender.join()
             if values is not None:
                 counts.counts, counts.paused = values, bool(values.get("paused"))
             for error in errors:
@@ -155,24 +209,33 @@ def _send_stop(connections: list[Connection]) -> None:
 
 
 def _stop_all(workers: Workers) -> None:
-    """Ask the workers still running to stop, give them time to finish their message, then end them."""
-    running = [connection for connection, (process, _c) in workers.items() if process.is_alive()]
+    """Ask the shares still running to stop, give them time to finish their message, then end
+    the worker processes."""
+    running = [connection for connection, (sender, _c) in workers.items() if sender.is_alive()]
     _send_stop(running)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for connection, (process, _counts) in workers.items():
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            log.warning("sender process %s did not stop in time: terminating it", process.name)
-            process.terminate()
-            process.join()
+    for connection, (sender, _counts) in workers.items():
+        sender.join(max(0.0, deadline - time.monotonic()))
+        if sender.is_alive():
+            log.warning("sender %s did not stop in time: terminating it", sender.name)
+            sender.terminate()
+            sender.join(STOP_GRACE_SECONDS)
         connection.close()
+        if isinstance(sender, InProcessSender):
+            sender.close()
+
+
+def process_main(plan: WorkerPlan, connection: Connection) -> None:
+    """A worker process: its share of the issue (`worker_main`); Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
+    worker_main(plan, connection)
 
 
 def worker_main(plan: WorkerPlan, connection: Connection) -> None:
-    """A worker process: send its share of the issue, reporting counts to the parent."""
+    """Send one share of the issue (in a worker process or on the parent's thread), reporting
+    counts to the parent over `connection`."""
     from newsletter.pipeline.digest_sender import worker_send
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which tells us to stop
     shutdown = threading.Event()
     pipe = WorkerPipe(connection, shutdown)
     threading.Thread(target=pipe.listen, name="sender-parent-watch", daemon=True).start()

@@ -676,14 +676,15 @@ class SentMarker:
     def _commit(self, batch: list[_Mark]) -> None:
         """Run the batch's updates in one transaction; every entry learns its outcome."""
         connection = self.idle.pop() if self.idle else self.engine.raw_connection()
+        driver = connection.driver_connection  # the driver's own object: no pool proxy per call
         at = self.time_to_db(utcnow())
         try:
-            cursor = connection.cursor()
+            cursor = driver.cursor()
             for entry in batch:
                 cursor.execute(self.sql, self._arguments(entry, at))
                 entry.changed = cursor.rowcount
             cursor.close()
-            connection.commit()
+            driver.commit()
         except Exception as error:
             connection.invalidate()
             for entry in batch:

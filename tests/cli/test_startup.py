@@ -71,3 +71,24 @@ def test_an_import_whose_output_is_not_a_terminal_loads_no_progress_bar_nor_char
     imported = imported_by("subscribers", "import", "people.csv", "--config", "newsletter.yaml", cwd=tmp_path)
     assert {"sqlalchemy", "email_validator"} <= imported
     assert not imported & {"rich", "charset_normalizer", "babel", "cron_descriptor"}
+
+
+def test_a_send_whose_output_is_piped_loads_no_progress_bar_nor_http_client(tmp_path, fast_smtp_server, monkeypatch):
+    """A send from cron or a daemon's log: nobody sees a progress bar, and only a non-ASCII link
+    needs httpx (composing it happened when the issue was frozen)."""
+    from datetime import UTC, datetime
+
+    from newsletter.config import load_config
+    from newsletter.store import Store
+    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, create_issue, seed_subscribers, write_mail_config
+
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    path = write_mail_config(tmp_path, fast_smtp_server)
+    config = load_config(path)
+    with Store.open(config.database_url(), create=True) as store:
+        addresses = seed_subscribers(store, 3)
+        create_issue(config, store, datetime(2025, 3, 24, 8, 0, tzinfo=UTC))
+    imported = imported_by("send", "digest", "hebdo", "--config", str(path), cwd=tmp_path)
+    assert fast_smtp_server.state.snapshot() == {address: 1 for address in addresses}
+    assert "smtplib" in imported
+    assert not imported & {"rich", "httpx"}, imported & {"rich", "httpx"}

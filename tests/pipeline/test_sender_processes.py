@@ -16,6 +16,7 @@ import yaml
 
 from newsletter.config import Config, load_config
 from newsletter.core.models import DeliveryStatus
+from newsletter.pipeline import senders
 from newsletter.pipeline.digest_sender import Backoff, SendReport
 from newsletter.pipeline.senders import process_count, shares, worker_plans
 from newsletter.pipeline.sending import pause_digest, send_digest
@@ -51,7 +52,13 @@ def test_two_sender_processes_send_each_message_once(
         addresses = seed_subscribers(store, 300)
         issue = create_issue(config, store, NOW)
         seen: list[int] = []
-        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=lambda r: seen.append(r.sent))
+        children: set[str] = set()
+
+        def watch(report: SendReport) -> None:
+            seen.append(report.sent)
+            children.update(c.name for c in multiprocessing.active_children() if c.name.startswith("sender"))
+
+        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST, progress=watch)
         assert (report.sent, report.failed, report.finished) == (300, 0, True)
         assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 300
         assert store.issues.get_digest_issue(issue.id).status is DigestIssueStatus.SENT
@@ -59,6 +66,7 @@ def test_two_sender_processes_send_each_message_once(
     assert fast_smtp_server.state.snapshot() == {a: 1 for a in addresses}
     assert len(owners) == 300 and seen and seen[-1] == 300
     assert fast_smtp_server.state.connections == 4 + 1, "four sending connections and the parent's check"
+    assert children == {"sender-1"}, "the parent sends the first share itself: one process started, not two"
 
 
 def test_a_limit_is_shared_between_the_processes(
@@ -141,3 +149,22 @@ def test_a_killed_sender_process_costs_at_most_its_connections_and_the_other_fin
     copies = fast_smtp_server.state.snapshot()
     assert set(copies) == set(addresses)
     assert sum(n - 1 for n in copies.values()) <= 2, "at most one per connection of the killed process"
+
+
+def test_a_failure_of_the_parents_own_share_is_reported_and_the_other_process_sends_everything(
+    tmp_path: Path, fast_smtp_server: FastSink, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_on(tmp_path, fast_smtp_server, migrated_url, monkeypatch)
+
+    def broken(plan: object, connection: object) -> None:
+        raise RuntimeError("no share today")
+
+    monkeypatch.setattr(senders, "worker_main", broken)  # the spawned process imports the real one
+    with Store.open(migrated_url) as store:
+        addresses = seed_subscribers(store, 300)
+        issue = create_issue(config, store, NOW)
+        report = send_digest(config, store, "hebdo", now=NOW, backoff=FAST)
+        assert any("sender-0 failed: no share today" in error for error in report.errors), report.errors
+        assert report.sent == 300 and report.finished
+        assert Ledger(store).counts(issue.id)[DeliveryStatus.SENT] == 300
+    assert fast_smtp_server.state.snapshot() == {a: 1 for a in addresses}

@@ -15,6 +15,7 @@ import os
 import smtplib
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -273,6 +274,73 @@ class _IdleConnectionClosed(Exception):
         self.reply = reply
 
 
+class Wire:
+    """The per-message commands and replies of a session: smtplib's, except on a plain socket
+    (see `PlainWire`)."""
+
+    def __init__(self, client: smtplib.SMTP):
+        self.client = client
+
+    def send(self, data: bytes) -> None:
+        """Write commands or DATA content."""
+        self.client.send(data)
+
+    def reply(self) -> tuple[int, bytes]:
+        """The next reply: its code and its text (lines joined by LF)."""
+        return self.client.getreply()
+
+
+class PlainWire(Wire):
+    """A plain (not TLS) socket put in blocking mode with the kernel's send and receive timeouts
+    (SO_SNDTIMEO, SO_RCVTIMEO): Python then no longer polls before every write and read, half the
+    system calls of a transaction; replies are parsed from one buffer of what the server sent.
+    Nagle's delay is off (TCP_NODELAY): every write is a whole command group or the whole content."""
+
+    def __init__(self, client: smtplib.SMTP, timeout: float):
+        super().__init__(client)
+        self.sock: socket.socket = client.sock
+        interval = struct.pack("ll", int(timeout), int(timeout % 1 * 1_000_000))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, interval)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, interval)
+        self.sock.settimeout(None)
+        if self.sock.family in (socket.AF_INET, socket.AF_INET6):  # each write is a whole command group
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except BlockingIOError:
+            raise TimeoutError("timed out") from None
+
+    def reply(self) -> tuple[int, bytes]:
+        lines = []
+        while True:
+            end = self.buffer.find(b"\n")
+            while end < 0:
+                self._receive()
+                end = self.buffer.find(b"\n")
+            line, self.buffer = self.buffer[:end + 1], self.buffer[end + 1:]
+            lines.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-":
+                break
+        try:
+            return int(line[:3]), b"\n".join(lines)
+        except ValueError:
+            raise smtplib.SMTPServerDisconnected(f"not an SMTP reply: {line[:40]!r}") from None
+
+    def _receive(self) -> None:
+        try:
+            chunk = self.sock.recv(65536)
+        except BlockingIOError:
+            raise TimeoutError("timed out") from None
+        if not chunk:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        self.buffer += chunk
+        if len(self.buffer) > 65536:
+            raise smtplib.SMTPServerDisconnected("reply line too long")
+
+
 class SmtpConnection:
     """One SMTP session reused across messages; reopened transparently after a failure."""
 
@@ -280,6 +348,7 @@ class SmtpConnection:
         self.settings = settings
         self.ssl_context = ssl_context or (None if settings.security == "none" else ssl.create_default_context())
         self.client: smtplib.SMTP | None = None
+        self.wire: Wire | None = None
 
     def open(self) -> None:
         """Connect, greet, secure and authenticate; TransientFailure if the server is unavailable."""
@@ -314,10 +383,11 @@ class SmtpConnection:
             raise TransientFailure(f"connect to {s.describe()}: {error or type(error).__name__}",
                                    connection_lost=True) from None
         self.client = client
+        self.wire = Wire(client) if isinstance(client.sock, ssl.SSLSocket) else PlainWire(client, s.timeout)
 
     def close(self) -> None:
         """Say QUIT if possible and forget the session."""
-        client, self.client = self.client, None
+        client, self.client, self.wire = self.client, None, None
         if client is None:
             return
         try:
@@ -327,7 +397,7 @@ class SmtpConnection:
 
     def drop(self) -> None:
         """Forget a broken session without talking to the server."""
-        client, self.client = self.client, None
+        client, self.client, self.wire = self.client, None, None
         if client is not None:
             client.close()
 
@@ -340,18 +410,18 @@ class SmtpConnection:
         """`send` for a message already as DATA carries it (see `as_data`): dot-stuffed, ending
         with the lone-dot line."""
         self.open()
-        client = self.client
-        assert client is not None
+        client, wire = self.client, self.wire
+        assert client is not None and wire is not None
         try:
             try:
-                return self._transaction(client, envelope_from, recipient, data)
+                return self._transaction(client, wire, envelope_from, recipient, data)
             except _IdleConnectionClosed:
                 self.drop()
                 self.open()
-                client = self.client
-                assert client is not None
+                client, wire = self.client, self.wire
+                assert client is not None and wire is not None
                 try:
-                    return self._transaction(client, envelope_from, recipient, data)
+                    return self._transaction(client, wire, envelope_from, recipient, data)
                 except _IdleConnectionClosed as again:
                     raise TransientFailure(f"MAIL FROM: {again.reply}", code=again.code, connection_lost=True) from None
         except (OSError, smtplib.SMTPServerDisconnected) as error:
@@ -362,33 +432,33 @@ class SmtpConnection:
             if isinstance(error, TransientFailure) and error.connection_lost:
                 self.drop()
             else:
-                self._reset(client)
+                self._reset(wire)
             raise
 
-    def _transaction(self, client: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes) -> str:
+    def _transaction(self, client: smtplib.SMTP, wire: Wire, envelope_from: str, recipient: str, data: bytes) -> str:
         if client.has_extn("pipelining"):
-            return self._pipelined(client, envelope_from, recipient, data)
-        code, reply = _first_reply(client, f"MAIL FROM:<{envelope_address(envelope_from)}>\r\n")
+            return self._pipelined(wire, envelope_from, recipient, data)
+        code, reply = _first_reply(wire, f"MAIL FROM:<{envelope_address(envelope_from)}>\r\n".encode("ascii"))
         if code != 250:
             raise _classify("MAIL FROM", code, reply)
-        client.putcmd("rcpt", f"TO:<{envelope_address(recipient)}>")
-        code, reply = client.getreply()
+        wire.send(f"RCPT TO:<{envelope_address(recipient)}>\r\n".encode("ascii"))
+        code, reply = wire.reply()
         if code not in (250, 251):
             raise _classify(f"RCPT TO <{recipient}>", code, reply, recipient=True)
-        client.putcmd("data")
-        code, reply = client.getreply()
+        wire.send(b"DATA\r\n")
+        code, reply = wire.reply()
         if code != 354:
             raise _classify("DATA", code, reply)
-        return _send_content(client, data)
+        return _send_content(wire, data)
 
-    def _pipelined(self, client: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes) -> str:
+    def _pipelined(self, wire: Wire, envelope_from: str, recipient: str, data: bytes) -> str:
         """RFC 2920: MAIL FROM, RCPT TO and DATA in one write, their three replies read after;
         the content goes only after 354, so a refusal never leaves part of a message sent."""
         sender, to = envelope_address(envelope_from), envelope_address(recipient)
-        commands = f"MAIL FROM:<{sender}>\r\nRCPT TO:<{to}>\r\nDATA\r\n"
-        mail_code, mail_reply = _first_reply(client, commands)
-        rcpt_code, rcpt_reply = client.getreply()
-        data_code, data_reply = client.getreply()
+        commands = f"MAIL FROM:<{sender}>\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii")
+        mail_code, mail_reply = _first_reply(wire, commands)
+        rcpt_code, rcpt_reply = wire.reply()
+        data_code, data_reply = wire.reply()
         refused = mail_code != 250 or rcpt_code not in (250, 251)
         if data_code == 354 and refused:  # a lax server opened DATA anyway: never send it anything
             self.drop()
@@ -398,22 +468,26 @@ class SmtpConnection:
             raise _classify(f"RCPT TO <{recipient}>", rcpt_code, rcpt_reply, recipient=True)
         if data_code != 354:
             raise _classify("DATA", data_code, data_reply)
-        return _send_content(client, data)
+        return _send_content(wire, data)
 
-    def _reset(self, client: smtplib.SMTP) -> None:
-        """RSET after a refused transaction so the session can carry on."""
+    def _reset(self, wire: Wire) -> None:
+        """RSET after a refused transaction so the session can carry on (through the wire that
+        read the transaction's replies, so no reply is left in another buffer)."""
         try:
-            client.rset()
+            wire.send(b"RSET\r\n")
+            code, _reply = wire.reply()
         except (OSError, smtplib.SMTPException):
+            code = 0
+        if code != 250:
             self.drop()
 
 
-def _first_reply(client: smtplib.SMTP, commands: str) -> tuple[int, bytes]:
+def _first_reply(wire: Wire, commands: bytes) -> tuple[int, bytes]:
     """Send the transaction's first command(s) and read MAIL FROM's reply; a connection the
     server closed while idle (or a 421) is `_IdleConnectionClosed`: nothing was sent yet."""
     try:
-        client.send(commands)
-        code, reply = client.getreply()
+        wire.send(commands)
+        code, reply = wire.reply()
     except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError) as error:
         if "timed out" in str(error):  # smtplib reports a read timeout as a disconnection
             raise
@@ -423,10 +497,10 @@ def _first_reply(client: smtplib.SMTP, commands: str) -> tuple[int, bytes]:
     return code, reply
 
 
-def _send_content(client: smtplib.SMTP, data: bytes) -> str:
+def _send_content(wire: Wire, data: bytes) -> str:
     """Send the DATA content (after 354) and return the server's 250 reply."""
-    client.send(data)
-    code, reply = client.getreply()
+    wire.send(data)
+    code, reply = wire.reply()
     if code != 250:
         raise _classify("end of DATA", code, reply)
     return _reply_text(reply)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import smtplib
+import socket
 import ssl
 import time
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from newsletter.publish.email.base import Outcome, email_transport, transport_cl
 from newsletter.publish.email.smtp import (
     DkimSigner,
     PermanentRefusal,
+    PlainWire,
     RateLimiter,
     SmtpConnection,
     SmtpSettings,
@@ -88,6 +91,7 @@ def test_replies_are_classified(smtp_server: SmtpServer) -> None:
     with pytest.raises(TransientFailure) as deferred:
         conn.send("lettre@example.org", "later@example.org", message)
     assert deferred.value.code == 451 and not deferred.value.connection_lost
+    assert handler.connections == 1, "a refused transaction is reset (RSET) and the session carries on"
     with pytest.raises(TransientFailure) as dropped:
         conn.send("lettre@example.org", "drop@example.org", message)
     assert dropped.value.connection_lost
@@ -267,3 +271,22 @@ def test_an_unreadable_ca_file_is_a_config_error_naming_it(tmp_path: Path) -> No
         config = load_config(write_mail_config(tmp_path, None, security="starttls", ca_file=name))
         with pytest.raises(ConfigError, match=rf"smtp\.ca_file: cannot read a CA bundle from .*{name}"):
             email_transport(config, "example.org")
+
+
+def test_plain_wire_reads_replies_split_across_reads_and_times_out_without_a_reply():
+    ours, theirs = socket.socketpair()
+    client = smtplib.SMTP()
+    client.sock = ours
+    wire = PlainWire(client, 0.2)
+    with ours, theirs:
+        theirs.sendall(b"250-first line\r\n250 sec")
+        theirs.sendall(b"ond line\r\n354 go ahead\r\n")
+        assert wire.reply() == (250, b"first line\nsecond line")
+        assert wire.reply() == (354, b"go ahead")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            wire.reply()
+        assert time.monotonic() - started < 1.5
+        theirs.close()
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            wire.reply()
