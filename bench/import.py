@@ -10,12 +10,13 @@ not per import): `newsletter subscribers import` of the same file as a whole CLI
 and its `import_csv` use-case in this process, like the baseline. Target: the whole process at
 least 0.25x the baseline's rows per second.
 
-Where the time goes (100,000 rows, 2 cores, load ~0.5: whole process 0.81-0.97 s, baseline
-0.20-0.24 s, both moving with what else the machine runs): start-up ~0.33 s (sqlalchemy
-~0.15 s, the config's pydantic models ~0.1 s, typer 0.03 s); then the import ~0.5 s, bounded by
-the writer thread's SQLite statements (subscribers 0.12 s, memberships 0.2 s, commits 0.03 s of
-CPU) once the first batch is read (~0.04 s: the file decoded, 200 domains validated); the
-reading thread's work (~0.23 s of CPU, checkpoints included) overlaps it.
+Where the time goes (100,000 rows, 2 cores, load ~1: whole process 0.79-0.81 s, baseline
+0.21-0.22 s, both moving with what else the machine runs): start-up ~0.33 s (sqlalchemy
+~0.15 s, the config's pydantic models ~0.1 s, typer 0.03 s); then the import ~0.42 s, bounded
+by the writer thread's SQLite statements (subscribers 0.14 s, memberships 0.15 s with foreign
+key checks off, commits 0.03 s of CPU) once the first batch is read (~0.04 s: the file
+decoded, 200 domains validated); the reading thread's work (~0.23 s of CPU, checkpoints
+included) overlaps it.
 """
 
 from __future__ import annotations

@@ -328,17 +328,21 @@ class BatchWriter:
             raise self.error
 
     def _write(self) -> None:
-        while (batch := self.queue.get()) is not None:
-            if self.error is not None:
-                continue
-            try:
-                result = self.store.subscribers.store_new_subscribers(batch, self.source, self.now)
-            except BaseException as error:  # handed to the importing thread, which raises it
-                self.error = error
-                continue
-            self.report.added += result.added
-            self.report.existing += len(batch) - result.added
-            self.report.memberships_added += result.memberships_added
+        """Store each batch handed over on one connection; after a failure, take the rest
+        without storing them, until the end, so that the importing thread never waits."""
+        ended = False
+        try:
+            with self.store.subscribers.new_subscriber_writer() as writer:
+                while (batch := self.queue.get()) is not None:
+                    result = writer.store(batch, self.source, self.now)
+                    self.report.added += result.added
+                    self.report.existing += len(batch) - result.added
+                    self.report.memberships_added += result.memberships_added
+                ended = True
+        except BaseException as error:  # handed to the importing thread, which raises it
+            self.error = error
+        while not ended and self.queue.get() is not None:
+            pass
 
 
 def add(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,34 @@ def create_store_engine(url: str | URL) -> Engine:
         raise StoreError(
             f"the driver for {display_url(parsed)} is not installed ({exc.name}); install newsletter[postgres]"
         ) from None
+
+
+@contextmanager
+def unchecked_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose writes SQLite does not check against foreign keys, for writes that are
+    consistent by construction (an import's memberships: 0.20 -> 0.15 s of 100,000 rows,
+    bench/import.py); on other databases, a plain connection. The pragma is set once for the
+    connection's whole use: SQLite ignores it inside a transaction (pysqlite begins one only
+    before a write) and changing it expires every prepared statement, which the driver's cache
+    would otherwise reuse. It is set back when the use ends, failed or not: a pooled connection
+    never goes back to the pool unchecked."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        _set_foreign_keys(conn, "OFF")
+        try:
+            yield conn
+        finally:
+            if not conn.invalidated:
+                conn.rollback()  # a transaction left open would keep the pragma from taking effect
+                _set_foreign_keys(conn, "ON")
+
+
+def _set_foreign_keys(conn: Connection, state: str) -> None:
+    """SQLite's foreign key checks on or off for `conn`, outside any transaction."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={state}")
+    conn.commit()  # SQLAlchemy's autobegun transaction ended: the driver began none for a pragma
 
 
 def alembic_config() -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from newsletter.store.db import (
     in_values,
     insert_ignoring_conflicts,
     placeholder,
+    unchecked_connection,
 )
 from newsletter.store.tables import (
     actions,
@@ -189,6 +191,38 @@ def _ensure_lists(conn: Connection, names: Iterable[str]) -> None:
     rows = [{"name": name} for name in dict.fromkeys(names)]
     if rows:
         conn.execute(insert_ignoring_conflicts(conn, lists), rows)
+
+
+class NewSubscriberWriter:
+    """Stores an import's batches on one connection (`SubscriberQueries.new_subscriber_writer`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def store(self, batch: NewSubscribers, source: str, now: datetime) -> BatchResult:
+        """Insert the new subscribers of an import batch and their memberships (except lists they
+        left), in one transaction; known addresses keep their status. Every statement goes
+        through the driver with the batch's values as they are (an import is thousands of rows
+        a batch: SQLAlchemy's per-row parameter processing would cost more than the inserts),
+        and each list's memberships are one INSERT … SELECT."""
+        if not batch:
+            return BatchResult(0, 0)
+        profile = {"status": str(SubscriberStatus.ACTIVE), "consent_source": source, "consent_at": now,
+                   "created_at": now, "updated_at": now}
+        by_list = _emails_by_list(batch.by_lists)
+        conn = self.conn
+        with conn.begin():
+            _ensure_lists(conn, sorted(by_list))  # a write first: on SQLite no other writer comes in from here
+            shared_lists = list(by_list) if len(batch.by_lists) == 1 else []  # the lists every row wants
+            after_id = _last_subscriber_id(conn) if conn.dialect.name == "sqlite" and shared_lists else None
+            added = bulk_insert_ignoring_conflicts(
+                conn, subscribers, ("email", "name", "locale"), batch.values, profile
+            )
+            if after_id is not None and added == len(batch):
+                joined = _join_new_subscribers(conn, shared_lists, after_id, now)
+            else:
+                joined = sum(_join_list(conn, name, emails, now) for name, emails in by_list.items())
+        return BatchResult(added, joined)
 
 
 class SubscriberQueries:
@@ -405,28 +439,19 @@ class SubscriberQueries:
             return set(conn.scalars(select(suppressions.c.email_hash)))
 
     def store_new_subscribers(self, batch: NewSubscribers, source: str, now: datetime) -> BatchResult:
-        """Insert the new subscribers of an import batch and their memberships (except lists they
-        left), in one transaction; known addresses keep their status. Every statement goes
-        through the driver with the batch's values as they are (an import is thousands of rows
-        a batch: SQLAlchemy's per-row parameter processing would cost more than the inserts),
-        and each list's memberships are one INSERT … SELECT."""
-        if not batch:
-            return BatchResult(0, 0)
-        profile = {"status": str(SubscriberStatus.ACTIVE), "consent_source": source, "consent_at": now,
-                   "created_at": now, "updated_at": now}
-        by_list = _emails_by_list(batch.by_lists)
-        with self.engine.begin() as conn:
-            _ensure_lists(conn, sorted(by_list))  # a write first: on SQLite no other writer comes in from here
-            shared_lists = list(by_list) if len(batch.by_lists) == 1 else []  # the lists every row wants
-            after_id = _last_subscriber_id(conn) if conn.dialect.name == "sqlite" and shared_lists else None
-            added = bulk_insert_ignoring_conflicts(
-                conn, subscribers, ("email", "name", "locale"), batch.values, profile
-            )
-            if after_id is not None and added == len(batch):
-                joined = _join_new_subscribers(conn, shared_lists, after_id, now)
-            else:
-                joined = sum(_join_list(conn, name, emails, now) for name, emails in by_list.items())
-        return BatchResult(added, joined)
+        """Insert the new subscribers of one import batch and their memberships
+        (`NewSubscriberWriter.store`)."""
+        with self.new_subscriber_writer() as writer:
+            return writer.store(batch, source, now)
+
+    @contextmanager
+    def new_subscriber_writer(self) -> Iterator[NewSubscriberWriter]:
+        """A writer of an import's batches holding one connection for the whole import, on
+        SQLite without foreign key checks (`unchecked_connection`): each batch's memberships
+        are of subscribers selected from `subscribers` and of lists ensured in the same
+        transaction."""
+        with unchecked_connection(self.engine) as conn:
+            yield NewSubscriberWriter(conn)
 
     def person_history(self, subscriber: Subscriber) -> PersonHistory:
         """The lists a person left, their deliveries and the actions about them, oldest first."""

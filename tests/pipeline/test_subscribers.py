@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,6 +114,40 @@ def test_an_import_quickens_thread_switches_while_it_writes_and_restores_them_ev
     with pytest.raises(subs.SubscriberError):
         subs.import_csv(store, write(tmp_path, "mail\na@example.org\n"), now=NOW)
     assert during == [subs.WRITING_SWITCH_INTERVAL, before] and sys.getswitchinterval() == before
+
+
+def test_an_import_writes_its_memberships_unchecked_and_every_pooled_connection_checks_foreign_keys_after(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.upgrade(url)
+    with Store.open(url) as store:
+        checks_while_joining: list[tuple[object, int]] = []
+
+        @sqlalchemy.event.listens_for(store.engine, "before_cursor_execute")
+        def note_checks(_conn: object, cursor: object, statement: str, *_args: object) -> None:
+            if statement.startswith("INSERT INTO list_members"):
+                driver = cursor.connection  # type: ignore[attr-defined]
+                checks_while_joining.append((driver, driver.execute("PRAGMA foreign_keys").fetchone()[0]))
+
+        report = subs.import_csv(store, write(tmp_path, "email,lists\nune@exemple.fr,lettre\n"), now=NOW)
+        with store.engine.begin() as conn:  # the next batch fails in its transaction, checks off
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON list_members "
+                                 "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        with pytest.raises(sqlalchemy.exc.IntegrityError, match="refused"):
+            subs.import_csv(store, write(tmp_path, "email,lists\ndeux@exemple.fr,lettre\n"), now=NOW)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse")
+
+        assert report.memberships_added == 1 and [checks for _driver, checks in checks_while_joining] == [0, 0]
+        pooled = [store.engine.connect() for _ in range(store.engine.pool.checkedin())]  # type: ignore[attr-defined]
+        drivers = {conn.connection.driver_connection: conn for conn in pooled}
+        assert {driver for driver, _checks in checks_while_joining} <= drivers.keys()
+        for conn in pooled:
+            with pytest.raises(sqlalchemy.exc.IntegrityError, match="FOREIGN KEY"), conn.begin():
+                conn.exec_driver_sql("INSERT INTO list_members (subscriber_id, list_name, added_at) "
+                                     "VALUES (999, 'lettre', '2025-03-24')")
+            conn.close()
+        assert [s.email for s in store.subscribers.list_subscribers("lettre", status=None)] == ["une@exemple.fr"]
 
 
 def test_add_remove_and_forgotten_address_cannot_come_back(store: Store) -> None:
