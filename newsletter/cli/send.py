@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,11 +54,13 @@ def digest_command(
 ) -> None:
     """Send a digest: its unfinished issue, else a new issue of what is new since its last
     send (nothing when too little is new); a rerun sends only what is not marked sent."""
+    from newsletter.pipeline.senders import forked_ahead
     from newsletter.pipeline.sending import issue_to_send, send_test_copy
 
     cfg = load(config)
     moment = parse_now(now, cfg)
-    with open_store(cfg) as store:
+    sending = contextlib.nullcontext() if dry_run or to else forked_ahead(cfg)
+    with sending, open_store(cfg) as store:
         plan = issue_to_send(cfg, store, name, moment, dry_run=dry_run or to is not None)
         if plan.issue is None:
             typer.echo(f"{name}: nothing to send ({plan.skip_reason})")
@@ -113,11 +116,12 @@ def resume_command(
     now: NowOption = None,
 ) -> None:
     """Resume a paused issue and carry on sending it."""
+    from newsletter.pipeline.senders import forked_ahead
     from newsletter.pipeline.sending import resume_digest
 
     cfg = load(config)
     moment = parse_now(now, cfg)
-    with open_store(cfg) as store:
+    with contextlib.nullcontext() if later else forked_ahead(cfg), open_store(cfg) as store:
         issue = resume_digest(store, name, moment)
         typer.echo(f"{issue.id}: resumed")
         if later:

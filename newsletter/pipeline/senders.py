@@ -3,8 +3,10 @@ ledger's marks are not bound by one interpreter's GIL.
 
 The parent (`send digest`, the daemon's digest job, `newsletter worker`) has created the rows and
 checked the transport; it then sends the first share itself, on a thread (an interpreter's
-start-up costs as much CPU as a few hundred messages), and starts N-1 workers with the `spawn`
-context (a fresh interpreter: no database connection or thread is ever forked). Each share opens
+start-up costs as much CPU as a few hundred messages), and starts N-1 workers: forked ahead by
+`send digest` and `send resume` before they open the store (`forked_ahead`: the process has no
+thread and no database connection yet, so none is ever forked), else spawned (a fresh
+interpreter). Each share opens
 its own store, so it has its own claim owner with its heartbeat, its own transport sessions and
 driver connections, and runs a `DigestSender` with its share of `smtp.connections`, of the rate
 limit and of `--limit`: it claims ledger batches like any other sender, so the ledger's
@@ -22,9 +24,10 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING
@@ -68,8 +71,12 @@ def process_count(config: Config, to_send: int) -> int:
     """Sender processes for a send, this one included: `smtp.processes` (default the number of
     cores), never more than the connections, nor one per `MIN_PER_PROCESS` messages (a small
     send stays in-process)."""
-    wanted = config.smtp.processes or os.cpu_count() or 1
-    return max(1, min(wanted, config.smtp.connections, math.ceil(to_send / MIN_PER_PROCESS)))
+    return max(1, min(_wanted(config), math.ceil(to_send / MIN_PER_PROCESS)))
+
+
+def _wanted(config: Config) -> int:
+    """`smtp.processes` (default the number of cores), never more than the connections."""
+    return min(config.smtp.processes or os.cpu_count() or 1, config.smtp.connections)
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -104,18 +111,94 @@ def run_workers(plans: list[WorkerPlan], report: SendReport, progress: Callable[
     workers: Workers = {}
     try:
         for number, plan in enumerate(plans):
-            ours, theirs = context.Pipe()
-            sender: Sender = (InProcessSender(plan, theirs) if number == 0 else
-                              context.Process(target=process_main, args=(plan, theirs), name=f"sender-{number}",
-                                              daemon=True))
-            sender.start()
-            if number:
-                theirs.close()
+            if number == 0:
+                ours, theirs = context.Pipe()
+                sender: Sender = InProcessSender(plan, theirs)
+                sender.start()
+            else:
+                sender, ours = _worker_for(context, plan, number)
             workers[ours] = (sender, WorkerCounts())
         _collect(workers, report, progress, stop)
     finally:
         _stop_all(workers)
     report.paused = any(counts.paused for _process, counts in workers.values())
+
+
+def _worker_for(context: multiprocessing.context.SpawnContext, plan: WorkerPlan, number: int
+                ) -> tuple[multiprocessing.process.BaseProcess, Connection]:
+    """A worker process sending `plan`'s share, and the parent's end of its pipe: one forked
+    ahead if any waits (`forked_ahead`), else one spawned now."""
+    if READY:
+        process, ours = READY.pop(0)
+        ours.send(plan)
+        return process, ours
+    ours, theirs = context.Pipe()
+    process = context.Process(target=process_main, args=(plan, theirs), name=f"sender-{number}", daemon=True)
+    process.start()
+    theirs.close()
+    return process, ours
+
+
+READY: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+"""This process's worker processes forked ahead (`forked_ahead`), each waiting for a share."""
+
+
+@contextlib.contextmanager
+def forked_ahead(config: Config) -> Iterator[None]:
+    """Fork now the worker processes a send from this process may use, while it has neither a
+    thread nor a database connection (call it before opening the store): a forked worker starts
+    with this process's modules loaded, where a spawned one spends about 0.3 s of CPU importing
+    them (bench/send.py). `run_workers` takes them before spawning any; those left unused are
+    told to end when the block ends. Elsewhere than on Linux, or with a thread running, nothing
+    is forked and workers are spawned as usual."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        _fork_ready(config)
+    try:
+        yield
+    finally:
+        _release_ready()
+
+
+def _fork_ready(config: Config) -> None:
+    context = multiprocessing.get_context("fork")
+    sys.stdout.flush()  # a forked process flushes its copy of the buffers when it ends
+    sys.stderr.flush()
+    for number in range(len(READY) + 1, _wanted(config)):
+        ours, theirs = context.Pipe()
+        parent_ends = [end for _process, end in READY] + [ours]
+        process = context.Process(target=_ready_main, args=(theirs, parent_ends), name=f"sender-{number}",
+                                  daemon=True)
+        process.start()
+        theirs.close()
+        READY.append((process, ours))
+
+
+def _ready_main(connection: Connection, parent_ends: list[Connection]) -> None:
+    """A worker forked ahead: wait for its share (None when it is not needed), then send it.
+    It closes its copies of the parent's pipe ends, so that each worker sees its own pipe close
+    when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for end in parent_ends:
+        end.close()
+    try:
+        plan = connection.recv()
+    except (EOFError, OSError):
+        return
+    if plan is not None:
+        process_main(plan, connection)
+
+
+def _release_ready() -> None:
+    """Tell the workers forked ahead that no share came to them, and wait for them to end."""
+    while READY:
+        process, connection = READY.pop()
+        with contextlib.suppress(OSError):
+            connection.send(None)
+        connection.close()
+        process.join(STOP_GRACE_SECONDS)
+        if process.is_alive():
+            process.terminate()
+            process.join()
 
 
 class InProcessSender:

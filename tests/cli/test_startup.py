@@ -3,6 +3,7 @@ social client library, a sender process no template engine (timings are in bench
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,52 @@ def test_a_send_whose_output_is_piped_loads_no_progress_bar_nor_http_client(tmp_
     assert fast_smtp_server.state.snapshot() == {address: 1 for address in addresses}
     assert "smtplib" in imported
     assert not imported & {"rich", "httpx"}, imported & {"rich", "httpx"}
+
+
+def test_a_send_over_two_processes_forks_its_worker_ready_rather_than_starting_python_again(
+        tmp_path, fast_smtp_server, monkeypatch):
+    """`send digest` forks its worker before it opens the store (no thread and no database
+    connection yet), so the worker starts with the libraries loaded: SQLAlchemy is imported once
+    for both processes (a spawned worker would import it again). Each recipient gets one copy."""
+    from datetime import UTC, datetime
+
+    from newsletter.config import load_config
+    from newsletter.store import Store
+    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, create_issue, seed_subscribers, write_mail_config
+
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    path = write_mail_config(tmp_path, fast_smtp_server, connections=4, processes=2)
+    config = load_config(path)
+    with Store.open(config.database_url(), create=True) as store:
+        addresses = seed_subscribers(store, 150)  # over 100 messages: two processes
+        create_issue(config, store, datetime(2025, 3, 24, 8, 0, tzinfo=UTC))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsletter", "send", "digest", "hebdo",
+                           "--config", str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "150 sent" in done.stdout
+    imports = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert imports.count("sqlalchemy") == 1
+    assert fast_smtp_server.state.snapshot() == {address: 1 for address in addresses}
+
+
+def test_a_worker_forked_for_a_send_with_nothing_to_send_ends_with_the_command(tmp_path, monkeypatch):
+    from newsletter.config import load_config
+    from newsletter.store import Store
+    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, write_mail_config
+
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    path = write_mail_config(tmp_path, None, connections=4, processes=2)
+    Store.open(load_config(path).database_url(), create=True).close()
+    done = subprocess.run([sys.executable, "-m", "newsletter", "send", "digest", "hebdo", "--config", str(path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "nothing to send" in done.stdout
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and str(path) in _command_line(pid)]
+    assert left == [], "no sender process outlives the command"
+
+
+def _command_line(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
