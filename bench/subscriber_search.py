@@ -36,11 +36,13 @@ RAW_COUNT = "SELECT count(*) FROM subscribers WHERE email LIKE ? OR lower(name) 
 def fill(store: Store, rows: int) -> None:
     """`rows` subscribers over 200 domains, half on each of two lists, stored as an import does."""
     now = datetime(2025, 3, 21, tzinfo=UTC)
-    for start in range(0, rows, 5000):
-        batch = NewSubscribers()
-        for n in range(start, min(rows, start + 5000)):
-            batch.add(f"abonne.{n}@commune-{n % 200}.fr", f"Abonné {n}", "fr", ("lettre",) if n % 2 else ("jeunesse",))
-        store.subscribers.store_new_subscribers(batch, "bench", now)
+    with store.subscribers.new_subscriber_writer() as writer:
+        for start in range(0, rows, 5000):
+            batch = NewSubscribers()
+            for n in range(start, min(rows, start + 5000)):
+                batch.add(f"abonne.{n}@commune-{n % 200}.fr", f"Abonné {n}", "fr",
+                          ("lettre",) if n % 2 else ("jeunesse",))
+            writer.store(batch, "bench", now)
 
 
 def raw_search(raw: sqlite3.Connection, pattern: str, offset: int) -> int:

@@ -438,12 +438,6 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             return set(conn.scalars(select(suppressions.c.email_hash)))
 
-    def store_new_subscribers(self, batch: NewSubscribers, source: str, now: datetime) -> BatchResult:
-        """Insert the new subscribers of one import batch and their memberships
-        (`NewSubscriberWriter.store`)."""
-        with self.new_subscriber_writer() as writer:
-            return writer.store(batch, source, now)
-
     @contextmanager
     def new_subscriber_writer(self) -> Iterator[NewSubscriberWriter]:
         """A writer of an import's batches holding one connection for the whole import, on

@@ -77,18 +77,7 @@ def test_an_import_whose_output_is_not_a_terminal_loads_no_progress_bar_nor_char
 def test_a_send_whose_output_is_piped_loads_no_progress_bar_nor_http_client(tmp_path, fast_smtp_server, monkeypatch):
     """A send from cron or a daemon's log: nobody sees a progress bar, and only a non-ASCII link
     needs httpx (composing it happened when the issue was frozen)."""
-    from datetime import UTC, datetime
-
-    from newsletter.config import load_config
-    from newsletter.store import Store
-    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, create_issue, seed_subscribers, write_mail_config
-
-    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
-    path = write_mail_config(tmp_path, fast_smtp_server)
-    config = load_config(path)
-    with Store.open(config.database_url(), create=True) as store:
-        addresses = seed_subscribers(store, 3)
-        create_issue(config, store, datetime(2025, 3, 24, 8, 0, tzinfo=UTC))
+    path, addresses = sending_setup(tmp_path, fast_smtp_server, monkeypatch, 3)
     imported = imported_by("send", "digest", "hebdo", "--config", str(path), cwd=tmp_path)
     assert fast_smtp_server.state.snapshot() == {address: 1 for address in addresses}
     assert "smtplib" in imported
@@ -100,18 +89,8 @@ def test_a_send_over_two_processes_forks_its_worker_ready_rather_than_starting_p
     """`send digest` forks its worker before it opens the store (no thread and no database
     connection yet), so the worker starts with the libraries loaded: SQLAlchemy is imported once
     for both processes (a spawned worker would import it again). Each recipient gets one copy."""
-    from datetime import UTC, datetime
-
-    from newsletter.config import load_config
-    from newsletter.store import Store
-    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, create_issue, seed_subscribers, write_mail_config
-
-    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
-    path = write_mail_config(tmp_path, fast_smtp_server, connections=4, processes=2)
-    config = load_config(path)
-    with Store.open(config.database_url(), create=True) as store:
-        addresses = seed_subscribers(store, 150)  # over 100 messages: two processes
-        create_issue(config, store, datetime(2025, 3, 24, 8, 0, tzinfo=UTC))
+    path, addresses = sending_setup(tmp_path, fast_smtp_server, monkeypatch, 150,  # over 100: two processes
+                                    connections=4, processes=2)
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsletter", "send", "digest", "hebdo",
                            "--config", str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -122,19 +101,32 @@ def test_a_send_over_two_processes_forks_its_worker_ready_rather_than_starting_p
 
 
 def test_a_worker_forked_for_a_send_with_nothing_to_send_ends_with_the_command(tmp_path, monkeypatch):
-    from newsletter.config import load_config
-    from newsletter.store import Store
-    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, write_mail_config
-
-    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
-    path = write_mail_config(tmp_path, None, connections=4, processes=2)
-    Store.open(load_config(path).database_url(), create=True).close()
+    path, _nobody = sending_setup(tmp_path, None, monkeypatch, 0, connections=4, processes=2)
     done = subprocess.run([sys.executable, "-m", "newsletter", "send", "digest", "hebdo", "--config", str(path)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "nothing to send" in done.stdout
     left = [pid for pid in os.listdir("/proc") if pid.isdigit() and str(path) in _command_line(pid)]
     assert left == [], "no sender process outlives the command"
+
+
+def sending_setup(tmp_path, sink, monkeypatch, subscribers: int, **smtp: object) -> tuple[Path, list[str]]:
+    """A sending config on a new store with `subscribers` people and (if any) an approved issue
+    for them, the secret in the environment; the config's path and the addresses."""
+    from datetime import UTC, datetime
+
+    from newsletter.config import load_config
+    from newsletter.store import Store
+    from tests.fakes.smtp import TEST_SECRET, TEST_SECRET_ENV, create_issue, seed_subscribers, write_mail_config
+
+    monkeypatch.setenv(TEST_SECRET_ENV, TEST_SECRET)
+    path = write_mail_config(tmp_path, sink, **smtp)
+    config = load_config(path)
+    with Store.open(config.database_url(), create=True) as store:
+        addresses = seed_subscribers(store, subscribers)
+        if subscribers:
+            create_issue(config, store, datetime(2025, 3, 24, 8, 0, tzinfo=UTC))
+    return path, addresses
 
 
 def _command_line(pid: str) -> str:
